@@ -1,0 +1,76 @@
+//! `warden list`: what is in the plugins folder and what became of it.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use super::Common;
+use crate::registry::PluginSummary;
+
+/// List every plugin with its tools, capabilities and limits; plugins that
+/// failed to load are listed with their error.
+#[derive(Debug, clap::Args)]
+pub struct List {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl List {
+    /// Loads the plugins and prints the listing.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        let dispatcher = self.common.start().await?;
+        let summaries = dispatcher.registry().summaries();
+        let mut out = std::io::stdout().lock();
+        if self.json {
+            serde_json::to_writer_pretty(&mut out, &summaries)?;
+            writeln!(out)?;
+        } else {
+            for summary in &summaries {
+                write_text(&mut out, summary)?;
+            }
+            if summaries.is_empty() {
+                writeln!(out, "no plugins found")?;
+            }
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+fn write_text(out: &mut impl std::io::Write, p: &PluginSummary) -> std::io::Result<()> {
+    let version = p.version.as_deref().unwrap_or("-");
+    writeln!(out, "{} {version} [{}]", p.name, p.status)?;
+    writeln!(out, "  component: {}", p.component.display())?;
+    if let Some(manifest) = &p.manifest {
+        writeln!(out, "  manifest:  {}", manifest.display())?;
+    }
+    if let Some(error) = &p.error {
+        writeln!(out, "  error: {error}")?;
+    }
+    if let Some(description) = &p.description {
+        writeln!(out, "  {description}")?;
+    }
+    if let Some(load_ms) = p.load_ms {
+        writeln!(out, "  loaded in {load_ms:.1} ms (world {})", p.world_version.as_deref().unwrap_or("?"))?;
+    }
+    if let Some(limits) = &p.limits {
+        writeln!(out, "  limits: {limits}")?;
+    }
+    if let Some(capabilities) = &p.capabilities {
+        writeln!(out, "  capabilities requested: {capabilities}")?;
+        writeln!(out, "  capabilities granted: none")?;
+    }
+    for notice in &p.notices {
+        writeln!(out, "  notice: {notice}")?;
+    }
+    for tool in &p.tools {
+        let title = tool.title.as_deref().unwrap_or(&tool.local_name);
+        writeln!(out, "  - {} ({title}): {}", tool.name, first_line(&tool.description))?;
+    }
+    writeln!(out)
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().next().unwrap_or("")
+}

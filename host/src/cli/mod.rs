@@ -1,0 +1,106 @@
+//! The `warden` command line: one module per subcommand, each a clap struct
+//! with a `run`. Logic lives in the library modules.
+
+mod call;
+mod list;
+mod serve;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::registry::Registry;
+use crate::sandbox::{EngineSettings, Sandbox};
+use crate::telemetry::LogFormat;
+
+/// Warden: an MCP server that runs tools as sandboxed WebAssembly components.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, long_about = None)]
+pub struct Cli {
+    /// Log line format (logs go to stderr; filter with WARDEN_LOG or RUST_LOG).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the plugins' tools over MCP on stdin/stdout.
+    Serve(serve::Serve),
+    /// List every plugin with its tools, capabilities and limits.
+    List(list::List),
+    /// Call one tool from the shell and print the result as JSON.
+    Call(call::Call),
+}
+
+/// Options shared by every subcommand.
+#[derive(Debug, clap::Args)]
+struct Common {
+    /// The plugins folder (default: `plugins_dir` from the config, else ./plugins).
+    #[arg(long, value_name = "DIR", env = "WARDEN_PLUGINS")]
+    plugins: Option<PathBuf>,
+    /// The host config file (default: ./warden.toml when it exists).
+    #[arg(long, value_name = "FILE", env = "WARDEN_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub async fn run(self) -> anyhow::Result<ExitCode> {
+        match self.command {
+            Command::Serve(cmd) => cmd.run().await,
+            Command::List(cmd) => cmd.run().await,
+            Command::Call(cmd) => cmd.run().await,
+        }
+    }
+}
+
+impl Common {
+    /// Loads the config, creates the sandbox and loads every plugin.
+    async fn start(&self) -> anyhow::Result<Arc<Dispatcher>> {
+        let config = Config::discover(self.config.as_deref())?;
+        let dir = self
+            .plugins
+            .clone()
+            .unwrap_or_else(|| config.plugins_dir.clone());
+        let settings = EngineSettings {
+            max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
+            max_concurrent_calls: config.max_concurrent_calls,
+            memory_ceiling: config.limits.ceilings.memory_bytes,
+            cache_dir: config.cache_dir.clone().or_else(default_cache_dir),
+        };
+        let sandbox = Arc::new(Sandbox::new(&settings).context("cannot create the sandbox")?);
+        let entries = crate::loader::load_dir(&sandbox, &dir, &config.limits)
+            .await
+            .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
+        let registry = Registry::build(entries);
+        let (loaded, failed) = registry.counts();
+        tracing::info!(
+            plugins_dir = %dir.display(),
+            loaded,
+            failed,
+            tools = registry.tools().count(),
+            "plugins loaded"
+        );
+        Ok(Arc::new(Dispatcher::new(
+            sandbox,
+            registry,
+            usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
+        )))
+    }
+}
+
+/// `$XDG_CACHE_HOME/warden/components`, else `~/.cache/warden/components`.
+fn default_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
+    Some(base.join("warden").join("components"))
+}

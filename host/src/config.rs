@@ -1,0 +1,504 @@
+//! The host configuration file, `warden.toml`.
+//!
+//! Every key is optional, and no file is needed at all:
+//!
+//! ```toml
+//! plugins_dir = "plugins"        # default: "plugins"
+//! max_concurrent_calls = 64      # default: 64
+//! max_wasm_stack = "1MiB"        # engine-wide; default: 1 MiB
+//! cache_dir = "/var/cache/warden" # compiled components; default: unset (the host picks)
+//!
+//! [limits.default]               # the limits a plugin gets when it requests none
+//! timeout = "10s"
+//! [limits.ceiling]               # the most a plugin can get by requesting it
+//! memory = "1GiB"
+//! ```
+//!
+//! Relative paths resolve against the directory of the config file (against
+//! the current directory when there is no file). `[limits.default]` and
+//! `[limits.ceiling]` take the keys of a manifest's `[limits]` and override
+//! [`Limits::DEFAULTS`] and [`Limits::CEILINGS`]. A default set above its
+//! ceiling is an error; a built-in default above a lowered ceiling is lowered
+//! to the ceiling.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use thiserror::Error;
+
+use crate::limits::{
+    ByteSize, LimitBounds, LimitKind, LimitValue, LimitValueError, Limits, RawLimits,
+    parse_size_value,
+};
+
+/// The file [`Config::discover`] looks for in the current directory.
+pub const FILE_NAME: &str = "warden.toml";
+
+/// The host's configuration, validated, with defaults filled in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The file this was read from; `None` for the built-in defaults.
+    pub path: Option<PathBuf>,
+    /// Where plugins (`NAME.wasm` + optional `NAME.toml`) live, resolved
+    /// against the config file's directory.
+    pub plugins_dir: PathBuf,
+    /// How many tool calls may run at once (1 to [`Config::MAX_CONCURRENT_CALLS`]).
+    pub max_concurrent_calls: u32,
+    /// Maximum wasm stack, for `wasmtime::Config::max_wasm_stack` (an engine
+    /// setting: the same for all plugins). Never zero. wasmtime refuses an
+    /// engine whose `async_stack_size` is not above it, so raise that too.
+    pub max_wasm_stack: ByteSize,
+    /// Where compiled components are cached, resolved against the config
+    /// file's directory; `None` lets the host pick (`~/.cache/warden/components`).
+    pub cache_dir: Option<PathBuf>,
+    /// Default and ceiling limits for tool calls.
+    pub limits: LimitBounds,
+}
+
+impl Config {
+    /// The default for `max_concurrent_calls`.
+    pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 64;
+    /// The highest accepted `max_concurrent_calls`.
+    pub const MAX_CONCURRENT_CALLS: u32 = 100_000;
+    /// The default for `max_wasm_stack`: 1 MiB.
+    pub const DEFAULT_MAX_WASM_STACK: ByteSize = ByteSize(1 << 20);
+
+    /// Finds the configuration: `explicit` if given (it must exist), else
+    /// `./warden.toml` if present, else the built-in defaults.
+    pub fn discover(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        match explicit {
+            Some(path) => Config::load(path),
+            None => {
+                let path = Path::new(".").join(FILE_NAME);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => Config::parse(&text, &path),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
+                    Err(error) => Err(ConfigError::Read { path, error }),
+                }
+            }
+        }
+    }
+
+    /// Reads and parses the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            if error.kind() == io::ErrorKind::NotFound {
+                ConfigError::NotFound {
+                    path: path.to_owned(),
+                }
+            } else {
+                ConfigError::Read {
+                    path: path.to_owned(),
+                    error,
+                }
+            }
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses config text. `path` names the file in errors, and relative
+    /// paths in the file resolve against its directory.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|error| ConfigError::Toml {
+            path: path.to_owned(),
+            error,
+        })?;
+        raw.validate(path)
+    }
+}
+
+impl Default for Config {
+    /// The configuration used when there is no `warden.toml`.
+    fn default() -> Self {
+        Config {
+            path: None,
+            plugins_dir: PathBuf::from("plugins"),
+            max_concurrent_calls: Config::DEFAULT_MAX_CONCURRENT_CALLS,
+            max_wasm_stack: Config::DEFAULT_MAX_WASM_STACK,
+            cache_dir: None,
+            limits: LimitBounds::default(),
+        }
+    }
+}
+
+/// Why the config cannot be used. Every message starts with the file's path.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// An explicitly named config file does not exist.
+    #[error("{}: config file not found", path.display())]
+    NotFound {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// The file could not be read.
+    #[error("{}: cannot read the config file: {error}", path.display())]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        error: io::Error,
+    },
+    /// The file is not valid TOML, or does not fit the schema (unknown key,
+    /// wrong type). The message has the line and column.
+    #[error("{}: {}", path.display(), error.to_string().trim_end())]
+    Toml {
+        /// The config file.
+        path: PathBuf,
+        /// The TOML parser's error.
+        error: toml::de::Error,
+    },
+    /// A size, duration or count is not valid.
+    #[error("{}: {field}: {error}", path.display())]
+    Limit {
+        /// The config file.
+        path: PathBuf,
+        /// The key, e.g. `limits.ceiling.memory` or `max_wasm_stack`.
+        field: String,
+        /// What is wrong.
+        error: LimitValueError,
+    },
+    /// Another value is not valid.
+    #[error("{}: {field}: invalid value {value}: {reason}", path.display())]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// The key, e.g. `max_concurrent_calls`.
+        field: String,
+        /// The value as written (strings quoted).
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A default limit is above its ceiling.
+    #[error(
+        "{}: limits.default.{kind}: {default} is above the ceiling of {ceiling}: lower the default or raise limits.ceiling.{kind}",
+        path.display()
+    )]
+    DefaultAboveCeiling {
+        /// The config file.
+        path: PathBuf,
+        /// Which limit.
+        kind: LimitKind,
+        /// The configured default.
+        default: LimitValue,
+        /// The ceiling, configured or built in.
+        ceiling: LimitValue,
+    },
+}
+
+impl ConfigError {
+    /// The file the error is about.
+    pub fn path(&self) -> &Path {
+        match self {
+            ConfigError::NotFound { path }
+            | ConfigError::Read { path, .. }
+            | ConfigError::Toml { path, .. }
+            | ConfigError::Limit { path, .. }
+            | ConfigError::Invalid { path, .. }
+            | ConfigError::DefaultAboveCeiling { path, .. } => path,
+        }
+    }
+}
+
+/// `warden.toml` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    plugins_dir: Option<String>,
+    max_concurrent_calls: Option<toml::Value>,
+    max_wasm_stack: Option<toml::Value>,
+    cache_dir: Option<String>,
+    #[serde(default)]
+    limits: RawLimitTables,
+    // Per-plugin operator policy (`[plugins.NAME]`, keyed by `PluginName`)
+    // will be another optional table here.
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimitTables {
+    #[serde(default)]
+    default: RawLimits,
+    #[serde(default)]
+    ceiling: RawLimits,
+}
+
+impl RawConfig {
+    fn validate(self, path: &Path) -> Result<Config, ConfigError> {
+        let base = path.parent().unwrap_or(Path::new(""));
+        let invalid = |field: &str, value: String, reason: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            field: field.to_owned(),
+            value,
+            reason,
+        };
+        let limit_error = |field: String, error| ConfigError::Limit {
+            path: path.to_owned(),
+            field,
+            error,
+        };
+        let resolve = |field: &str, dir: &str| {
+            check_dir(dir)
+                .map(|()| base.join(dir))
+                .map_err(|reason| invalid(field, format!("{dir:?}"), reason))
+        };
+
+        let defaults = Config::default();
+        let plugins_dir = match &self.plugins_dir {
+            Some(dir) => resolve("plugins_dir", dir)?,
+            None => base.join(&defaults.plugins_dir),
+        };
+        let cache_dir = self
+            .cache_dir
+            .as_deref()
+            .map(|dir| resolve("cache_dir", dir))
+            .transpose()?;
+
+        let max_concurrent_calls = match &self.max_concurrent_calls {
+            None => defaults.max_concurrent_calls,
+            Some(value) => value
+                .as_integer()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| (1..=Config::MAX_CONCURRENT_CALLS).contains(n))
+                .ok_or_else(|| {
+                    invalid(
+                        "max_concurrent_calls",
+                        value.to_string(),
+                        format!(
+                            "expected an integer from 1 to {}",
+                            Config::MAX_CONCURRENT_CALLS
+                        ),
+                    )
+                })?,
+        };
+
+        let max_wasm_stack = match &self.max_wasm_stack {
+            None => defaults.max_wasm_stack,
+            Some(value) => ByteSize(
+                parse_size_value(value).map_err(|e| limit_error("max_wasm_stack".into(), e))?,
+            ),
+        };
+
+        let default_request = self
+            .limits
+            .default
+            .validate()
+            .map_err(|(kind, e)| limit_error(format!("limits.default.{kind}"), e))?;
+        let ceiling_request = self
+            .limits
+            .ceiling
+            .validate()
+            .map_err(|(kind, e)| limit_error(format!("limits.ceiling.{kind}"), e))?;
+        let ceilings = Limits::CEILINGS.with_overrides(&ceiling_request);
+        for kind in LimitKind::ALL {
+            if let Some(default) = default_request.get(kind)
+                && default > ceilings.get(kind)
+            {
+                return Err(ConfigError::DefaultAboveCeiling {
+                    path: path.to_owned(),
+                    kind,
+                    default,
+                    ceiling: ceilings.get(kind),
+                });
+            }
+        }
+        let defaults_limits = Limits::DEFAULTS
+            .clamped_to(&ceilings)
+            .with_overrides(&default_request);
+
+        Ok(Config {
+            path: Some(path.to_owned()),
+            plugins_dir,
+            max_concurrent_calls,
+            max_wasm_stack,
+            cache_dir,
+            limits: LimitBounds {
+                defaults: defaults_limits,
+                ceilings,
+            },
+        })
+    }
+}
+
+/// Checks a directory path written in the config.
+fn check_dir(dir: &str) -> Result<(), String> {
+    if dir.is_empty() {
+        return Err("the path is empty".into());
+    }
+    if dir.starts_with('~') {
+        return Err(
+            "'~' is not expanded: write the full path, or one relative to this file".into(),
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::parse(text, Path::new("etc/warden.toml"))
+    }
+
+    fn error(text: &str) -> String {
+        parse(text).expect_err(text).to_string()
+    }
+
+    #[test]
+    fn empty_file_gives_defaults_relative_to_the_file() {
+        let c = parse("").expect("valid");
+        assert_eq!(
+            c,
+            Config {
+                path: Some("etc/warden.toml".into()),
+                plugins_dir: "etc/plugins".into(),
+                ..Config::default()
+            }
+        );
+        assert_eq!(c.limits.defaults, Limits::DEFAULTS);
+        assert_eq!(c.limits.ceilings, Limits::CEILINGS);
+        assert_eq!(c.max_concurrent_calls, 64);
+        assert_eq!(c.max_wasm_stack, ByteSize(1 << 20));
+        assert_eq!(c.cache_dir, None);
+    }
+
+    #[test]
+    fn full_file() {
+        let c = parse(
+            r#"
+            plugins_dir = "../plugins"
+            max_concurrent_calls = 8
+            max_wasm_stack = "2MiB"
+            cache_dir = "/var/cache/warden"
+            [limits.default]
+            timeout = "30s"
+            memory = "512MiB"
+            [limits.ceiling]
+            timeout = "1h"
+            fuel = 5_000_000_000_000
+            "#,
+        )
+        .expect("valid");
+        assert_eq!(c.plugins_dir, Path::new("etc/../plugins"));
+        assert_eq!(c.cache_dir.as_deref(), Some(Path::new("/var/cache/warden")));
+        assert_eq!(c.max_concurrent_calls, 8);
+        assert_eq!(c.max_wasm_stack, ByteSize(2 << 20));
+        assert_eq!(
+            c.limits.defaults,
+            Limits {
+                timeout: Duration::from_secs(30),
+                memory_bytes: 512 << 20,
+                ..Limits::DEFAULTS
+            }
+        );
+        assert_eq!(
+            c.limits.ceilings,
+            Limits {
+                timeout: Duration::from_secs(3600),
+                fuel: 5_000_000_000_000,
+                ..Limits::CEILINGS
+            }
+        );
+    }
+
+    #[test]
+    fn file_in_the_current_directory_keeps_relative_paths() {
+        let c = Config::parse("plugins_dir = \"p\"", Path::new("warden.toml")).unwrap();
+        assert_eq!(c.plugins_dir, Path::new("p"));
+        let c = Config::parse("", Path::new("./warden.toml")).unwrap();
+        assert_eq!(c.plugins_dir, Path::new("./plugins"));
+    }
+
+    #[test]
+    fn default_above_ceiling_is_an_error() {
+        assert_eq!(
+            error("[limits.default]\nmemory = \"8GiB\""),
+            "etc/warden.toml: limits.default.memory: 8 GiB is above the ceiling of 4 GiB: lower the default or raise limits.ceiling.memory"
+        );
+        assert_eq!(
+            error("[limits.default]\ntimeout = \"2min\"\n[limits.ceiling]\ntimeout = \"1min\""),
+            "etc/warden.toml: limits.default.timeout: 2 min is above the ceiling of 1 min: lower the default or raise limits.ceiling.timeout"
+        );
+        assert!(
+            parse("[limits.default]\nmemory = \"4GiB\"").is_ok(),
+            "equal is fine"
+        );
+    }
+
+    #[test]
+    fn lowering_a_ceiling_lowers_the_built_in_default() {
+        let c = parse("[limits.ceiling]\nmemory = \"64MiB\"\ntimeout = \"1s\"").unwrap();
+        assert_eq!(c.limits.defaults.memory_bytes, 64 << 20);
+        assert_eq!(c.limits.defaults.timeout, Duration::from_secs(1));
+        assert_eq!(c.limits.defaults.fuel, Limits::DEFAULTS.fuel);
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        assert_eq!(
+            error("max_concurrent_calls = 0"),
+            "etc/warden.toml: max_concurrent_calls: invalid value 0: expected an integer from 1 to 100000"
+        );
+        assert_eq!(
+            error("max_concurrent_calls = -3"),
+            "etc/warden.toml: max_concurrent_calls: invalid value -3: expected an integer from 1 to 100000"
+        );
+        assert_eq!(
+            error("max_wasm_stack = \"lots\""),
+            "etc/warden.toml: max_wasm_stack: invalid size \"lots\" (expected a size such as \"64MiB\")"
+        );
+        assert_eq!(
+            error("max_wasm_stack = 0"),
+            "etc/warden.toml: max_wasm_stack: 0 is not allowed: a zero limit would fail every call (remove the key to use the default)"
+        );
+        assert_eq!(
+            error("cache_dir = \"~/.cache/warden\""),
+            "etc/warden.toml: cache_dir: invalid value \"~/.cache/warden\": '~' is not expanded: write the full path, or one relative to this file"
+        );
+        assert_eq!(
+            error("plugins_dir = \"\""),
+            "etc/warden.toml: plugins_dir: invalid value \"\": the path is empty"
+        );
+        assert_eq!(
+            error("[limits.ceiling]\nfuel = 0"),
+            "etc/warden.toml: limits.ceiling.fuel: 0 is not allowed: a zero limit would fail every call (remove the key to use the default)"
+        );
+        let e = error("[limits.default]\ncpu = 1");
+        assert!(
+            e.starts_with("etc/warden.toml: TOML parse error at line 2, column 1"),
+            "{e}"
+        );
+        assert!(e.contains("unknown field `cpu`"), "{e}");
+        let e = error("[plugins.text]\nenv = []");
+        assert!(e.contains("unknown field `plugins`"), "{e}");
+    }
+
+    #[test]
+    fn explicit_config_must_exist() {
+        let e = Config::discover(Some(Path::new("/nonexistent/warden.toml"))).unwrap_err();
+        assert!(matches!(e, ConfigError::NotFound { .. }));
+        assert_eq!(
+            e.to_string(),
+            "/nonexistent/warden.toml: config file not found"
+        );
+        assert_eq!(e.path(), Path::new("/nonexistent/warden.toml"));
+    }
+
+    #[test]
+    fn explicit_config_is_loaded() {
+        let dir = std::env::temp_dir().join(format!("warden-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("custom.toml");
+        std::fs::write(&file, "max_concurrent_calls = 2").unwrap();
+        let c = Config::discover(Some(&file)).unwrap();
+        assert_eq!(c.max_concurrent_calls, 2);
+        assert_eq!(c.plugins_dir, dir.join("plugins"));
+        assert_eq!(c.path.as_deref(), Some(file.as_path()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

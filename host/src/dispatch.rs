@@ -1,0 +1,276 @@
+//! Routes a tool call: registry lookup, argument validation, a per-call
+//! sandbox, and the mapping of what happened to an MCP `CallToolResult`.
+//!
+//! Used by both the MCP server and `warden call`, so the two behave the same.
+
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use base64::Engine as _;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
+use serde_json::Value;
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::registry::{Registry, ToolEntry};
+use crate::sandbox::{
+    CallContext, CallError, Captured, Content, ProgressReport, Sandbox, ToolError, ToolOutput,
+};
+
+/// How many schema violations a validation error lists.
+const MAX_REPORTED_VIOLATIONS: usize = 8;
+
+/// A call that could not be routed at all (a protocol error, not a tool error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// No tool with this name is exposed.
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// The shared state behind every call: the sandbox, the current registry and
+/// the concurrency limit.
+#[derive(Debug)]
+pub struct Dispatcher {
+    sandbox: Arc<Sandbox>,
+    registry: RwLock<Arc<Registry>>,
+    permits: Semaphore,
+}
+
+impl Dispatcher {
+    /// A dispatcher serving `registry`, running at most `max_concurrent_calls`
+    /// calls at once (others wait their turn).
+    pub fn new(sandbox: Arc<Sandbox>, registry: Registry, max_concurrent_calls: usize) -> Self {
+        Self {
+            sandbox,
+            registry: RwLock::new(Arc::new(registry)),
+            permits: Semaphore::new(max_concurrent_calls.max(1)),
+        }
+    }
+
+    /// A snapshot of the current registry.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the registry; calls already running keep their snapshot.
+    pub fn replace_registry(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+    }
+
+    /// Calls the tool exposed as `name`. Tool failures, limit hits and bad
+    /// arguments are `Ok` results with `isError: true`; only an unknown tool
+    /// is an `Err`.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        progress: Option<mpsc::Sender<ProgressReport>>,
+    ) -> Result<CallToolResult, DispatchError> {
+        let registry = self.registry();
+        let entry = registry
+            .tool(name)
+            .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;
+        let arguments = Value::Object(arguments.unwrap_or_default());
+        if let Some(message) = schema_violations(entry, &arguments) {
+            tracing::info!(tool = name, "arguments rejected by the input schema");
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]));
+        }
+
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| DispatchError::ShuttingDown)?;
+        let plugin = &entry.plugin;
+        let ctx = CallContext {
+            plugin: plugin.name.as_str().into(),
+            tool: Some(entry.local_name.as_str().into()),
+            progress,
+        };
+        let started = Instant::now();
+        let report = self
+            .sandbox
+            .call(
+                &plugin.compiled,
+                &plugin.limits,
+                ctx,
+                &entry.local_name,
+                &arguments.to_string(),
+            )
+            .await;
+        log_guest_output(
+            &plugin.name,
+            Some(&entry.local_name),
+            &report.stdout,
+            &report.stderr,
+        );
+        let stats = &report.stats;
+        let result = match report.outcome {
+            Ok(Ok(output)) => success(entry, output),
+            Ok(Err(error)) => Err(tool_error_message(&error)),
+            Err(error) => Err(call_error_message(&error)),
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(_) => "error",
+        };
+        tracing::info!(
+            target: "warden::call",
+            tool = name,
+            plugin = %plugin.name,
+            outcome,
+            total_us = started.elapsed().as_micros() as u64,
+            instantiate_us = stats.instantiate.as_micros() as u64,
+            call_us = stats.call.as_micros() as u64,
+            fuel_used = stats.fuel_used,
+            peak_memory = stats.peak_memory,
+            output_bytes = stats.output_bytes,
+            "tool call finished"
+        );
+        Ok(result.unwrap_or_else(|message| {
+            tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
+            CallToolResult::error(vec![ContentBlock::text(message)])
+        }))
+    }
+}
+
+/// `None` when the arguments satisfy the tool's input schema, else a message
+/// listing the violations.
+fn schema_violations(entry: &ToolEntry, arguments: &Value) -> Option<String> {
+    let violations: Vec<String> = entry
+        .input_validator
+        .iter_errors(arguments)
+        .take(MAX_REPORTED_VIOLATIONS + 1)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                format!("- {e}")
+            } else {
+                format!("- at {path}: {e}")
+            }
+        })
+        .collect();
+    if violations.is_empty() {
+        return None;
+    }
+    let shown = violations.len().min(MAX_REPORTED_VIOLATIONS);
+    let mut message = format!(
+        "invalid arguments for `{}`: they do not match the tool's input schema\n{}",
+        entry.tool.name,
+        violations[..shown].join("\n")
+    );
+    if violations.len() > shown {
+        message.push_str("\n- ... and more");
+    }
+    Some(message)
+}
+
+/// Maps a successful plugin output to MCP content, checking structured
+/// content against the output schema.
+fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolResult, String> {
+    let mut content: Vec<ContentBlock> = output
+        .content
+        .into_iter()
+        .enumerate()
+        .map(|(index, part)| content_block(entry, index, part))
+        .collect();
+    let structured = match output.structured {
+        None => None,
+        Some(text) => Some(serde_json::from_str::<Value>(&text).map_err(|e| {
+            format!(
+                "the plugin returned structured content that is not valid JSON ({e}); \
+                 this is a bug in the plugin `{}`",
+                entry.plugin.name
+            )
+        })?),
+    };
+    if let (Some(validator), Some(value)) = (&entry.output_validator, &structured)
+        && let Some(error) = validator.iter_errors(value).next()
+    {
+        return Err(format!(
+            "the plugin returned structured content that does not match its output \
+             schema ({error}); this is a bug in the plugin `{}`",
+            entry.plugin.name
+        ));
+    }
+    if entry.output_validator.is_some() && structured.is_none() {
+        return Err(format!(
+            "the tool declares an output schema but returned no structured content; \
+             this is a bug in the plugin `{}`",
+            entry.plugin.name
+        ));
+    }
+    if content.is_empty()
+        && let Some(value) = &structured
+    {
+        content.push(ContentBlock::text(value.to_string()));
+    }
+    let mut result = CallToolResult::success(content);
+    result.structured_content = structured;
+    Ok(result)
+}
+
+fn content_block(entry: &ToolEntry, index: usize, part: Content) -> ContentBlock {
+    match part {
+        Content::Text(text) => ContentBlock::text(text),
+        Content::Blob(blob) => {
+            let data = base64::engine::general_purpose::STANDARD.encode(&blob.data);
+            let mime = blob.mime_type;
+            if mime.starts_with("image/") {
+                ContentBlock::image(data, mime)
+            } else if mime.starts_with("audio/") {
+                ContentBlock::audio(data, mime)
+            } else {
+                let uri = format!(
+                    "warden://{}/{}/blob/{index}",
+                    entry.plugin.name, entry.local_name
+                );
+                ContentBlock::resource(ResourceContents::blob(data, uri).with_mime_type(mime))
+            }
+        }
+    }
+}
+
+fn tool_error_message(error: &ToolError) -> String {
+    match error {
+        ToolError::InvalidArguments(message) => format!("invalid arguments: {message}"),
+        ToolError::Failed(message) => message.clone(),
+        ToolError::UnknownTool(message) => {
+            format!("the plugin does not implement this tool: {message}")
+        }
+    }
+}
+
+fn call_error_message(error: &CallError) -> String {
+    match error {
+        CallError::Limit(limit) => format!("the call was stopped: {limit}"),
+        other => other.to_string(),
+    }
+}
+
+/// Sends what a guest wrote to stdout and stderr to the host's log.
+pub fn log_guest_output(plugin: &str, tool: Option<&str>, stdout: &Captured, stderr: &Captured) {
+    let tool = tool.unwrap_or("");
+    for (stream, captured) in [("stdout", stdout), ("stderr", stderr)] {
+        if captured.bytes.is_empty() && captured.dropped == 0 {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&captured.bytes);
+        tracing::info!(
+            target: "warden::plugin",
+            plugin,
+            tool,
+            stream,
+            dropped_bytes = captured.dropped,
+            "{}",
+            text.trim_end()
+        );
+    }
+}

@@ -1,0 +1,392 @@
+//! The registry: every loaded plugin and the MCP tools it exposes.
+//!
+//! Tool names are namespaced by plugin as `PLUGIN_TOOL` and restricted to what
+//! MCP clients accept (`^[a-zA-Z0-9_-]{1,64}$`). Plugins are processed in name
+//! order and tools in the order the plugin lists them, so collisions (after
+//! character replacement or truncation) are resolved the same way every time:
+//! the first keeps the name, later ones get a `_2`, `_3`, ... suffix, and each
+//! rename is reported as a notice on its plugin.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::limits::Limits;
+use crate::manifest::{Capabilities, Manifest};
+use crate::sandbox::{CompiledPlugin, ToolDescriptor};
+
+/// Longest tool name clients accept.
+pub const MAX_TOOL_NAME: usize = 64;
+
+/// A plugin that loaded and can serve calls.
+#[derive(Debug)]
+pub struct LoadedPlugin {
+    /// The plugin's name (its namespace).
+    pub name: String,
+    /// The compiled component.
+    pub compiled: CompiledPlugin,
+    /// The limits every call of this plugin runs under.
+    pub limits: Limits,
+    /// The tools as the plugin described them.
+    pub tools: Vec<ToolDescriptor>,
+    /// How long compiling and describing took.
+    pub load_time: Duration,
+}
+
+/// One plugin file and what became of it.
+#[derive(Debug)]
+pub struct PluginEntry {
+    /// The plugin's name: the manifest's `name`, else the file stem.
+    pub name: String,
+    /// The `.wasm` file.
+    pub component_path: PathBuf,
+    /// The manifest, if one was found beside the component.
+    pub manifest_path: Option<PathBuf>,
+    /// The parsed manifest, when it parsed.
+    pub manifest: Option<Manifest>,
+    /// Things the operator should know: clamped limits, renamed or skipped tools.
+    pub notices: Vec<String>,
+    /// Loaded, or why not.
+    pub status: PluginStatus,
+}
+
+/// Whether a plugin is serving.
+#[derive(Debug)]
+pub enum PluginStatus {
+    /// Loaded and serving.
+    Loaded(Arc<LoadedPlugin>),
+    /// Failed to load; the message names the cause.
+    Failed(String),
+}
+
+/// A tool as exposed over MCP.
+#[derive(Debug, Clone)]
+pub struct ToolEntry {
+    /// The plugin serving it.
+    pub plugin: Arc<LoadedPlugin>,
+    /// The tool's name inside its plugin.
+    pub local_name: String,
+    /// The MCP tool definition (with the exposed name).
+    pub tool: Tool,
+    /// Validates arguments before the plugin runs.
+    pub input_validator: Arc<jsonschema::Validator>,
+    /// Validates structured results, when the tool declares an output schema.
+    pub output_validator: Option<Arc<jsonschema::Validator>>,
+}
+
+/// All plugins and their tools; immutable once built, swapped whole on reload.
+#[derive(Debug, Default)]
+pub struct Registry {
+    plugins: Vec<PluginEntry>,
+    tools: BTreeMap<String, ToolEntry>,
+    order: Vec<String>,
+}
+
+impl Registry {
+    /// Builds the registry from load results, assigning exposed tool names.
+    pub fn build(mut plugins: Vec<PluginEntry>) -> Self {
+        plugins.sort_by(|a, b| {
+            (a.name.as_str(), &a.component_path).cmp(&(b.name.as_str(), &b.component_path))
+        });
+        let mut tools = BTreeMap::new();
+        let mut order = Vec::new();
+        for entry in &mut plugins {
+            let PluginStatus::Loaded(plugin) = &entry.status else {
+                continue;
+            };
+            let plugin = plugin.clone();
+            for descriptor in &plugin.tools {
+                let tool = match mcp_tool(descriptor) {
+                    Ok(tool) => tool,
+                    Err(reason) => {
+                        entry.notices.push(format!(
+                            "tool `{}` skipped: {reason}",
+                            descriptor.name
+                        ));
+                        continue;
+                    }
+                };
+                let exposed = unique_name(&plugin.name, &descriptor.name, &tools);
+                if exposed != format!("{}_{}", plugin.name, descriptor.name) {
+                    entry.notices.push(format!(
+                        "tool `{}` is exposed as `{exposed}` (names must match \
+                         ^[a-zA-Z0-9_-]{{1,64}}$ and be unique)",
+                        descriptor.name
+                    ));
+                }
+                let (tool, input_validator, output_validator) = tool;
+                let mut tool = tool;
+                tool.name = exposed.clone().into();
+                order.push(exposed.clone());
+                tools.insert(
+                    exposed,
+                    ToolEntry {
+                        plugin: plugin.clone(),
+                        local_name: descriptor.name.clone(),
+                        tool,
+                        input_validator,
+                        output_validator,
+                    },
+                );
+            }
+        }
+        for entry in &plugins {
+            for notice in &entry.notices {
+                tracing::warn!(plugin = %entry.name, "{notice}");
+            }
+        }
+        Self {
+            plugins,
+            tools,
+            order,
+        }
+    }
+
+    /// Every plugin file, loaded or failed, in name order.
+    pub fn plugins(&self) -> &[PluginEntry] {
+        &self.plugins
+    }
+
+    /// The tool exposed under `name`.
+    pub fn tool(&self, name: &str) -> Option<&ToolEntry> {
+        self.tools.get(name)
+    }
+
+    /// All exposed tools, in plugin order then the plugin's own order.
+    pub fn tools(&self) -> impl Iterator<Item = &ToolEntry> {
+        self.order.iter().filter_map(|name| self.tools.get(name))
+    }
+
+    /// Exposed tool names of one plugin, in order.
+    pub fn tools_of<'a>(&'a self, plugin: &'a str) -> impl Iterator<Item = &'a ToolEntry> + 'a {
+        self.tools().filter(move |t| t.plugin.name == plugin)
+    }
+
+    /// How many plugins loaded and how many failed.
+    pub fn counts(&self) -> (usize, usize) {
+        let loaded = self
+            .plugins
+            .iter()
+            .filter(|p| matches!(p.status, PluginStatus::Loaded(_)))
+            .count();
+        (loaded, self.plugins.len() - loaded)
+    }
+}
+
+type CheckedTool = (
+    Tool,
+    Arc<jsonschema::Validator>,
+    Option<Arc<jsonschema::Validator>>,
+);
+
+/// Checks a descriptor and turns it into an MCP tool with its validators.
+fn mcp_tool(descriptor: &ToolDescriptor) -> Result<CheckedTool, String> {
+    if descriptor.name.is_empty() {
+        return Err("the tool name is empty".into());
+    }
+    let input = schema_object(&descriptor.input_schema, "input schema")?;
+    if input.get("type").and_then(Value::as_str) != Some("object") {
+        return Err("the input schema's root must have \"type\": \"object\"".into());
+    }
+    let input_validator = compile_schema(&input, "input schema")?;
+    let output = descriptor
+        .output_schema
+        .as_deref()
+        .map(|s| schema_object(s, "output schema"))
+        .transpose()?;
+    let output_validator = output
+        .as_ref()
+        .map(|schema| compile_schema(schema, "output schema"))
+        .transpose()?;
+
+    let a = &descriptor.annotations;
+    let mut tool = Tool::new_with_raw(
+        descriptor.name.clone(),
+        Some(descriptor.description.clone().into()),
+        Arc::new(input),
+    );
+    tool.title = descriptor.title.clone();
+    tool.output_schema = output.map(Arc::new);
+    if a.read_only.is_some()
+        || a.destructive.is_some()
+        || a.idempotent.is_some()
+        || a.open_world.is_some()
+    {
+        tool.annotations = Some(ToolAnnotations::from_raw(
+            None,
+            a.read_only,
+            a.destructive,
+            a.idempotent,
+            a.open_world,
+        ));
+    }
+    Ok((tool, input_validator, output_validator))
+}
+
+fn schema_object(text: &str, what: &str) -> Result<JsonObject, String> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => Ok(object),
+        Ok(_) => Err(format!("the {what} is not a JSON object")),
+        Err(e) => Err(format!("the {what} is not valid JSON: {e}")),
+    }
+}
+
+fn compile_schema(schema: &JsonObject, what: &str) -> Result<Arc<jsonschema::Validator>, String> {
+    jsonschema::validator_for(&Value::Object(schema.clone()))
+        .map(Arc::new)
+        .map_err(|e| format!("the {what} is not a usable JSON Schema: {e}"))
+}
+
+/// `PLUGIN_TOOL`, with characters clients reject replaced by `_`, truncated
+/// to [`MAX_TOOL_NAME`] and made unique against `taken`.
+fn unique_name<V>(plugin: &str, tool: &str, taken: &BTreeMap<String, V>) -> String {
+    let base: String = format!("{plugin}_{tool}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let fit = |name: &str, room: usize| name[..name.len().min(room)].to_string();
+    let first = fit(&base, MAX_TOOL_NAME);
+    if !taken.contains_key(&first) {
+        return first;
+    }
+    (2u32..)
+        .map(|n| {
+            let suffix = format!("_{n}");
+            format!("{}{suffix}", fit(&base, MAX_TOOL_NAME - suffix.len()))
+        })
+        .find(|candidate| !taken.contains_key(candidate))
+        .unwrap_or(first)
+}
+
+/// What `warden list --json` prints for one plugin.
+#[derive(Debug, Serialize)]
+pub struct PluginSummary {
+    /// The plugin's name.
+    pub name: String,
+    /// The component file.
+    pub component: PathBuf,
+    /// The manifest file, if any.
+    pub manifest: Option<PathBuf>,
+    /// `loaded` or `failed`.
+    pub status: &'static str,
+    /// Why it failed, when it did.
+    pub error: Option<String>,
+    /// The plugin's own version, from its manifest.
+    pub version: Option<String>,
+    /// The plugin's description, from its manifest.
+    pub description: Option<String>,
+    /// The plugin world version the component was built against.
+    pub world_version: Option<String>,
+    /// Requested capabilities (none are granted by this version of Warden).
+    pub capabilities: Option<Capabilities>,
+    /// Effective limits.
+    pub limits: Option<Limits>,
+    /// Load time in milliseconds.
+    pub load_ms: Option<f64>,
+    /// Exposed tools.
+    pub tools: Vec<ToolSummary>,
+    /// Notices about this plugin.
+    pub notices: Vec<String>,
+}
+
+/// One exposed tool in `warden list`.
+#[derive(Debug, Serialize)]
+pub struct ToolSummary {
+    /// The name clients call.
+    pub name: String,
+    /// The name inside the plugin.
+    pub local_name: String,
+    /// The tool's title.
+    pub title: Option<String>,
+    /// The tool's description.
+    pub description: String,
+}
+
+impl Registry {
+    /// Summaries of every plugin, for `warden list`.
+    pub fn summaries(&self) -> Vec<PluginSummary> {
+        self.plugins
+            .iter()
+            .map(|entry| {
+                let loaded = match &entry.status {
+                    PluginStatus::Loaded(plugin) => Some(plugin),
+                    PluginStatus::Failed(_) => None,
+                };
+                PluginSummary {
+                    name: entry.name.clone(),
+                    component: entry.component_path.clone(),
+                    manifest: entry.manifest_path.clone(),
+                    status: if loaded.is_some() { "loaded" } else { "failed" },
+                    error: match &entry.status {
+                        PluginStatus::Failed(e) => Some(e.clone()),
+                        PluginStatus::Loaded(_) => None,
+                    },
+                    version: entry
+                        .manifest
+                        .as_ref()
+                        .and_then(|m| m.version.as_ref().map(ToString::to_string)),
+                    description: entry.manifest.as_ref().and_then(|m| m.description.clone()),
+                    world_version: loaded.map(|p| p.compiled.world_version.clone()),
+                    capabilities: entry.manifest.as_ref().map(|m| m.capabilities.clone()),
+                    limits: loaded.map(|p| p.limits),
+                    load_ms: loaded.map(|p| p.load_time.as_secs_f64() * 1000.0),
+                    tools: self
+                        .tools_of(&entry.name)
+                        .map(|t| ToolSummary {
+                            name: t.tool.name.to_string(),
+                            local_name: t.local_name.clone(),
+                            title: t.tool.title.clone(),
+                            description: t
+                                .tool
+                                .description
+                                .as_deref()
+                                .unwrap_or_default()
+                                .to_string(),
+                        })
+                        .collect(),
+                    notices: entry.notices.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_namespaced_sanitized_and_unique() {
+        let mut taken = BTreeMap::new();
+        let a = unique_name("text", "sha256", &taken);
+        assert_eq!(a, "text_sha256");
+        taken.insert(a, ());
+        assert_eq!(unique_name("text", "sha256", &taken), "text_sha256_2");
+        assert_eq!(unique_name("text", "a.b/c::d", &taken), "text_a_b_c__d");
+        taken.insert("text_a_b".into(), ());
+        assert_eq!(unique_name("text", "a.b", &taken), "text_a_b_2");
+    }
+
+    #[test]
+    fn long_names_are_truncated_to_64() {
+        let mut taken = BTreeMap::new();
+        let long = "x".repeat(100);
+        let first = unique_name("p", &long, &taken);
+        assert_eq!(first.len(), MAX_TOOL_NAME);
+        taken.insert(first, ());
+        let second = unique_name("p", &long, &taken);
+        assert_eq!(second.len(), MAX_TOOL_NAME);
+        assert!(second.ends_with("_2"));
+    }
+}

@@ -1,0 +1,644 @@
+//! The sandbox: the only module that uses wasmtime.
+//!
+//! One [`Sandbox`] owns the shared [`Engine`] (pooling allocator, fuel, epoch
+//! interruption) and the [`Linker`] with everything a plugin may import. Each
+//! plugin is compiled once into a [`CompiledPlugin`] (an `InstancePre`); every
+//! call then gets a fresh `Store` and instance, built from a WASI context that
+//! inherits nothing from the host, and runs under the call's [`Limits`].
+
+mod bindings;
+mod error;
+mod http;
+mod limiter;
+mod output;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::mpsc;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime::{Trap, UpdateDeadline};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+pub use bindings::{Annotations, Blob, Content, Level, ToolDescriptor, ToolError, ToolOutput};
+pub use error::{CallError, LimitHit, LoadError};
+pub use output::{Captured, CapturedOutput};
+
+use crate::limits::Limits;
+use bindings::{Plugin, PluginPre};
+use limiter::CallLimiter;
+
+/// The package of the plugin world this host implements.
+pub const WORLD_PACKAGE: &str = "warden:plugin";
+/// The version of the plugin world this host implements.
+pub const WORLD_VERSION: &str = "0.1.0";
+
+/// How often the epoch ticker advances; the granularity of wall-clock limits.
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// Extra time allowed for host-side work (for example a guest blocked in a
+/// host call, where epochs cannot interrupt it) before the call is dropped.
+const HOST_GRACE: Duration = Duration::from_millis(250);
+/// Longest single `log` message kept from a guest.
+const MAX_LOG_MESSAGE: usize = 4096;
+
+/// Engine-wide settings, fixed when the sandbox is created.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Maximum native stack a call's wasm may use, in bytes.
+    pub max_wasm_stack: usize,
+    /// How many calls may run at the same time (sizes the instance pool).
+    pub max_concurrent_calls: u32,
+    /// The largest linear memory any plugin may be granted, in bytes.
+    pub memory_ceiling: u64,
+    /// Where compiled components are cached; `None` disables the cache.
+    pub cache_dir: Option<std::path::PathBuf>,
+}
+
+/// The shared engine and linker.
+pub struct Sandbox {
+    engine: Engine,
+    linker: Linker<HostState>,
+    max_wasm_stack: usize,
+    _ticker: EpochTicker,
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sandbox")
+            .field("max_wasm_stack", &self.max_wasm_stack)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A plugin compiled and linked once, ready for fresh instances.
+#[derive(Clone)]
+pub struct CompiledPlugin {
+    pre: PluginPre<HostState>,
+    /// The version of the plugin world the component was built against.
+    pub world_version: String,
+}
+
+impl std::fmt::Debug for CompiledPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledPlugin")
+            .field("world_version", &self.world_version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who a call is for, and where its progress reports go.
+#[derive(Debug, Clone)]
+pub struct CallContext {
+    /// The plugin's name, for logs.
+    pub plugin: Arc<str>,
+    /// The tool being called; `None` while describing the plugin.
+    pub tool: Option<Arc<str>>,
+    /// Receives the guest's progress reports, if the client asked for them.
+    pub progress: Option<mpsc::Sender<ProgressReport>>,
+}
+
+/// One progress report from a guest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgressReport {
+    /// Progress so far.
+    pub progress: f64,
+    /// The expected final value, when known.
+    pub total: Option<f64>,
+    /// A human-readable note.
+    pub message: Option<String>,
+}
+
+/// Where the time and resources of one call went.
+#[derive(Debug, Clone, Default)]
+pub struct CallStats {
+    /// Creating the store and instantiating the component.
+    pub instantiate: Duration,
+    /// Running the exported function.
+    pub call: Duration,
+    /// Dropping the instance and its store.
+    pub teardown: Duration,
+    /// Fuel (instructions) consumed.
+    pub fuel_used: u64,
+    /// The largest linear memory size reached, in bytes.
+    pub peak_memory: u64,
+    /// Size of the result, in bytes.
+    pub output_bytes: u64,
+}
+
+/// The result of one call together with what the call left behind.
+#[derive(Debug)]
+pub struct CallReport<T> {
+    /// What the call returned, or why it failed.
+    pub outcome: Result<T, CallError>,
+    /// Timings and resource use.
+    pub stats: CallStats,
+    /// What the guest wrote to stdout.
+    pub stdout: Captured,
+    /// What the guest wrote to stderr.
+    pub stderr: Captured,
+}
+
+impl Sandbox {
+    /// Creates the engine, the instance pool and the linker.
+    pub fn new(settings: &EngineSettings) -> Result<Self, LoadError> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(true);
+        config.epoch_interruption(true);
+        config.max_wasm_stack(settings.max_wasm_stack);
+        // Async calls run wasm on a fiber stack that must hold the wasm stack
+        // plus room for host functions.
+        config.async_stack_size(settings.max_wasm_stack + (1 << 20));
+
+        let calls = settings.max_concurrent_calls.max(1) + 8;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(calls)
+            .total_core_instances(calls * 16)
+            .total_memories(calls * 4)
+            .total_tables(calls * 16)
+            .total_stacks(calls)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .max_memory_size(usize::try_from(settings.memory_ceiling).unwrap_or(usize::MAX));
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+
+        if let Some(dir) = &settings.cache_dir {
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir.clone());
+            match wasmtime::Cache::new(cache) {
+                Ok(cache) => {
+                    config.cache(Some(cache));
+                }
+                Err(e) => tracing::warn!(
+                    dir = %dir.display(),
+                    "compiled-component cache disabled: {e:#}"
+                ),
+            }
+        }
+
+        let engine = Engine::new(&config).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        let link = |r: wasmtime::Result<()>| r.map_err(|e| LoadError::Link(format!("{e:#}")));
+        link(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
+        link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
+            &mut linker,
+        ))?;
+        link(Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+
+        let ticker = EpochTicker::start(engine.clone());
+        Ok(Self {
+            engine,
+            linker,
+            max_wasm_stack: settings.max_wasm_stack,
+            _ticker: ticker,
+        })
+    }
+
+    /// Compiles and links a component. CPU-heavy: call it off the async
+    /// runtime's worker threads.
+    pub fn compile(&self, bytes: &[u8]) -> Result<CompiledPlugin, LoadError> {
+        check_header(bytes)?;
+        let component = Component::new(&self.engine, bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let world_version = self.check_world(&component)?;
+        let instance_pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
+        Ok(CompiledPlugin { pre, world_version })
+    }
+
+    /// Finds the plugin world's `tools` export and checks its version.
+    fn check_world(&self, component: &Component) -> Result<String, LoadError> {
+        let ty = component.component_type();
+        let prefix = format!("{WORLD_PACKAGE}/tools");
+        let mut exports = Vec::new();
+        for (name, item) in ty.exports(&self.engine) {
+            if let Some(rest) = name.strip_prefix(&prefix)
+                && matches!(item.ty, ComponentItem::ComponentInstance(_))
+            {
+                let found = rest.strip_prefix('@').unwrap_or("");
+                if !semver_compatible(found, WORLD_VERSION) {
+                    return Err(LoadError::IncompatibleWorld {
+                        found: if found.is_empty() { "(unversioned)" } else { found }.into(),
+                        expected: WORLD_VERSION.into(),
+                    });
+                }
+                return Ok(found.to_string());
+            }
+            exports.push(name.to_string());
+        }
+        Err(LoadError::NotAPlugin {
+            exports: if exports.is_empty() {
+                "none".into()
+            } else {
+                exports.join(", ")
+            },
+        })
+    }
+
+    /// Calls `list-tools` in a fresh instance.
+    pub async fn describe(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        ctx: CallContext,
+    ) -> CallReport<Vec<ToolDescriptor>> {
+        let report = self.run(plugin, limits, ctx, Op::ListTools).await;
+        report.map(|result| match result {
+            OpResult::Tools(tools) => Ok(tools),
+            OpResult::Call(_) => Err(CallError::Internal("unexpected result".into())),
+        })
+    }
+
+    /// Calls `call-tool` in a fresh instance. The inner `Result` is the
+    /// plugin's own verdict; the outer one says whether the call ran at all.
+    pub async fn call(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        ctx: CallContext,
+        tool: &str,
+        arguments: &str,
+    ) -> CallReport<Result<ToolOutput, ToolError>> {
+        let report = self
+            .run(plugin, limits, ctx, Op::CallTool { tool, arguments })
+            .await;
+        report.map(|result| match result {
+            OpResult::Call(result) => Ok(result),
+            OpResult::Tools(_) => Err(CallError::Internal("unexpected result".into())),
+        })
+    }
+
+    async fn run(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        ctx: CallContext,
+        op: Op<'_>,
+    ) -> CallReport<OpResult> {
+        let log_cap = usize::try_from(limits.max_log_bytes).unwrap_or(usize::MAX);
+        let stdout = CapturedOutput::new(log_cap);
+        let stderr = CapturedOutput::new(log_cap);
+        let plugin_name = ctx.plugin.clone();
+
+        let started = Instant::now();
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stdout(stdout.clone()).stderr(stderr.clone());
+        let state = HostState {
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            http_hooks: http::OutboundHttp::new(plugin_name),
+            limiter: CallLimiter::new(limits.memory_bytes),
+            log_budget: limits.max_log_bytes,
+            ctx,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        let mut stats = CallStats::default();
+        if let Err(e) = store.set_fuel(limits.fuel) {
+            return CallReport {
+                outcome: Err(CallError::Internal(format!("{e:#}"))),
+                stats,
+                stdout: stdout.snapshot(),
+                stderr: stderr.snapshot(),
+            };
+        }
+        let deadline = started + limits.timeout;
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            Ok(if Instant::now() >= deadline {
+                UpdateDeadline::Interrupt
+            } else {
+                UpdateDeadline::Yield(1)
+            })
+        });
+
+        let mut instantiated = None;
+        let run = async {
+            let plugin = plugin.pre.instantiate_async(&mut store).await?;
+            instantiated = Some(Instant::now());
+            let tools = plugin.warden_plugin_tools();
+            match op {
+                Op::ListTools => tools.call_list_tools(&mut store).await.map(OpResult::Tools),
+                Op::CallTool { tool, arguments } => tools
+                    .call_call_tool(&mut store, tool, arguments)
+                    .await
+                    .map(OpResult::Call),
+            }
+        };
+        let result = tokio::time::timeout(limits.timeout + HOST_GRACE, run).await;
+        let finished = Instant::now();
+        let instantiated = instantiated.unwrap_or(finished);
+        stats.instantiate = instantiated - started;
+        stats.call = finished - instantiated;
+        stats.fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
+        stats.peak_memory = store.data().limiter.peak_memory() as u64;
+
+        let outcome = match result {
+            Err(_elapsed) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
+            Ok(Err(e)) => Err(self.classify(e, &store, limits, &stderr)),
+            Ok(Ok(result)) => {
+                stats.output_bytes = result.size() as u64;
+                if stats.output_bytes > limits.max_output_bytes {
+                    Err(CallError::Limit(LimitHit::Output {
+                        limit: limits.max_output_bytes,
+                        size: stats.output_bytes,
+                    }))
+                } else {
+                    Ok(result)
+                }
+            }
+        };
+        drop(store);
+        stats.teardown = finished.elapsed();
+        CallReport {
+            outcome,
+            stats,
+            stdout: stdout.snapshot(),
+            stderr: stderr.snapshot(),
+        }
+    }
+
+    /// Turns a wasmtime error into the limit or trap that caused it.
+    fn classify(
+        &self,
+        error: wasmtime::Error,
+        store: &Store<HostState>,
+        limits: &Limits,
+        stderr: &CapturedOutput,
+    ) -> CallError {
+        let refused = store.data().limiter.refused_growth();
+        let memory_hit = |requested: usize| {
+            CallError::Limit(LimitHit::Memory {
+                limit: limits.memory_bytes,
+                requested: requested as u64,
+            })
+        };
+        match error.downcast_ref::<Trap>() {
+            Some(Trap::OutOfFuel) => CallError::Limit(LimitHit::Fuel(limits.fuel)),
+            Some(Trap::Interrupt) => CallError::Limit(LimitHit::Timeout(limits.timeout)),
+            Some(Trap::StackOverflow) => CallError::Limit(LimitHit::Stack(self.max_wasm_stack)),
+            Some(trap) => match refused {
+                Some(requested) => memory_hit(requested),
+                None => CallError::Trap {
+                    trap: trap.to_string(),
+                    detail: last_line(&stderr.snapshot().bytes),
+                },
+            },
+            None => match refused {
+                Some(requested) => memory_hit(requested),
+                None => CallError::Trap {
+                    trap: format!("{error:#}"),
+                    detail: last_line(&stderr.snapshot().bytes),
+                },
+            },
+        }
+    }
+}
+
+enum Op<'a> {
+    ListTools,
+    CallTool { tool: &'a str, arguments: &'a str },
+}
+
+enum OpResult {
+    Tools(Vec<ToolDescriptor>),
+    Call(Result<ToolOutput, ToolError>),
+}
+
+impl OpResult {
+    /// Bytes of data the guest handed back.
+    fn size(&self) -> usize {
+        match self {
+            OpResult::Tools(tools) => tools
+                .iter()
+                .map(|t| {
+                    t.name.len()
+                        + t.description.len()
+                        + t.input_schema.len()
+                        + t.title.as_ref().map_or(0, String::len)
+                        + t.output_schema.as_ref().map_or(0, String::len)
+                })
+                .sum(),
+            OpResult::Call(Ok(output)) => output_size(output),
+            OpResult::Call(Err(ToolError::InvalidArguments(m)))
+            | OpResult::Call(Err(ToolError::Failed(m)))
+            | OpResult::Call(Err(ToolError::UnknownTool(m))) => m.len(),
+        }
+    }
+}
+
+impl<T> CallReport<T> {
+    fn map<U>(self, f: impl FnOnce(T) -> Result<U, CallError>) -> CallReport<U> {
+        CallReport {
+            outcome: self.outcome.and_then(f),
+            stats: self.stats,
+            stdout: self.stdout,
+            stderr: self.stderr,
+        }
+    }
+}
+
+/// The size of a tool result in bytes: text, binary data and structured JSON.
+pub fn output_size(output: &ToolOutput) -> usize {
+    let content: usize = output
+        .content
+        .iter()
+        .map(|c| match c {
+            Content::Text(text) => text.len(),
+            Content::Blob(blob) => blob.data.len() + blob.mime_type.len(),
+        })
+        .sum();
+    content + output.structured.as_ref().map_or(0, String::len)
+}
+
+/// Rejects files that are not components before wasmtime sees them, with a
+/// message that says what the file is instead.
+fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(LoadError::NotWasm);
+    }
+    // Core modules are version 1, layer 0; components set layer 1.
+    match bytes[4..8] {
+        [1, 0, 0, 0] => Err(LoadError::CoreModule),
+        _ => Ok(()),
+    }
+}
+
+/// Versions `found` and `expected` are semver-compatible: same major, and for
+/// 0.x the same minor.
+fn semver_compatible(found: &str, expected: &str) -> bool {
+    let parse = |v: &str| -> Option<(u64, u64)> {
+        let core = v.split(['-', '+']).next()?;
+        let mut parts = core.split('.');
+        let major = parts.next()?.parse().ok()?;
+        let minor = parts.next()?.parse().ok()?;
+        parts.next()?.parse::<u64>().ok()?;
+        Some((major, minor))
+    };
+    match (parse(found), parse(expected)) {
+        (Some((0, a)), Some((0, b))) => a == b,
+        (Some((a, _)), Some((b, _))) => a == b,
+        _ => false,
+    }
+}
+
+/// The last non-empty line of captured output, trimmed to a sane length.
+fn last_line(bytes: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
+    Some(truncate(line, 500))
+}
+
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// The per-call host state stored in each `Store`.
+struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+    http_hooks: http::OutboundHttp,
+    limiter: CallLimiter,
+    log_budget: u64,
+    ctx: CallContext,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
+    }
+}
+
+impl bindings::warden::plugin::types::Host for HostState {}
+
+impl bindings::warden::plugin::log::Host for HostState {
+    fn log(&mut self, level: Level, message: String) {
+        let cost = message.len() as u64;
+        if self.log_budget == 0 {
+            return;
+        }
+        self.log_budget = self.log_budget.saturating_sub(cost);
+        let message = truncate(&message, MAX_LOG_MESSAGE);
+        let plugin = &*self.ctx.plugin;
+        let tool = self.ctx.tool.as_deref().unwrap_or("");
+        match level {
+            Level::Trace => tracing::trace!(target: "warden::plugin", plugin, tool, "{message}"),
+            Level::Debug => tracing::debug!(target: "warden::plugin", plugin, tool, "{message}"),
+            Level::Info => tracing::info!(target: "warden::plugin", plugin, tool, "{message}"),
+            Level::Warn => tracing::warn!(target: "warden::plugin", plugin, tool, "{message}"),
+            Level::Error => tracing::error!(target: "warden::plugin", plugin, tool, "{message}"),
+        }
+    }
+}
+
+impl bindings::warden::plugin::progress::Host for HostState {
+    fn report(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
+        if let Some(tx) = &self.ctx.progress {
+            // Reports beyond what the client can absorb are dropped, never
+            // buffered without bound.
+            let _ = tx.try_send(ProgressReport {
+                progress,
+                total,
+                message: message.map(|m| truncate(&m, MAX_LOG_MESSAGE)),
+            });
+        }
+    }
+}
+
+/// Advances the engine's epoch every [`EPOCH_TICK`]; stopped and joined on drop.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("warden-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .ok();
+        Self { stop, thread }
+    }
+}
+
+impl Drop for EpochTicker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn semver_rules() {
+        assert!(semver_compatible("0.1.0", "0.1.0"));
+        assert!(semver_compatible("0.1.7", "0.1.0"));
+        assert!(!semver_compatible("0.2.0", "0.1.0"));
+        assert!(!semver_compatible("1.0.0", "0.1.0"));
+        assert!(semver_compatible("1.4.0", "1.0.0"));
+        assert!(!semver_compatible("", "0.1.0"));
+        assert!(!semver_compatible("banana", "0.1.0"));
+    }
+
+    #[test]
+    fn headers() {
+        assert!(matches!(check_header(b"hello"), Err(LoadError::NotWasm)));
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0"),
+            Err(LoadError::CoreModule)
+        ));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn last_line_skips_blank_lines() {
+        assert_eq!(
+            last_line(b"a\npanicked at x: boom\n\n").as_deref(),
+            Some("panicked at x: boom")
+        );
+        assert_eq!(last_line(b""), None);
+    }
+}

@@ -1,0 +1,75 @@
+//! `warden list` and `warden call` from the shell.
+
+use serde_json::Value;
+
+use crate::support::{Plugins, warden};
+
+#[test]
+fn list_shows_plugins_tools_and_limits() {
+    let plugins = Plugins::new().examples();
+    let dir = plugins.path().to_str().unwrap();
+
+    let text = warden(&["list", "--plugins", dir]);
+    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("text 0.1.0 [loaded]"), "{stdout}");
+    assert!(stdout.contains("- text_hash"), "{stdout}");
+    assert!(stdout.contains("limits:"), "{stdout}");
+
+    let json = warden(&["list", "--json", "--plugins", dir]);
+    let listing: Vec<Value> = serde_json::from_slice(&json.stdout).expect("JSON listing");
+    let time = listing.iter().find(|p| p["name"] == "time").expect("time plugin");
+    assert_eq!(time["limits"]["timeout_ms"], 5000, "{time:#}");
+    assert_eq!(time["limits"]["memory_bytes"], 64 * 1024 * 1024, "{time:#}");
+    assert!(
+        time["tools"].as_array().unwrap().iter().any(|t| t["name"] == "time_now"),
+        "{time:#}"
+    );
+}
+
+#[test]
+fn call_prints_the_result_and_sets_the_exit_code() {
+    let plugins = Plugins::new().examples();
+    let dir = plugins.path().to_str().unwrap();
+
+    let ok = warden(&[
+        "call",
+        "text_hash",
+        r#"{"text": "abc", "algorithm": "sha256"}"#,
+        "--plugins",
+        dir,
+    ]);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    let result: Value = serde_json::from_slice(&ok.stdout).expect("JSON result");
+    let text = result["content"][0]["text"].as_str().unwrap();
+    assert!(
+        text.contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        "{result:#}"
+    );
+
+    let bad_args = warden(&["call", "text_hash", r#"{"text": 1}"#, "--plugins", dir]);
+    assert_eq!(bad_args.status.code(), Some(1));
+    let result: Value = serde_json::from_slice(&bad_args.stdout).expect("JSON result");
+    assert_eq!(result["isError"], true, "{result:#}");
+
+    let unknown = warden(&["call", "no_such_tool", "--plugins", dir]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(unknown.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&unknown.stderr);
+    assert!(stderr.contains("unknown tool `no_such_tool`"), "{stderr}");
+
+    let not_json = warden(&["call", "text_hash", "{oops", "--plugins", dir]);
+    assert_eq!(not_json.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&not_json.stderr).contains("ARGS_JSON is not valid JSON"));
+}
+
+#[test]
+fn a_missing_plugins_folder_is_a_clear_error() {
+    let out = warden(&["list", "--plugins", "/definitely/not/here"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot read the plugins folder /definitely/not/here"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `warden` binary, real wasm components built from
+//! source in this repo, and real MCP clients.
+
+mod bad_input;
+mod cli;
+mod examples;
+mod limits;
+mod python;
+mod support;

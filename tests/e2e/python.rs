@@ -1,0 +1,88 @@
+//! A client written by others: the official Python MCP SDK drives the real
+//! server on both protocol revisions (`legacy` = 2025-11-25, `auto` picks
+//! 2026-07-28).
+
+use std::path::PathBuf;
+
+use serde_json::Value;
+
+use crate::support::{Plugins, WARDEN};
+
+/// The Python interpreter with the `mcp` package: `WARDEN_TEST_PYTHON`, set by
+/// `scripts/test`, or `python3`.
+fn python() -> PathBuf {
+    let python = std::env::var_os("WARDEN_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("python3"));
+    let probe = std::process::Command::new(&python)
+        .args(["-c", "import mcp"])
+        .output();
+    match probe {
+        Ok(out) if out.status.success() => python,
+        _ => panic!(
+            "the Python MCP SDK is not available to {}: run `scripts/test`, which installs \
+             it, or `pip install -r tests/python/requirements.txt` and set WARDEN_TEST_PYTHON \
+             to that interpreter",
+            python.display()
+        ),
+    }
+}
+
+fn run(mode: &str) -> Value {
+    let plugins = Plugins::new().examples().hostile(None);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/check_client.py");
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .arg(WARDEN)
+        .arg(plugins.path())
+        .arg(mode)
+        .output()
+        .expect("run the Python client");
+    assert!(
+        out.status.success(),
+        "python client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("bad report ({e}): {}", String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+fn check(report: &Value, protocol: &str) {
+    assert_eq!(report["protocol_version"], protocol, "{report:#}");
+    let tools: Vec<&str> = report["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(tools.contains(&"text_hash") && tools.contains(&"time_now"), "{tools:?}");
+    assert_eq!(report["hash_is_error"], false, "{report:#}");
+    assert!(
+        report["hash"][0]
+            .as_str()
+            .unwrap()
+            .contains("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        "{report:#}"
+    );
+    assert_eq!(report["bad_is_error"], true, "{report:#}");
+    assert!(report["bad"][0].as_str().unwrap().contains("invalid arguments"), "{report:#}");
+    assert_eq!(report["logged_is_error"], false, "{report:#}");
+    let progress = report["progress"].as_array().unwrap();
+    assert_eq!(progress.len(), 3, "{report:#}");
+    assert_eq!(progress[2]["progress"], 3.0, "{report:#}");
+    assert!(
+        report["unknown_error"].as_str().unwrap_or("").contains("unknown tool"),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn python_sdk_on_2025_11_25() {
+    check(&run("legacy"), "2025-11-25");
+}
+
+#[test]
+fn python_sdk_on_2026_07_28() {
+    check(&run("auto"), "2026-07-28");
+}

@@ -1,0 +1,254 @@
+//! Shared helpers: plugin folders in temp dirs, the real `warden` binary, and
+//! rmcp clients speaking either protocol revision to it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
+    JsonObject, ProtocolVersion,
+};
+use rmcp::service::RunningService;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
+use serde_json::Value;
+use tokio::io::AsyncReadExt;
+
+/// The `warden` binary under test.
+pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+/// The protocol revisions Warden must serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revision {
+    /// 2025-11-25: `initialize` handshake, sessions.
+    Legacy,
+    /// 2026-07-28: stateless, `server/discover`.
+    Stateless,
+}
+
+/// A plugins folder in a temp dir.
+pub struct Plugins {
+    dir: tempfile::TempDir,
+}
+
+impl Plugins {
+    /// An empty folder.
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The folder's path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Copies a built component in as `NAME.wasm`.
+    pub fn component(self, name: &str, wasm: &str) -> Self {
+        std::fs::copy(wasm, self.path().join(format!("{name}.wasm")))
+            .unwrap_or_else(|e| panic!("copy {wasm}: {e}"));
+        self
+    }
+
+    /// Writes `NAME.toml`.
+    pub fn manifest(self, name: &str, text: &str) -> Self {
+        std::fs::write(self.path().join(format!("{name}.toml")), text).expect("write manifest");
+        self
+    }
+
+    /// Writes raw bytes as `NAME.wasm`.
+    pub fn raw(self, name: &str, bytes: &[u8]) -> Self {
+        std::fs::write(self.path().join(format!("{name}.wasm")), bytes).expect("write wasm");
+        self
+    }
+
+    /// The example plugins with their manifests from `examples/plugins`.
+    pub fn examples(mut self) -> Self {
+        let manifests = warden_test_artifacts::examples_manifest_dir();
+        for (name, wasm) in warden_test_artifacts::EXAMPLES {
+            self = self.component(name, wasm);
+            let manifest = manifests.join(format!("{name}.toml"));
+            let text = std::fs::read_to_string(&manifest)
+                .unwrap_or_else(|e| panic!("read {}: {e}", manifest.display()));
+            self = self.manifest(name, &text);
+        }
+        self
+    }
+
+    /// The hostile fixture plugin, with an optional manifest.
+    pub fn hostile(self, manifest: Option<&str>) -> Self {
+        let this = self.component("hostile", warden_test_artifacts::HOSTILE_WASM);
+        match manifest {
+            Some(text) => this.manifest("hostile", text),
+            None => this,
+        }
+    }
+}
+
+/// A client handler that announces a chosen protocol revision.
+#[derive(Debug, Clone)]
+pub struct TestClient {
+    version: ProtocolVersion,
+}
+
+impl ClientHandler for TestClient {
+    fn get_info(&self) -> ClientConfig {
+        let mut config = ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("warden-e2e", "0.0.0"),
+        );
+        config.protocol_version = self.version.clone();
+        config
+    }
+}
+
+/// A running `warden serve` with an rmcp client attached.
+pub struct Server {
+    /// The connected client.
+    pub client: RunningService<RoleClient, TestClient>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Server {
+    /// Starts `warden serve --plugins DIR` and connects with `revision`.
+    pub async fn start(plugins: &Path, revision: Revision) -> Self {
+        Self::start_with(plugins, revision, &[]).await
+    }
+
+    /// Like [`Server::start`], with extra `serve` arguments.
+    pub async fn start_with(plugins: &Path, revision: Revision, extra: &[&str]) -> Self {
+        let plugins: PathBuf = plugins.to_path_buf();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
+            cmd.arg("serve")
+                .arg("--plugins")
+                .arg(&plugins)
+                .args(&extra)
+                .env("WARDEN_LOG", "warden=debug")
+                .env_remove("WARDEN_CONFIG")
+                .env_remove("WARDEN_PLUGINS")
+                .current_dir(std::env::temp_dir());
+        });
+        let (transport, stderr) = TokioChildProcess::builder(command)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn warden");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        if let Some(mut stderr) = stderr {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut buf = [0u8; 8192];
+                while let Ok(n) = stderr.read(&mut buf).await {
+                    if n == 0 {
+                        break;
+                    }
+                    log.lock().unwrap().extend_from_slice(&buf[..n]);
+                }
+            });
+        }
+        let (version, lifecycle) = match revision {
+            Revision::Legacy => (ProtocolVersion::V_2025_11_25, ClientLifecycleMode::Initialize),
+            Revision::Stateless => (
+                ProtocolVersion::V_2026_07_28,
+                ClientLifecycleMode::Discover {
+                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+                },
+            ),
+        };
+        let client = TestClient { version }
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .expect("connect to warden");
+        Self { client, stderr: log }
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Calls a tool, panicking on protocol errors.
+    pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        self.try_call(tool, arguments)
+            .await
+            .unwrap_or_else(|e| panic!("tools/call {tool} failed at the protocol level: {e}"))
+    }
+
+    /// Calls a tool.
+    pub async fn try_call(
+        &self,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, rmcp::ServiceError> {
+        let arguments: JsonObject = match arguments {
+            Value::Object(object) => object,
+            other => panic!("arguments must be an object, got {other}"),
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+            .await
+    }
+
+    /// Names of all tools.
+    pub async fn tool_names(&self) -> Vec<String> {
+        self.client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .into_iter()
+            .map(|t| t.name.to_string())
+            .collect()
+    }
+
+    /// Stops the client (and with it the server).
+    pub async fn stop(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.cancel()).await;
+    }
+}
+
+/// The concatenated text content of a result.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Asserts the result is a success and returns its text.
+pub fn ok_text(result: &CallToolResult) -> String {
+    assert_ne!(
+        result.is_error,
+        Some(true),
+        "expected success, got error: {}",
+        text(result)
+    );
+    text(result)
+}
+
+/// Asserts the result is an error and returns its text.
+pub fn error_text(result: &CallToolResult) -> String {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected isError, got success: {}",
+        text(result)
+    );
+    text(result)
+}
+
+/// Runs `warden ARGS` to completion.
+pub fn warden(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(WARDEN)
+        .args(args)
+        .env("WARDEN_LOG", "warden=info")
+        .env_remove("WARDEN_CONFIG")
+        .env_remove("WARDEN_PLUGINS")
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run warden")
+}
