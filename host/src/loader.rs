@@ -80,7 +80,9 @@ pub async fn load_dir(
                 .map(|m| m.limits)
                 .unwrap_or_default(),
         );
-        entry.notices.extend(notices.iter().map(ToString::to_string));
+        entry
+            .notices
+            .extend(notices.iter().map(ToString::to_string));
         let sandbox = sandbox.clone();
         jobs.spawn(async move {
             entry.status = match load_one(&sandbox, &entry, limits).await {
@@ -107,7 +109,8 @@ pub async fn load_dir(
             PluginStatus::Failed(error) => tracing::error!(
                 plugin = %entry.name,
                 path = %entry.component_path.display(),
-                "plugin failed to load: {error}"
+                error = %error,
+                "plugin failed to load"
             ),
         }
     }

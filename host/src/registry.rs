@@ -104,10 +104,9 @@ impl Registry {
                 let tool = match mcp_tool(descriptor) {
                     Ok(tool) => tool,
                     Err(reason) => {
-                        entry.notices.push(format!(
-                            "tool `{}` skipped: {reason}",
-                            descriptor.name
-                        ));
+                        entry
+                            .notices
+                            .push(format!("tool `{}` skipped: {reason}", descriptor.name));
                         continue;
                     }
                 };

@@ -61,9 +61,9 @@ impl ServerHandler for WardenServer {
         let registry = self.dispatcher.registry();
         let start = match request.and_then(|r| r.cursor) {
             None => 0,
-            Some(cursor) => cursor
-                .parse::<usize>()
-                .map_err(|_| ErrorData::invalid_params(format!("invalid cursor `{cursor}`"), None))?,
+            Some(cursor) => cursor.parse::<usize>().map_err(|_| {
+                ErrorData::invalid_params(format!("invalid cursor `{cursor}`"), None)
+            })?,
         };
         let tools: Vec<Tool> = registry
             .tools()

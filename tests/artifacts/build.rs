@@ -10,6 +10,9 @@
 //! - every source file of both workspaces and the WIT contract is declared
 //!   with `rerun-if-changed`, so editing a guest rebuilds it.
 
+// Build scripts talk to cargo on stdout.
+#![allow(clippy::print_stdout)]
+
 use std::env;
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -82,7 +85,8 @@ const ARTIFACTS: &[Artifact] = &[
 ];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let repo = manifest_dir
         .parent()
         .and_then(Path::parent)
@@ -90,6 +94,8 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("OUT_DIR"));
     let target_dir = out_dir.join("guests");
+
+    check_target_installed();
 
     watch(&repo.join("wit"), true);
     for workspace in WORKSPACES {
@@ -99,7 +105,6 @@ fn main() {
     }
     println!("cargo:rerun-if-env-changed=RUSTFLAGS");
 
-    check_target_installed();
     for workspace in WORKSPACES {
         build(&repo.join(workspace).join("Cargo.toml"), &target_dir);
     }

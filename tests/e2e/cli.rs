@@ -10,7 +10,11 @@ fn list_shows_plugins_tools_and_limits() {
     let dir = plugins.path().to_str().unwrap();
 
     let text = warden(&["list", "--plugins", dir]);
-    assert!(text.status.success(), "{}", String::from_utf8_lossy(&text.stderr));
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
     let stdout = String::from_utf8_lossy(&text.stdout);
     assert!(stdout.contains("text 0.1.0 [loaded]"), "{stdout}");
     assert!(stdout.contains("- text_hash"), "{stdout}");
@@ -18,11 +22,18 @@ fn list_shows_plugins_tools_and_limits() {
 
     let json = warden(&["list", "--json", "--plugins", dir]);
     let listing: Vec<Value> = serde_json::from_slice(&json.stdout).expect("JSON listing");
-    let time = listing.iter().find(|p| p["name"] == "time").expect("time plugin");
+    let time = listing
+        .iter()
+        .find(|p| p["name"] == "time")
+        .expect("time plugin");
     assert_eq!(time["limits"]["timeout_ms"], 5000, "{time:#}");
     assert_eq!(time["limits"]["memory_bytes"], 64 * 1024 * 1024, "{time:#}");
     assert!(
-        time["tools"].as_array().unwrap().iter().any(|t| t["name"] == "time_now"),
+        time["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "time_now"),
         "{time:#}"
     );
 }
@@ -39,7 +50,11 @@ fn call_prints_the_result_and_sets_the_exit_code() {
         "--plugins",
         dir,
     ]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let result: Value = serde_json::from_slice(&ok.stdout).expect("JSON result");
     let text = result["content"][0]["text"].as_str().unwrap();
     assert!(

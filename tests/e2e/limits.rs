@@ -30,7 +30,10 @@ async fn infinite_loop_hits_the_timeout() {
     let (_plugins, server) = hostile("timeout = \"1s\"\nfuel = 1_000_000_000_000").await;
     let message = error_text(&server.call("hostile_spin", json!({})).await);
     assert!(message.contains("timeout"), "{message}");
-    assert!(message.contains("1s") || message.contains("1 s"), "{message}");
+    assert!(
+        message.contains("1s") || message.contains("1 s"),
+        "{message}"
+    );
     still_serves(&server).await;
     server.stop().await;
 }
@@ -103,7 +106,10 @@ async fn stdout_flood_is_captured_not_forwarded() {
     ok_text(&flood);
     still_serves(&server).await;
     let log = server.stderr();
-    assert!(log.contains("dropped_bytes"), "guest output not logged: {log}");
+    assert!(
+        log.contains("dropped_bytes"),
+        "guest output not logged: {log}"
+    );
     server.stop().await;
 }
 
@@ -118,9 +124,9 @@ async fn endless_flood_is_stopped_by_the_timeout() {
 
 #[tokio::test]
 async fn hostile_calls_do_not_block_listing_or_other_calls() {
-    let plugins = Plugins::new()
-        .examples()
-        .hostile(Some(&manifest("timeout = \"8s\"\nfuel = 1_000_000_000_000")));
+    let plugins = Plugins::new().examples().hostile(Some(&manifest(
+        "timeout = \"8s\"\nfuel = 1_000_000_000_000",
+    )));
     let server = std::sync::Arc::new(Server::start(plugins.path(), Revision::Legacy).await);
 
     // Two spinning calls: as many as this machine has cores.

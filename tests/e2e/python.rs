@@ -43,9 +43,8 @@ fn run(mode: &str) -> Value {
         "python client failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("bad report ({e}): {}", String::from_utf8_lossy(&out.stdout))
-    })
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad report ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn check(report: &Value, protocol: &str) {
@@ -56,7 +55,10 @@ fn check(report: &Value, protocol: &str) {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(tools.contains(&"text_hash") && tools.contains(&"time_now"), "{tools:?}");
+    assert!(
+        tools.contains(&"text_hash") && tools.contains(&"time_now"),
+        "{tools:?}"
+    );
     assert_eq!(report["hash_is_error"], false, "{report:#}");
     assert!(
         report["hash"][0]
@@ -66,13 +68,22 @@ fn check(report: &Value, protocol: &str) {
         "{report:#}"
     );
     assert_eq!(report["bad_is_error"], true, "{report:#}");
-    assert!(report["bad"][0].as_str().unwrap().contains("invalid arguments"), "{report:#}");
+    assert!(
+        report["bad"][0]
+            .as_str()
+            .unwrap()
+            .contains("invalid arguments"),
+        "{report:#}"
+    );
     assert_eq!(report["logged_is_error"], false, "{report:#}");
     let progress = report["progress"].as_array().unwrap();
     assert_eq!(progress.len(), 3, "{report:#}");
     assert_eq!(progress[2]["progress"], 3.0, "{report:#}");
     assert!(
-        report["unknown_error"].as_str().unwrap_or("").contains("unknown tool"),
+        report["unknown_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("unknown tool"),
         "{report:#}"
     );
 }

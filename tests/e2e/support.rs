@@ -123,7 +123,9 @@ impl Server {
         let plugins: PathBuf = plugins.to_path_buf();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
         let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
-            cmd.arg("serve")
+            cmd.arg("--log-format")
+                .arg("json")
+                .arg("serve")
                 .arg("--plugins")
                 .arg(&plugins)
                 .args(&extra)
@@ -150,7 +152,10 @@ impl Server {
             });
         }
         let (version, lifecycle) = match revision {
-            Revision::Legacy => (ProtocolVersion::V_2025_11_25, ClientLifecycleMode::Initialize),
+            Revision::Legacy => (
+                ProtocolVersion::V_2025_11_25,
+                ClientLifecycleMode::Initialize,
+            ),
             Revision::Stateless => (
                 ProtocolVersion::V_2026_07_28,
                 ClientLifecycleMode::Discover {
@@ -162,12 +167,26 @@ impl Server {
             .serve_with_lifecycle(transport, lifecycle)
             .await
             .expect("connect to warden");
-        Self { client, stderr: log }
+        Self {
+            client,
+            stderr: log,
+        }
     }
 
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// The server's log events (it logs JSON lines to stderr).
+    pub fn log_events(&self) -> Vec<Value> {
+        self.stderr()
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("stderr line is not a JSON log event ({e}): {line}"))
+            })
+            .collect()
     }
 
     /// Calls a tool, panicking on protocol errors.

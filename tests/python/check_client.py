@@ -39,10 +39,10 @@ async def main(warden: str, plugins: str, mode: str) -> dict:
             "protocol_version": str(client.protocol_version),
             "tools": names,
             "hash": [c.text for c in hashed.content if c.type == "text"],
-            "hash_is_error": bool(hashed.isError),
-            "bad_is_error": bool(bad.isError),
+            "hash_is_error": bool(hashed.is_error),
+            "bad_is_error": bool(bad.is_error),
             "bad": [c.text for c in bad.content if c.type == "text"],
-            "logged_is_error": bool(logged.isError),
+            "logged_is_error": bool(logged.is_error),
             "progress": progress,
             "unknown_error": unknown_error,
         }

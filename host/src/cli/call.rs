@@ -26,12 +26,12 @@ impl Call {
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let arguments = match self.arguments.as_deref() {
             None => JsonObject::new(),
-            Some(text) => match serde_json::from_str(text)
-                .context("ARGS_JSON is not valid JSON")?
-            {
-                serde_json::Value::Object(object) => object,
-                other => bail!("ARGS_JSON must be a JSON object, not {other}"),
-            },
+            Some(text) => {
+                match serde_json::from_str(text).context("ARGS_JSON is not valid JSON")? {
+                    serde_json::Value::Object(object) => object,
+                    other => bail!("ARGS_JSON must be a JSON object, not {other}"),
+                }
+            }
         };
         let dispatcher = self.common.start().await?;
         let result = dispatcher.call(&self.tool, Some(arguments), None).await?;

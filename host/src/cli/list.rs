@@ -52,7 +52,11 @@ fn write_text(out: &mut impl std::io::Write, p: &PluginSummary) -> std::io::Resu
         writeln!(out, "  {description}")?;
     }
     if let Some(load_ms) = p.load_ms {
-        writeln!(out, "  loaded in {load_ms:.1} ms (world {})", p.world_version.as_deref().unwrap_or("?"))?;
+        writeln!(
+            out,
+            "  loaded in {load_ms:.1} ms (world {})",
+            p.world_version.as_deref().unwrap_or("?")
+        )?;
     }
     if let Some(limits) = &p.limits {
         writeln!(out, "  limits: {limits}")?;
@@ -66,7 +70,12 @@ fn write_text(out: &mut impl std::io::Write, p: &PluginSummary) -> std::io::Resu
     }
     for tool in &p.tools {
         let title = tool.title.as_deref().unwrap_or(&tool.local_name);
-        writeln!(out, "  - {} ({title}): {}", tool.name, first_line(&tool.description))?;
+        writeln!(
+            out,
+            "  - {} ({title}): {}",
+            tool.name,
+            first_line(&tool.description)
+        )?;
     }
     writeln!(out)
 }

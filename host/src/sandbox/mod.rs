@@ -226,7 +226,12 @@ impl Sandbox {
                 let found = rest.strip_prefix('@').unwrap_or("");
                 if !semver_compatible(found, WORLD_VERSION) {
                     return Err(LoadError::IncompatibleWorld {
-                        found: if found.is_empty() { "(unversioned)" } else { found }.into(),
+                        found: if found.is_empty() {
+                            "(unversioned)"
+                        } else {
+                            found
+                        }
+                        .into(),
                         expected: WORLD_VERSION.into(),
                     });
                 }
@@ -390,14 +395,14 @@ impl Sandbox {
                 Some(requested) => memory_hit(requested),
                 None => CallError::Trap {
                     trap: trap.to_string(),
-                    detail: last_line(&stderr.snapshot().bytes),
+                    detail: crash_detail(&stderr.snapshot().bytes),
                 },
             },
             None => match refused {
                 Some(requested) => memory_hit(requested),
                 None => CallError::Trap {
                     trap: format!("{error:#}"),
-                    detail: last_line(&stderr.snapshot().bytes),
+                    detail: crash_detail(&stderr.snapshot().bytes),
                 },
             },
         }
@@ -492,11 +497,21 @@ fn semver_compatible(found: &str, expected: &str) -> bool {
     }
 }
 
-/// The last non-empty line of captured output, trimmed to a sane length.
-fn last_line(bytes: &[u8]) -> Option<String> {
+/// What a crashed guest last said on stderr: its panic message when there is
+/// one (`panicked at FILE:LINE:COL:` and the lines after it), else the last
+/// non-empty line; trimmed to a sane length.
+fn crash_detail(bytes: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(bytes);
-    let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
-    Some(truncate(line, 500))
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
+        .collect();
+    let detail = match lines.iter().rposition(|l| l.contains("panicked at")) {
+        Some(start) => lines[start..].join(" "),
+        None => lines.last()?.to_string(),
+    };
+    Some(truncate(&detail, 500))
 }
 
 fn truncate(text: &str, max: usize) -> String {
@@ -634,11 +649,17 @@ mod tests {
     }
 
     #[test]
-    fn last_line_skips_blank_lines() {
+    fn crash_detail_prefers_the_panic_message() {
+        let stderr = b"starting\nthread '<unnamed>' panicked at src/lib.rs:3:5:\nboom\n\
+            note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
         assert_eq!(
-            last_line(b"a\npanicked at x: boom\n\n").as_deref(),
-            Some("panicked at x: boom")
+            crash_detail(stderr).as_deref(),
+            Some("thread '<unnamed>' panicked at src/lib.rs:3:5: boom")
         );
-        assert_eq!(last_line(b""), None);
+        assert_eq!(
+            crash_detail(b"a\nlast words\n\n").as_deref(),
+            Some("last words")
+        );
+        assert_eq!(crash_detail(b""), None);
     }
 }

@@ -35,6 +35,21 @@
 //! warden_plugin::export_plugin!(tools);
 //! ```
 //!
+//! A plugin crate depends on `warden-plugin`, `serde` (feature `derive`) and
+//! `schemars` 1.x: the derive macros of serde and schemars refer to their
+//! crates by name, so those must be direct dependencies even though the
+//! traits are re-exported here.
+//!
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib"]
+//!
+//! [dependencies]
+//! warden-plugin = { path = "../sdk" }
+//! serde = { version = "1", features = ["derive"] }
+//! schemars = "1"
+//! ```
+//!
 //! Build the crate as a `cdylib` for `wasm32-wasip2`
 //! (`cargo build --release --target wasm32-wasip2`); the `.wasm` file is the
 //! component the host loads.
