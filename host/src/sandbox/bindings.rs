@@ -6,6 +6,6 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub use exports::warden::plugin::tools::{ToolDescriptor, ToolError, ToolOutput};
-pub use warden::plugin::log::Level;
-pub use warden::plugin::types::{Annotations, Blob, Content};
+pub use self::exports::warden::plugin::tools::{ToolDescriptor, ToolError, ToolOutput};
+pub use self::warden::plugin::log::Level;
+pub use self::warden::plugin::types::{Annotations, Blob, Content};
