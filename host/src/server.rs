@@ -40,10 +40,7 @@ impl WardenServer {
 impl ServerHandler for WardenServer {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .build(),
+            ServerCapabilities::builder().enable_tools().build(),
         )
         .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
         .with_instructions(
