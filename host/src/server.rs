@@ -39,15 +39,13 @@ impl WardenServer {
 
 impl ServerHandler for WardenServer {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(
-            ServerCapabilities::builder().enable_tools().build(),
-        )
-        .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
-        .with_instructions(
-            "Warden hosts tools from sandboxed WebAssembly plugins. Tool names are \
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Warden hosts tools from sandboxed WebAssembly plugins. Tool names are \
              PLUGIN_TOOL. A tool result with isError explains what went wrong, \
              including limits the call hit.",
-        )
+            )
     }
 
     async fn list_tools(

@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 use rmcp::ServiceExt;
+use rmcp::service::ServerInitializeError;
 
 use super::Common;
 use crate::server::WardenServer;
@@ -18,9 +19,17 @@ impl Serve {
     /// Loads the plugins, then serves until stdin closes or a signal arrives.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let dispatcher = self.common.start().await?;
-        let service = WardenServer::new(dispatcher)
+        let service = match WardenServer::new(dispatcher)
             .serve(rmcp::transport::stdio())
-            .await?;
+            .await
+        {
+            Ok(service) => service,
+            Err(ServerInitializeError::ConnectionClosed(_)) => {
+                tracing::info!("the client closed stdin before the session started");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) => return Err(e.into()),
+        };
         tracing::info!("serving MCP on stdio");
         let cancel = service.cancellation_token();
         tokio::select! {
