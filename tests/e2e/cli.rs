@@ -88,3 +88,49 @@ fn a_missing_plugins_folder_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn config_sets_the_folder_defaults_and_ceilings_and_requests_are_clamped() {
+    let plugins = Plugins::new().hostile(Some(
+        "manifest_version = 1\n[limits]\nmemory = \"2GiB\"\ntimeout = \"2s\"\n",
+    ));
+    let config_dir = tempfile::tempdir().unwrap();
+    let config = config_dir.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "plugins_dir = {:?}\n[limits.default]\nfuel = 123_456_789\n\
+             [limits.ceiling]\nmemory = \"512MiB\"\n",
+            plugins.path().display().to_string()
+        ),
+    )
+    .unwrap();
+
+    let out = warden(&["list", "--json", "--config", config.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON listing");
+    let hostile = listing
+        .iter()
+        .find(|p| p["name"] == "hostile")
+        .expect("hostile");
+    assert_eq!(hostile["limits"]["fuel"], 123_456_789u64, "{hostile:#}");
+    assert_eq!(hostile["limits"]["timeout_ms"], 2000, "{hostile:#}");
+    assert_eq!(
+        hostile["limits"]["memory_bytes"],
+        512u64 << 20,
+        "{hostile:#}"
+    );
+    let notices = hostile["notices"].to_string();
+    assert!(
+        notices.contains("memory") && notices.contains("ceiling"),
+        "{notices}"
+    );
+
+    let bad = warden(&["list", "--config", "/no/such/warden.toml"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/warden.toml"));
+}

@@ -32,7 +32,9 @@ async fn plugin_logs_reach_the_host_log_with_plugin_and_tool() {
         "no error-level plugin log: {events:#?}"
     );
     assert!(
-        from_plugin.iter().all(|e| e["fields"]["plugin"] == "hostile"),
+        from_plugin
+            .iter()
+            .all(|e| e["fields"]["plugin"] == "hostile"),
         "{from_plugin:#?}"
     );
     server.stop().await;
