@@ -54,6 +54,10 @@ pub struct Config {
     pub cache_dir: Option<PathBuf>,
     /// Default and ceiling limits for tool calls.
     pub limits: LimitBounds,
+    /// The directory that manifests' `capabilities.dirs[].host` paths are
+    /// relative to and may not escape; resolved against the config file's
+    /// directory. `None`: the directory Warden was started in.
+    pub workspace_root: Option<PathBuf>,
 }
 
 impl Config {
@@ -118,6 +122,7 @@ impl Default for Config {
             max_wasm_stack: Config::DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
             limits: LimitBounds::default(),
+            workspace_root: None,
         }
     }
 }
@@ -210,6 +215,7 @@ struct RawConfig {
     max_concurrent_calls: Option<toml::Value>,
     max_wasm_stack: Option<toml::Value>,
     cache_dir: Option<String>,
+    workspace_root: Option<String>,
     #[serde(default)]
     limits: RawLimitTables,
     // Per-plugin operator policy (`[plugins.NAME]`, keyed by `PluginName`)
@@ -254,6 +260,11 @@ impl RawConfig {
             .cache_dir
             .as_deref()
             .map(|dir| resolve("cache_dir", dir))
+            .transpose()?;
+        let workspace_root = self
+            .workspace_root
+            .as_deref()
+            .map(|dir| resolve("workspace_root", dir))
             .transpose()?;
 
         let max_concurrent_calls = match &self.max_concurrent_calls {
@@ -318,6 +329,7 @@ impl RawConfig {
                 defaults: defaults_limits,
                 ceilings,
             },
+            workspace_root,
         })
     }
 }

@@ -11,6 +11,7 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::grants::Denial;
 use crate::registry::{Registry, ToolEntry};
 use crate::sandbox::{
     CallContext, CallError, Captured, Content, ProgressReport, Sandbox, ToolError, ToolOutput,
@@ -100,6 +101,7 @@ impl Dispatcher {
             .call(
                 &plugin.compiled,
                 &plugin.limits,
+                &plugin.grants,
                 ctx,
                 &entry.local_name,
                 &arguments.to_string(),
@@ -117,6 +119,9 @@ impl Dispatcher {
             Ok(Err(error)) => Err(tool_error_message(&error)),
             Err(error) => Err(call_error_message(&error)),
         };
+        // A failure caused by a missing grant says so, whatever the plugin
+        // made of the denied operation.
+        let result = result.map_err(|message| with_denials(message, &report.denials));
         let outcome = match &result {
             Ok(_) => "ok",
             Err(_) => "error",
@@ -139,6 +144,18 @@ impl Dispatcher {
             CallToolResult::error(vec![ContentBlock::text(message)])
         }))
     }
+}
+
+/// Appends the capabilities the sandbox refused during the call.
+fn with_denials(message: String, denials: &[Denial]) -> String {
+    if denials.is_empty() {
+        return message;
+    }
+    let lines: Vec<String> = denials.iter().map(|d| format!("- {d}")).collect();
+    format!(
+        "{message}\n\nThe sandbox denied capabilities this plugin was not granted:\n{}",
+        lines.join("\n")
+    )
 }
 
 /// `None` when the arguments satisfy the tool's input schema, else a message

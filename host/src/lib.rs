@@ -7,9 +7,11 @@
 pub mod cli;
 pub mod config;
 pub mod dispatch;
+pub mod grants;
 pub mod limits;
 pub mod loader;
 pub mod manifest;
+pub mod policy;
 pub mod registry;
 pub mod sandbox;
 pub mod server;

@@ -9,17 +9,27 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
+use crate::grants::{self, Grants};
 use crate::limits::{LimitBounds, Limits};
 use crate::manifest::{Manifest, PluginName};
 use crate::registry::{LoadedPlugin, PluginEntry, PluginStatus};
 use crate::sandbox::{CallContext, LoadError, Sandbox};
+
+/// What the operator decides for every plugin.
+#[derive(Debug, Clone)]
+pub struct LoadSettings {
+    /// Default and ceiling limits.
+    pub bounds: LimitBounds,
+    /// The directory granted directories are relative to and confined to.
+    pub workspace_root: PathBuf,
+}
 
 /// Loads every plugin in `dir`, concurrently. Fails only if the folder itself
 /// cannot be read.
 pub async fn load_dir(
     sandbox: &Arc<Sandbox>,
     dir: &Path,
-    bounds: &LimitBounds,
+    settings: &LoadSettings,
 ) -> std::io::Result<Vec<PluginEntry>> {
     let mut components = BTreeMap::new();
     let mut manifests = BTreeMap::new();
@@ -73,7 +83,7 @@ pub async fn load_dir(
             entries.push(entry);
             continue;
         }
-        let (limits, notices) = bounds.resolve(
+        let (limits, notices) = settings.bounds.resolve(
             &entry
                 .manifest
                 .as_ref()
@@ -83,9 +93,30 @@ pub async fn load_dir(
         entry
             .notices
             .extend(notices.iter().map(ToString::to_string));
+        let requested = entry
+            .manifest
+            .as_ref()
+            .map(|m| m.capabilities.clone())
+            .unwrap_or_default();
+        let lookup_env = |name: &str| std::env::var(name).ok();
+        let grants = match grants::resolve(&requested, &settings.workspace_root, &lookup_env) {
+            Ok((grants, notices)) => {
+                entry.notices.extend(notices);
+                Arc::new(grants)
+            }
+            Err(error) => {
+                let file = entry
+                    .manifest_path
+                    .as_ref()
+                    .unwrap_or(&entry.component_path);
+                entry.status = PluginStatus::Failed(format!("{}: {error}", file.display()));
+                entries.push(entry);
+                continue;
+            }
+        };
         let sandbox = sandbox.clone();
         jobs.spawn(async move {
-            entry.status = match load_one(&sandbox, &entry, limits).await {
+            entry.status = match load_one(&sandbox, &entry, limits, grants).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => PluginStatus::Failed(error.to_string()),
             };
@@ -154,6 +185,7 @@ async fn load_one(
     sandbox: &Arc<Sandbox>,
     entry: &PluginEntry,
     limits: Limits,
+    grants: Arc<Grants>,
 ) -> Result<LoadedPlugin, String> {
     let started = Instant::now();
     let path = entry.component_path.clone();
@@ -172,7 +204,7 @@ async fn load_one(
         tool: None,
         progress: None,
     };
-    let report = sandbox.describe(&compiled, &limits, ctx).await;
+    let report = sandbox.describe(&compiled, &limits, &grants, ctx).await;
     crate::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
     let tools = report
         .outcome
@@ -181,6 +213,7 @@ async fn load_one(
         name,
         compiled,
         limits,
+        grants,
         tools,
         load_time: started.elapsed(),
     })

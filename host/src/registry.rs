@@ -16,6 +16,7 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::manifest::{Capabilities, Manifest};
 use crate::sandbox::{CompiledPlugin, ToolDescriptor};
@@ -32,6 +33,8 @@ pub struct LoadedPlugin {
     pub compiled: CompiledPlugin,
     /// The limits every call of this plugin runs under.
     pub limits: Limits,
+    /// The capabilities every call of this plugin gets.
+    pub grants: Arc<Grants>,
     /// The tools as the plugin described them.
     pub tools: Vec<ToolDescriptor>,
     /// How long compiling and describing took.
@@ -287,8 +290,10 @@ pub struct PluginSummary {
     pub description: Option<String>,
     /// The plugin world version the component was built against.
     pub world_version: Option<String>,
-    /// Requested capabilities (none are granted by this version of Warden).
-    pub capabilities: Option<Capabilities>,
+    /// Capabilities the manifest requests.
+    pub requested: Option<Capabilities>,
+    /// Capabilities the plugin actually gets (secret values left out).
+    pub granted: Option<Grants>,
     /// Effective limits.
     pub limits: Option<Limits>,
     /// Load time in milliseconds.
@@ -337,7 +342,8 @@ impl Registry {
                         .and_then(|m| m.version.as_ref().map(ToString::to_string)),
                     description: entry.manifest.as_ref().and_then(|m| m.description.clone()),
                     world_version: loaded.map(|p| p.compiled.world_version.clone()),
-                    capabilities: entry.manifest.as_ref().map(|m| m.capabilities.clone()),
+                    requested: entry.manifest.as_ref().map(|m| m.capabilities.clone()),
+                    granted: loaded.map(|p| (*p.grants).clone()),
                     limits: loaded.map(|p| p.limits),
                     load_ms: loaded.map(|p| p.load_time.as_secs_f64() * 1000.0),
                     tools: self

@@ -61,9 +61,11 @@ fn write_text(out: &mut impl std::io::Write, p: &PluginSummary) -> std::io::Resu
     if let Some(limits) = &p.limits {
         writeln!(out, "  limits: {limits}")?;
     }
-    if let Some(capabilities) = &p.capabilities {
-        writeln!(out, "  capabilities requested: {capabilities}")?;
-        writeln!(out, "  capabilities granted: none")?;
+    if let Some(requested) = &p.requested {
+        writeln!(out, "  capabilities requested: {requested}")?;
+    }
+    if let Some(granted) = &p.granted {
+        writeln!(out, "  capabilities granted:   {granted}")?;
     }
     for notice in &p.notices {
         writeln!(out, "  notice: {notice}")?;

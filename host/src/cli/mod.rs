@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
+use crate::loader::LoadSettings;
 use crate::registry::Registry;
 use crate::sandbox::{EngineSettings, Sandbox};
 use crate::telemetry::LogFormat;
@@ -76,7 +77,15 @@ impl Common {
             cache_dir: config.cache_dir.clone().or_else(default_cache_dir),
         };
         let sandbox = Arc::new(Sandbox::new(&settings).context("cannot create the sandbox")?);
-        let entries = crate::loader::load_dir(&sandbox, &dir, &config.limits)
+        let workspace_root = match &config.workspace_root {
+            Some(root) => root.clone(),
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        let settings = LoadSettings {
+            bounds: config.limits,
+            workspace_root,
+        };
+        let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await
             .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
         let registry = Registry::build(entries);

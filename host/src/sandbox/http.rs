@@ -1,54 +1,510 @@
 //! Outgoing HTTP from plugins (`wasi:http/outgoing-handler`).
 //!
-//! Every request is decided here, before any connection is made. No plugin is
-//! granted outgoing HTTP yet, so every request is refused with
-//! `HttpRequestDenied`, which the guest sees as that WASI error code.
+//! Every request is decided here, before any connection is made:
+//!
+//! 1. [`policy::decide`] compares the request's scheme, host and port with
+//!    the plugin's granted origins. A refused request fails with
+//!    `HttpRequestDenied` (the guest sees that WASI error code), is recorded
+//!    as a [`Denial`] and logged on the `warden::denied` target.
+//! 2. At most `max_requests_per_call` requests go out per call; the next one
+//!    is refused the same way.
+//! 3. An allowed request is sent by `wasmtime_wasi_http::default_send_request`,
+//!    and its response body is capped at `max_response_bytes`: the guest
+//!    reads up to the cap, then gets `HttpResponseBodySize`.
+//!
+//! wasi:http does not follow redirects: every hop is a new request through
+//! this hook, so a redirect to an origin that is not granted is refused like
+//! any other request to it.
 
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::grants::{Denial, Grants};
+use crate::policy::{self, Decision};
+
+/// Denials recorded (and logged) per call; more are counted, not kept, so a
+/// plugin that retries in a loop cannot flood the log or the host's memory.
+const MAX_RECORDED_DENIALS: usize = 32;
 
 /// The HTTP hooks of one call.
 #[derive(Debug)]
 pub struct OutboundHttp {
     plugin: Arc<str>,
+    grants: Arc<Grants>,
+    /// Requests let through so far in this call.
+    requests: u32,
+    denials: DenialLog,
 }
 
 impl OutboundHttp {
-    /// Hooks for a call into `plugin`.
-    pub fn new(plugin: Arc<str>) -> Self {
-        Self { plugin }
+    /// Hooks for a call into `plugin` with its grants.
+    pub fn new(plugin: Arc<str>, grants: Arc<Grants>) -> Self {
+        Self {
+            plugin,
+            grants,
+            requests: 0,
+            denials: DenialLog::default(),
+        }
+    }
+
+    /// What this call was refused so far (at most [`MAX_RECORDED_DENIALS`]).
+    pub fn denials(&self) -> Vec<Denial> {
+        self.denials.snapshot()
+    }
+
+    /// Decides on one request; `Ok(target)` when it may go out.
+    fn admit(&mut self, uri: &http::Uri) -> Result<String, ()> {
+        let http = &self.grants.http;
+        match policy::decide(&http.origins, uri) {
+            Decision::Deny {
+                rule,
+                target,
+                reason,
+            } => {
+                self.denials.record(&self.plugin, rule, target, reason);
+                Err(())
+            }
+            Decision::Allow { target, .. } if self.requests >= http.max_requests_per_call => {
+                let limit = http.max_requests_per_call;
+                let reason = format!(
+                    "the plugin already made {limit} HTTP request{} in this call \
+                     (max_requests_per_call = {limit})",
+                    if limit == 1 { "" } else { "s" }
+                );
+                self.denials
+                    .record(&self.plugin, "max-requests", target, reason);
+                Err(())
+            }
+            Decision::Allow { origin, target } => {
+                self.requests += 1;
+                tracing::debug!(
+                    target: "warden::http",
+                    plugin = %self.plugin,
+                    target = %target,
+                    origin = %origin,
+                    request = self.requests,
+                    "outgoing HTTP request allowed"
+                );
+                Ok(target)
+            }
+        }
     }
 }
 
+type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-                ),
-                wasmtime_wasi_http::Error,
-            >,
-        > + Send,
+    dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>>
+        + Send,
 >;
 
 impl WasiHttpHooks for OutboundHttp {
     fn send_request(
         &mut self,
         request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
     ) -> ResponseFuture {
+        let Ok(target) = self.admit(request.uri()) else {
+            return Box::new(std::future::ready(Err(
+                wasmtime_wasi_http::Error::HttpRequestDenied,
+            )));
+        };
+        let cap = ResponseCap {
+            limit: self.grants.http.max_response_bytes,
+            plugin: self.plugin.clone(),
+            target,
+            denials: self.denials.clone(),
+        };
+        Box::new(async move {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let response = response.map(|body| CappedBody::new(body.boxed_unsync(), cap).boxed_unsync());
+            Ok((response, Box::new(io) as IoFuture))
+        })
+    }
+}
+
+/// The denials of one call, shared with the response bodies it created.
+#[derive(Debug, Clone, Default)]
+struct DenialLog(Arc<Mutex<DenialLogInner>>);
+
+#[derive(Debug, Default)]
+struct DenialLogInner {
+    kept: Vec<Denial>,
+    dropped: u64,
+}
+
+impl DenialLog {
+    /// Records a denial and logs it, up to [`MAX_RECORDED_DENIALS`] per call.
+    fn record(&self, plugin: &str, rule: &'static str, target: String, reason: String) {
+        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if log.kept.len() >= MAX_RECORDED_DENIALS {
+            log.dropped += 1;
+            if log.dropped == 1 {
+                tracing::warn!(
+                    target: "warden::denied",
+                    plugin,
+                    capability = "http",
+                    "more than {MAX_RECORDED_DENIALS} HTTP denials in one call; \
+                     further ones are not logged"
+                );
+            }
+            return;
+        }
         tracing::warn!(
             target: "warden::denied",
-            plugin = %self.plugin,
+            plugin,
             capability = "http",
-            uri = %request.uri(),
-            "outgoing HTTP request denied: the plugin has no HTTP grant"
+            target = %target,
+            rule,
+            reason = %reason,
+            "outgoing HTTP request denied: {reason}"
         );
-        Box::new(std::future::ready(Err(
-            wasmtime_wasi_http::Error::HttpRequestDenied,
-        )))
+        log.kept.push(Denial {
+            capability: "http",
+            target,
+            reason,
+        });
+    }
+
+    fn snapshot(&self) -> Vec<Denial> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).kept.clone()
+    }
+}
+
+/// What a response body may not exceed, and where to report it.
+#[derive(Debug)]
+struct ResponseCap {
+    limit: u64,
+    plugin: Arc<str>,
+    target: String,
+    denials: DenialLog,
+}
+
+/// A response body that passes on at most `limit` bytes; reading past them
+/// fails with `HttpResponseBodySize`.
+struct CappedBody {
+    inner: WasiBody,
+    cap: ResponseCap,
+    seen: u64,
+    state: CapState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CapState {
+    /// Under the limit.
+    Open,
+    /// The limit was reached with data left: the next poll fails.
+    Exceeded,
+    /// The error was returned; nothing more comes.
+    Done,
+}
+
+impl CappedBody {
+    fn new(inner: WasiBody, cap: ResponseCap) -> Self {
+        Self {
+            inner,
+            cap,
+            seen: 0,
+            state: CapState::Open,
+        }
+    }
+
+    fn exceeded(&mut self) {
+        self.state = CapState::Exceeded;
+        let limit = self.cap.limit;
+        let reason = format!(
+            "the response body is larger than the plugin's limit of {limit} bytes \
+             (max_response_bytes)"
+        );
+        self.cap.denials.record(
+            &self.cap.plugin,
+            "max-response-bytes",
+            self.cap.target.clone(),
+            reason,
+        );
+    }
+}
+
+impl Body for CappedBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        match this.state {
+            CapState::Open => {}
+            CapState::Exceeded => {
+                this.state = CapState::Done;
+                return Poll::Ready(Some(Err(
+                    wasmtime_wasi_http::Error::HttpResponseBodySize(Some(this.cap.limit)),
+                )));
+            }
+            CapState::Done => return Poll::Ready(None),
+        }
+        let frame = match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => frame,
+            other => return other,
+        };
+        let mut data = match frame.into_data() {
+            Ok(data) => data,
+            // Trailers pass through.
+            Err(frame) => return Poll::Ready(Some(Ok(frame))),
+        };
+        let room = this.cap.limit - this.seen;
+        if data.len() as u64 > room {
+            // Hand over what fits; the next read fails.
+            data.truncate(room as usize);
+            this.exceeded();
+            if data.is_empty() {
+                this.state = CapState::Done;
+                return Poll::Ready(Some(Err(
+                    wasmtime_wasi_http::Error::HttpResponseBodySize(Some(this.cap.limit)),
+                )));
+            }
+        }
+        this.seen += data.len() as u64;
+        Poll::Ready(Some(Ok(Frame::data(data))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self.state {
+            CapState::Open => self.inner.is_end_stream(),
+            CapState::Exceeded => false,
+            CapState::Done => true,
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            CapState::Open => self.inner.size_hint(),
+            CapState::Exceeded | CapState::Done => SizeHint::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use std::net::SocketAddr;
+    use std::pin::pin;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::{Empty, Full};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use crate::grants::HttpGrant;
+
+    /// A loopback HTTP/1.1 server answering every request with `body`;
+    /// counts the connections it accepted.
+    async fn server(body: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let body = body.clone();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let header = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                        body.len()
+                    );
+                    let _ = stream.write_all(header.as_bytes()).await;
+                    let _ = stream.write_all(&body).await;
+                });
+            }
+        });
+        (addr, hits)
+    }
+
+    fn hooks(origins: &[&str], max_requests: u32, max_bytes: u64) -> OutboundHttp {
+        let grants = Grants {
+            http: HttpGrant {
+                origins: origins.iter().map(|o| o.parse().unwrap()).collect(),
+                max_requests_per_call: max_requests,
+                max_response_bytes: max_bytes,
+            },
+            ..Grants::default()
+        };
+        OutboundHttp::new("test".into(), Arc::new(grants))
+    }
+
+    fn get(uri: &str) -> http::Request<WasiBody> {
+        http::Request::get(uri)
+            .body(
+                Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .unwrap()
+    }
+
+    async fn send(
+        hooks: &mut OutboundHttp,
+        uri: &str,
+    ) -> Result<Result<Bytes, wasmtime_wasi_http::Error>, wasmtime_wasi_http::Error> {
+        let future = hooks.send_request(get(uri), None, Box::new(async { Ok(()) }));
+        let (response, io) = Pin::from(future).await?;
+        tokio::spawn(Pin::from(io));
+        Ok(response
+            .into_body()
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes()))
+    }
+
+    #[tokio::test]
+    async fn denied_requests_never_connect_and_are_recorded() {
+        let (addr, hits) = server(b"hello".to_vec()).await;
+        let port = addr.port();
+        let mut hooks = hooks(&[&format!("http://127.0.0.1:{port}")], 16, 1024);
+
+        let body = send(&mut hooks, &format!("http://127.0.0.1:{port}/ok")).await;
+        assert_eq!(body.unwrap().unwrap(), "hello");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        for uri in [
+            format!("http://localhost:{port}/secret?token=hunter2"),
+            format!("http://127.0.0.1:{}/", port.wrapping_add(1).max(1)),
+            format!("http://[::1]:{port}/"),
+            format!("https://127.0.0.1:{port}/"),
+        ] {
+            let result = send(&mut hooks, &uri).await;
+            assert!(
+                matches!(result, Err(wasmtime_wasi_http::Error::HttpRequestDenied)),
+                "{uri}: {result:?}"
+            );
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 1, "a denied request connected");
+
+        let denials = hooks.denials();
+        assert_eq!(denials.len(), 4);
+        assert!(denials.iter().all(|d| d.capability == "http"));
+        assert_eq!(denials[0].target, format!("http://localhost:{port}"));
+        assert_eq!(
+            denials[0].reason,
+            format!(
+                "no grant for http://localhost:{port} (granted: http://127.0.0.1:{port}); \
+                 a host name never matches an IP address grant"
+            )
+        );
+        assert_eq!(denials[2].target, format!("http://[::1]:{port}"));
+        assert_eq!(denials[3].target, format!("https://127.0.0.1:{port}"));
+        for denial in &denials {
+            assert!(!denial.to_string().contains("hunter2"), "{denial}");
+        }
+    }
+
+    #[tokio::test]
+    async fn no_grant_denies_everything() {
+        let (addr, hits) = server(b"hello".to_vec()).await;
+        let mut hooks = hooks(&[], 16, 1024);
+        let result = send(&mut hooks, &format!("http://{addr}/")).await;
+        assert!(matches!(
+            result,
+            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+        ));
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        assert_eq!(hooks.denials()[0].reason, policy::NO_GRANT);
+    }
+
+    #[tokio::test]
+    async fn requests_per_call_are_capped() {
+        let (addr, hits) = server(b"x".to_vec()).await;
+        let mut hooks = hooks(&[&format!("http://{addr}")], 2, 1024);
+        let uri = format!("http://{addr}/");
+        assert!(send(&mut hooks, &uri).await.is_ok());
+        assert!(send(&mut hooks, &uri).await.is_ok());
+        let third = send(&mut hooks, &uri).await;
+        assert!(matches!(
+            third,
+            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+        ));
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        let denials = hooks.denials();
+        assert_eq!(denials.len(), 1);
+        assert_eq!(
+            denials[0].reason,
+            "the plugin already made 2 HTTP requests in this call (max_requests_per_call = 2)"
+        );
+        // Denied requests do not use up the budget of a fresh call.
+        assert_eq!(hooks.requests, 2);
+    }
+
+    #[tokio::test]
+    async fn response_bodies_are_capped() {
+        let (addr, _) = server(vec![b'a'; 10_000]).await;
+        let uri = format!("http://{addr}/");
+
+        let mut roomy = hooks(&[&format!("http://{addr}")], 16, 10_000);
+        assert_eq!(send(&mut roomy, &uri).await.unwrap().unwrap().len(), 10_000);
+        assert!(roomy.denials().is_empty());
+
+        let mut tight = hooks(&[&format!("http://{addr}")], 16, 4096);
+        let body = send(&mut tight, &uri).await.unwrap();
+        assert!(
+            matches!(
+                body,
+                Err(wasmtime_wasi_http::Error::HttpResponseBodySize(Some(4096)))
+            ),
+            "{body:?}"
+        );
+        let denials = tight.denials();
+        assert_eq!(denials.len(), 1);
+        assert_eq!(denials[0].target, format!("http://{addr}"));
+        assert!(denials[0].reason.contains("max_response_bytes"));
+    }
+
+    #[tokio::test]
+    async fn capped_body_hands_over_exactly_the_limit() {
+        let cap = ResponseCap {
+            limit: 5,
+            plugin: "test".into(),
+            target: "http://x:80".into(),
+            denials: DenialLog::default(),
+        };
+        let inner = Full::new(Bytes::from_static(b"abcdefgh"))
+            .map_err(|never| match never {})
+            .boxed_unsync();
+        let mut body = pin!(CappedBody::new(inner, cap));
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first, "abcde");
+        assert!(matches!(
+            body.frame().await,
+            Some(Err(wasmtime_wasi_http::Error::HttpResponseBodySize(Some(5))))
+        ));
+        assert!(body.frame().await.is_none());
+        assert!(body.is_end_stream());
+    }
+
+    #[test]
+    fn denials_are_bounded_per_call() {
+        let mut hooks = hooks(&[], 16, 1024);
+        let uri: http::Uri = "http://example.com/".parse().unwrap();
+        for _ in 0..100 {
+            assert!(hooks.admit(&uri).is_err());
+        }
+        assert_eq!(hooks.denials().len(), MAX_RECORDED_DENIALS);
+        assert_eq!(hooks.denials.0.lock().unwrap().dropped, 100 - 32);
     }
 }

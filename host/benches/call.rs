@@ -1,0 +1,1209 @@
+//! Per-call cost of Warden, layer by layer, against wasmtime's own cost for
+//! the same component.
+//!
+//! Every call runs in a fresh instance, so the figure that matters is "fresh
+//! instance + one small call". For the hostile fixture's `echo` tool (a
+//! ~230 KB Rust guest) and the `text` example plugin's `base64_encode` tool
+//! (a ~1.3 MB Rust guest), each with a 100-byte text, this measures:
+//!
+//! 1. **wasmtime baseline**: an engine with the component model and the same
+//!    pooling allocator as Warden's, no fuel and no epoch interruption; a
+//!    linker with WASI p2, `wasi:http` and no-op `log`/`progress` imports;
+//!    `instantiate_pre` once, then per iteration a new `Store` with a bare
+//!    `WasiCtxBuilder::new().build()`, instantiate, `call-tool`, drop.
+//!    Variants with fuel, with epoch interruption and with both show what
+//!    each engine feature costs on its own; variants marked `(*)` add a
+//!    pooling-allocator tuning Warden does not use (yet) to show what it
+//!    would save.
+//! 2. **`Sandbox::call`** with `Limits::DEFAULTS`: its `CallStats` breakdown
+//!    (instantiate, call, teardown) and the fuel used.
+//! 3. **`Dispatcher::call`**: registry lookup, input-schema validation, the
+//!    sandbox call and the mapping to a `CallToolResult`: the server-side
+//!    cost of `tools/call` minus JSON-RPC framing. Also with `warden serve`'s
+//!    default log subscriber (writing to /dev/null), and from a spawned task
+//!    (as rmcp runs every request), to separate those costs.
+//! 4. **MCP round trip**: a `WardenServer` served over `tokio::io::duplex` to
+//!    an rmcp client in the same process, plus a `ping` round trip for the
+//!    protocol's own floor.
+//!
+//! It also reports host-side pieces on their own (building the WASI context,
+//! schema validation, argument serialization) and plugin load times: a cold
+//! compile without the compile cache plus `list-tools`, and a warm load from a
+//! compile cache in a temp dir.
+//!
+//! All cases are interleaved in small batches so that a noisy machine slows
+//! them alike; compare ratios from one run, not absolute figures across runs.
+//! Each row reports the median (p50) and p90 of its samples.
+//!
+//! Run it with:
+//!
+//! ```text
+//! cargo bench -p warden --bench call
+//! WARDEN_BENCH_ITERS=500 cargo bench -p warden --bench call   # fewer iterations
+//! ```
+//!
+//! Under `cargo test --benches` (no `--bench` argument) it runs a handful of
+//! iterations and skips the engine-feature variants, as a smoke test (about
+//! 10 s, most of it compiling the components).
+
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use base64::Engine as _;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ClientRequest, JsonObject, ServerResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt as _};
+use serde_json::Value;
+use tracing::Dispatch;
+use tracing::instrument::WithSubscriber as _;
+use tracing_subscriber::EnvFilter;
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    UpdateDeadline,
+};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use ::warden::dispatch::Dispatcher;
+use ::warden::grants::Grants;
+use ::warden::limits::{LimitBounds, Limits};
+use ::warden::registry::{LoadedPlugin, PluginStatus, Registry};
+use ::warden::sandbox::{CallContext, CapturedOutput, Content, EngineSettings, Sandbox};
+use ::warden::server::WardenServer;
+
+/// Bindings for the plugin world, for the baseline. In a module of its own:
+/// the generated code declares a `warden` module, like this crate's name.
+mod wit {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        exports: { default: async },
+    });
+}
+
+/// The 100-byte text every call sends.
+const TEXT: &str = "Warden hosts tools as sandboxed WebAssembly components; \
+                    every call gets a fresh instance of its own.";
+/// Samples per case in a full run (`WARDEN_BENCH_ITERS` overrides).
+const DEFAULT_ITERS: usize = 2000;
+/// Samples per case in a smoke run (under `cargo test`).
+const QUICK_ITERS: usize = 5;
+/// Iterations of one case before the next case's turn.
+const BATCH: usize = 25;
+/// How often the baseline's epoch ticker advances (as Warden's).
+const EPOCH_TICK: Duration = Duration::from_millis(5);
+/// `keep_resident` of the tuned baseline variants (see [`Variant`]).
+const TUNED_KEEP_RESIDENT: usize = 1 << 20;
+
+fn main() -> anyhow::Result<()> {
+    let plan = Plan::from_env()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(run(plan))
+}
+
+/// How much to measure.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Smoke run: few iterations, no engine-feature variants.
+    quick: bool,
+    /// Samples per call case.
+    iters: usize,
+    /// Untimed calls per case before measuring.
+    warmup: usize,
+    /// Repetitions of each compile/load measurement.
+    load_reps: usize,
+}
+
+impl Plan {
+    fn from_env() -> anyhow::Result<Self> {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        // `cargo bench` passes `--bench`; `cargo test --benches` does not.
+        let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
+        let iters = match std::env::var("WARDEN_BENCH_ITERS") {
+            Ok(value) => value
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|&n| n > 0)
+                .with_context(|| {
+                    format!("WARDEN_BENCH_ITERS must be a positive integer, not {value:?}")
+                })?,
+            Err(_) if quick => QUICK_ITERS,
+            Err(_) => DEFAULT_ITERS,
+        };
+        Ok(Self {
+            quick,
+            iters,
+            warmup: if quick {
+                1
+            } else {
+                (iters / 10).clamp(10, 200)
+            },
+            load_reps: if quick { 1 } else { 3 },
+        })
+    }
+}
+
+async fn run(plan: Plan) -> anyhow::Result<()> {
+    ensure!(TEXT.len() == 100, "the test text is {} bytes", TEXT.len());
+    let config = ::warden::config::Config::default();
+    let settings = EngineSettings {
+        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
+        max_concurrent_calls: config.max_concurrent_calls,
+        memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_dir: None,
+    };
+    let targets = [
+        Target::new(
+            "hostile",
+            warden_test_artifacts::HOSTILE_WASM,
+            "echo",
+            TEXT.to_string(),
+        )?,
+        Target::new(
+            "text",
+            warden_test_artifacts::TEXT_WASM,
+            "base64_encode",
+            base64::engine::general_purpose::STANDARD.encode(TEXT),
+        )?,
+    ];
+
+    println!("Warden per-call benchmark");
+    println!(
+        "mode: {}, {} samples per case (warmup {}), interleaved in batches of {BATCH}; \
+         {} logical CPUs",
+        if plan.quick {
+            "smoke (cargo test)"
+        } else {
+            "full"
+        },
+        plan.iters,
+        plan.warmup,
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!(
+        "engine: pooling allocator for {} concurrent calls, max_wasm_stack {} KiB, \
+         memory ceiling {} MiB; limits: {}",
+        settings.max_concurrent_calls,
+        settings.max_wasm_stack >> 10,
+        settings.memory_ceiling >> 20,
+        Limits::DEFAULTS,
+    );
+    println!();
+
+    // Warden: sandbox, plugins folder, registry, dispatcher, MCP server.
+    let setup = Instant::now();
+    let sandbox = Arc::new(Sandbox::new(&settings).context("Sandbox::new")?);
+    let plugins = tempfile::tempdir()?;
+    for target in &targets {
+        std::fs::copy(
+            target.wasm,
+            plugins.path().join(format!("{}.wasm", target.plugin)),
+        )?;
+    }
+    let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &LimitBounds::default())
+        .await
+        .context("load_dir")?;
+    for entry in &entries {
+        if let PluginStatus::Failed(error) = &entry.status {
+            bail!("plugin {} failed to load: {error}", entry.name);
+        }
+    }
+    let registry = Registry::build(entries);
+    let mut loaded = Vec::new();
+    for target in &targets {
+        let entry = registry
+            .tool(&target.exposed)
+            .with_context(|| format!("no tool {} in the registry", target.exposed))?;
+        loaded.push(entry.plugin.clone());
+    }
+    let dispatcher = Arc::new(Dispatcher::new(
+        sandbox.clone(),
+        registry,
+        usize::try_from(config.max_concurrent_calls)?,
+    ));
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    let server = WardenServer::new(dispatcher.clone());
+    let server_task = tokio::spawn(async move {
+        match server.serve(server_io).await {
+            Ok(running) => {
+                let _ = running.waiting().await;
+            }
+            Err(e) => eprintln!("the MCP server did not start: {e}"),
+        }
+    });
+    let client: RunningService<RoleClient, ()> = ().serve(client_io).await?;
+
+    // The baseline engines: bare, then each engine feature Warden turns on.
+    let mut variants = vec![Variant::BARE];
+    if !plan.quick {
+        variants.extend([Variant::FUEL, Variant::EPOCH, Variant::FUEL_EPOCH]);
+        variants.extend([Variant::TUNED, Variant::FUEL_EPOCH_TUNED]);
+    }
+    let mut baselines = Vec::new();
+    for variant in variants {
+        baselines.push(Baseline::new(variant, &settings, &targets)?);
+    }
+    println!(
+        "setup: {:.1} s (Warden load_dir of both plugins, {} baseline engines)",
+        setup.elapsed().as_secs_f64(),
+        baselines.len()
+    );
+    println!();
+
+    let bench = Bench {
+        targets: &targets,
+        baselines: &baselines,
+        sandbox: &sandbox,
+        loaded: &loaded,
+        dispatcher: &dispatcher,
+        log: default_log()?,
+        client: &client,
+    };
+    let mut cases = Vec::new();
+    for (t, _) in targets.iter().enumerate() {
+        for (b, _) in baselines.iter().enumerate() {
+            cases.push(Case::new(t, Layer::Baseline(b)));
+        }
+        for layer in [
+            Layer::Sandbox,
+            Layer::Dispatcher,
+            Layer::DispatcherLogged,
+            Layer::DispatcherSpawned,
+            Layer::Mcp,
+        ] {
+            cases.push(Case::new(t, layer));
+        }
+        if t == 0 {
+            cases.push(Case::new(t, Layer::McpPing));
+        }
+    }
+    bench.measure(&mut cases, plan).await?;
+    bench.report_calls(&cases, plan);
+
+    let micro = micro_costs(&bench, plan)?;
+    print_micro(&micro);
+
+    drop(bench);
+    drop(baselines);
+    client.cancel().await?;
+    let _ = server_task.await;
+
+    let loads = measure_loads(&settings, &sandbox, &targets, plan).await?;
+    print_loads(&loads, &targets);
+    Ok(())
+}
+
+/// One component and the tool called on it.
+#[derive(Debug)]
+struct Target {
+    /// The plugin name (file stem), the prefix of the exposed tool name.
+    plugin: &'static str,
+    wasm: &'static str,
+    size: u64,
+    tool: &'static str,
+    exposed: String,
+    arguments: JsonObject,
+    arguments_json: String,
+    expected: String,
+}
+
+impl Target {
+    fn new(
+        plugin: &'static str,
+        wasm: &'static str,
+        tool: &'static str,
+        expected: String,
+    ) -> anyhow::Result<Self> {
+        let mut arguments = JsonObject::new();
+        arguments.insert("text".into(), Value::String(TEXT.into()));
+        Ok(Self {
+            plugin,
+            wasm,
+            size: std::fs::metadata(wasm)
+                .with_context(|| format!("cannot read {wasm}"))?
+                .len(),
+            tool,
+            exposed: format!("{plugin}_{tool}"),
+            arguments_json: Value::Object(arguments.clone()).to_string(),
+            arguments,
+            expected,
+        })
+    }
+
+    fn title(&self) -> String {
+        format!(
+            "{}.wasm ({} KB), tool `{}`, 100 B text",
+            self.plugin,
+            self.size / 1000,
+            self.tool
+        )
+    }
+}
+
+/// Which engine features a baseline engine turns on.
+#[derive(Debug, Clone, Copy)]
+struct Variant {
+    label: &'static str,
+    fuel: bool,
+    epoch: bool,
+    /// Pooling-allocator tuning, not in Warden today: keep this many bytes of
+    /// each linear memory and table resident between instances, and reset
+    /// them with `PAGEMAP_SCAN` + `memset` of the dirty pages only instead of
+    /// `madvise` (which makes the next instance fault every page in again).
+    keep_resident: Option<usize>,
+}
+
+impl Variant {
+    const BARE: Variant = Variant {
+        label: "wasmtime baseline",
+        fuel: false,
+        epoch: false,
+        keep_resident: None,
+    };
+    const FUEL: Variant = Variant {
+        label: "  baseline + fuel",
+        fuel: true,
+        epoch: false,
+        keep_resident: None,
+    };
+    const EPOCH: Variant = Variant {
+        label: "  baseline + epoch",
+        fuel: false,
+        epoch: true,
+        keep_resident: None,
+    };
+    const FUEL_EPOCH: Variant = Variant {
+        label: "  baseline + fuel + epoch",
+        fuel: true,
+        epoch: true,
+        keep_resident: None,
+    };
+    const TUNED: Variant = Variant {
+        label: "  baseline + pool tuning (*)",
+        fuel: false,
+        epoch: false,
+        keep_resident: Some(TUNED_KEEP_RESIDENT),
+    };
+    const FUEL_EPOCH_TUNED: Variant = Variant {
+        label: "  + fuel + epoch + tuning (*)",
+        fuel: true,
+        epoch: true,
+        keep_resident: Some(TUNED_KEEP_RESIDENT),
+    };
+}
+
+/// The store data of a baseline call: WASI, wasi:http and nothing else.
+struct BaseState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    http: WasiHttpCtx,
+}
+
+impl WasiView for BaseState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for BaseState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: wasmtime_wasi_http::default_hooks(),
+        }
+    }
+}
+
+impl wit::warden::plugin::types::Host for BaseState {}
+
+impl wit::warden::plugin::log::Host for BaseState {
+    fn log(&mut self, _level: wit::warden::plugin::log::Level, _message: String) {}
+}
+
+impl wit::warden::plugin::progress::Host for BaseState {
+    fn report(&mut self, _progress: f64, _total: Option<f64>, _message: Option<String>) {}
+}
+
+/// A plain wasmtime embedding of the plugin world, one engine per variant.
+struct Baseline {
+    variant: Variant,
+    engine: Engine,
+    /// One per target, in target order.
+    pres: Vec<wit::PluginPre<BaseState>>,
+    _ticker: Option<Ticker>,
+}
+
+impl Baseline {
+    fn new(
+        variant: Variant,
+        settings: &EngineSettings,
+        targets: &[Target],
+    ) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.consume_fuel(variant.fuel);
+        config.epoch_interruption(variant.epoch);
+        // The same stack and pool sizes as `Sandbox::new`, so that only the
+        // features under test differ.
+        config.max_wasm_stack(settings.max_wasm_stack);
+        config.async_stack_size(settings.max_wasm_stack + (1 << 20));
+        let calls = settings.max_concurrent_calls.max(1) + 8;
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(calls)
+            .total_core_instances(calls * 16)
+            .total_memories(calls * 4)
+            .total_tables(calls * 16)
+            .total_stacks(calls)
+            .max_core_instances_per_component(64)
+            .max_memories_per_component(8)
+            .max_tables_per_component(32)
+            .max_memory_size(usize::try_from(settings.memory_ceiling)?);
+        if let Some(bytes) = variant.keep_resident {
+            pool.linear_memory_keep_resident(bytes)
+                .table_keep_resident(bytes)
+                .pagemap_scan(Enabled::Auto);
+        }
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+
+        let mut linker = Linker::<BaseState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(anyhow::Error::from)?;
+        wit::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
+            .map_err(anyhow::Error::from)?;
+        let mut pres = Vec::new();
+        for target in targets {
+            let component = Component::from_file(&engine, target.wasm)
+                .map_err(anyhow::Error::from)
+                .with_context(|| format!("compiling {}", target.wasm))?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(anyhow::Error::from)?;
+            pres.push(wit::PluginPre::new(pre).map_err(anyhow::Error::from)?);
+        }
+        let ticker = variant.epoch.then(|| Ticker::start(engine.clone()));
+        Ok(Self {
+            variant,
+            engine,
+            pres,
+            _ticker: ticker,
+        })
+    }
+
+    /// One fresh-instance call, timed in its three phases.
+    async fn call(&self, target: usize, tool: &str, arguments: &str) -> anyhow::Result<Timed> {
+        let started = Instant::now();
+        let state = BaseState {
+            wasi: WasiCtxBuilder::new().build(),
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        if self.variant.fuel {
+            store
+                .set_fuel(Limits::DEFAULTS.fuel)
+                .map_err(anyhow::Error::from)?;
+        }
+        if self.variant.epoch {
+            store.set_epoch_deadline(1);
+            store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
+        }
+        let plugin = self.pres[target]
+            .instantiate_async(&mut store)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let instantiated = Instant::now();
+        let result = plugin
+            .warden_plugin_tools()
+            .call_call_tool(&mut store, tool, arguments)
+            .await
+            .map_err(anyhow::Error::from)?;
+        let called = Instant::now();
+        let fuel = if self.variant.fuel {
+            Some(Limits::DEFAULTS.fuel - store.get_fuel().map_err(anyhow::Error::from)?)
+        } else {
+            None
+        };
+        // `plugin` is only indices into the store; dropping the store frees
+        // the instance.
+        let _ = plugin;
+        drop(store);
+        let finished = Instant::now();
+        let output = result.map_err(|e| anyhow::anyhow!("the tool failed: {e:?}"))?;
+        let text = match output.content.as_slice() {
+            [wit::warden::plugin::types::Content::Text(text)] => text.clone(),
+            other => bail!("unexpected content {other:?}"),
+        };
+        Ok(Timed {
+            sample: Sample {
+                total: finished - started,
+                phases: Some([
+                    instantiated - started,
+                    called - instantiated,
+                    finished - called,
+                ]),
+                fuel,
+            },
+            text: Some(text),
+        })
+    }
+}
+
+/// Advances an engine's epoch every [`EPOCH_TICK`], like Warden's ticker.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(EPOCH_TICK);
+                engine.increment_epoch();
+            }
+        });
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// One measurement: total time, and the phases (instantiate, call, teardown)
+/// when the layer reports them.
+#[derive(Debug, Clone, Copy)]
+struct Sample {
+    total: Duration,
+    phases: Option<[Duration; 3]>,
+    fuel: Option<u64>,
+}
+
+/// A sample with the tool's text output, to check it.
+struct Timed {
+    sample: Sample,
+    /// `None` when there is no tool output (`ping`).
+    text: Option<String>,
+}
+
+impl Timed {
+    fn total(total: Duration, text: Option<String>) -> Self {
+        Self {
+            sample: Sample {
+                total,
+                phases: None,
+                fuel: None,
+            },
+            text,
+        }
+    }
+}
+
+/// The layer a case measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Layer {
+    /// A baseline engine, by index.
+    Baseline(usize),
+    Sandbox,
+    Dispatcher,
+    /// `Dispatcher::call` with Warden's default log filter and format, to
+    /// /dev/null.
+    DispatcherLogged,
+    /// `Dispatcher::call` in a task of its own, as rmcp runs every request.
+    DispatcherSpawned,
+    Mcp,
+    /// An MCP `ping` round trip: the protocol's cost without a tool.
+    McpPing,
+}
+
+/// One row of the call tables.
+#[derive(Debug)]
+struct Case {
+    target: usize,
+    layer: Layer,
+    samples: Vec<Sample>,
+}
+
+impl Case {
+    fn new(target: usize, layer: Layer) -> Self {
+        Self {
+            target,
+            layer,
+            samples: Vec::new(),
+        }
+    }
+
+    fn totals(&self) -> Vec<Duration> {
+        self.samples.iter().map(|s| s.total).collect()
+    }
+}
+
+/// Everything the call cases need.
+struct Bench<'a> {
+    targets: &'a [Target],
+    baselines: &'a [Baseline],
+    sandbox: &'a Sandbox,
+    /// The plugins as the loader left them, in target order.
+    loaded: &'a [Arc<LoadedPlugin>],
+    dispatcher: &'a Arc<Dispatcher>,
+    /// Warden's default log subscriber, writing to /dev/null.
+    log: Dispatch,
+    client: &'a RunningService<RoleClient, ()>,
+}
+
+impl Bench<'_> {
+    /// Runs every case `plan.warmup` times, then `plan.iters` times,
+    /// round-robin in batches.
+    async fn measure(&self, cases: &mut [Case], plan: Plan) -> anyhow::Result<()> {
+        for case in cases.iter_mut() {
+            for _ in 0..plan.warmup {
+                self.once(case.target, case.layer).await?;
+            }
+        }
+        let mut done = 0;
+        while done < plan.iters {
+            let n = BATCH.min(plan.iters - done);
+            for case in cases.iter_mut() {
+                for _ in 0..n {
+                    let sample = self.once(case.target, case.layer).await?;
+                    case.samples.push(sample);
+                }
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// One call through `layer`, checked.
+    async fn once(&self, target: usize, layer: Layer) -> anyhow::Result<Sample> {
+        let t = &self.targets[target];
+        let timed = match layer {
+            Layer::Baseline(b) => {
+                self.baselines[b]
+                    .call(target, t.tool, &t.arguments_json)
+                    .await?
+            }
+            Layer::Sandbox => self.sandbox_call(target).await?,
+            Layer::Dispatcher | Layer::DispatcherLogged => {
+                let arguments = Some(t.arguments.clone());
+                let started = Instant::now();
+                let call = self.dispatcher.call(&t.exposed, arguments, None);
+                let result = if layer == Layer::DispatcherLogged {
+                    call.with_subscriber(self.log.clone()).await
+                } else {
+                    call.await
+                }
+                .map_err(anyhow::Error::from)?;
+                Timed::total(started.elapsed(), Some(result_text(&result)?))
+            }
+            Layer::DispatcherSpawned => {
+                let arguments = Some(t.arguments.clone());
+                let dispatcher = self.dispatcher.clone();
+                let name = t.exposed.clone();
+                let started = Instant::now();
+                let result =
+                    tokio::spawn(async move { dispatcher.call(&name, arguments, None).await })
+                        .await?
+                        .map_err(anyhow::Error::from)?;
+                Timed::total(started.elapsed(), Some(result_text(&result)?))
+            }
+            Layer::Mcp => {
+                let request = CallToolRequestParams::new(t.exposed.clone())
+                    .with_arguments(t.arguments.clone());
+                let started = Instant::now();
+                let result = self.client.call_tool(request).await?;
+                Timed::total(started.elapsed(), Some(result_text(&result)?))
+            }
+            Layer::McpPing => {
+                let started = Instant::now();
+                let result = self
+                    .client
+                    .send_request(ClientRequest::PingRequest(Default::default()))
+                    .await?;
+                let total = started.elapsed();
+                ensure!(
+                    matches!(result, ServerResult::EmptyResult(_)),
+                    "ping answered {result:?}"
+                );
+                Timed::total(total, None)
+            }
+        };
+        if let Some(text) = &timed.text {
+            ensure!(
+                *text == t.expected,
+                "{} returned {text:?}, expected {:?}",
+                t.exposed,
+                t.expected
+            );
+        }
+        Ok(timed.sample)
+    }
+
+    async fn sandbox_call(&self, target: usize) -> anyhow::Result<Timed> {
+        let t = &self.targets[target];
+        let ctx = CallContext {
+            plugin: t.plugin.into(),
+            tool: Some(t.tool.into()),
+            progress: None,
+        };
+        let started = Instant::now();
+        let report = self
+            .sandbox
+            .call(
+                &self.loaded[target].compiled,
+                &Limits::DEFAULTS,
+                &self.loaded[target].grants,
+                ctx,
+                t.tool,
+                &t.arguments_json,
+            )
+            .await;
+        let total = started.elapsed();
+        let stats = report.stats;
+        let output = report
+            .outcome
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| anyhow::anyhow!("the tool failed: {e:?}"))?;
+        let text = match output.content.as_slice() {
+            [Content::Text(text)] => text.clone(),
+            other => bail!("unexpected content {other:?}"),
+        };
+        Ok(Timed {
+            sample: Sample {
+                total,
+                phases: Some([stats.instantiate, stats.call, stats.teardown]),
+                fuel: Some(stats.fuel_used),
+            },
+            text: Some(text),
+        })
+    }
+
+    fn label(&self, layer: Layer) -> &'static str {
+        match layer {
+            Layer::Baseline(b) => self.baselines[b].variant.label,
+            Layer::Sandbox => "Warden Sandbox::call",
+            Layer::Dispatcher => "Warden Dispatcher::call",
+            Layer::DispatcherLogged => "  + default logging (to null)",
+            Layer::DispatcherSpawned => "  in a spawned task",
+            Layer::Mcp => "MCP tools/call round trip",
+            Layer::McpPing => "MCP ping round trip (no tool)",
+        }
+    }
+
+    fn report_calls(&self, cases: &[Case], plan: Plan) {
+        let rule = "-".repeat(104);
+        for (t, target) in self.targets.iter().enumerate() {
+            println!("== Fresh instance + one call: {}", target.title());
+            println!(
+                "{:<30} {:>9} {:>9} {:>9} | {:>11} {:>9} {:>10} | {:>8}",
+                "case (us)",
+                "total p50",
+                "p90",
+                "vs base",
+                "instantiate",
+                "call",
+                "teardown",
+                "fuel"
+            );
+            println!("{rule}");
+            let base = cases
+                .iter()
+                .find(|c| c.target == t && c.layer == Layer::Baseline(0))
+                .map(|c| median(&c.totals()));
+            for case in cases.iter().filter(|c| c.target == t) {
+                let totals = case.totals();
+                let p50 = median(&totals);
+                let phase = |i: usize| {
+                    let values: Vec<Duration> = case
+                        .samples
+                        .iter()
+                        .filter_map(|s| s.phases.map(|p| p[i]))
+                        .collect();
+                    if values.is_empty() {
+                        "-".to_string()
+                    } else {
+                        us(median(&values))
+                    }
+                };
+                let fuel = {
+                    let mut fuel: Vec<u64> = case.samples.iter().filter_map(|s| s.fuel).collect();
+                    fuel.sort_unstable();
+                    fuel.get(fuel.len() / 2)
+                        .map_or("-".to_string(), |f| f.to_string())
+                };
+                println!(
+                    "{:<30} {:>9} {:>9} {:>9} | {:>11} {:>9} {:>10} | {:>8}",
+                    self.label(case.layer),
+                    us(p50),
+                    us(percentile(&totals, 0.9)),
+                    base.map_or("-".to_string(), |b| ratio(p50, b)),
+                    phase(0),
+                    phase(1),
+                    phase(2),
+                    fuel
+                );
+            }
+            println!();
+        }
+
+        if self
+            .baselines
+            .iter()
+            .any(|b| b.variant.keep_resident.is_some())
+        {
+            println!(
+                "(*) not Warden's configuration today: PoolingAllocationConfig::\
+                 linear_memory_keep_resident({0}) + table_keep_resident({0}) + \
+                 pagemap_scan(Enabled::Auto)",
+                TUNED_KEEP_RESIDENT
+            );
+            println!();
+        }
+
+        println!("== Ratios of median totals (goal: Sandbox::call within 2x of the baseline)");
+        let fuel_epoch = self
+            .baselines
+            .iter()
+            .position(|b| b.variant.fuel && b.variant.epoch && b.variant.keep_resident.is_none())
+            .map(Layer::Baseline);
+        for (t, target) in self.targets.iter().enumerate() {
+            let p50 = |layer: Layer| {
+                cases
+                    .iter()
+                    .find(|c| c.target == t && c.layer == layer)
+                    .map(|c| median(&c.totals()))
+            };
+            let (Some(base), Some(sandbox)) = (p50(Layer::Baseline(0)), p50(Layer::Sandbox)) else {
+                continue;
+            };
+            let verdict = if sandbox.as_secs_f64() <= 2.0 * base.as_secs_f64() {
+                "within 2x"
+            } else {
+                "ABOVE 2x"
+            };
+            let mut lines = vec![(
+                "Sandbox::call    / wasmtime baseline",
+                ratio(sandbox, base) + &format!("  [{verdict}]"),
+            )];
+            if let Some(fe) = fuel_epoch.and_then(p50) {
+                lines.push((
+                    "Sandbox::call    / baseline + fuel + epoch",
+                    ratio(sandbox, fe),
+                ));
+            }
+            for (name, layer) in [
+                ("Dispatcher::call / wasmtime baseline", Layer::Dispatcher),
+                ("MCP round trip   / wasmtime baseline", Layer::Mcp),
+            ] {
+                if let Some(v) = p50(layer) {
+                    lines.push((name, ratio(v, base)));
+                }
+            }
+            for (i, (name, value)) in lines.iter().enumerate() {
+                let plugin = if i == 0 { target.plugin } else { "" };
+                println!("{plugin:<8} {name:<42} = {value}");
+            }
+        }
+        if plan.quick {
+            println!("(smoke run: too few samples for the figures to mean anything)");
+        }
+        println!();
+    }
+}
+
+/// A subscriber like the one `warden serve` installs by default (text lines,
+/// `warn,warden=info`), writing to /dev/null: one `write` per event, as to
+/// stderr.
+fn default_log() -> anyhow::Result<Dispatch> {
+    let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(::warden::telemetry::DEFAULT_FILTER))
+        .with_writer(Mutex::new(null))
+        .with_ansi(false)
+        .finish();
+    Ok(Dispatch::new(subscriber))
+}
+
+/// The text of a single-text-block `CallToolResult`, or why not.
+fn result_text(result: &CallToolResult) -> anyhow::Result<String> {
+    ensure!(
+        result.is_error != Some(true),
+        "the call failed: {:?}",
+        result.content
+    );
+    match result.content.as_slice() {
+        [block] => Ok(block
+            .as_text()
+            .context("the result is not text")?
+            .text
+            .clone()),
+        other => bail!("unexpected content {other:?}"),
+    }
+}
+
+/// A host-side piece of the call path, timed on its own.
+struct Micro {
+    label: String,
+    per_op: Duration,
+}
+
+/// Times `f` in batches of `reps` and returns the median per-call time.
+fn per_op(samples: usize, reps: u32, mut f: impl FnMut()) -> Duration {
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        for _ in 0..reps {
+            f();
+        }
+        times.push(started.elapsed() / reps);
+    }
+    median(&times)
+}
+
+fn micro_costs(bench: &Bench<'_>, plan: Plan) -> anyhow::Result<Vec<Micro>> {
+    let (samples, reps) = if plan.quick { (3, 10) } else { (41, 500) };
+    let mut out = vec![
+        Micro {
+            label: "WasiCtxBuilder::new().build() (bare)".into(),
+            per_op: per_op(samples, reps, || {
+                std::hint::black_box(WasiCtxBuilder::new().build());
+            }),
+        },
+        Micro {
+            label: "  same with captured stdout/stderr (Warden)".into(),
+            per_op: per_op(samples, reps, || {
+                let cap = usize::try_from(Limits::DEFAULTS.max_log_bytes).unwrap_or(usize::MAX);
+                let mut wasi = WasiCtxBuilder::new();
+                wasi.stdout(CapturedOutput::new(cap))
+                    .stderr(CapturedOutput::new(cap));
+                std::hint::black_box(wasi.build());
+            }),
+        },
+        Micro {
+            label: "WasiHttpCtx::new() + ResourceTable::new()".into(),
+            per_op: per_op(samples, reps, || {
+                std::hint::black_box((WasiHttpCtx::new(), ResourceTable::new()));
+            }),
+        },
+    ];
+    let registry = bench.dispatcher.registry();
+    for target in bench.targets {
+        let entry = registry
+            .tool(&target.exposed)
+            .with_context(|| format!("no tool {}", target.exposed))?;
+        let arguments = Value::Object(target.arguments.clone());
+        out.push(Micro {
+            label: format!("input-schema validation, {}", target.exposed),
+            // As `Dispatcher::call` does it: collect the violations.
+            per_op: per_op(samples, reps, || {
+                let violations: Vec<String> = entry
+                    .input_validator
+                    .iter_errors(&arguments)
+                    .take(9)
+                    .map(|e| e.to_string())
+                    .collect();
+                std::hint::black_box(violations);
+            }),
+        });
+        out.push(Micro {
+            label: format!("arguments to JSON text + clone, {}", target.exposed),
+            per_op: per_op(samples, reps, || {
+                let arguments = Value::Object(target.arguments.clone());
+                std::hint::black_box(arguments.to_string());
+            }),
+        });
+    }
+    Ok(out)
+}
+
+fn print_micro(micro: &[Micro]) {
+    println!("== Host-side pieces of a call, timed alone (median per operation)");
+    for m in micro {
+        println!(
+            "{:<58} {:>9} us",
+            m.label,
+            format!("{:.2}", m.per_op.as_secs_f64() * 1e6)
+        );
+    }
+    println!();
+}
+
+/// Load times of one plugin.
+#[derive(Debug, Default)]
+struct Load {
+    cold_compile: Vec<Duration>,
+    describe: Vec<Duration>,
+    tools: usize,
+    warm_first: Vec<Duration>,
+    warm_hit: Vec<Duration>,
+}
+
+/// `Sandbox::compile` without and with the compile cache, and `list-tools`.
+async fn measure_loads(
+    settings: &EngineSettings,
+    cold: &Sandbox,
+    targets: &[Target],
+    plan: Plan,
+) -> anyhow::Result<Vec<Load>> {
+    let mut loads = Vec::new();
+    for target in targets {
+        let bytes = std::fs::read(target.wasm)?;
+        let mut load = Load::default();
+        let mut compiled = None;
+        for _ in 0..plan.load_reps {
+            let started = Instant::now();
+            let plugin = cold.compile(&bytes).map_err(anyhow::Error::from)?;
+            load.cold_compile.push(started.elapsed());
+            compiled = Some(plugin);
+        }
+        let compiled = compiled.context("no compile ran")?;
+        let describes = if plan.quick { 2 } else { 50 };
+        let no_grants = Arc::new(Grants::default());
+        for _ in 0..describes {
+            let ctx = CallContext {
+                plugin: target.plugin.into(),
+                tool: None,
+                progress: None,
+            };
+            let started = Instant::now();
+            let report = cold
+                .describe(&compiled, &Limits::DEFAULTS, &no_grants, ctx)
+                .await;
+            load.describe.push(started.elapsed());
+            load.tools = report.outcome.map_err(anyhow::Error::from)?.len();
+        }
+
+        // A fresh sandbox and cache dir per repetition, so that each "first
+        // load" really misses and each "second load" is the first hit.
+        for _ in 0..plan.load_reps {
+            let cache = tempfile::tempdir()?;
+            let warm = Sandbox::new(&EngineSettings {
+                cache_dir: Some(cache.path().to_path_buf()),
+                ..settings.clone()
+            })
+            .map_err(anyhow::Error::from)?;
+            let started = Instant::now();
+            warm.compile(&bytes).map_err(anyhow::Error::from)?;
+            load.warm_first.push(started.elapsed());
+            ensure!(
+                dir_size(cache.path()) > 0,
+                "the compile cache in {} stayed empty",
+                cache.path().display()
+            );
+            let started = Instant::now();
+            warm.compile(&bytes).map_err(anyhow::Error::from)?;
+            load.warm_hit.push(started.elapsed());
+        }
+        loads.push(load);
+    }
+    Ok(loads)
+}
+
+fn print_loads(loads: &[Load], targets: &[Target]) {
+    println!("== Plugin load (Sandbox::compile = compile + world check + instantiate_pre)");
+    let mut header = format!("{:<46}", "(ms, median)");
+    for target in targets {
+        header.push_str(&format!(" {:>14}", format!("{}.wasm", target.plugin)));
+    }
+    println!("{header}");
+    println!("{}", "-".repeat(46 + 15 * targets.len()));
+    type Row = (&'static str, fn(&Load) -> &[Duration]);
+    let rows: [Row; 4] = [
+        ("cold: compile, no cache", |l| &l.cold_compile),
+        ("  + describe (list-tools, fresh instance)", |l| &l.describe),
+        ("warm: first load (cache miss, writes cache)", |l| {
+            &l.warm_first
+        }),
+        ("warm: second load (cache hit)", |l| &l.warm_hit),
+    ];
+    for (label, get) in rows {
+        let mut line = format!("{label:<46}");
+        for load in loads {
+            line.push_str(&format!(" {:>14}", ms(median(get(load)))));
+        }
+        println!("{line}");
+    }
+    let mut line = format!("{:<46}", "tools listed");
+    for load in loads {
+        line.push_str(&format!(" {:>14}", load.tools));
+    }
+    println!("{line}");
+    let n = loads.first().map_or(0, |l| l.cold_compile.len());
+    println!("({n} repetition(s) per compile row; describe over its own samples)");
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack: Vec<PathBuf> = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            match entry.metadata() {
+                Ok(m) if m.is_dir() => stack.push(entry.path()),
+                Ok(m) => total += m.len(),
+                Err(_) => {}
+            }
+        }
+    }
+    total
+}
+
+fn median(values: &[Duration]) -> Duration {
+    percentile(values, 0.5)
+}
+
+/// The `p` quantile (nearest rank) of `values`; zero when empty.
+fn percentile(values: &[Duration], p: f64) -> Duration {
+    if values.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let rank = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e6)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1e3)
+}
+
+fn ratio(value: Duration, base: Duration) -> String {
+    if base.is_zero() {
+        return "-".into();
+    }
+    format!("{:.2}x", value.as_secs_f64() / base.as_secs_f64())
+}
