@@ -120,8 +120,25 @@ impl Server {
 
     /// Like [`Server::start`], with extra `serve` arguments.
     pub async fn start_with(plugins: &Path, revision: Revision, extra: &[&str]) -> Self {
+        Self::start_in(plugins, revision, extra, &std::env::temp_dir(), &[]).await
+    }
+
+    /// Like [`Server::start`], started in `cwd` (the default workspace root)
+    /// with extra environment variables.
+    pub async fn start_in(
+        plugins: &Path,
+        revision: Revision,
+        extra: &[&str],
+        cwd: &Path,
+        env: &[(&str, &str)],
+    ) -> Self {
         let plugins: PathBuf = plugins.to_path_buf();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let cwd = cwd.to_path_buf();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
             cmd.arg("--log-format")
                 .arg("json")
@@ -132,7 +149,8 @@ impl Server {
                 .env("WARDEN_LOG", "warden=debug")
                 .env_remove("WARDEN_CONFIG")
                 .env_remove("WARDEN_PLUGINS")
-                .current_dir(std::env::temp_dir());
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .current_dir(&cwd);
         });
         let (transport, stderr) = TokioChildProcess::builder(command)
             .stderr(Stdio::piped())
