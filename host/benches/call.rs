@@ -212,7 +212,11 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
             plugins.path().join(format!("{}.wasm", target.plugin)),
         )?;
     }
-    let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &LimitBounds::default())
+    let load_settings = ::warden::loader::LoadSettings {
+        bounds: LimitBounds::default(),
+        workspace_root: plugins.path().to_path_buf(),
+    };
+    let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await
         .context("load_dir")?;
     for entry in &entries {
