@@ -884,9 +884,9 @@ impl Bench<'_> {
             .any(|b| b.variant.keep_resident.is_some())
         {
             println!(
-                "(*) not Warden's configuration today: PoolingAllocationConfig::\
-                 linear_memory_keep_resident({0}) + table_keep_resident({0}) + \
-                 pagemap_scan(Enabled::Auto)",
+                "(*) the pool settings Warden uses where the kernel has PAGEMAP_SCAN \
+                 (Linux >= 6.7): PoolingAllocationConfig::linear_memory_keep_resident({0}) \
+                 + table_keep_resident({0}) + pagemap_scan(Enabled::Auto)",
                 TUNED_KEEP_RESIDENT
             );
             println!();
