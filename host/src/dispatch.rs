@@ -152,10 +152,7 @@ fn with_denials(message: String, denials: &[Denial]) -> String {
         return message;
     }
     let lines: Vec<String> = denials.iter().map(|d| format!("- {d}")).collect();
-    format!(
-        "{message}\n\nThe sandbox denied capabilities this plugin was not granted:\n{}",
-        lines.join("\n")
-    )
+    format!("{message}\n\nThe sandbox refused:\n{}", lines.join("\n"))
 }
 
 /// `None` when the arguments satisfy the tool's input schema, else a message

@@ -136,7 +136,11 @@ pub struct Denial {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} access to {} denied: {}", self.capability, self.target, self.reason)
+        write!(
+            f,
+            "{} access to {} denied: {}",
+            self.capability, self.target, self.reason
+        )
     }
 }
 
@@ -309,7 +313,8 @@ mod tests {
     fn directories_resolve_inside_the_workspace() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("data/sub")).unwrap();
-        let requested = caps("[[capabilities.dirs]]\nhost = \"data/sub\"\nguest = \"/d\"\nmode = \"rw\"\n");
+        let requested =
+            caps("[[capabilities.dirs]]\nhost = \"data/sub\"\nguest = \"/d\"\nmode = \"rw\"\n");
         let (grants, notices) = resolve(&requested, root.path(), &|_| None).unwrap();
         assert!(notices.is_empty());
         assert_eq!(grants.dirs.len(), 1);
@@ -324,14 +329,20 @@ mod tests {
         let outside = tempfile::tempdir().unwrap();
         let missing = caps("[[capabilities.dirs]]\nhost = \"nope\"\nguest = \"/d\"\n");
         let error = resolve(&missing, root.path(), &|_| None).unwrap_err();
-        assert!(error.to_string().contains("capabilities.dirs[0].host"), "{error}");
+        assert!(
+            error.to_string().contains("capabilities.dirs[0].host"),
+            "{error}"
+        );
         assert!(error.to_string().contains("does not exist"), "{error}");
 
         std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
         let escape = caps("[[capabilities.dirs]]\nhost = \"link\"\nguest = \"/d\"\n");
         let error = resolve(&escape, root.path(), &|_| None).unwrap_err();
         assert!(matches!(error, GrantError::DirEscapes { .. }), "{error}");
-        assert!(error.to_string().contains("outside the workspace"), "{error}");
+        assert!(
+            error.to_string().contains("outside the workspace"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -52,12 +52,36 @@ const ARTIFACTS: &[Artifact] = &[
         doc: "The `time` example plugin (`plugins/time`).",
     },
     Artifact {
+        constant: "FETCH_WASM",
+        workspace: "plugins",
+        file: "fetch.wasm",
+        example: Some("fetch"),
+        doc: "The `fetch` example plugin (`plugins/fetch`): GET over wasi:http.",
+    },
+    // `files` and `feature-flags` have example manifests too, but those grant
+    // directories of the repository's example workspace, which tests provide
+    // themselves; they are not in `EXAMPLES`.
+    Artifact {
+        constant: "FILES_WASM",
+        workspace: "plugins",
+        file: "files.wasm",
+        example: None,
+        doc: "The `files` example plugin (`plugins/files`): list, read, search, write in granted directories.",
+    },
+    Artifact {
+        constant: "FEATURE_FLAGS_WASM",
+        workspace: "plugins",
+        file: "feature_flags.wasm",
+        example: None,
+        doc: "The `feature-flags` example plugin (`plugins/feature-flags`).",
+    },
+    Artifact {
         constant: "HOSTILE_WASM",
         workspace: "tests/fixtures",
         file: "hostile.wasm",
         example: None,
         doc: "The `hostile` fixture plugin (`tests/fixtures/hostile`): spin, alloc, recurse, \
-              flood, trap, big_output, sleep, echo, log, env, fuel, counter.",
+              flood, trap, big_output, sleep, echo, log, env, fuel, counter, socket.",
     },
     Artifact {
         constant: "WRONG_VERSION_WASM",

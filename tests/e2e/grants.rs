@@ -20,7 +20,11 @@ impl Workspace {
         let outside = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("notes")).unwrap();
         std::fs::create_dir_all(root.path().join("scratch")).unwrap();
-        std::fs::write(root.path().join("notes/hello.md"), "# Hello\nfrom the workspace\n").unwrap();
+        std::fs::write(
+            root.path().join("notes/hello.md"),
+            "# Hello\nfrom the workspace\n",
+        )
+        .unwrap();
         std::fs::write(outside.path().join("secret.txt"), "TOP SECRET").unwrap();
         std::os::unix::fs::symlink(outside.path(), root.path().join("notes/escape")).unwrap();
         Self { root, outside }
@@ -49,20 +53,35 @@ async fn read_only_and_read_write_directories_and_escapes() {
     let plugins = Plugins::new()
         .component("files", warden_test_artifacts::FILES_WASM)
         .manifest("files", FILES_MANIFEST);
-    let server = Server::start_in(plugins.path(), Revision::Stateless, &[], workspace.path(), &[]).await;
+    let server = Server::start_in(
+        plugins.path(),
+        Revision::Stateless,
+        &[],
+        workspace.path(),
+        &[],
+    )
+    .await;
 
-    let read = server.call("files_read", json!({ "path": "/workspace/hello.md" })).await;
+    let read = server
+        .call("files_read", json!({ "path": "/workspace/hello.md" }))
+        .await;
     assert!(ok_text(&read).contains("from the workspace"), "{read:?}");
 
     let write_ro = server
-        .call("files_write", json!({ "path": "/workspace/new.md", "content": "x" }))
+        .call(
+            "files_write",
+            json!({ "path": "/workspace/new.md", "content": "x" }),
+        )
         .await;
     let message = error_text(&write_ro);
     assert!(message.contains("read-only"), "{message}");
     assert!(!workspace.path().join("notes/new.md").exists());
 
     let write_rw = server
-        .call("files_write", json!({ "path": "/scratch/out.md", "content": "written" }))
+        .call(
+            "files_write",
+            json!({ "path": "/scratch/out.md", "content": "written" }),
+        )
         .await;
     ok_text(&write_rw);
     assert_eq!(
@@ -74,11 +93,19 @@ async fn read_only_and_read_write_directories_and_escapes() {
         "/workspace/../../etc/passwd",
         "/workspace/escape/secret.txt",
         "/etc/passwd",
-        workspace.outside.path().join("secret.txt").to_str().unwrap(),
+        workspace
+            .outside
+            .path()
+            .join("secret.txt")
+            .to_str()
+            .unwrap(),
     ] {
         let result = server.call("files_read", json!({ "path": escape })).await;
         let message = error_text(&result);
-        assert!(!message.contains("TOP SECRET"), "{escape} leaked: {message}");
+        assert!(
+            !message.contains("TOP SECRET"),
+            "{escape} leaked: {message}"
+        );
         assert!(!message.contains("root:"), "{escape} leaked: {message}");
     }
     server.stop().await;
@@ -87,8 +114,10 @@ async fn read_only_and_read_write_directories_and_escapes() {
 #[tokio::test]
 async fn directories_outside_the_workspace_are_refused_at_load() {
     let workspace = Workspace::new();
-    let symlink_out = "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"notes/escape\"\nguest = \"/d\"\n";
-    let missing = "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"nothing-here\"\nguest = \"/d\"\n";
+    let symlink_out =
+        "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"notes/escape\"\nguest = \"/d\"\n";
+    let missing =
+        "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"nothing-here\"\nguest = \"/d\"\n";
     let dotdot = "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"../x\"\nguest = \"/d\"\n";
     let absolute = "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"/etc\"\nguest = \"/d\"\n";
     let plugins = Plugins::new()
@@ -101,15 +130,30 @@ async fn directories_outside_the_workspace_are_refused_at_load() {
         .component("absolute", warden_test_artifacts::HOSTILE_WASM)
         .manifest("absolute", absolute);
     let out = std::process::Command::new(crate::support::WARDEN)
-        .args(["list", "--json", "--plugins", plugins.path().to_str().unwrap()])
+        .args([
+            "list",
+            "--json",
+            "--plugins",
+            plugins.path().to_str().unwrap(),
+        ])
         .current_dir(workspace.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let listing: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     for (plugin, words) in [
-        ("symlinkout", &["capabilities.dirs[0].host", "outside the workspace"][..]),
-        ("missing", &["capabilities.dirs[0].host", "does not exist"][..]),
+        (
+            "symlinkout",
+            &["capabilities.dirs[0].host", "outside the workspace"][..],
+        ),
+        (
+            "missing",
+            &["capabilities.dirs[0].host", "does not exist"][..],
+        ),
         ("dotdot", &["capabilities.dirs[0].host", ".."][..]),
         ("absolute", &["capabilities.dirs[0].host"][..]),
     ] {
@@ -117,7 +161,10 @@ async fn directories_outside_the_workspace_are_refused_at_load() {
         assert_eq!(entry["status"], "failed", "{entry:#}");
         let error = entry["error"].as_str().unwrap();
         for word in words {
-            assert!(error.contains(word), "{plugin}: `{word}` missing from {error}");
+            assert!(
+                error.contains(word),
+                "{plugin}: `{word}` missing from {error}"
+            );
         }
     }
 }
@@ -137,7 +184,9 @@ async fn granted_variables_are_visible_others_are_not_and_values_stay_secret() {
         &[("WARDEN_E2E_TOKEN", secret), ("WARDEN_E2E_OTHER", "nope")],
     )
     .await;
-    let granted = server.call("hostile_env", json!({ "name": "WARDEN_E2E_TOKEN" })).await;
+    let granted = server
+        .call("hostile_env", json!({ "name": "WARDEN_E2E_TOKEN" }))
+        .await;
     assert_eq!(ok_text(&granted), secret);
     for hidden in ["WARDEN_E2E_OTHER", "WARDEN_E2E_UNSET", "HOME"] {
         let value = server.call("hostile_env", json!({ "name": hidden })).await;
@@ -145,7 +194,10 @@ async fn granted_variables_are_visible_others_are_not_and_values_stay_secret() {
     }
     let log = server.stderr();
     assert!(!log.contains(secret), "the secret reached the log");
-    assert!(log.contains("WARDEN_E2E_UNSET"), "the unset variable was not reported: {log}");
+    assert!(
+        log.contains("WARDEN_E2E_UNSET"),
+        "the unset variable was not reported: {log}"
+    );
     server.stop().await;
 
     for format in [&["list", "--json"][..], &["list"][..]] {
@@ -161,7 +213,13 @@ async fn granted_variables_are_visible_others_are_not_and_values_stay_secret() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(out.status.success(), "{all}");
-        assert!(all.contains("WARDEN_E2E_TOKEN"), "the grant is not listed: {all}");
-        assert!(!all.contains(secret), "`warden {format:?}` printed the secret");
+        assert!(
+            all.contains("WARDEN_E2E_TOKEN"),
+            "the grant is not listed: {all}"
+        );
+        assert!(
+            !all.contains(secret),
+            "`warden {format:?}` printed the secret"
+        );
     }
 }

@@ -4,6 +4,8 @@
 mod bad_input;
 mod cli;
 mod examples;
+mod grants;
+mod http;
 mod isolation;
 mod limits;
 mod python;

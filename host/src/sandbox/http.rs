@@ -123,7 +123,8 @@ impl WasiHttpHooks for OutboundHttp {
         };
         Box::new(async move {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            let response = response.map(|body| CappedBody::new(body.boxed_unsync(), cap).boxed_unsync());
+            let response =
+                response.map(|body| CappedBody::new(body.boxed_unsync(), cap).boxed_unsync());
             Ok((response, Box::new(io) as IoFuture))
         })
     }
@@ -173,7 +174,11 @@ impl DenialLog {
     }
 
     fn snapshot(&self) -> Vec<Denial> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).kept.clone()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .kept
+            .clone()
     }
 }
 
@@ -244,9 +249,9 @@ impl Body for CappedBody {
             CapState::Open => {}
             CapState::Exceeded => {
                 this.state = CapState::Done;
-                return Poll::Ready(Some(Err(
-                    wasmtime_wasi_http::Error::HttpResponseBodySize(Some(this.cap.limit)),
-                )));
+                return Poll::Ready(Some(Err(wasmtime_wasi_http::Error::HttpResponseBodySize(
+                    Some(this.cap.limit),
+                ))));
             }
             CapState::Done => return Poll::Ready(None),
         }
@@ -266,9 +271,9 @@ impl Body for CappedBody {
             this.exceeded();
             if data.is_empty() {
                 this.state = CapState::Done;
-                return Poll::Ready(Some(Err(
-                    wasmtime_wasi_http::Error::HttpResponseBodySize(Some(this.cap.limit)),
-                )));
+                return Poll::Ready(Some(Err(wasmtime_wasi_http::Error::HttpResponseBodySize(
+                    Some(this.cap.limit),
+                ))));
             }
         }
         this.seen += data.len() as u64;
@@ -491,7 +496,9 @@ mod tests {
         assert_eq!(first, "abcde");
         assert!(matches!(
             body.frame().await,
-            Some(Err(wasmtime_wasi_http::Error::HttpResponseBodySize(Some(5))))
+            Some(Err(wasmtime_wasi_http::Error::HttpResponseBodySize(Some(
+                5
+            ))))
         ));
         assert!(body.frame().await.is_none());
         assert!(body.is_end_stream());

@@ -290,7 +290,13 @@ impl Sandbox {
         arguments: &str,
     ) -> CallReport<Result<ToolOutput, ToolError>> {
         let report = self
-            .run(plugin, limits, grants, ctx, Op::CallTool { tool, arguments })
+            .run(
+                plugin,
+                limits,
+                grants,
+                ctx,
+                Op::CallTool { tool, arguments },
+            )
             .await;
         report.map(|result| match result {
             OpResult::Call(result) => Ok(result),

@@ -4,7 +4,8 @@
 //! `tests/fixtures/` for `wasm32-wasip2` (release profile) and exposes the
 //! absolute path of every component as a constant:
 //!
-//! - [`TEXT_WASM`], [`TIME_WASM`]: the example plugins (also in [`EXAMPLES`]);
+//! - [`TEXT_WASM`], [`TIME_WASM`], [`FETCH_WASM`]: the example plugins (also in
+//!   [`EXAMPLES`]);
 //! - [`HOSTILE_WASM`]: tools that loop, allocate, recurse, flood, trap, ...;
 //! - [`WRONG_VERSION_WASM`]: built against `warden:plugin@0.2.0`;
 //! - [`BAD_IMPORT_WASM`]: imports `fixture:missing/thing`;
@@ -40,6 +41,7 @@ mod tests {
         for path in [
             TEXT_WASM,
             TIME_WASM,
+            FETCH_WASM,
             HOSTILE_WASM,
             WRONG_VERSION_WASM,
             BAD_IMPORT_WASM,
@@ -53,7 +55,7 @@ mod tests {
     #[test]
     fn examples_have_manifests() {
         let names: Vec<&str> = EXAMPLES.iter().map(|(name, _)| *name).collect();
-        assert_eq!(names, ["text", "time"]);
+        assert_eq!(names, ["text", "time", "fetch"]);
         for (name, _) in EXAMPLES {
             let manifest = examples_manifest_dir().join(format!("{name}.toml"));
             assert!(manifest.is_file(), "{} missing", manifest.display());
