@@ -215,6 +215,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     let load_settings = ::warden::loader::LoadSettings {
         bounds: LimitBounds::default(),
         workspace_root: plugins.path().to_path_buf(),
+        policy: Default::default(),
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await

@@ -24,8 +24,12 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 use thiserror::Error;
+
+use crate::manifest::{EnvVarName, GuestPath, HttpOrigin, PluginName};
 
 use crate::limits::{
     ByteSize, LimitBounds, LimitKind, LimitValue, LimitValueError, Limits, RawLimits,
@@ -58,6 +62,52 @@ pub struct Config {
     /// relative to and may not escape; resolved against the config file's
     /// directory. `None`: the directory Warden was started in.
     pub workspace_root: Option<PathBuf>,
+    /// What the operator allows plugins (`[policy]` and `[plugins.NAME]`).
+    pub policy: OperatorPolicy,
+}
+
+/// The operator's policy: what plugins may get, whatever their manifests ask.
+/// The effective grant of a plugin is the intersection of its manifest's
+/// requests and this policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorPolicy {
+    /// `policy.allow_network`: when false, no plugin gets outgoing HTTP.
+    pub allow_network: bool,
+    /// `policy.allow_write`: when false, every granted directory is read-only.
+    pub allow_write: bool,
+    /// `[plugins.NAME]` tables, by plugin name.
+    pub plugins: BTreeMap<String, PluginPolicy>,
+}
+
+impl Default for OperatorPolicy {
+    fn default() -> Self {
+        Self {
+            allow_network: true,
+            allow_write: true,
+            plugins: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[plugins.NAME]`: how the operator narrows one plugin. A key that is
+/// absent leaves that capability as the manifest requests it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginPolicy {
+    /// Origins the plugin may reach (`[]`: none).
+    pub http: Option<Vec<HttpOrigin>>,
+    /// Guest paths of the requested directories the plugin may have (`[]`: none).
+    pub dirs: Option<Vec<GuestPath>>,
+    /// Make every granted directory read-only.
+    pub read_only: bool,
+    /// Variables the plugin may read (`[]`: none).
+    pub env: Option<Vec<EnvVarName>>,
+    /// Values for requested variables, instead of the host's; `${VAR}`
+    /// references are expanded from the host environment at load.
+    pub env_values: BTreeMap<String, String>,
+    /// Tools (by their name inside the plugin) that are not exposed.
+    pub disabled_tools: Vec<String>,
+    /// Limits that override the manifest's requests (still under the ceilings).
+    pub limits: crate::limits::LimitsRequest,
 }
 
 impl Config {
@@ -123,6 +173,7 @@ impl Default for Config {
             cache_dir: None,
             limits: LimitBounds::default(),
             workspace_root: None,
+            policy: OperatorPolicy::default(),
         }
     }
 }
@@ -218,8 +269,35 @@ struct RawConfig {
     workspace_root: Option<String>,
     #[serde(default)]
     limits: RawLimitTables,
+    #[serde(default)]
+    policy: RawPolicy,
+    #[serde(default)]
+    plugins: BTreeMap<PluginName, RawPluginPolicy>,
     // Per-plugin operator policy (`[plugins.NAME]`, keyed by `PluginName`)
     // will be another optional table here.
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    allow_network: Option<bool>,
+    allow_write: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPluginPolicy {
+    http: Option<Vec<HttpOrigin>>,
+    dirs: Option<Vec<GuestPath>>,
+    #[serde(default)]
+    read_only: bool,
+    env: Option<Vec<EnvVarName>>,
+    #[serde(default)]
+    env_values: BTreeMap<EnvVarName, String>,
+    #[serde(default)]
+    disabled_tools: Vec<String>,
+    #[serde(default)]
+    limits: RawLimits,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -319,6 +397,44 @@ impl RawConfig {
             .clamped_to(&ceilings)
             .with_overrides(&default_request);
 
+        let mut plugins = BTreeMap::new();
+        for (name, raw) in self.plugins {
+            let limits = raw
+                .limits
+                .validate()
+                .map_err(|(kind, e)| limit_error(format!("plugins.{name}.limits.{kind}"), e))?;
+            for (var, value) in &raw.env_values {
+                check_references(value).map_err(|reason| {
+                    invalid(
+                        &format!("plugins.{name}.env_values.{}", var.as_str()),
+                        "(value not shown)".into(),
+                        reason,
+                    )
+                })?;
+            }
+            plugins.insert(
+                name.to_string(),
+                PluginPolicy {
+                    http: raw.http,
+                    dirs: raw.dirs,
+                    read_only: raw.read_only,
+                    env: raw.env,
+                    env_values: raw
+                        .env_values
+                        .into_iter()
+                        .map(|(k, v)| (k.as_str().to_string(), v))
+                        .collect(),
+                    disabled_tools: raw.disabled_tools,
+                    limits,
+                },
+            );
+        }
+        let policy = OperatorPolicy {
+            allow_network: self.policy.allow_network.unwrap_or(true),
+            allow_write: self.policy.allow_write.unwrap_or(true),
+            plugins,
+        };
+
         Ok(Config {
             path: Some(path.to_owned()),
             plugins_dir,
@@ -330,8 +446,49 @@ impl RawConfig {
                 ceilings,
             },
             workspace_root,
+            policy,
         })
     }
+}
+
+/// Checks that every `${` in an operator-provided value opens a well-formed
+/// `${NAME}` reference.
+fn check_references(value: &str) -> Result<(), String> {
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("a `${` is not closed: write `${NAME}`".into());
+        };
+        let name = &after[..end];
+        if name.parse::<EnvVarName>().is_err() {
+            return Err(format!(
+                "`${{{name}}}` does not name an environment variable"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+/// Expands `${NAME}` references from `lookup`; fails with the first name
+/// that is not set.
+pub fn expand_references(
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').unwrap_or(after.len());
+        let name = &after[..end];
+        out.push_str(&lookup(name).ok_or_else(|| name.to_string())?);
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// Checks a directory path written in the config.
@@ -486,8 +643,8 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("unknown field `cpu`"), "{e}");
-        let e = error("[plugins.text]\nenv = []");
-        assert!(e.contains("unknown field `plugins`"), "{e}");
+        let e = error("[plugins.text]\nnetwork = false");
+        assert!(e.contains("unknown field `network`"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::manifest::{Capabilities, DirMode, HttpOrigin};
+use crate::config::{OperatorPolicy, expand_references};
+use crate::manifest::{Capabilities, DirMode, HostPattern, HttpOrigin};
 
 /// Default cap on outgoing HTTP requests per call.
 pub const DEFAULT_HTTP_REQUESTS: u32 = 16;
@@ -222,80 +223,180 @@ pub enum GrantError {
     },
 }
 
-/// Resolves requested capabilities into grants.
+/// Resolves requested capabilities into grants: the intersection of what the
+/// manifest requests and what the operator's policy allows.
 ///
 /// Directories resolve against `workspace_root` and must stay inside it after
-/// following symlinks; variables take their values from `lookup_env`. A
-/// requested variable that is not set is not granted and is reported in the
-/// returned notices.
+/// following symlinks; variables take the operator's value (with `${VAR}`
+/// expanded) or else the host's, via `lookup_env`. Everything requested but
+/// not granted is explained in the returned notices.
 pub fn resolve(
     requested: &Capabilities,
+    policy: &OperatorPolicy,
+    plugin: &str,
     workspace_root: &Path,
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(Grants, Vec<String>), GrantError> {
     let mut notices = Vec::new();
+    let narrowing = policy.plugins.get(plugin);
+    let mut refuse = |what: String, why: &str| notices.push(format!("{what} not granted: {why}"));
+
+    let mut origins = Vec::new();
+    for origin in &requested.http {
+        if !policy.allow_network {
+            refuse(
+                format!("http {origin}"),
+                "the operator refuses network access to every plugin (policy.allow_network = false)",
+            );
+        } else if let Some(allowed) = narrowing.and_then(|p| p.http.as_ref())
+            && !allowed.iter().any(|a| covers(a, origin))
+        {
+            refuse(
+                format!("http {origin}"),
+                &format!("not in plugins.{plugin}.http"),
+            );
+        } else {
+            origins.push(origin.clone());
+        }
+    }
+
     let mut dirs = Vec::new();
-    if !requested.dirs.is_empty() {
-        let root = workspace_root
-            .canonicalize()
-            .map_err(|error| GrantError::Root {
-                root: workspace_root.to_path_buf(),
-                error,
-            })?;
-        for (index, dir) in requested.dirs.iter().enumerate() {
-            let field = format!("capabilities.dirs[{index}].host");
-            let resolved =
-                root.join(&dir.host)
-                    .canonicalize()
-                    .map_err(|error| GrantError::DirMissing {
-                        field: field.clone(),
-                        host: dir.host.clone(),
-                        root: root.clone(),
+    let mut root = None;
+    for (index, dir) in requested.dirs.iter().enumerate() {
+        if let Some(allowed) = narrowing.and_then(|p| p.dirs.as_ref())
+            && !allowed.contains(&dir.guest)
+        {
+            refuse(
+                format!("directory {}", dir.guest.as_str()),
+                &format!("not in plugins.{plugin}.dirs"),
+            );
+            continue;
+        }
+        let root =
+            match &root {
+                Some(root) => root,
+                None => root.insert(workspace_root.canonicalize().map_err(|error| {
+                    GrantError::Root {
+                        root: workspace_root.to_path_buf(),
                         error,
-                    })?;
-            if !resolved.starts_with(&root) {
-                return Err(GrantError::DirEscapes {
-                    field,
+                    }
+                })?),
+            };
+        let field = format!("capabilities.dirs[{index}].host");
+        let resolved =
+            root.join(&dir.host)
+                .canonicalize()
+                .map_err(|error| GrantError::DirMissing {
+                    field: field.clone(),
                     host: dir.host.clone(),
-                    resolved,
-                    root,
-                });
-            }
-            if !resolved.is_dir() {
-                return Err(GrantError::NotADirectory {
-                    field,
-                    host: dir.host.clone(),
-                });
-            }
-            dirs.push(DirPreopen {
-                host: resolved,
-                guest: dir.guest.as_str().to_string(),
-                mode: dir.mode,
+                    root: root.clone(),
+                    error,
+                })?;
+        if !resolved.starts_with(root) {
+            return Err(GrantError::DirEscapes {
+                field,
+                host: dir.host.clone(),
+                resolved,
+                root: root.clone(),
             });
         }
+        if !resolved.is_dir() {
+            return Err(GrantError::NotADirectory {
+                field,
+                host: dir.host.clone(),
+            });
+        }
+        let mut mode = dir.mode;
+        if mode == DirMode::ReadWrite {
+            let read_only = if !policy.allow_write {
+                Some("the operator refuses write access to every plugin (policy.allow_write = false)".to_string())
+            } else if narrowing.is_some_and(|p| p.read_only) {
+                Some(format!("plugins.{plugin}.read_only is set"))
+            } else {
+                None
+            };
+            if let Some(why) = read_only {
+                refuse(
+                    format!("write access to {}", dir.guest.as_str()),
+                    &format!("{why}; granted read-only"),
+                );
+                mode = DirMode::ReadOnly;
+            }
+        }
+        dirs.push(DirPreopen {
+            host: resolved,
+            guest: dir.guest.as_str().to_string(),
+            mode,
+        });
     }
+
     let mut env = Vec::new();
     for name in &requested.env {
-        match lookup_env(name.as_str()) {
+        let name = name.as_str();
+        if let Some(allowed) = narrowing.and_then(|p| p.env.as_ref())
+            && !allowed.iter().any(|a| a.as_str() == name)
+        {
+            refuse(
+                format!("environment variable {name}"),
+                &format!("not in plugins.{plugin}.env"),
+            );
+            continue;
+        }
+        let operator_value = narrowing.and_then(|p| p.env_values.get(name));
+        let value = match operator_value {
+            Some(template) => match expand_references(template, lookup_env) {
+                Ok(value) => Some(value),
+                Err(missing) => {
+                    refuse(
+                        format!("environment variable {name}"),
+                        &format!(
+                            "plugins.{plugin}.env_values.{name} refers to ${{{missing}}}, which is not set"
+                        ),
+                    );
+                    continue;
+                }
+            },
+            None => lookup_env(name),
+        };
+        match value {
             Some(value) => env.push(EnvGrant {
-                name: name.as_str().to_string(),
+                name: name.to_string(),
                 value: Secret::new(value),
             }),
-            None => notices.push(format!(
-                "environment variable {} is requested but not set; the plugin will not see it",
-                name.as_str()
-            )),
+            None => refuse(
+                format!("environment variable {name}"),
+                "it is requested but not set in the host environment",
+            ),
         }
     }
+
     let grants = Grants {
         http: HttpGrant {
-            origins: requested.http.clone(),
+            origins,
             ..HttpGrant::default()
         },
         dirs,
         env,
     };
     Ok((grants, notices))
+}
+
+/// Whether the operator's `allowed` origin covers a requested one: the same
+/// origin, or a wildcard of the operator's that covers the requested host.
+fn covers(allowed: &HttpOrigin, requested: &HttpOrigin) -> bool {
+    if allowed.scheme != requested.scheme || allowed.port != requested.port {
+        return false;
+    }
+    match (&allowed.host, &requested.host) {
+        (a, r) if a == r => true,
+        (HostPattern::Wildcard(suffix), HostPattern::Name(name)) => {
+            name.ends_with(&format!(".{suffix}"))
+        }
+        (HostPattern::Wildcard(suffix), HostPattern::Wildcard(narrower)) => {
+            narrower.ends_with(&format!(".{suffix}"))
+        }
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -315,7 +416,14 @@ mod tests {
         std::fs::create_dir_all(root.path().join("data/sub")).unwrap();
         let requested =
             caps("[[capabilities.dirs]]\nhost = \"data/sub\"\nguest = \"/d\"\nmode = \"rw\"\n");
-        let (grants, notices) = resolve(&requested, root.path(), &|_| None).unwrap();
+        let (grants, notices) = resolve(
+            &requested,
+            &OperatorPolicy::default(),
+            "p",
+            root.path(),
+            &|_| None,
+        )
+        .unwrap();
         assert!(notices.is_empty());
         assert_eq!(grants.dirs.len(), 1);
         assert!(grants.dirs[0].host.ends_with("data/sub"));
@@ -328,7 +436,14 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         let missing = caps("[[capabilities.dirs]]\nhost = \"nope\"\nguest = \"/d\"\n");
-        let error = resolve(&missing, root.path(), &|_| None).unwrap_err();
+        let error = resolve(
+            &missing,
+            &OperatorPolicy::default(),
+            "p",
+            root.path(),
+            &|_| None,
+        )
+        .unwrap_err();
         assert!(
             error.to_string().contains("capabilities.dirs[0].host"),
             "{error}"
@@ -337,7 +452,14 @@ mod tests {
 
         std::os::unix::fs::symlink(outside.path(), root.path().join("link")).unwrap();
         let escape = caps("[[capabilities.dirs]]\nhost = \"link\"\nguest = \"/d\"\n");
-        let error = resolve(&escape, root.path(), &|_| None).unwrap_err();
+        let error = resolve(
+            &escape,
+            &OperatorPolicy::default(),
+            "p",
+            root.path(),
+            &|_| None,
+        )
+        .unwrap_err();
         assert!(matches!(error, GrantError::DirEscapes { .. }), "{error}");
         assert!(
             error.to_string().contains("outside the workspace"),
@@ -349,12 +471,67 @@ mod tests {
     fn unset_variables_are_reported_not_granted() {
         let requested = caps("env = [\"SET_ONE\", \"UNSET_ONE\"]\n");
         let lookup = |name: &str| (name == "SET_ONE").then(|| "v".to_string());
-        let (grants, notices) = resolve(&requested, Path::new("."), &lookup).unwrap();
+        let (grants, notices) = resolve(
+            &requested,
+            &OperatorPolicy::default(),
+            "p",
+            Path::new("."),
+            &lookup,
+        )
+        .unwrap();
         assert_eq!(grants.env.len(), 1);
         assert_eq!(grants.env[0].name, "SET_ONE");
         assert_eq!(notices.len(), 1);
         assert!(notices[0].contains("UNSET_ONE"), "{notices:?}");
         assert!(!grants.to_string().contains('v') || !grants.to_string().contains("=v"));
+    }
+
+    #[test]
+    fn operator_origins_cover_requested_ones() {
+        let o = |s: &str| s.parse::<HttpOrigin>().unwrap();
+        assert!(covers(
+            &o("https://a.example.com"),
+            &o("https://a.example.com")
+        ));
+        assert!(covers(
+            &o("https://*.example.com"),
+            &o("https://a.example.com")
+        ));
+        assert!(covers(
+            &o("https://*.example.com"),
+            &o("https://*.api.example.com")
+        ));
+        assert!(!covers(
+            &o("https://*.example.com"),
+            &o("https://example.com")
+        ));
+        assert!(!covers(
+            &o("https://a.example.com"),
+            &o("https://*.example.com")
+        ));
+        assert!(!covers(
+            &o("https://a.example.com"),
+            &o("http://a.example.com")
+        ));
+        assert!(!covers(
+            &o("https://a.example.com"),
+            &o("https://a.example.com:8443")
+        ));
+        assert!(!covers(
+            &o("http://localhost:80"),
+            &o("http://127.0.0.1:80")
+        ));
+    }
+
+    #[test]
+    fn references_expand_from_the_host_environment() {
+        let lookup = |name: &str| (name == "TOKEN").then(|| "t0k".to_string());
+        assert_eq!(
+            expand_references("Bearer ${TOKEN}", &lookup).unwrap(),
+            "Bearer t0k"
+        );
+        assert_eq!(expand_references("plain", &lookup).unwrap(), "plain");
+        assert_eq!(expand_references("${NOPE}x", &lookup).unwrap_err(), "NOPE");
     }
 
     #[test]

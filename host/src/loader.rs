@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
+use crate::config::OperatorPolicy;
 use crate::grants::{self, Grants};
 use crate::limits::{LimitBounds, Limits};
 use crate::manifest::{Manifest, PluginName};
@@ -22,6 +23,8 @@ pub struct LoadSettings {
     pub bounds: LimitBounds,
     /// The directory granted directories are relative to and confined to.
     pub workspace_root: PathBuf,
+    /// What the operator allows each plugin.
+    pub policy: OperatorPolicy,
 }
 
 /// Loads every plugin in `dir`, concurrently. Fails only if the folder itself
@@ -93,13 +96,29 @@ pub async fn load_dir(
         entry
             .notices
             .extend(notices.iter().map(ToString::to_string));
+        let narrowing = settings.policy.plugins.get(&entry.name);
+        let limits = match narrowing {
+            Some(policy) if !policy.limits.is_empty() => limits
+                .with_overrides(&policy.limits)
+                .clamped_to(&settings.bounds.ceilings),
+            _ => limits,
+        };
+        let disabled = narrowing
+            .map(|p| p.disabled_tools.clone())
+            .unwrap_or_default();
         let requested = entry
             .manifest
             .as_ref()
             .map(|m| m.capabilities.clone())
             .unwrap_or_default();
         let lookup_env = |name: &str| std::env::var(name).ok();
-        let grants = match grants::resolve(&requested, &settings.workspace_root, &lookup_env) {
+        let grants = match grants::resolve(
+            &requested,
+            &settings.policy,
+            &entry.name,
+            &settings.workspace_root,
+            &lookup_env,
+        ) {
             Ok((grants, notices)) => {
                 entry.notices.extend(notices);
                 Arc::new(grants)
@@ -116,7 +135,7 @@ pub async fn load_dir(
         };
         let sandbox = sandbox.clone();
         jobs.spawn(async move {
-            entry.status = match load_one(&sandbox, &entry, limits, grants).await {
+            entry.status = match load_one(&sandbox, &mut entry, limits, grants, &disabled).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => PluginStatus::Failed(error.to_string()),
             };
@@ -183,9 +202,10 @@ fn prepare(
 /// Compiles the component and asks it for its tools.
 async fn load_one(
     sandbox: &Arc<Sandbox>,
-    entry: &PluginEntry,
+    entry: &mut PluginEntry,
     limits: Limits,
     grants: Arc<Grants>,
+    disabled: &[String],
 ) -> Result<LoadedPlugin, String> {
     let started = Instant::now();
     let path = entry.component_path.clone();
@@ -206,9 +226,31 @@ async fn load_one(
     };
     let report = sandbox.describe(&compiled, &limits, &grants, ctx).await;
     crate::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
-    let tools = report
+    let mut tools = report
         .outcome
         .map_err(|e| context(LoadError::Describe(e)))?;
+    tools.retain(|tool| {
+        let keep = !disabled.contains(&tool.name);
+        if !keep {
+            entry.notices.push(format!(
+                "tool `{}` is disabled by the operator (plugins.{name}.disabled_tools)",
+                tool.name
+            ));
+        }
+        keep
+    });
+    for tool in disabled {
+        if !tools.iter().any(|t| &t.name == tool)
+            && !entry
+                .notices
+                .iter()
+                .any(|n| n.contains(&format!("`{tool}`")))
+        {
+            entry.notices.push(format!(
+                "plugins.{name}.disabled_tools names `{tool}`, which the plugin does not offer"
+            ));
+        }
+    }
     Ok(LoadedPlugin {
         name,
         compiled,

@@ -223,3 +223,124 @@ async fn granted_variables_are_visible_others_are_not_and_values_stay_secret() {
         );
     }
 }
+
+#[tokio::test]
+async fn operator_policy_narrows_what_manifests_request() {
+    let workspace = Workspace::new();
+    let plugins = Plugins::new()
+        .component("files", warden_test_artifacts::FILES_WASM)
+        .manifest("files", FILES_MANIFEST)
+        .hostile(Some(
+            "manifest_version = 1\n[capabilities]\n\
+             env = [\"WARDEN_E2E_A\", \"WARDEN_E2E_B\"]\n\
+             http = [\"http://127.0.0.1:1\", \"http://127.0.0.1:2\"]\n",
+        ));
+    let config = workspace.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"plugins_dir = {plugins:?}
+[policy]
+allow_write = false
+[plugins.files]
+disabled_tools = ["search"]
+[plugins.hostile]
+env = ["WARDEN_E2E_A"]
+env_values = {{ WARDEN_E2E_A = "prefix-${{WARDEN_E2E_SOURCE}}" }}
+http = ["http://127.0.0.1:1"]
+[plugins.hostile.limits]
+timeout = "3s"
+"#,
+            plugins = plugins.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let env = [
+        ("WARDEN_E2E_SOURCE", "from-source"),
+        ("WARDEN_E2E_A", "host-value"),
+        ("WARDEN_E2E_B", "other"),
+    ];
+
+    let out = std::process::Command::new(crate::support::WARDEN)
+        .args(["list", "--json", "--config", config.to_str().unwrap()])
+        .envs(env)
+        .current_dir(workspace.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let hostile = listing.iter().find(|p| p["name"] == "hostile").unwrap();
+    assert_eq!(
+        hostile["requested"]["http"].as_array().unwrap().len(),
+        2,
+        "{hostile:#}"
+    );
+    assert_eq!(
+        hostile["granted"]["http"]["origins"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{hostile:#}"
+    );
+    assert_eq!(hostile["limits"]["timeout_ms"], 3000, "{hostile:#}");
+    let notices = hostile["notices"].to_string();
+    assert!(
+        notices.contains("http://127.0.0.1:2 not granted"),
+        "{notices}"
+    );
+    assert!(notices.contains("WARDEN_E2E_B not granted"), "{notices}");
+    let files = listing.iter().find(|p| p["name"] == "files").unwrap();
+    let modes: Vec<&Value> = files["granted"]["dirs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| &d["mode"])
+        .collect();
+    assert!(modes.iter().all(|m| *m == "ro"), "{files:#}");
+    assert!(
+        !files["tools"].to_string().contains("files_search"),
+        "{files:#}"
+    );
+
+    let dir = config.parent().unwrap();
+    let server = Server::start_in(
+        plugins.path(),
+        Revision::Stateless,
+        &["--config", config.to_str().unwrap()],
+        dir,
+        &env,
+    )
+    .await;
+    let a = server
+        .call("hostile_env", json!({ "name": "WARDEN_E2E_A" }))
+        .await;
+    assert_eq!(ok_text(&a), "prefix-from-source");
+    let b = server
+        .call("hostile_env", json!({ "name": "WARDEN_E2E_B" }))
+        .await;
+    assert_eq!(ok_text(&b), "unset");
+    let write = server
+        .call(
+            "files_write",
+            json!({ "path": "/scratch/x.md", "content": "x" }),
+        )
+        .await;
+    assert!(error_text(&write).contains("read-only"));
+    assert!(
+        !server
+            .tool_names()
+            .await
+            .iter()
+            .any(|n| n == "files_search")
+    );
+    assert!(
+        !server.stderr().contains("from-source"),
+        "a secret reached the log"
+    );
+    server.stop().await;
+}

@@ -84,6 +84,7 @@ impl Common {
         let settings = LoadSettings {
             bounds: config.limits,
             workspace_root,
+            policy: config.policy.clone(),
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await
