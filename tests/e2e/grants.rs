@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
-use crate::support::{Plugins, Revision, Server, error_text, ok_text};
+use crate::support::{Plugins, Revision, Server, error_text, list_json, ok_text, warden_in};
 
 /// A workspace with a read-only and a read-write directory, a secret outside
 /// the workspace, and a symlink that points out of a granted directory.
@@ -129,22 +129,11 @@ async fn directories_outside_the_workspace_are_refused_at_load() {
         .manifest("dotdot", dotdot)
         .component("absolute", warden_test_artifacts::HOSTILE_WASM)
         .manifest("absolute", absolute);
-    let out = std::process::Command::new(crate::support::WARDEN)
-        .args([
-            "list",
-            "--json",
-            "--plugins",
-            plugins.path().to_str().unwrap(),
-        ])
-        .current_dir(workspace.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let listing = list_json(
+        &["--plugins", plugins.path().to_str().unwrap()],
+        workspace.path(),
+        &[],
     );
-    let listing: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     for (plugin, words) in [
         (
             "symlinkout",
@@ -201,12 +190,10 @@ async fn granted_variables_are_visible_others_are_not_and_values_stay_secret() {
     server.stop().await;
 
     for format in [&["list", "--json"][..], &["list"][..]] {
-        let out = std::process::Command::new(crate::support::WARDEN)
-            .args(format)
-            .args(["--plugins", plugins.path().to_str().unwrap()])
-            .env("WARDEN_E2E_TOKEN", secret)
-            .output()
-            .unwrap();
+        let mut args = format.to_vec();
+        let dir = plugins.path().to_str().unwrap();
+        args.extend(["--plugins", dir]);
+        let out = warden_in(&args, dir.as_ref(), &[("WARDEN_E2E_TOKEN", secret)]);
         let all = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -261,18 +248,11 @@ timeout = "3s"
         ("WARDEN_E2E_B", "other"),
     ];
 
-    let out = std::process::Command::new(crate::support::WARDEN)
-        .args(["list", "--json", "--config", config.to_str().unwrap()])
-        .envs(env)
-        .current_dir(workspace.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let listing = list_json(
+        &["--config", config.to_str().unwrap()],
+        workspace.path(),
+        &env,
     );
-    let listing: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
     let hostile = listing.iter().find(|p| p["name"] == "hostile").unwrap();
     assert_eq!(
         hostile["requested"]["http"].as_array().unwrap().len(),

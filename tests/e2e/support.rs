@@ -280,12 +280,31 @@ pub fn error_text(result: &CallToolResult) -> String {
 
 /// Runs `warden ARGS` to completion.
 pub fn warden(args: &[&str]) -> std::process::Output {
+    warden_in(args, &std::env::temp_dir(), &[])
+}
+
+/// Runs `warden ARGS` to completion in `cwd` with extra environment variables.
+pub fn warden_in(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(WARDEN)
         .args(args)
         .env("WARDEN_LOG", "warden=info")
         .env_remove("WARDEN_CONFIG")
         .env_remove("WARDEN_PLUGINS")
-        .current_dir(std::env::temp_dir())
+        .envs(env.iter().copied())
+        .current_dir(cwd)
         .output()
         .expect("run warden")
+}
+
+/// `warden list --json ARGS` in `cwd`: the parsed listing.
+pub fn list_json(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Vec<Value> {
+    let mut all = vec!["list", "--json"];
+    all.extend_from_slice(args);
+    let out = warden_in(&all, cwd, env);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("`warden list --json` prints JSON")
 }
