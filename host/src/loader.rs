@@ -229,28 +229,18 @@ async fn load_one(
     let mut tools = report
         .outcome
         .map_err(|e| context(LoadError::Describe(e)))?;
-    tools.retain(|tool| {
-        let keep = !disabled.contains(&tool.name);
-        if !keep {
-            entry.notices.push(format!(
-                "tool `{}` is disabled by the operator (plugins.{name}.disabled_tools)",
-                tool.name
-            ));
-        }
-        keep
-    });
     for tool in disabled {
-        if !tools.iter().any(|t| &t.name == tool)
-            && !entry
-                .notices
-                .iter()
-                .any(|n| n.contains(&format!("`{tool}`")))
-        {
-            entry.notices.push(format!(
-                "plugins.{name}.disabled_tools names `{tool}`, which the plugin does not offer"
-            ));
-        }
+        entry
+            .notices
+            .push(if tools.iter().any(|t| &t.name == tool) {
+                format!("tool `{tool}` is disabled by the operator (plugins.{name}.disabled_tools)")
+            } else {
+                format!(
+                    "plugins.{name}.disabled_tools names `{tool}`, which the plugin does not offer"
+                )
+            });
     }
+    tools.retain(|tool| !disabled.contains(&tool.name));
     Ok(LoadedPlugin {
         name,
         compiled,

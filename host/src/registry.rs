@@ -121,8 +121,7 @@ impl Registry {
                         descriptor.name
                     ));
                 }
-                let (tool, input_validator, output_validator) = tool;
-                let mut tool = tool;
+                let (mut tool, input_validator, output_validator) = tool;
                 tool.name = exposed.clone().into();
                 order.push(exposed.clone());
                 tools.insert(
