@@ -216,6 +216,8 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         bounds: LimitBounds::default(),
         workspace_root: plugins.path().to_path_buf(),
         policy: Default::default(),
+        lock: Default::default(),
+        record: false,
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await
@@ -443,6 +445,12 @@ impl wit::warden::plugin::log::Host for BaseState {
 
 impl wit::warden::plugin::progress::Host for BaseState {
     fn report(&mut self, _progress: f64, _total: Option<f64>, _message: Option<String>) {}
+}
+
+impl wit::warden::plugin::notify::Host for BaseState {
+    fn list_changed(&mut self, _kind: wit::warden::plugin::notify::ListKind) {}
+
+    fn resource_updated(&mut self, _uri: String) {}
 }
 
 /// A plain wasmtime embedding of the plugin world, one engine per variant.

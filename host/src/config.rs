@@ -7,6 +7,10 @@
 //! max_concurrent_calls = 64      # default: 64
 //! max_wasm_stack = "1MiB"        # engine-wide; default: 1 MiB
 //! cache_dir = "/var/cache/warden" # compiled components; default: unset (the host picks)
+//! lock_file = "warden.lock"      # approvals; default: beside this file
+//!
+//! [policy]
+//! new_plugins = "trust-on-first-use" # or "require-approval"
 //!
 //! [limits.default]               # the limits a plugin gets when it requests none
 //! timeout = "10s"
@@ -29,6 +33,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::lock::{self, NewPlugins};
+use crate::manifest::capabilities::{check_http_requests, check_http_response};
 use crate::manifest::{EnvVarName, GuestPath, HttpOrigin, PluginName};
 
 use crate::limits::{
@@ -64,6 +70,15 @@ pub struct Config {
     pub workspace_root: Option<PathBuf>,
     /// What the operator allows plugins (`[policy]` and `[plugins.NAME]`).
     pub policy: OperatorPolicy,
+    /// `lock_file`: where approvals are recorded, resolved against the config
+    /// file's directory. `None`: [`Config::lock_path`] picks.
+    pub lock_file: Option<PathBuf>,
+    /// `[http]`: Streamable HTTP serving.
+    pub http: crate::ops::HttpSettings,
+    /// `[telemetry]`: the spans file.
+    pub telemetry: crate::ops::TelemetrySettings,
+    /// `[audit]`: the audit log.
+    pub audit: crate::ops::AuditSettings,
 }
 
 /// The operator's policy: what plugins may get, whatever their manifests ask.
@@ -75,6 +90,9 @@ pub struct OperatorPolicy {
     pub allow_network: bool,
     /// `policy.allow_write`: when false, every granted directory is read-only.
     pub allow_write: bool,
+    /// `policy.new_plugins`: what happens on the first sight of a plugin
+    /// that the lock file has no approval for.
+    pub new_plugins: NewPlugins,
     /// `[plugins.NAME]` tables, by plugin name.
     pub plugins: BTreeMap<String, PluginPolicy>,
 }
@@ -84,6 +102,7 @@ impl Default for OperatorPolicy {
         Self {
             allow_network: true,
             allow_write: true,
+            new_plugins: NewPlugins::default(),
             plugins: BTreeMap::new(),
         }
     }
@@ -108,9 +127,27 @@ pub struct PluginPolicy {
     pub disabled_tools: Vec<String>,
     /// Limits that override the manifest's requests (still under the ceilings).
     pub limits: crate::limits::LimitsRequest,
+    /// `http_max_requests`: at most this many requests per call.
+    pub http_max_requests: Option<u32>,
+    /// `http_max_response`: at most this many bytes per response body.
+    pub http_max_response: Option<u64>,
 }
 
 impl Config {
+    /// Where approvals are recorded: `lock_file` if set, else
+    /// [`lock::FILE_NAME`] beside the config file (in the current directory
+    /// when there is no config file).
+    pub fn lock_path(&self) -> PathBuf {
+        match (&self.lock_file, &self.path) {
+            (Some(file), _) => file.clone(),
+            (None, Some(config)) => config
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(lock::FILE_NAME),
+            (None, None) => PathBuf::from(lock::FILE_NAME),
+        }
+    }
+
     /// The default for `max_concurrent_calls`.
     pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 64;
     /// The highest accepted `max_concurrent_calls`.
@@ -174,6 +211,10 @@ impl Default for Config {
             limits: LimitBounds::default(),
             workspace_root: None,
             policy: OperatorPolicy::default(),
+            lock_file: None,
+            http: crate::ops::HttpSettings::default(),
+            telemetry: crate::ops::TelemetrySettings::default(),
+            audit: crate::ops::AuditSettings::default(),
         }
     }
 }
@@ -273,8 +314,13 @@ struct RawConfig {
     policy: RawPolicy,
     #[serde(default)]
     plugins: BTreeMap<PluginName, RawPluginPolicy>,
-    // Per-plugin operator policy (`[plugins.NAME]`, keyed by `PluginName`)
-    // will be another optional table here.
+    lock_file: Option<String>,
+    #[serde(default)]
+    http: crate::ops::RawHttp,
+    #[serde(default)]
+    telemetry: crate::ops::RawTelemetry,
+    #[serde(default)]
+    audit: crate::ops::RawAudit,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -282,6 +328,7 @@ struct RawConfig {
 struct RawPolicy {
     allow_network: Option<bool>,
     allow_write: Option<bool>,
+    new_plugins: Option<NewPlugins>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -298,6 +345,8 @@ struct RawPluginPolicy {
     disabled_tools: Vec<String>,
     #[serde(default)]
     limits: RawLimits,
+    http_max_requests: Option<toml::Value>,
+    http_max_response: Option<toml::Value>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -412,6 +461,32 @@ impl RawConfig {
                     )
                 })?;
             }
+            let http_max_requests = raw
+                .http_max_requests
+                .as_ref()
+                .map(|value| {
+                    check_http_requests(value).map_err(|reason| {
+                        invalid(
+                            &format!("plugins.{name}.http_max_requests"),
+                            value.to_string(),
+                            reason,
+                        )
+                    })
+                })
+                .transpose()?;
+            let http_max_response = raw
+                .http_max_response
+                .as_ref()
+                .map(|value| {
+                    check_http_response(value).map_err(|reason| {
+                        invalid(
+                            &format!("plugins.{name}.http_max_response"),
+                            value.to_string(),
+                            reason,
+                        )
+                    })
+                })
+                .transpose()?;
             plugins.insert(
                 name.to_string(),
                 PluginPolicy {
@@ -426,14 +501,25 @@ impl RawConfig {
                         .collect(),
                     disabled_tools: raw.disabled_tools,
                     limits,
+                    http_max_requests,
+                    http_max_response,
                 },
             );
         }
         let policy = OperatorPolicy {
             allow_network: self.policy.allow_network.unwrap_or(true),
             allow_write: self.policy.allow_write.unwrap_or(true),
+            new_plugins: self.policy.new_plugins.unwrap_or_default(),
             plugins,
         };
+        let lock_file = self
+            .lock_file
+            .as_deref()
+            .map(|file| resolve("lock_file", file))
+            .transpose()?;
+        let http = self.http.validate(path)?;
+        let telemetry = self.telemetry.validate(path)?;
+        let audit = self.audit.validate(path)?;
 
         Ok(Config {
             path: Some(path.to_owned()),
@@ -447,6 +533,10 @@ impl RawConfig {
             },
             workspace_root,
             policy,
+            lock_file,
+            http,
+            telemetry,
+            audit,
         })
     }
 }

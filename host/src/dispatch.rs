@@ -3,7 +3,7 @@
 //!
 //! Used by both the MCP server and `warden call`, so the two behave the same.
 
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use base64::Engine as _;
@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::grants::Denial;
+use crate::observe::{CallRecord, Observer, Outcome};
 use crate::registry::{Registry, ToolEntry};
 use crate::sandbox::{
     CallContext, CallError, Captured, Content, ProgressReport, Sandbox, ToolError, ToolOutput,
@@ -39,6 +40,10 @@ pub struct Dispatcher {
     sandbox: Arc<Sandbox>,
     registry: RwLock<Arc<Registry>>,
     permits: Semaphore,
+    observer: OnceLock<Observer>,
+    announcer: crate::announce::Announcer,
+    /// Serializes registry swaps after a plugin announces a change.
+    refresh: tokio::sync::Mutex<()>,
 }
 
 impl Dispatcher {
@@ -49,6 +54,47 @@ impl Dispatcher {
             sandbox,
             registry: RwLock::new(Arc::new(registry)),
             permits: Semaphore::new(max_concurrent_calls.max(1)),
+            observer: OnceLock::new(),
+            announcer: crate::announce::Announcer::default(),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The sandbox every call runs in.
+    pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    /// Waits for a free call slot.
+    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DispatchError> {
+        self.permits
+            .acquire()
+            .await
+            .map_err(|_| DispatchError::ShuttingDown)
+    }
+
+    /// Who hears about changes.
+    pub fn announcer(&self) -> &crate::announce::Announcer {
+        &self.announcer
+    }
+
+    /// Held while a plugin's lists are swapped in.
+    pub(crate) async fn refresh_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.refresh.lock().await
+    }
+
+    /// Sends every finished call to `observer` (spans, audit) besides the
+    /// metrics; only the first observer set is kept.
+    pub fn set_observer(&self, observer: Observer) {
+        if self.observer.set(observer).is_err() {
+            tracing::warn!("the call observer was already set");
+        }
+    }
+
+    fn observe(&self, record: &CallRecord<'_>) {
+        match self.observer.get() {
+            Some(observer) => observer.call_finished(record),
+            None => crate::metrics::call_finished(record),
         }
     }
 
@@ -78,9 +124,20 @@ impl Dispatcher {
         let entry = registry
             .tool(name)
             .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;
+        let started = Instant::now();
         let arguments = Value::Object(arguments.unwrap_or_default());
         if let Some(message) = schema_violations(entry, &arguments) {
             tracing::info!(tool = name, "arguments rejected by the input schema");
+            self.observe(&CallRecord {
+                tool: name,
+                plugin: &entry.plugin.name,
+                local_tool: &entry.local_name,
+                duration: started.elapsed(),
+                outcome: Outcome::InvalidArguments,
+                stats: None,
+                denials: &[],
+                arguments: &arguments,
+            });
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]));
         }
 
@@ -89,13 +146,13 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| DispatchError::ShuttingDown)?;
+        let _in_flight = crate::metrics::call_in_flight();
         let plugin = &entry.plugin;
         let ctx = CallContext {
             plugin: plugin.name.as_str().into(),
             tool: Some(entry.local_name.as_str().into()),
             progress,
         };
-        let started = Instant::now();
         let report = self
             .sandbox
             .call(
@@ -114,6 +171,7 @@ impl Dispatcher {
             &report.stderr,
         );
         let stats = &report.stats;
+        let mut observed = Outcome::of(&report.outcome);
         let result = match report.outcome {
             Ok(Ok(output)) => success(entry, output),
             Ok(Err(error)) => Err(tool_error_message(&error)),
@@ -122,6 +180,19 @@ impl Dispatcher {
         // A failure caused by a missing grant says so, whatever the plugin
         // made of the denied operation.
         let result = result.map_err(|message| with_denials(message, &report.denials));
+        if result.is_err() && observed == Outcome::Ok {
+            observed = Outcome::BadOutput;
+        }
+        self.observe(&CallRecord {
+            tool: name,
+            plugin: &plugin.name,
+            local_tool: &entry.local_name,
+            duration: started.elapsed(),
+            outcome: observed,
+            stats: Some(stats),
+            denials: &report.denials,
+            arguments: &arguments,
+        });
         let outcome = match &result {
             Ok(_) => "ok",
             Err(_) => "error",
@@ -139,6 +210,7 @@ impl Dispatcher {
             output_bytes = stats.output_bytes,
             "tool call finished"
         );
+        crate::primitives::announce(self, plugin, &report.announcements).await;
         Ok(result.unwrap_or_else(|message| {
             tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
             CallToolResult::error(vec![ContentBlock::text(message)])

@@ -80,6 +80,11 @@ pub struct HttpGrant {
     pub max_requests_per_call: u32,
     /// At most this many bytes per response body.
     pub max_response_bytes: u64,
+    /// Origins the plugin requests and the operator's policy allows, held
+    /// back until the operator approves them (see [`crate::lock`]). Never
+    /// reachable; named in the denial so the operator knows what to do.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<HttpOrigin>,
 }
 
 impl Default for HttpGrant {
@@ -88,6 +93,7 @@ impl Default for HttpGrant {
             origins: Vec::new(),
             max_requests_per_call: DEFAULT_HTTP_REQUESTS,
             max_response_bytes: DEFAULT_HTTP_RESPONSE_BYTES,
+            pending: Vec::new(),
         }
     }
 }
@@ -243,20 +249,9 @@ pub fn resolve(
 
     let mut origins = Vec::new();
     for origin in &requested.http {
-        if !policy.allow_network {
-            refuse(
-                format!("http {origin}"),
-                "the operator refuses network access to every plugin (policy.allow_network = false)",
-            );
-        } else if let Some(allowed) = narrowing.and_then(|p| p.http.as_ref())
-            && !allowed.iter().any(|a| covers(a, origin))
-        {
-            refuse(
-                format!("http {origin}"),
-                &format!("not in plugins.{plugin}.http"),
-            );
-        } else {
-            origins.push(origin.clone());
+        match http_refusal(policy, plugin, origin) {
+            Some(why) => refuse(format!("http {origin}"), &why),
+            None => origins.push(origin.clone()),
         }
     }
 
@@ -370,10 +365,29 @@ pub fn resolve(
         }
     }
 
+    let operator = |f: fn(&crate::config::PluginPolicy) -> Option<u64>| narrowing.and_then(f);
+    let smallest = |manifest: Option<u64>, operator: Option<u64>, default: u64| {
+        [manifest, operator]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(default)
+    };
+    let max_requests_per_call = smallest(
+        requested.http_max_requests.map(u64::from),
+        operator(|p| p.http_max_requests.map(u64::from)),
+        u64::from(DEFAULT_HTTP_REQUESTS),
+    );
     let grants = Grants {
         http: HttpGrant {
             origins,
-            ..HttpGrant::default()
+            max_requests_per_call: u32::try_from(max_requests_per_call).unwrap_or(u32::MAX),
+            max_response_bytes: smallest(
+                requested.http_max_response,
+                operator(|p| p.http_max_response),
+                DEFAULT_HTTP_RESPONSE_BYTES,
+            ),
+            pending: Vec::new(),
         },
         dirs,
         env,
@@ -381,9 +395,21 @@ pub fn resolve(
     Ok((grants, notices))
 }
 
-/// Whether the operator's `allowed` origin covers a requested one: the same
-/// origin, or a wildcard of the operator's that covers the requested host.
-fn covers(allowed: &HttpOrigin, requested: &HttpOrigin) -> bool {
+/// Why the operator's policy refuses `origin` to `plugin`; `None` when it allows it.
+pub fn http_refusal(policy: &OperatorPolicy, plugin: &str, origin: &HttpOrigin) -> Option<String> {
+    if !policy.allow_network {
+        return Some(
+            "the operator refuses network access to every plugin (policy.allow_network = false)"
+                .into(),
+        );
+    }
+    let allowed = policy.plugins.get(plugin)?.http.as_ref()?;
+    (!allowed.iter().any(|a| covers(a, origin))).then(|| format!("not in plugins.{plugin}.http"))
+}
+
+/// Whether the `allowed` origin covers a requested one: the same origin, or a
+/// wildcard that covers the requested host.
+pub fn covers(allowed: &HttpOrigin, requested: &HttpOrigin) -> bool {
     if allowed.scheme != requested.scheme || allowed.port != requested.port {
         return false;
     }

@@ -4,15 +4,26 @@
 //! [`sandbox`] (compiled component) -> [`registry`] -> [`server`] (MCP) ->
 //! [`dispatch`] -> a fresh sandboxed instance per call.
 
+pub mod announce;
+pub mod audit;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod dispatch;
 pub mod grants;
+pub mod http;
+pub mod jsonl;
 pub mod limits;
 pub mod loader;
+pub mod lock;
 pub mod manifest;
+pub mod metrics;
+pub mod observe;
+pub mod ops;
 pub mod policy;
+pub mod primitives;
 pub mod registry;
 pub mod sandbox;
 pub mod server;
+pub mod spans;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use tokio::task::JoinSet;
 use crate::config::OperatorPolicy;
 use crate::grants::{self, Grants};
 use crate::limits::{LimitBounds, Limits};
+use crate::lock::{self, Approval, LockFile, Verdict};
 use crate::manifest::{Manifest, PluginName};
 use crate::registry::{LoadedPlugin, PluginEntry, PluginStatus};
 use crate::sandbox::{CallContext, LoadError, Sandbox};
@@ -25,15 +26,18 @@ pub struct LoadSettings {
     pub workspace_root: PathBuf,
     /// What the operator allows each plugin.
     pub policy: OperatorPolicy,
+    /// What the operator approved for each plugin.
+    pub lock: LockFile,
+    /// Whether first-use trust and quiet updates are written to the lock
+    /// (`serve` and `call` record; `list` only reports).
+    pub record: bool,
 }
 
-/// Loads every plugin in `dir`, concurrently. Fails only if the folder itself
-/// cannot be read.
-pub async fn load_dir(
-    sandbox: &Arc<Sandbox>,
-    dir: &Path,
-    settings: &LoadSettings,
-) -> std::io::Result<Vec<PluginEntry>> {
+/// Files by stem: `NAME.wasm` components and `NAME.toml` manifests.
+type Files = BTreeMap<String, PathBuf>;
+
+/// Finds the components and manifests in `dir`.
+fn scan(dir: &Path) -> std::io::Result<(Files, Files)> {
     let mut components = BTreeMap::new();
     let mut manifests = BTreeMap::new();
     for entry in std::fs::read_dir(dir)? {
@@ -51,6 +55,55 @@ pub async fn load_dir(
             _ => {}
         }
     }
+    Ok((components, manifests))
+}
+
+/// A component in the plugins folder, with its manifest read but nothing
+/// compiled: what `warden approve` needs.
+#[derive(Debug)]
+pub struct FoundPlugin {
+    /// The plugin's name (from the manifest, else the file name).
+    pub name: String,
+    /// The `.wasm` file.
+    pub component_path: PathBuf,
+    /// The manifest, when there is one.
+    pub manifest: Option<Manifest>,
+}
+
+/// Every component in `dir` with its manifest; a plugin whose manifest or
+/// name is broken is an `Err` with the reason.
+pub fn find_plugins(dir: &Path) -> std::io::Result<Vec<Result<FoundPlugin, String>>> {
+    let (components, mut manifests) = scan(dir)?;
+    let mut names = BTreeMap::new();
+    let mut found = Vec::new();
+    for (stem, component_path) in components {
+        let mut entry = PluginEntry {
+            name: stem.clone(),
+            component_path,
+            manifest_path: manifests.remove(&stem),
+            manifest: None,
+            notices: Vec::new(),
+            status: PluginStatus::Failed(String::new()),
+        };
+        found.push(
+            prepare(&mut entry, &stem, &mut names).map(|()| FoundPlugin {
+                name: entry.name,
+                component_path: entry.component_path,
+                manifest: entry.manifest,
+            }),
+        );
+    }
+    Ok(found)
+}
+
+/// Loads every plugin in `dir`, concurrently. Fails only if the folder itself
+/// cannot be read.
+pub async fn load_dir(
+    sandbox: &Arc<Sandbox>,
+    dir: &Path,
+    settings: &LoadSettings,
+) -> std::io::Result<Vec<PluginEntry>> {
+    let (components, mut manifests) = scan(dir)?;
 
     let mut entries = Vec::new();
     for (stem, manifest_path) in &manifests {
@@ -71,6 +124,7 @@ pub async fn load_dir(
 
     let mut jobs = JoinSet::new();
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
+    let mut to_record = BTreeMap::new();
     for (stem, component_path) in components {
         let manifest_path = manifests.remove(&stem);
         let mut entry = PluginEntry {
@@ -111,16 +165,50 @@ pub async fn load_dir(
             .as_ref()
             .map(|m| m.capabilities.clone())
             .unwrap_or_default();
+        let review = match tokio::fs::read(&entry.component_path).await {
+            Ok(bytes) => {
+                let sha256 = lock::sha256_hex(&bytes);
+                let review = lock::review(
+                    settings.lock.get(&entry.name),
+                    &sha256,
+                    &requested,
+                    settings.policy.new_plugins,
+                );
+                if review.verdict.records() {
+                    to_record.insert(entry.name.clone(), Approval::new(sha256, &requested));
+                }
+                review
+            }
+            Err(error) => {
+                let error = LoadError::Io(error);
+                entry.status =
+                    PluginStatus::Failed(format!("{}: {error}", entry.component_path.display()));
+                entries.push(entry);
+                continue;
+            }
+        };
+        if let Err(error) = explain(&mut entry, &review, settings) {
+            entry.status = PluginStatus::Failed(error);
+            entries.push(entry);
+            continue;
+        }
         let lookup_env = |name: &str| std::env::var(name).ok();
         let grants = match grants::resolve(
-            &requested,
+            &review.approved,
             &settings.policy,
             &entry.name,
             &settings.workspace_root,
             &lookup_env,
         ) {
-            Ok((grants, notices)) => {
+            Ok((mut grants, notices)) => {
                 entry.notices.extend(notices);
+                grants.http.pending = review
+                    .held
+                    .http
+                    .iter()
+                    .filter(|o| grants::http_refusal(&settings.policy, &entry.name, o).is_none())
+                    .cloned()
+                    .collect();
                 Arc::new(grants)
             }
             Err(error) => {
@@ -148,6 +236,7 @@ pub async fn load_dir(
             Err(e) => tracing::error!("a plugin load task failed: {e}"),
         }
     }
+    record_approvals(&mut entries, to_record, settings);
     for entry in &entries {
         match &entry.status {
             PluginStatus::Loaded(p) => tracing::info!(
@@ -165,6 +254,92 @@ pub async fn load_dir(
         }
     }
     Ok(entries)
+}
+
+/// Notes the lock's verdict on the entry; fails when the plugin may not load.
+fn explain(
+    entry: &mut PluginEntry,
+    review: &lock::Review,
+    settings: &LoadSettings,
+) -> Result<(), String> {
+    let name = &entry.name;
+    let lock_path = settings.lock.path().display();
+    match review.verdict {
+        Verdict::Approved => {}
+        Verdict::Updated => entry.notices.push(
+            "the component or manifest changed and requests nothing beyond its approval".into(),
+        ),
+        Verdict::TrustedOnFirstUse => entry.notices.push(if settings.record {
+            "first seen: trusted on first use".into()
+        } else {
+            format!("first seen: would be trusted on first use (not recorded in {lock_path} by this command)")
+        }),
+        Verdict::Held => {
+            tracing::warn!(
+                target: "warden::approval",
+                plugin = %name,
+                held = %review.held,
+                lock = %lock_path,
+                "plugin requests more than was approved; the growth is held back"
+            );
+            entry.notices.push(format!(
+                "held back until approved: {} (the plugin requests more than {lock_path} \
+                 records; review it and run `warden approve {name}`)",
+                review.held
+            ));
+        }
+        Verdict::NotApproved => {
+            return Err(format!(
+                "{}: not approved yet (policy.new_plugins = \"require-approval\"): it requests \
+                 {}; review it and run `warden approve {name}`",
+                entry.component_path.display(),
+                review.held
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes first-use trust and quiet updates of the plugins that loaded to
+/// the lock file (when the settings record).
+fn record_approvals(
+    entries: &mut [PluginEntry],
+    mut to_record: BTreeMap<String, Approval>,
+    settings: &LoadSettings,
+) {
+    to_record.retain(|name, _| {
+        entries
+            .iter()
+            .any(|e| &e.name == name && matches!(e.status, PluginStatus::Loaded(_)))
+    });
+    if !settings.record || to_record.is_empty() {
+        return;
+    }
+    let mut lock = settings.lock.clone();
+    for (name, approval) in &to_record {
+        tracing::info!(
+            target: "warden::approval",
+            plugin = %name,
+            sha256 = %approval.sha256,
+            capabilities = %approval.capabilities(),
+            lock = %lock.path().display(),
+            "recorded in the lock file"
+        );
+        lock.set(name, approval.clone());
+    }
+    let notice = match lock.save() {
+        Ok(()) => format!("recorded in {}", lock.path().display()),
+        Err(error) => {
+            tracing::warn!(target: "warden::approval", "{error}; approvals are not recorded");
+            format!("not recorded: {error}")
+        }
+    };
+    for entry in entries
+        .iter_mut()
+        .filter(|e| to_record.contains_key(&e.name))
+    {
+        entry.notices.push(notice.clone());
+    }
 }
 
 /// Reads the manifest and settles the plugin's name.
@@ -224,11 +399,12 @@ async fn load_one(
         tool: None,
         progress: None,
     };
-    let report = sandbox.describe(&compiled, &limits, &grants, ctx).await;
+    let report = sandbox.describe_all(&compiled, &limits, &grants, ctx).await;
     crate::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
-    let mut tools = report
+    let description = report
         .outcome
         .map_err(|e| context(LoadError::Describe(e)))?;
+    let tools = &description.tools;
     for tool in disabled {
         entry
             .notices
@@ -240,13 +416,19 @@ async fn load_one(
                 )
             });
     }
-    tools.retain(|tool| !disabled.contains(&tool.name));
-    Ok(LoadedPlugin {
+    let mut plugin = LoadedPlugin {
         name,
         compiled,
         limits,
         grants,
-        tools,
+        tools: Vec::new(),
+        resources: Vec::new(),
+        templates: Vec::new(),
+        prompts: Vec::new(),
+        disabled_tools: disabled.to_vec(),
         load_time: started.elapsed(),
-    })
+    }
+    .redescribed(description);
+    plugin.load_time = started.elapsed();
+    Ok(plugin)
 }

@@ -28,7 +28,7 @@
 //! [`EnvVarName`], [`DirGrant`], [`LimitsRequest`]); a [`ManifestError`] names
 //! the file, the field and what is wrong with it.
 
-mod capabilities;
+pub(crate) mod capabilities;
 mod name;
 mod v1;
 
@@ -298,6 +298,14 @@ pub enum FieldError {
     /// A `[limits]` value.
     #[error(transparent)]
     Limit(#[from] LimitValueError),
+    /// `http_max_requests` or `http_max_response`.
+    #[error("invalid value {value}: {reason}")]
+    HttpLimit {
+        /// The value as written.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The same entry twice (compared after normalization, so
     /// `https://a.com` and `https://a.com:443` are the same origin).
     #[error("{value:?} is listed twice (first at {first})")]

@@ -16,10 +16,14 @@ use rmcp::model::{JsonObject, Tool, ToolAnnotations};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::catalog::Catalog;
 use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::manifest::{Capabilities, Manifest};
-use crate::sandbox::{CompiledPlugin, ToolDescriptor};
+use crate::sandbox::{
+    CompiledPlugin, Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
+    ToolDescriptor,
+};
 
 /// Longest tool name clients accept.
 pub const MAX_TOOL_NAME: usize = 64;
@@ -35,14 +39,43 @@ pub struct LoadedPlugin {
     pub limits: Limits,
     /// The capabilities every call of this plugin gets.
     pub grants: Arc<Grants>,
-    /// The tools as the plugin described them.
+    /// The tools as the plugin described them (minus disabled ones).
     pub tools: Vec<ToolDescriptor>,
+    /// The concrete resources, with the plugin's own URIs.
+    pub resources: Vec<ResourceDescriptor>,
+    /// The resource templates, with the plugin's own URI templates.
+    pub templates: Vec<ResourceTemplate>,
+    /// The prompts, with the plugin's own names.
+    pub prompts: Vec<PromptDescriptor>,
+    /// Tools the operator disabled (`plugins.NAME.disabled_tools`).
+    pub disabled_tools: Vec<String>,
     /// How long compiling and describing took.
     pub load_time: Duration,
 }
 
+impl LoadedPlugin {
+    /// The same plugin with a new description (after it announced a change);
+    /// disabled tools stay disabled.
+    pub fn redescribed(&self, description: Description) -> Self {
+        let mut tools = description.tools;
+        tools.retain(|tool| !self.disabled_tools.contains(&tool.name));
+        Self {
+            name: self.name.clone(),
+            compiled: self.compiled.clone(),
+            limits: self.limits,
+            grants: self.grants.clone(),
+            tools,
+            resources: description.resources,
+            templates: description.templates,
+            prompts: description.prompts,
+            disabled_tools: self.disabled_tools.clone(),
+            load_time: self.load_time,
+        }
+    }
+}
+
 /// One plugin file and what became of it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PluginEntry {
     /// The plugin's name: the manifest's `name`, else the file stem.
     pub name: String,
@@ -59,7 +92,7 @@ pub struct PluginEntry {
 }
 
 /// Whether a plugin is serving.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum PluginStatus {
     /// Loaded and serving.
     Loaded(Arc<LoadedPlugin>),
@@ -82,12 +115,18 @@ pub struct ToolEntry {
     pub output_validator: Option<Arc<jsonschema::Validator>>,
 }
 
-/// All plugins and their tools; immutable once built, swapped whole on reload.
+/// All plugins and their tools, resources and prompts; immutable once
+/// built, swapped whole when a plugin's lists change.
 #[derive(Debug, Default)]
 pub struct Registry {
     plugins: Vec<PluginEntry>,
     tools: BTreeMap<String, ToolEntry>,
     order: Vec<String>,
+    catalog: Catalog,
+    /// Notices found while building (renamed or skipped items), per plugin;
+    /// kept apart from the load notices so that a rebuild does not repeat
+    /// them.
+    built_notices: BTreeMap<String, Vec<String>>,
 }
 
 impl Registry {
@@ -98,24 +137,24 @@ impl Registry {
         });
         let mut tools = BTreeMap::new();
         let mut order = Vec::new();
-        for entry in &mut plugins {
+        let (catalog, mut built_notices) = Catalog::build(&plugins);
+        for entry in &plugins {
             let PluginStatus::Loaded(plugin) = &entry.status else {
                 continue;
             };
             let plugin = plugin.clone();
+            let notices = built_notices.entry(entry.name.clone()).or_default();
             for descriptor in &plugin.tools {
                 let tool = match mcp_tool(descriptor) {
                     Ok(tool) => tool,
                     Err(reason) => {
-                        entry
-                            .notices
-                            .push(format!("tool `{}` skipped: {reason}", descriptor.name));
+                        notices.push(format!("tool `{}` skipped: {reason}", descriptor.name));
                         continue;
                     }
                 };
                 let exposed = unique_name(&plugin.name, &descriptor.name, &tools);
                 if exposed != format!("{}_{}", plugin.name, descriptor.name) {
-                    entry.notices.push(format!(
+                    notices.push(format!(
                         "tool `{}` is exposed as `{exposed}` (names must match \
                          ^[a-zA-Z0-9_-]{{1,64}}$ and be unique)",
                         descriptor.name
@@ -137,7 +176,8 @@ impl Registry {
             }
         }
         for entry in &plugins {
-            for notice in &entry.notices {
+            let built = built_notices.get(&entry.name).into_iter().flatten();
+            for notice in entry.notices.iter().chain(built) {
                 tracing::warn!(plugin = %entry.name, "{notice}");
             }
         }
@@ -145,7 +185,34 @@ impl Registry {
             plugins,
             tools,
             order,
+            catalog,
+            built_notices,
         }
+    }
+
+    /// This registry with the loaded plugin of the same name replaced by
+    /// `plugin` (after it announced a change); `None` when no such plugin is
+    /// loaded.
+    pub fn with_plugin(&self, plugin: Arc<LoadedPlugin>) -> Option<Self> {
+        let mut plugins = self.plugins.clone();
+        let entry = plugins
+            .iter_mut()
+            .find(|e| e.name == plugin.name && matches!(e.status, PluginStatus::Loaded(_)))?;
+        entry.status = PluginStatus::Loaded(plugin);
+        Some(Self::build(plugins))
+    }
+
+    /// The loaded plugin called `name`.
+    pub fn plugin(&self, name: &str) -> Option<&Arc<LoadedPlugin>> {
+        self.plugins.iter().find_map(|e| match &e.status {
+            PluginStatus::Loaded(p) if e.name == name => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The resources, templates and prompts.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     /// Every plugin file, loaded or failed, in name order.
@@ -245,7 +312,7 @@ fn compile_schema(schema: &JsonObject, what: &str) -> Result<Arc<jsonschema::Val
 
 /// `PLUGIN_TOOL`, with characters clients reject replaced by `_`, truncated
 /// to [`MAX_TOOL_NAME`] and made unique against `taken`.
-fn unique_name<V>(plugin: &str, tool: &str, taken: &BTreeMap<String, V>) -> String {
+pub(crate) fn unique_name<V>(plugin: &str, tool: &str, taken: &BTreeMap<String, V>) -> String {
     let base: String = format!("{plugin}_{tool}")
         .chars()
         .map(|c| {
@@ -299,6 +366,10 @@ pub struct PluginSummary {
     pub load_ms: Option<f64>,
     /// Exposed tools.
     pub tools: Vec<ToolSummary>,
+    /// Exposed resource URIs and URI templates.
+    pub resources: Vec<String>,
+    /// Exposed prompt names.
+    pub prompts: Vec<String>,
     /// Notices about this plugin.
     pub notices: Vec<String>,
 }
@@ -359,7 +430,32 @@ impl Registry {
                                 .to_string(),
                         })
                         .collect(),
-                    notices: entry.notices.clone(),
+                    resources: self
+                        .catalog
+                        .resources()
+                        .iter()
+                        .filter(|r| r.plugin.name == entry.name)
+                        .map(|r| r.resource.uri.clone())
+                        .chain(
+                            self.catalog
+                                .templates()
+                                .iter()
+                                .filter(|t| t.plugin.name == entry.name)
+                                .map(|t| t.template.uri_template.clone()),
+                        )
+                        .collect(),
+                    prompts: self
+                        .catalog
+                        .prompts()
+                        .filter(|p| p.plugin.name == entry.name)
+                        .map(|p| p.prompt.name.clone())
+                        .collect(),
+                    notices: entry
+                        .notices
+                        .iter()
+                        .chain(self.built_notices.get(&entry.name).into_iter().flatten())
+                        .cloned()
+                        .collect(),
                 }
             })
             .collect()

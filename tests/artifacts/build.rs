@@ -58,7 +58,7 @@ const ARTIFACTS: &[Artifact] = &[
         example: Some("fetch"),
         doc: "The `fetch` example plugin (`plugins/fetch`): GET over wasi:http.",
     },
-    // `files` and `feature-flags` have example manifests too, but those grant
+    // `files`, `feature-flags` and `docs` have example manifests too, but those grant
     // directories of the repository's example workspace, which tests provide
     // themselves; they are not in `EXAMPLES`.
     Artifact {
@@ -74,6 +74,14 @@ const ARTIFACTS: &[Artifact] = &[
         file: "feature_flags.wasm",
         example: None,
         doc: "The `feature-flags` example plugin (`plugins/feature-flags`).",
+    },
+    Artifact {
+        constant: "DOCS_WASM",
+        workspace: "plugins",
+        file: "docs.wasm",
+        example: None,
+        doc: "The `docs` example plugin (`plugins/docs`): Markdown files of a granted directory \
+              as resources, prompts `summarize` and `review_diff`, tools `search` and `refresh`.",
     },
     Artifact {
         constant: "HOSTILE_WASM",
@@ -97,6 +105,14 @@ const ARTIFACTS: &[Artifact] = &[
         example: None,
         doc: "A plugin that also imports `fixture:missing/thing`, which no host provides \
               (`tests/fixtures/bad-import`).",
+    },
+    Artifact {
+        constant: "TOOLS_ONLY_WASM",
+        workspace: "tests/fixtures",
+        file: "tools_only.wasm",
+        example: None,
+        doc: "A tools-only plugin built against a frozen copy of `warden:plugin@0.1.0` \
+              (`tests/fixtures/tools-only`): tool `reverse`.",
     },
     Artifact {
         constant: "NOT_A_PLUGIN_WASM",

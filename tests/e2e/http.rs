@@ -15,14 +15,14 @@ use crate::support::{Plugins, Revision, Server, error_text, ok_text};
 
 /// One canned response.
 #[derive(Clone)]
-struct Reply {
+pub(crate) struct Reply {
     status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
 impl Reply {
-    fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+    pub(crate) fn ok(content_type: &str, body: impl Into<Vec<u8>>) -> Self {
         Self {
             status: 200,
             headers: vec![("content-type".into(), content_type.into())],
@@ -41,7 +41,7 @@ impl Reply {
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 that answers from a route table
 /// and records every connection and request it sees.
-struct TestServer {
+pub(crate) struct TestServer {
     addr: SocketAddr,
     routes: Arc<Mutex<HashMap<String, Reply>>>,
     connections: Arc<Mutex<u32>>,
@@ -49,7 +49,7 @@ struct TestServer {
 }
 
 impl TestServer {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().unwrap();
         let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
@@ -110,16 +110,16 @@ impl TestServer {
         }
     }
 
-    fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.addr.port()
     }
 
-    fn route(&self, path: &str, reply: Reply) {
+    pub(crate) fn route(&self, path: &str, reply: Reply) {
         self.routes.lock().unwrap().insert(path.into(), reply);
     }
 
     /// Connections accepted so far.
-    fn connections(&self) -> u32 {
+    pub(crate) fn connections(&self) -> u32 {
         *self.connections.lock().unwrap()
     }
 
@@ -130,7 +130,7 @@ impl TestServer {
 }
 
 /// A plugins folder with `fetch` granted exactly `origins`.
-fn fetch_plugin(origins: &[String]) -> Plugins {
+pub(crate) fn fetch_plugin(origins: &[String]) -> Plugins {
     let list = origins
         .iter()
         .map(|o| format!("{o:?}"))
@@ -420,5 +420,71 @@ async fn raw_sockets_are_denied() {
         "{text}"
     );
     assert_eq!(target.connections(), 0);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn manifest_and_operator_http_limits_take_the_lower_value() {
+    let origin = TestServer::start().await;
+    let port = origin.port();
+    origin.route(
+        "/start",
+        Reply::redirect(&format!("http://127.0.0.1:{port}/next")),
+    );
+    origin.route("/next", Reply::ok("text/plain", "after one redirect"));
+    origin.route("/4k", Reply::ok("text/plain", vec![b'x'; 4096]));
+    let plugins = Plugins::new()
+        .component("fetch", warden_test_artifacts::FETCH_WASM)
+        .manifest(
+            "fetch",
+            &format!(
+                "manifest_version = 1\n\
+                 [capabilities]\nhttp = [\"http://127.0.0.1:{port}\"]\n\
+                 http_max_requests = 8\nhttp_max_response = \"2KiB\"\n"
+            ),
+        );
+    let config = plugins.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        "[plugins.fetch]\nhttp_max_requests = 1\nhttp_max_response = \"64KiB\"\n",
+    )
+    .unwrap();
+    let server = Server::start_with(
+        plugins.path(),
+        Revision::Stateless,
+        &["--config", config.to_str().unwrap()],
+    )
+    .await;
+
+    // The operator's 1 request per call beats the manifest's 8: the redirect's
+    // second request is refused before connecting.
+    let result = server
+        .call(
+            "fetch_get",
+            json!({ "url": format!("http://127.0.0.1:{port}/start") }),
+        )
+        .await;
+    let text = error_text(&result);
+    assert!(
+        text.contains(&format!(
+            "- http access to http://127.0.0.1:{port} denied: the plugin already made 1 HTTP \
+             request in this call (max_requests_per_call = 1)"
+        )),
+        "{text}"
+    );
+    assert_eq!(origin.requests(), ["/start"]);
+
+    // The manifest's 2 KiB per response beats the operator's 64 KiB.
+    let result = server
+        .call(
+            "fetch_get",
+            json!({ "url": format!("http://127.0.0.1:{port}/4k") }),
+        )
+        .await;
+    let text = error_text(&result);
+    assert!(
+        text.contains("the response body is larger than the plugin's limit of 2048 bytes"),
+        "{text}"
+    );
     server.stop().await;
 }

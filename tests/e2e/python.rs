@@ -36,6 +36,7 @@ fn run(mode: &str) -> Value {
         .arg(WARDEN)
         .arg(plugins.path())
         .arg(mode)
+        .current_dir(plugins.path())
         .output()
         .expect("run the Python client");
     assert!(

@@ -139,8 +139,10 @@ impl Server {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        let lock = shared_dir_lock(&cwd, &plugins);
         let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
-            cmd.arg("--log-format")
+            cmd.envs(lock.iter().map(|path| ("WARDEN_LOCK", path)))
+                .arg("--log-format")
                 .arg("json")
                 .arg("serve")
                 .arg("--plugins")
@@ -283,9 +285,19 @@ pub fn warden(args: &[&str]) -> std::process::Output {
     warden_in(args, &std::env::temp_dir(), &[])
 }
 
+/// The lock file for a `warden` started in `cwd`: tests that run in the shared
+/// temp dir get one of their own (in `private`) instead of `/tmp/warden.lock`,
+/// so that no test sees another's approvals; others use the default.
+fn shared_dir_lock(cwd: &Path, private: &Path) -> Option<PathBuf> {
+    (cwd == std::env::temp_dir()).then(|| private.join("warden.lock"))
+}
+
 /// Runs `warden ARGS` to completion in `cwd` with extra environment variables.
 pub fn warden_in(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> std::process::Output {
+    let private = tempfile::tempdir().expect("temp dir");
+    let lock = shared_dir_lock(cwd, private.path());
     std::process::Command::new(WARDEN)
+        .envs(lock.iter().map(|path| ("WARDEN_LOCK", path)))
         .args(args)
         .env("WARDEN_LOG", "warden=info")
         .env_remove("WARDEN_CONFIG")
@@ -307,4 +319,55 @@ pub fn list_json(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Vec<Value> 
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("`warden list --json` prints JSON")
+}
+
+/// The client handler and lifecycle that speak `revision`, for any transport.
+pub fn client_for(revision: Revision) -> (TestClient, ClientLifecycleMode) {
+    match revision {
+        Revision::Legacy => (
+            TestClient {
+                version: ProtocolVersion::V_2025_11_25,
+            },
+            ClientLifecycleMode::Initialize,
+        ),
+        Revision::Stateless => (
+            TestClient {
+                version: ProtocolVersion::V_2026_07_28,
+            },
+            ClientLifecycleMode::Discover {
+                preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            },
+        ),
+    }
+}
+
+/// Starts `warden serve --plugins DIR` in `cwd` (the workspace root) and
+/// connects `handler` on `revision`'s lifecycle; the server's log is
+/// discarded. For tests that need their own client handler (for example one
+/// that records notifications).
+pub async fn connect_with<H: ClientHandler>(
+    handler: H,
+    plugins: &Path,
+    revision: Revision,
+    cwd: &Path,
+) -> RunningService<RoleClient, H> {
+    let plugins = plugins.to_path_buf();
+    let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
+        cmd.arg("serve")
+            .arg("--plugins")
+            .arg(&plugins)
+            .env("WARDEN_LOG", "warden=info")
+            .env_remove("WARDEN_CONFIG")
+            .env_remove("WARDEN_PLUGINS")
+            .current_dir(cwd);
+    });
+    let (transport, _) = TokioChildProcess::builder(command)
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn warden");
+    let (_, lifecycle) = client_for(revision);
+    handler
+        .serve_with_lifecycle(transport, lifecycle)
+        .await
+        .expect("connect to warden")
 }

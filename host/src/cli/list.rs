@@ -20,7 +20,7 @@ pub struct List {
 impl List {
     /// Loads the plugins and prints the listing.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let dispatcher = self.common.start().await?;
+        let dispatcher = self.common.start(false).await?;
         let summaries = dispatcher.registry().summaries();
         let mut out = std::io::stdout().lock();
         if self.json {
@@ -78,6 +78,12 @@ fn write_text(out: &mut impl std::io::Write, p: &PluginSummary) -> std::io::Resu
             tool.name,
             first_line(&tool.description)
         )?;
+    }
+    for resource in &p.resources {
+        writeln!(out, "  - resource {resource}")?;
+    }
+    for prompt in &p.prompts {
+        writeln!(out, "  - prompt {prompt}")?;
     }
     writeln!(out)
 }

@@ -1,6 +1,7 @@
 //! The `warden` command line: one module per subcommand, each a clap struct
 //! with a `run`. Logic lives in the library modules.
 
+mod approve;
 mod call;
 mod list;
 mod serve;
@@ -15,6 +16,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::loader::LoadSettings;
+use crate::lock::LockFile;
 use crate::registry::Registry;
 use crate::sandbox::{EngineSettings, Sandbox};
 use crate::telemetry::LogFormat;
@@ -38,6 +40,9 @@ enum Command {
     List(list::List),
     /// Call one tool from the shell and print the result as JSON.
     Call(call::Call),
+    /// Approve what plugins request now, recording it in the lock file;
+    /// prints exactly what changes.
+    Approve(approve::Approve),
 }
 
 /// Options shared by every subcommand.
@@ -49,6 +54,10 @@ struct Common {
     /// The host config file (default: ./warden.toml when it exists).
     #[arg(long, value_name = "FILE", env = "WARDEN_CONFIG")]
     config: Option<PathBuf>,
+    /// The lock file of approvals (default: `lock_file` from the config, else
+    /// warden.lock beside the config file, else ./warden.lock).
+    #[arg(long, value_name = "FILE", env = "WARDEN_LOCK")]
+    lock: Option<PathBuf>,
 }
 
 impl Cli {
@@ -58,18 +67,28 @@ impl Cli {
             Command::Serve(cmd) => cmd.run().await,
             Command::List(cmd) => cmd.run().await,
             Command::Call(cmd) => cmd.run().await,
+            Command::Approve(cmd) => cmd.run(),
         }
     }
 }
 
 impl Common {
-    /// Loads the config, creates the sandbox and loads every plugin.
-    async fn start(&self) -> anyhow::Result<Arc<Dispatcher>> {
+    /// The config, the plugins folder and the lock file these options name.
+    fn resolve(&self) -> anyhow::Result<(Config, PathBuf, LockFile)> {
         let config = Config::discover(self.config.as_deref())?;
         let dir = self
             .plugins
             .clone()
             .unwrap_or_else(|| config.plugins_dir.clone());
+        let lock_path = self.lock.clone().unwrap_or_else(|| config.lock_path());
+        let lock = LockFile::load(&lock_path)?;
+        Ok((config, dir, lock))
+    }
+
+    /// Loads the config, creates the sandbox and loads every plugin. With
+    /// `record`, first-use trust and quiet updates are written to the lock.
+    async fn start(&self, record: bool) -> anyhow::Result<Arc<Dispatcher>> {
+        let (config, dir, lock) = self.resolve()?;
         let settings = EngineSettings {
             max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
             max_concurrent_calls: config.max_concurrent_calls,
@@ -85,6 +104,8 @@ impl Common {
             bounds: config.limits,
             workspace_root,
             policy: config.policy.clone(),
+            lock,
+            record,
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await

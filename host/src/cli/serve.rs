@@ -1,50 +1,160 @@
-//! `warden serve`: MCP over stdio.
+//! `warden serve`: MCP over stdio, or over Streamable HTTP with `--http`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
 
 use super::Common;
+use crate::audit::AuditLog;
+use crate::config::Config;
+use crate::dispatch::Dispatcher;
+use crate::http::HttpServer;
+use crate::observe::Observer;
 use crate::server::WardenServer;
+use crate::spans::SpanWriter;
 
-/// Serve the plugins' tools over MCP on stdin/stdout.
+/// Serve the plugins' tools over MCP on stdin/stdout, or over HTTP.
 #[derive(Debug, clap::Args)]
 pub struct Serve {
     #[command(flatten)]
     common: Common,
+    /// Serve MCP over Streamable HTTP at http://ADDR/mcp instead of stdio
+    /// (ADDR default: `http.addr` from the config, else 127.0.0.1:8750).
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
+    http: Option<String>,
+    /// Append one JSON line per tool call to DIR/mcp_tool_spans.jsonl
+    /// (default: `telemetry.spans_dir` from the config).
+    #[arg(long, value_name = "DIR")]
+    spans_dir: Option<PathBuf>,
+    /// Append audit events (calls, denials, refused logins) to FILE
+    /// (default: `audit.file` from the config).
+    #[arg(long, value_name = "FILE")]
+    audit_file: Option<PathBuf>,
 }
 
 impl Serve {
-    /// Loads the plugins, then serves until stdin closes or a signal arrives.
+    /// Loads the plugins, then serves until stdin closes (stdio) or a signal
+    /// arrives.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let dispatcher = self.common.start().await?;
-        let service = match WardenServer::new(dispatcher)
-            .serve(rmcp::transport::stdio())
-            .await
-        {
-            Ok(service) => service,
-            Err(ServerInitializeError::ConnectionClosed(_)) => {
-                tracing::info!("the client closed stdin before the session started");
-                return Ok(ExitCode::SUCCESS);
-            }
-            Err(e) => return Err(e.into()),
+        let config = Config::discover(self.common.config.as_deref())?;
+        let http = match &self.http {
+            None => None,
+            Some(addr) => Some(self.http_settings(&config, addr)?),
         };
-        tracing::info!("serving MCP on stdio");
-        let cancel = service.cancellation_token();
-        tokio::select! {
-            result = service.waiting() => {
-                result?;
+        // Fail on a missing token before loading anything.
+        let token = match &http {
+            None => None,
+            Some(settings) => crate::http::resolve_token(settings, settings.addr, &|name| {
+                std::env::var(name).ok()
+            })?,
+        };
+        let metrics = match http {
+            Some(_) => Some(crate::metrics::install().context("cannot set up metrics")?),
+            None => None,
+        };
+        let observer = self.observer(&config)?;
+        let audit = observer.audit.clone();
+        let dispatcher = self.common.start(true).await?;
+        let (loaded, failed) = dispatcher.registry().counts();
+        crate::metrics::plugins(loaded, failed);
+        dispatcher.set_observer(observer);
+        match (http, metrics) {
+            (Some(settings), Some(metrics)) => {
+                let server = HttpServer {
+                    dispatcher,
+                    settings,
+                    token,
+                    metrics,
+                    audit,
+                };
+                let listener = server
+                    .bind()
+                    .await
+                    .with_context(|| format!("cannot listen on {}", server.settings.addr))?;
+                server.serve(listener, shutdown_signal()).await?;
+                tracing::info!("stopped");
+                Ok(ExitCode::SUCCESS)
             }
-            () = shutdown_signal() => {
-                tracing::info!("shutting down");
-                cancel.cancel();
-            }
+            _ => serve_stdio(dispatcher).await,
         }
-        Ok(ExitCode::SUCCESS)
+    }
+
+    /// `[http]` with the address from `--http`, if one was given.
+    fn http_settings(
+        &self,
+        config: &Config,
+        addr: &str,
+    ) -> anyhow::Result<crate::ops::HttpSettings> {
+        let mut settings = config.http.clone();
+        if !addr.is_empty() {
+            settings.addr = crate::ops::parse_addr(addr)
+                .map_err(|reason| anyhow::anyhow!("--http {addr}: {reason}"))?;
+        }
+        Ok(settings)
+    }
+
+    /// The spans file and audit log, from the flags or the config.
+    fn observer(&self, config: &Config) -> anyhow::Result<Observer> {
+        let spans = match self
+            .spans_dir
+            .as_ref()
+            .or(config.telemetry.spans_dir.as_ref())
+        {
+            None => None,
+            Some(dir) => {
+                let writer = SpanWriter::open(dir, config.telemetry.spans_max_size.0)
+                    .with_context(|| format!("cannot open the spans file in {}", dir.display()))?;
+                tracing::info!(path = %writer.path().display(), "writing tool call spans");
+                Some(Arc::new(writer))
+            }
+        };
+        let audit = match self.audit_file.as_ref().or(config.audit.file.as_ref()) {
+            None => None,
+            Some(file) => {
+                let log = AuditLog::open(
+                    file,
+                    config.audit.max_size.0,
+                    config.audit.log_arguments.clone(),
+                )
+                .with_context(|| format!("cannot open the audit log {}", file.display()))?;
+                tracing::info!(path = %log.path().display(), "writing the audit log");
+                Some(Arc::new(log))
+            }
+        };
+        Ok(Observer { spans, audit })
     }
 }
 
+/// Serves MCP on stdin/stdout until stdin closes or a signal arrives.
+async fn serve_stdio(dispatcher: Arc<Dispatcher>) -> anyhow::Result<ExitCode> {
+    let service = match WardenServer::new(dispatcher)
+        .serve(rmcp::transport::stdio())
+        .await
+    {
+        Ok(service) => service,
+        Err(ServerInitializeError::ConnectionClosed(_)) => {
+            tracing::info!("the client closed stdin before the session started");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!("serving MCP on stdio");
+    let cancel = service.cancellation_token();
+    tokio::select! {
+        result = service.waiting() => {
+            result?;
+        }
+        () = shutdown_signal() => {
+            tracing::info!("shutting down");
+            cancel.cancel();
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

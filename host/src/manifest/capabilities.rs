@@ -22,7 +22,16 @@ pub struct Capabilities {
     pub env: Vec<EnvVarName>,
     /// Directories the plugin may open.
     pub dirs: Vec<DirGrant>,
+    /// `http_max_requests`: outgoing requests per call, if not the default.
+    pub http_max_requests: Option<u32>,
+    /// `http_max_response`: bytes per response body, if not the default.
+    pub http_max_response: Option<u64>,
 }
+
+/// The highest `http_max_requests` a manifest or the operator may set.
+pub const MAX_HTTP_REQUESTS: u32 = 1024;
+/// The highest `http_max_response` a manifest or the operator may set: 64 MiB.
+pub const MAX_HTTP_RESPONSE: u64 = 64 << 20;
 
 impl Capabilities {
     /// Whether nothing is requested.
@@ -466,6 +475,28 @@ pub struct DirGrant {
     pub mode: DirMode,
 }
 
+/// Checks an `http_max_requests` value: an integer from 1 to [`MAX_HTTP_REQUESTS`].
+pub(crate) fn check_http_requests(value: &toml::Value) -> Result<u32, String> {
+    value
+        .as_integer()
+        .and_then(|n| u32::try_from(n).ok())
+        .filter(|n| (1..=MAX_HTTP_REQUESTS).contains(n))
+        .ok_or_else(|| format!("expected an integer from 1 to {MAX_HTTP_REQUESTS}"))
+}
+
+/// Checks an `http_max_response` value: a size such as `"1MiB"`, at most
+/// [`MAX_HTTP_RESPONSE`].
+pub(crate) fn check_http_response(value: &toml::Value) -> Result<u64, String> {
+    let bytes = crate::limits::parse_size_value(value).map_err(|e| e.to_string())?;
+    if bytes > MAX_HTTP_RESPONSE {
+        return Err(format!(
+            "at most {} is allowed",
+            crate::limits::ByteSize(MAX_HTTP_RESPONSE)
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Checks the `host` side of a directory grant; returns the reason it is not valid.
 pub(crate) fn check_host_dir(dir: &str) -> Result<PathBuf, String> {
     if dir.is_empty() {
@@ -574,7 +605,7 @@ impl fmt::Display for GuestPath {
 }
 
 /// Access to a granted directory.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum DirMode {
     /// `ro`: read files and list directories (the default).
     #[default]
@@ -1019,6 +1050,7 @@ mod tests {
                 guest: "/data".parse().unwrap(),
                 mode: DirMode::ReadOnly,
             }],
+            ..Capabilities::default()
         };
         assert_eq!(
             caps.to_string(),

@@ -37,6 +37,8 @@ struct RawCapabilities {
     env: Vec<String>,
     #[serde(default)]
     dirs: Vec<RawDir>,
+    http_max_requests: Option<toml::Value>,
+    http_max_response: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -120,6 +122,39 @@ impl RawManifest {
             dirs.push(DirGrant { host, guest, mode });
         }
 
+        let http_max_requests = self
+            .capabilities
+            .http_max_requests
+            .as_ref()
+            .map(|value| {
+                super::capabilities::check_http_requests(value).map_err(|reason| {
+                    invalid(
+                        "capabilities.http_max_requests".into(),
+                        FieldError::HttpLimit {
+                            value: value.to_string(),
+                            reason,
+                        },
+                    )
+                })
+            })
+            .transpose()?;
+        let http_max_response = self
+            .capabilities
+            .http_max_response
+            .as_ref()
+            .map(|value| {
+                super::capabilities::check_http_response(value).map_err(|reason| {
+                    invalid(
+                        "capabilities.http_max_response".into(),
+                        FieldError::HttpLimit {
+                            value: value.to_string(),
+                            reason,
+                        },
+                    )
+                })
+            })
+            .transpose()?;
+
         let limits = self
             .limits
             .validate()
@@ -130,7 +165,13 @@ impl RawManifest {
             name,
             version,
             description: self.description,
-            capabilities: Capabilities { http, env, dirs },
+            capabilities: Capabilities {
+                http,
+                env,
+                dirs,
+                http_max_requests,
+                http_max_response,
+            },
             limits,
         })
     }

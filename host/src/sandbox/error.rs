@@ -47,8 +47,8 @@ pub enum LoadError {
     /// exports have the wrong types.
     #[error("the component cannot be linked: {0}")]
     Link(String),
-    /// `list-tools` failed.
-    #[error("describing the plugin's tools failed: {0}")]
+    /// `list-tools` (or another `list-*` function) failed.
+    #[error("describing the plugin (its tools, resources and prompts) failed: {0}")]
     Describe(CallError),
     /// A tool descriptor is unusable.
     #[error("tool `{tool}`: {reason}")]

@@ -67,7 +67,17 @@ impl OutboundHttp {
                 target,
                 reason,
             } => {
-                self.denials.record(&self.plugin, rule, target, reason);
+                if let Decision::Allow { origin, .. } = policy::decide(&http.pending, uri) {
+                    let reason = format!(
+                        "{origin} is requested by an update of the plugin that the operator \
+                         has not approved yet (run `warden approve {}`)",
+                        self.plugin
+                    );
+                    self.denials
+                        .record(&self.plugin, "awaiting-approval", target, reason);
+                } else {
+                    self.denials.record(&self.plugin, rule, target, reason);
+                }
                 Err(())
             }
             Decision::Allow { target, .. } if self.requests >= http.max_requests_per_call => {
@@ -348,6 +358,7 @@ mod tests {
                 origins: origins.iter().map(|o| o.parse().unwrap()).collect(),
                 max_requests_per_call: max_requests,
                 max_response_bytes: max_bytes,
+                ..HttpGrant::default()
             },
             ..Grants::default()
         };

@@ -8,6 +8,7 @@
 
 mod bindings;
 mod error;
+mod exports;
 mod http;
 mod limiter;
 mod output;
@@ -18,26 +19,35 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable, types::ComponentItem};
+use wasmtime::component::{
+    Component, HasSelf, InstancePre, Linker, ResourceTable, types::ComponentItem,
+};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime::{Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-pub use bindings::{Annotations, Blob, Content, Level, ToolDescriptor, ToolError, ToolOutput};
+pub use bindings::{
+    Annotations, Blob, Completion, CompletionRef, Content, Level, ListKind, PromptArgument,
+    PromptDescriptor, PromptError, PromptMessage, PromptResult, ResourceBody, ResourceContents,
+    ResourceDescriptor, ResourceError, ResourceTemplate, Role, ToolDescriptor, ToolError,
+    ToolOutput,
+};
 pub use error::{CallError, LimitHit, LoadError};
+pub use exports::{Description, ExportSet};
 pub use output::{Captured, CapturedOutput};
 
 use crate::grants::{Denial, Grants};
 use crate::limits::Limits;
 use crate::manifest::DirMode;
-use bindings::{Plugin, PluginPre};
+use bindings::FullPlugin;
+use exports::{Exports, Op, OpResult};
 use limiter::CallLimiter;
 
 /// The package of the plugin world this host implements.
 pub const WORLD_PACKAGE: &str = "warden:plugin";
 /// The version of the plugin world this host implements.
-pub const WORLD_VERSION: &str = "0.1.0";
+pub const WORLD_VERSION: &str = "0.1.1";
 
 /// How often the epoch ticker advances; the granularity of wall-clock limits.
 const EPOCH_TICK: Duration = Duration::from_millis(5);
@@ -46,6 +56,8 @@ const EPOCH_TICK: Duration = Duration::from_millis(5);
 const HOST_GRACE: Duration = Duration::from_millis(250);
 /// Longest single `log` message kept from a guest.
 const MAX_LOG_MESSAGE: usize = 4096;
+/// Most `resource-updated` announcements kept from one call.
+const MAX_UPDATED_URIS: usize = 64;
 
 /// Engine-wide settings, fixed when the sandbox is created.
 #[derive(Debug, Clone)]
@@ -79,15 +91,24 @@ impl std::fmt::Debug for Sandbox {
 /// A plugin compiled and linked once, ready for fresh instances.
 #[derive(Clone)]
 pub struct CompiledPlugin {
-    pre: PluginPre<HostState>,
+    pre: InstancePre<HostState>,
+    exports: Exports,
     /// The version of the plugin world the component was built against.
     pub world_version: String,
+}
+
+impl CompiledPlugin {
+    /// Which optional interfaces the component exports.
+    pub fn exports(&self) -> ExportSet {
+        self.exports.set()
+    }
 }
 
 impl std::fmt::Debug for CompiledPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompiledPlugin")
             .field("world_version", &self.world_version)
+            .field("exports", &self.exports.set())
             .finish_non_exhaustive()
     }
 }
@@ -97,7 +118,8 @@ impl std::fmt::Debug for CompiledPlugin {
 pub struct CallContext {
     /// The plugin's name, for logs.
     pub plugin: Arc<str>,
-    /// The tool being called; `None` while describing the plugin.
+    /// What is being run, for logs: a tool's name, `prompt NAME`,
+    /// `resource URI` or `complete`; `None` while describing the plugin.
     pub tool: Option<Arc<str>>,
     /// Receives the guest's progress reports, if the client asked for them.
     pub progress: Option<mpsc::Sender<ProgressReport>>,
@@ -144,6 +166,33 @@ pub struct CallReport<T> {
     pub stderr: Captured,
     /// Capabilities the guest tried to use without a grant.
     pub denials: Vec<Denial>,
+    /// What the guest asked the host to announce through `notify`.
+    pub announcements: Announcements,
+}
+
+/// What a guest asked the host to announce during one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Announcements {
+    /// The tool list changed.
+    pub tools: bool,
+    /// The prompt list changed.
+    pub prompts: bool,
+    /// The resource list (or the templates) changed.
+    pub resources: bool,
+    /// Plugin-local URIs of resources whose contents changed.
+    pub updated: Vec<String>,
+}
+
+impl Announcements {
+    /// Whether any list changed.
+    pub fn lists_changed(&self) -> bool {
+        self.tools || self.prompts || self.resources
+    }
+
+    /// Whether there is nothing to announce.
+    pub fn is_empty(&self) -> bool {
+        !self.lists_changed() && self.updated.is_empty()
+    }
 }
 
 impl Sandbox {
@@ -203,7 +252,10 @@ impl Sandbox {
         link(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
             &mut linker,
         ))?;
-        link(Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
+        link(FullPlugin::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        ))?;
 
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
@@ -221,12 +273,21 @@ impl Sandbox {
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let world_version = self.check_world(&component)?;
-        let instance_pre = self
+        let pre = self
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::Link(format!("{e:#}")))?;
-        Ok(CompiledPlugin { pre, world_version })
+        let exported: Vec<String> = component
+            .component_type()
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports = Exports::find(&pre, &exported)?;
+        Ok(CompiledPlugin {
+            pre,
+            exports,
+            world_version,
+        })
     }
 
     /// Finds the plugin world's `tools` export and checks its version.
@@ -274,7 +335,85 @@ impl Sandbox {
         let report = self.run(plugin, limits, grants, ctx, Op::ListTools).await;
         report.map(|result| match result {
             OpResult::Tools(tools) => Ok(tools),
-            OpResult::Call(_) => Err(CallError::Internal("unexpected result".into())),
+            _ => Err(unexpected()),
+        })
+    }
+
+    /// Calls every `list-*` function the plugin exports, in one fresh
+    /// instance.
+    pub async fn describe_all(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        grants: &Arc<Grants>,
+        ctx: CallContext,
+    ) -> CallReport<Description> {
+        let report = self.run(plugin, limits, grants, ctx, Op::Describe).await;
+        report.map(|result| match result {
+            OpResult::Description(description) => Ok(description),
+            _ => Err(unexpected()),
+        })
+    }
+
+    /// Calls `read-resource` in a fresh instance. The inner `Result` is the
+    /// plugin's own verdict.
+    pub async fn read_resource(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        grants: &Arc<Grants>,
+        ctx: CallContext,
+        uri: &str,
+    ) -> CallReport<Result<Vec<ResourceContents>, ResourceError>> {
+        let op = Op::ReadResource { uri };
+        let report = self.run(plugin, limits, grants, ctx, op).await;
+        report.map(|result| match result {
+            OpResult::Read(result) => Ok(result),
+            _ => Err(unexpected()),
+        })
+    }
+
+    /// Calls `get-prompt` in a fresh instance.
+    pub async fn get_prompt(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        grants: &Arc<Grants>,
+        ctx: CallContext,
+        name: &str,
+        arguments: &[(String, String)],
+    ) -> CallReport<Result<PromptResult, PromptError>> {
+        let op = Op::GetPrompt { name, arguments };
+        let report = self.run(plugin, limits, grants, ctx, op).await;
+        report.map(|result| match result {
+            OpResult::Prompt(result) => Ok(result),
+            _ => Err(unexpected()),
+        })
+    }
+
+    /// Calls `complete` in a fresh instance.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn complete(
+        &self,
+        plugin: &CompiledPlugin,
+        limits: &Limits,
+        grants: &Arc<Grants>,
+        ctx: CallContext,
+        reference: &CompletionRef,
+        argument: &str,
+        value: &str,
+        context: &[(String, String)],
+    ) -> CallReport<Result<Completion, String>> {
+        let op = Op::Complete {
+            reference,
+            argument,
+            value,
+            context,
+        };
+        let report = self.run(plugin, limits, grants, ctx, op).await;
+        report.map(|result| match result {
+            OpResult::Completion(result) => Ok(result),
+            _ => Err(unexpected()),
         })
     }
 
@@ -300,7 +439,7 @@ impl Sandbox {
             .await;
         report.map(|result| match result {
             OpResult::Call(result) => Ok(result),
-            OpResult::Tools(_) => Err(CallError::Internal("unexpected result".into())),
+            _ => Err(unexpected()),
         })
     }
 
@@ -312,6 +451,18 @@ impl Sandbox {
         ctx: CallContext,
         op: Op<'_>,
     ) -> CallReport<OpResult> {
+        if !plugin.exports.supports(&op) {
+            return CallReport {
+                outcome: Err(CallError::Internal(
+                    "the plugin does not export the interface this call needs".into(),
+                )),
+                stats: CallStats::default(),
+                stdout: Captured::default(),
+                stderr: Captured::default(),
+                denials: Vec::new(),
+                announcements: Announcements::default(),
+            };
+        }
         let log_cap = usize::try_from(limits.max_log_bytes).unwrap_or(usize::MAX);
         let stdout = CapturedOutput::new(log_cap);
         let stderr = CapturedOutput::new(log_cap);
@@ -327,6 +478,7 @@ impl Sandbox {
                     stdout: stdout.snapshot(),
                     stderr: stderr.snapshot(),
                     denials: Vec::new(),
+                    announcements: Announcements::default(),
                 };
             }
         };
@@ -337,6 +489,7 @@ impl Sandbox {
             http_hooks: http::OutboundHttp::new(plugin_name, grants.clone()),
             limiter: CallLimiter::new(limits.memory_bytes),
             log_budget: limits.max_log_bytes,
+            announcements: Announcements::default(),
             ctx,
         };
         let mut store = Store::new(&self.engine, state);
@@ -349,6 +502,7 @@ impl Sandbox {
                 stdout: stdout.snapshot(),
                 stderr: stderr.snapshot(),
                 denials: Vec::new(),
+                announcements: Announcements::default(),
             };
         }
         let deadline = started + limits.timeout;
@@ -363,16 +517,9 @@ impl Sandbox {
 
         let mut instantiated = None;
         let run = async {
-            let plugin = plugin.pre.instantiate_async(&mut store).await?;
+            let instance = plugin.pre.instantiate_async(&mut store).await?;
             instantiated = Some(Instant::now());
-            let tools = plugin.warden_plugin_tools();
-            match op {
-                Op::ListTools => tools.call_list_tools(&mut store).await.map(OpResult::Tools),
-                Op::CallTool { tool, arguments } => tools
-                    .call_call_tool(&mut store, tool, arguments)
-                    .await
-                    .map(OpResult::Call),
-            }
+            plugin.exports.run(&mut store, &instance, op).await
         };
         let result = tokio::time::timeout(limits.timeout + HOST_GRACE, run).await;
         let finished = Instant::now();
@@ -398,6 +545,7 @@ impl Sandbox {
             }
         };
         let denials = store.data().http_hooks.denials();
+        let announcements = std::mem::take(&mut store.data_mut().announcements);
         drop(store);
         stats.teardown = finished.elapsed();
         CallReport {
@@ -406,6 +554,7 @@ impl Sandbox {
             stdout: stdout.snapshot(),
             stderr: stderr.snapshot(),
             denials,
+            announcements,
         }
     }
 
@@ -446,36 +595,8 @@ impl Sandbox {
     }
 }
 
-enum Op<'a> {
-    ListTools,
-    CallTool { tool: &'a str, arguments: &'a str },
-}
-
-enum OpResult {
-    Tools(Vec<ToolDescriptor>),
-    Call(Result<ToolOutput, ToolError>),
-}
-
-impl OpResult {
-    /// Bytes of data the guest handed back.
-    fn size(&self) -> usize {
-        match self {
-            OpResult::Tools(tools) => tools
-                .iter()
-                .map(|t| {
-                    t.name.len()
-                        + t.description.len()
-                        + t.input_schema.len()
-                        + t.title.as_ref().map_or(0, String::len)
-                        + t.output_schema.as_ref().map_or(0, String::len)
-                })
-                .sum(),
-            OpResult::Call(Ok(output)) => output_size(output),
-            OpResult::Call(Err(ToolError::InvalidArguments(m)))
-            | OpResult::Call(Err(ToolError::Failed(m)))
-            | OpResult::Call(Err(ToolError::UnknownTool(m))) => m.len(),
-        }
-    }
+fn unexpected() -> CallError {
+    CallError::Internal("the plugin returned an unexpected result".into())
 }
 
 impl<T> CallReport<T> {
@@ -486,6 +607,7 @@ impl<T> CallReport<T> {
             stdout: self.stdout,
             stderr: self.stderr,
             denials: self.denials,
+            announcements: self.announcements,
         }
     }
 }
@@ -531,15 +653,16 @@ fn wasi_context(
 
 /// The size of a tool result in bytes: text, binary data and structured JSON.
 pub fn output_size(output: &ToolOutput) -> usize {
-    let content: usize = output
-        .content
-        .iter()
-        .map(|c| match c {
-            Content::Text(text) => text.len(),
-            Content::Blob(blob) => blob.data.len() + blob.mime_type.len(),
-        })
-        .sum();
+    let content: usize = output.content.iter().map(content_size).sum();
     content + output.structured.as_ref().map_or(0, String::len)
+}
+
+/// The size of one content block in bytes.
+fn content_size(content: &Content) -> usize {
+    match content {
+        Content::Text(text) => text.len(),
+        Content::Blob(blob) => blob.data.len() + blob.mime_type.len(),
+    }
 }
 
 /// Rejects files that are not components before wasmtime sees them, with a
@@ -610,6 +733,7 @@ struct HostState {
     http_hooks: http::OutboundHttp,
     limiter: CallLimiter,
     log_budget: u64,
+    announcements: Announcements,
     ctx: CallContext,
 }
 
@@ -664,6 +788,24 @@ impl bindings::warden::plugin::progress::Host for HostState {
                 total,
                 message: message.map(|m| truncate(&m, MAX_LOG_MESSAGE)),
             });
+        }
+    }
+}
+
+impl bindings::warden::plugin::notify::Host for HostState {
+    fn list_changed(&mut self, kind: ListKind) {
+        let flag = match kind {
+            ListKind::Tools => &mut self.announcements.tools,
+            ListKind::Prompts => &mut self.announcements.prompts,
+            ListKind::Resources => &mut self.announcements.resources,
+        };
+        *flag = true;
+    }
+
+    fn resource_updated(&mut self, uri: String) {
+        let updated = &mut self.announcements.updated;
+        if updated.len() < MAX_UPDATED_URIS && !updated.contains(&uri) {
+            updated.push(truncate(&uri, MAX_LOG_MESSAGE));
         }
     }
 }

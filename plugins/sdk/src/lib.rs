@@ -1,7 +1,7 @@
 //! Rust SDK for Warden plugins.
 //!
 //! A Warden plugin is a WASI 0.2 component that implements the
-//! `warden:plugin@0.1.0` world (see `wit/plugin.wit` in the Warden
+//! `warden:plugin@0.1.1` world (see `wit/plugin.wit` in the Warden
 //! repository). With this crate a plugin is a set of ordinary typed Rust
 //! functions: the JSON Schema of each tool's arguments is derived from the
 //! argument type with [`serde`] and [`schemars`], and the arguments are
@@ -69,6 +69,18 @@
 //! The host runs every call in a fresh instance, so nothing kept in memory
 //! survives between calls.
 //!
+//! Besides tools, a plugin may offer [`Resources`] (fixed URIs, listed URIs
+//! and [`ResourceTemplate`]s) and [`Prompt`]s, with completion of template
+//! variables and prompt arguments, and may ask the host to announce changes
+//! ([`notify`]):
+//!
+//! ```ignore
+//! fn tools() -> Vec<Tool> { /* ... */ }
+//! fn resources() -> Resources { /* ... */ }
+//! fn prompts() -> Vec<Prompt> { /* ... */ }
+//! warden_plugin::export_plugin!(tools, resources = resources, prompts = prompts);
+//! ```
+//!
 //! On targets other than `wasm32` (for example `cargo test` on the build
 //! machine) the log helpers write to stderr and [`progress`] does nothing, so
 //! tool functions can be unit-tested natively with [`call_tool`].
@@ -77,12 +89,25 @@
 // both inside this crate and in plugin crates.
 extern crate self as warden_plugin;
 
+mod completion;
 pub mod log;
+pub mod notify;
 mod output;
+mod prompt;
+mod resource;
 mod schema;
 mod tool;
 
+pub use completion::{Arguments, Completion, MAX_COMPLETIONS, complete_from};
 pub use output::{Content, ToolError, ToolOutput};
+pub use prompt::{
+    Prompt, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptOutput, Role,
+    complete_prompt, describe_prompts, get_prompt,
+};
+pub use resource::{
+    Resource, ResourceBody, ResourceContent, ResourceDescriptor, ResourceError, ResourceTemplate,
+    Resources, TemplateDescriptor, UriMatch,
+};
 pub use tool::{Annotations, Tool, ToolDescriptor, call_tool, describe_tools};
 
 pub use log::progress;
@@ -113,7 +138,7 @@ pub struct NoArgs {}
 pub mod __bindings {
     wit_bindgen::generate!({
         path: "../../wit",
-        world: "plugin",
+        world: "full-plugin",
         pub_export_macro: true,
         export_macro_name: "__export_warden_plugin_world",
         default_bindings_module: "warden_plugin::__bindings",
@@ -126,13 +151,181 @@ pub mod __bindings {
 pub mod __private {
     pub use wit_bindgen;
 
+    pub use crate::__bindings::exports::warden::plugin::completions::{
+        Completion as WitCompletion, CompletionRef as WitCompletionRef, Guest as CompletionsGuest,
+    };
+    pub use crate::__bindings::exports::warden::plugin::prompts::{
+        Guest as PromptsGuest, PromptDescriptor as WitPromptDescriptor,
+        PromptError as WitPromptError, PromptResult as WitPromptResult,
+    };
+    pub use crate::__bindings::exports::warden::plugin::resources::{
+        Guest as ResourcesGuest, ResourceContents as WitResourceContents,
+        ResourceDescriptor as WitResourceDescriptor, ResourceError as WitResourceError,
+        ResourceTemplate as WitResourceTemplate,
+    };
     pub use crate::__bindings::exports::warden::plugin::tools::Guest;
+    use crate::__bindings::exports::warden::plugin::{
+        prompts as wit_prompts, resources as wit_res,
+    };
     use crate::__bindings::warden::plugin::types as wit;
 
     pub use wit::ToolOutput as WitToolOutput;
     pub use wit::{ToolDescriptor as WitToolDescriptor, ToolError as WitToolError};
 
-    use crate::{Content, Tool, ToolError, ToolOutput, describe_tools};
+    use crate::{
+        Arguments, Completion, Content, Prompt, PromptError, ResourceBody, ResourceError,
+        Resources, Role, Tool, ToolError, ToolOutput, describe_tools,
+    };
+
+    /// The resources of a plugin that offers none.
+    pub fn no_resources() -> Resources {
+        Resources::new()
+    }
+
+    /// The prompts of a plugin that offers none.
+    pub fn no_prompts() -> Vec<Prompt> {
+        Vec::new()
+    }
+
+    /// Implements `list-resources`.
+    pub fn list_resources(resources: Resources) -> Vec<WitResourceDescriptor> {
+        resources
+            .describe()
+            .into_iter()
+            .map(|d| WitResourceDescriptor {
+                uri: d.uri,
+                name: d.name,
+                title: d.title,
+                description: d.description,
+                mime_type: d.mime_type,
+                size: d.size,
+            })
+            .collect()
+    }
+
+    /// Implements `list-resource-templates`. Panics (a trap the host reports
+    /// at load) on a template that cannot be parsed.
+    pub fn list_resource_templates(resources: Resources) -> Vec<WitResourceTemplate> {
+        resources
+            .describe_templates()
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|d| WitResourceTemplate {
+                uri_template: d.uri_template,
+                name: d.name,
+                title: d.title,
+                description: d.description,
+                mime_type: d.mime_type,
+            })
+            .collect()
+    }
+
+    /// Implements `read-resource`.
+    pub fn read_resource(
+        resources: Resources,
+        uri: &str,
+    ) -> Result<Vec<WitResourceContents>, WitResourceError> {
+        match resources.read(uri) {
+            Ok(content) => Ok(vec![WitResourceContents {
+                uri: uri.to_string(),
+                mime_type: content.mime_type,
+                body: match content.body {
+                    ResourceBody::Text(text) => wit_res::ResourceBody::Text(text),
+                    ResourceBody::Blob(data) => wit_res::ResourceBody::Blob(data),
+                },
+            }]),
+            Err(ResourceError::NotFound(m)) => Err(WitResourceError::NotFound(m)),
+            Err(ResourceError::Failed(m)) => Err(WitResourceError::Failed(m)),
+        }
+    }
+
+    /// Implements `list-prompts`. Panics (a trap the host reports at load)
+    /// on a malformed prompt.
+    pub fn list_prompts(prompts: Vec<Prompt>) -> Vec<WitPromptDescriptor> {
+        crate::describe_prompts(&prompts)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|d| WitPromptDescriptor {
+                name: d.name,
+                title: d.title,
+                description: d.description,
+                arguments: d
+                    .arguments
+                    .into_iter()
+                    .map(|a| wit_prompts::PromptArgument {
+                        name: a.name,
+                        title: a.title,
+                        description: a.description,
+                        required: a.required,
+                    })
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Implements `get-prompt`.
+    pub fn get_prompt(
+        prompts: Vec<Prompt>,
+        name: &str,
+        arguments: Vec<(String, String)>,
+    ) -> Result<WitPromptResult, WitPromptError> {
+        let arguments: Arguments = arguments.into_iter().collect();
+        match crate::get_prompt(&prompts, name, &arguments) {
+            Ok(output) => Ok(WitPromptResult {
+                description: output.description,
+                messages: output
+                    .messages
+                    .into_iter()
+                    .map(|m| wit_prompts::PromptMessage {
+                        role: match m.role {
+                            Role::User => wit_prompts::Role::User,
+                            Role::Assistant => wit_prompts::Role::Assistant,
+                        },
+                        content: content_to_wit(m.content),
+                    })
+                    .collect(),
+            }),
+            Err(PromptError::InvalidArguments(m)) => Err(WitPromptError::InvalidArguments(m)),
+            Err(PromptError::Failed(m)) => Err(WitPromptError::Failed(m)),
+            Err(PromptError::UnknownPrompt(m)) => Err(WitPromptError::UnknownPrompt(m)),
+        }
+    }
+
+    /// Implements `complete`.
+    pub fn complete(
+        resources: Resources,
+        prompts: Vec<Prompt>,
+        reference: WitCompletionRef,
+        argument: &str,
+        value: &str,
+        context: Vec<(String, String)>,
+    ) -> Result<WitCompletion, String> {
+        let context: Arguments = context.into_iter().collect();
+        let Completion {
+            values,
+            total,
+            has_more,
+        } = match reference {
+            WitCompletionRef::Prompt(name) => {
+                crate::complete_prompt(&prompts, &name, argument, value, &context)
+            }
+            WitCompletionRef::ResourceTemplate(template) => {
+                resources.complete(&template, argument, value, &context)
+            }
+        };
+        Ok(WitCompletion {
+            values,
+            total,
+            has_more,
+        })
+    }
+
+    fn content_to_wit(content: Content) -> wit::Content {
+        match content {
+            Content::Text(text) => wit::Content::Text(text),
+            Content::Blob { data, mime_type } => wit::Content::Blob(wit::Blob { data, mime_type }),
+        }
+    }
 
     /// Implements `list-tools`. Panics (a trap, which the host reports) when a
     /// tool is malformed: a bad name, a duplicate, or a schema whose root is not
@@ -170,16 +363,7 @@ pub mod __private {
 
     fn output_to_wit(output: ToolOutput) -> WitToolOutput {
         WitToolOutput {
-            content: output
-                .content
-                .into_iter()
-                .map(|c| match c {
-                    Content::Text(text) => wit::Content::Text(text),
-                    Content::Blob { data, mime_type } => {
-                        wit::Content::Blob(wit::Blob { data, mime_type })
-                    }
-                })
-                .collect(),
+            content: output.content.into_iter().map(content_to_wit).collect(),
             structured: output.structured.map(|v| v.to_string()),
         }
     }
@@ -193,23 +377,52 @@ pub mod __private {
     }
 }
 
-/// Exports the plugin: implements the `warden:plugin/tools` interface with the
-/// tools returned by the given function (`fn() -> Vec<Tool>`).
+/// Exports the plugin: implements the `warden:plugin` interfaces with the
+/// tools returned by the given function (`fn() -> Vec<Tool>`) and,
+/// optionally, resources (`fn() -> Resources`) and prompts
+/// (`fn() -> Vec<Prompt>`).
 ///
 /// Use it once, in the plugin crate's root module:
 ///
 /// ```ignore
 /// fn tools() -> Vec<warden_plugin::Tool> { vec![/* ... */] }
 /// warden_plugin::export_plugin!(tools);
+///
+/// // or, with resources and prompts (either may be left out):
+/// fn resources() -> warden_plugin::Resources { /* ... */ }
+/// fn prompts() -> Vec<warden_plugin::Prompt> { vec![/* ... */] }
+/// warden_plugin::export_plugin!(tools, resources = resources, prompts = prompts);
 /// ```
 ///
-/// The function is called once per `list-tools` and once per `call-tool`
-/// (every call runs in a fresh instance), so keep it cheap: build the
-/// [`Tool`] values and nothing else. Schemas are only generated for
-/// `list-tools`.
+/// The functions are called once per call into the plugin (every call runs
+/// in a fresh instance), so keep them cheap: build the values and nothing
+/// else. Schemas are only generated for `list-tools` and `list-prompts`.
+/// A plugin without resources or prompts still exports those interfaces,
+/// with empty lists; the host then offers nothing of that kind for it.
 #[macro_export]
 macro_rules! export_plugin {
-    ($tools:path) => {
+    ($tools:path $(,)?) => {
+        $crate::export_plugin!(
+            $tools,
+            resources = $crate::__private::no_resources,
+            prompts = $crate::__private::no_prompts
+        );
+    };
+    ($tools:path, resources = $resources:path $(,)?) => {
+        $crate::export_plugin!(
+            $tools,
+            resources = $resources,
+            prompts = $crate::__private::no_prompts
+        );
+    };
+    ($tools:path, prompts = $prompts:path $(,)?) => {
+        $crate::export_plugin!(
+            $tools,
+            resources = $crate::__private::no_resources,
+            prompts = $prompts
+        );
+    };
+    ($tools:path, resources = $resources:path, prompts = $prompts:path $(,)?) => {
         #[doc(hidden)]
         struct __WardenPlugin;
 
@@ -226,6 +439,61 @@ macro_rules! export_plugin {
                 $crate::__private::WitToolError,
             > {
                 $crate::__private::call_tool($tools(), &name, &arguments)
+            }
+        }
+
+        impl $crate::__private::ResourcesGuest for __WardenPlugin {
+            fn list_resources() -> ::std::vec::Vec<$crate::__private::WitResourceDescriptor> {
+                $crate::__private::list_resources($resources())
+            }
+
+            fn list_resource_templates()
+            -> ::std::vec::Vec<$crate::__private::WitResourceTemplate> {
+                $crate::__private::list_resource_templates($resources())
+            }
+
+            fn read_resource(
+                uri: ::std::string::String,
+            ) -> ::std::result::Result<
+                ::std::vec::Vec<$crate::__private::WitResourceContents>,
+                $crate::__private::WitResourceError,
+            > {
+                $crate::__private::read_resource($resources(), &uri)
+            }
+        }
+
+        impl $crate::__private::PromptsGuest for __WardenPlugin {
+            fn list_prompts() -> ::std::vec::Vec<$crate::__private::WitPromptDescriptor> {
+                $crate::__private::list_prompts($prompts())
+            }
+
+            fn get_prompt(
+                name: ::std::string::String,
+                arguments: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            ) -> ::std::result::Result<
+                $crate::__private::WitPromptResult,
+                $crate::__private::WitPromptError,
+            > {
+                $crate::__private::get_prompt($prompts(), &name, arguments)
+            }
+        }
+
+        impl $crate::__private::CompletionsGuest for __WardenPlugin {
+            fn complete(
+                reference: $crate::__private::WitCompletionRef,
+                argument: ::std::string::String,
+                value: ::std::string::String,
+                context: ::std::vec::Vec<(::std::string::String, ::std::string::String)>,
+            ) -> ::std::result::Result<$crate::__private::WitCompletion, ::std::string::String>
+            {
+                $crate::__private::complete(
+                    $resources(),
+                    $prompts(),
+                    reference,
+                    &argument,
+                    &value,
+                    context,
+                )
             }
         }
 

@@ -262,7 +262,7 @@ pub fn call_tool(tools: &[Tool], name: &str, arguments: &str) -> Result<ToolOutp
     }
 }
 
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && name
             .bytes()

@@ -6,7 +6,11 @@
 //!
 //! - [`TEXT_WASM`], [`TIME_WASM`], [`FETCH_WASM`]: the example plugins (also in
 //!   [`EXAMPLES`]);
+//! - [`FILES_WASM`], [`FEATURE_FLAGS_WASM`], [`DOCS_WASM`]: example plugins
+//!   whose manifests grant directories of the example workspace (tests bring
+//!   their own);
 //! - [`HOSTILE_WASM`]: tools that loop, allocate, recurse, flood, trap, ...;
+//! - [`TOOLS_ONLY_WASM`]: built against the frozen `warden:plugin@0.1.0`;
 //! - [`WRONG_VERSION_WASM`]: built against `warden:plugin@0.2.0`;
 //! - [`BAD_IMPORT_WASM`]: imports `fixture:missing/thing`;
 //! - [`NOT_A_PLUGIN_WASM`]: a plain WASI command (`wasi:cli/run`).
@@ -46,6 +50,8 @@ mod tests {
             WRONG_VERSION_WASM,
             BAD_IMPORT_WASM,
             NOT_A_PLUGIN_WASM,
+            DOCS_WASM,
+            TOOLS_ONLY_WASM,
         ] {
             let bytes = std::fs::read(path).unwrap();
             assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{path}");

@@ -1,0 +1,349 @@
+//! What capability grants cost, measured through `Sandbox::call`:
+//!
+//! 1. **Unused grants.** The hostile fixture's `echo` (which touches no
+//!    capability) with no grants, then with a plugin's worth of grants it does
+//!    not use: 16 HTTP origins, 4 preopened directories (2 read-write) and 8
+//!    environment variables. The per-call WASI context carries the preopens
+//!    and variables, so this is what granting costs a call that uses none.
+//! 2. **Denied requests.** The `fetch` example plugin asks for a URL on an
+//!    origin it was not granted, against an allowed request to a local server
+//!    that answers after [`SERVER_DELAY`] (a stand-in for a network round
+//!    trip). The denial is decided in the wasi-http hook before any
+//!    connection: the server counts the connections it accepted.
+//!
+//! Cases are interleaved in small batches so that a noisy machine slows them
+//! alike; compare the ratios of one run.
+//!
+//! ```text
+//! cargo bench -p warden --bench grants
+//! WARDEN_BENCH_ITERS=500 cargo bench -p warden --bench grants
+//! ```
+//!
+//! Under `cargo test --benches` it runs a few iterations as a smoke test.
+
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use ::warden::grants::{DirPreopen, EnvGrant, Grants, HttpGrant, Secret};
+use ::warden::limits::Limits;
+use ::warden::manifest::DirMode;
+use ::warden::sandbox::{CallContext, CompiledPlugin, EngineSettings, Sandbox};
+
+/// Samples per case in a full run (`WARDEN_BENCH_ITERS` overrides).
+const DEFAULT_ITERS: usize = 2000;
+/// Samples per case in a smoke run.
+const QUICK_ITERS: usize = 5;
+/// Calls of one case before the next case's turn.
+const BATCH: usize = 25;
+/// How long the local server waits before answering.
+const SERVER_DELAY: Duration = Duration::from_millis(20);
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
+    let iters = match std::env::var("WARDEN_BENCH_ITERS") {
+        Ok(value) => value
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|&n| n > 0)
+            .with_context(|| format!("WARDEN_BENCH_ITERS must be a positive integer: {value:?}"))?,
+        Err(_) if quick => QUICK_ITERS,
+        Err(_) => DEFAULT_ITERS,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?
+        .block_on(run(quick, iters))
+}
+
+/// One measured call: a plugin, its grants, a tool and its arguments.
+struct Case {
+    label: &'static str,
+    plugin: Arc<CompiledPlugin>,
+    grants: Arc<Grants>,
+    tool: &'static str,
+    arguments: String,
+    expect_error: bool,
+    samples: Vec<Duration>,
+}
+
+async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
+    let config = ::warden::config::Config::default();
+    let sandbox = Sandbox::new(&EngineSettings {
+        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
+        max_concurrent_calls: config.max_concurrent_calls,
+        memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_dir: None,
+    })?;
+    let compile = |path: &str| -> anyhow::Result<Arc<CompiledPlugin>> {
+        let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
+        Ok(Arc::new(sandbox.compile(&bytes)?))
+    };
+    let hostile = compile(warden_test_artifacts::HOSTILE_WASM)?;
+    let fetch = compile(warden_test_artifacts::FETCH_WASM)?;
+
+    let workspace = tempfile::tempdir()?;
+    let dirs = (0..4)
+        .map(|i| {
+            let host = workspace.path().join(format!("dir{i}"));
+            std::fs::create_dir(&host)?;
+            Ok(DirPreopen {
+                host: host.canonicalize()?,
+                guest: format!("/data{i}"),
+                mode: if i < 2 {
+                    DirMode::ReadWrite
+                } else {
+                    DirMode::ReadOnly
+                },
+            })
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    let unused = Grants {
+        http: HttpGrant {
+            origins: (0..16)
+                .map(|i| format!("https://api{i}.example.com").parse())
+                .collect::<Result<_, _>>()?,
+            ..HttpGrant::default()
+        },
+        dirs,
+        env: (0..8)
+            .map(|i| EnvGrant {
+                name: format!("SETTING_{i}"),
+                value: Secret::new(format!("value {i}")),
+            })
+            .collect(),
+    };
+
+    let (addr, connections) = delayed_server().await?;
+    let allowed = Grants {
+        http: HttpGrant {
+            origins: vec![format!("http://{addr}").parse()?],
+            ..HttpGrant::default()
+        },
+        ..Grants::default()
+    };
+    let echo = serde_json::json!({ "text": "Warden grants nothing unless asked" }).to_string();
+    let fetch_args = |url: String| serde_json::json!({ "url": url }).to_string();
+    let mut cases = vec![
+        Case::new(
+            "echo, no grants",
+            &hostile,
+            Grants::default(),
+            "echo",
+            &echo,
+            false,
+        ),
+        Case::new(
+            "echo, unused grants (16 origins, 4 dirs, 8 vars)",
+            &hostile,
+            unused,
+            "echo",
+            &echo,
+            false,
+        ),
+        Case::new(
+            "fetch, denied origin (no grant)",
+            &fetch,
+            Grants::default(),
+            "get",
+            &fetch_args("http://127.0.0.1:9/".into()),
+            true,
+        ),
+        Case::new(
+            "fetch, denied origin (another port)",
+            &fetch,
+            allowed.clone(),
+            "get",
+            &fetch_args(format!("http://127.0.0.1:{}/", addr.port() + 1)),
+            true,
+        ),
+        Case::new(
+            "fetch, allowed (server answers after 20 ms)",
+            &fetch,
+            allowed,
+            "get",
+            &fetch_args(format!("http://{addr}/")),
+            false,
+        ),
+    ];
+
+    for case in &mut cases {
+        case.once(&sandbox).await?;
+    }
+    let before = connections.load(Ordering::Relaxed);
+    let mut done = 0;
+    while done < iters {
+        let n = BATCH.min(iters - done);
+        for case in &mut cases {
+            // The allowed fetch waits out the server's delay: fewer samples.
+            let n = if case.expect_error || case.tool == "echo" {
+                n
+            } else {
+                n.div_ceil(10)
+            };
+            for _ in 0..n {
+                let sample = case.once(&sandbox).await?;
+                case.samples.push(sample);
+            }
+        }
+        done += n;
+    }
+    let allowed_calls = cases[4].samples.len() as u32;
+    let accepted = connections.load(Ordering::Relaxed) - before;
+
+    println!("Warden capability-grant benchmark");
+    println!(
+        "mode: {}, up to {iters} samples per case, interleaved in batches of {BATCH}",
+        if quick { "smoke (cargo test)" } else { "full" }
+    );
+    println!();
+    println!(
+        "{:<52} {:>8} {:>10} {:>10}",
+        "case", "samples", "p50", "p90"
+    );
+    for case in &cases {
+        let (p50, p90) = percentiles(&case.samples);
+        println!(
+            "{:<52} {:>8} {:>10} {:>10}",
+            case.label,
+            case.samples.len(),
+            micros(p50),
+            micros(p90)
+        );
+    }
+    println!();
+    let p50 = |i: usize| percentiles(&cases[i].samples).0.as_secs_f64();
+    println!(
+        "unused grants / no grants (echo):      {:.2}x",
+        p50(1) / p50(0)
+    );
+    println!(
+        "denied (no grant) / echo, no grants:   {:.2}x",
+        p50(2) / p50(0)
+    );
+    println!(
+        "denied (other port) / allowed fetch:   {:.3}x",
+        p50(3) / p50(4)
+    );
+    println!(
+        "connections the local server accepted: {accepted} (allowed calls: {allowed_calls}; \
+         denied calls: {})",
+        cases[2].samples.len() + cases[3].samples.len()
+    );
+    ensure!(
+        accepted == allowed_calls,
+        "a denied request reached the server: {accepted} connections for {allowed_calls} allowed calls"
+    );
+    if quick {
+        println!("(smoke run: too few samples for the figures to mean anything)");
+    }
+    Ok(())
+}
+
+impl Case {
+    fn new(
+        label: &'static str,
+        plugin: &Arc<CompiledPlugin>,
+        grants: Grants,
+        tool: &'static str,
+        arguments: &str,
+        expect_error: bool,
+    ) -> Self {
+        Self {
+            label,
+            plugin: plugin.clone(),
+            grants: Arc::new(grants),
+            tool,
+            arguments: arguments.to_string(),
+            expect_error,
+            samples: Vec::new(),
+        }
+    }
+
+    /// One call, checked: the error cases must fail, the others succeed.
+    async fn once(&self, sandbox: &Sandbox) -> anyhow::Result<Duration> {
+        let ctx = CallContext {
+            plugin: "bench".into(),
+            tool: Some(self.tool.into()),
+            progress: None,
+        };
+        let started = Instant::now();
+        let report = sandbox
+            .call(
+                &self.plugin,
+                &Limits::DEFAULTS,
+                &self.grants,
+                ctx,
+                self.tool,
+                &self.arguments,
+            )
+            .await;
+        let elapsed = started.elapsed();
+        let outcome = report.outcome.map_err(anyhow::Error::from)?;
+        match (outcome, self.expect_error) {
+            (Ok(_), false) => {}
+            (Err(_), true) if !report.denials.is_empty() => {}
+            (outcome, _) => bail!(
+                "{}: unexpected outcome {outcome:?} (denials: {:?})",
+                self.label,
+                report.denials
+            ),
+        }
+        Ok(elapsed)
+    }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 that answers every request with a short
+/// body after [`SERVER_DELAY`], counting the connections it accepts.
+async fn delayed_server() -> anyhow::Result<(SocketAddr, Arc<AtomicU32>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let connections = Arc::new(AtomicU32::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                tokio::time::sleep(SERVER_DELAY).await;
+                let body = "hello from the local server";
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
+                     connection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                let _ = stream.shutdown().await;
+            });
+        }
+    });
+    Ok((addr, connections))
+}
+
+fn percentiles(samples: &[Duration]) -> (Duration, Duration) {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let at = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.9))
+}
+
+fn micros(d: Duration) -> String {
+    format!("{:.1} us", d.as_secs_f64() * 1e6)
+}

@@ -1,0 +1,316 @@
+//! Load on `tools/call` over Streamable HTTP: the real `warden serve --http`
+//! binary with the hostile fixture's `echo` tool (a fresh instance per call),
+//! driven by concurrent clients in this process.
+//!
+//! Each client sends stateless (2026-07-28) `tools/call` POSTs one after the
+//! other, with the bearer token, as a remote MCP client would; the rate limit
+//! is off. For each server worker-thread count (1 and 2, through
+//! `TOKIO_WORKER_THREADS`) and each client count (1, 8, 64) it reports
+//! throughput and the p50 and p99 latency of whole HTTP round trips.
+//!
+//! The load generator runs on one thread of the same 2-core machine as the
+//! server, so the figures are a floor, not a ceiling.
+//!
+//! ```text
+//! cargo bench -p warden --bench http_load
+//! WARDEN_BENCH_SECS=10 cargo bench -p warden --bench http_load   # longer runs
+//! ```
+//!
+//! Under `cargo test --benches` (no `--bench` argument) it sends a few
+//! requests per case as a smoke test.
+
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use serde_json::{Value, json};
+
+/// The bearer token the benchmark configures.
+const TOKEN: &str = "bench-token";
+/// Seconds per case in a full run (`WARDEN_BENCH_SECS` overrides).
+const DEFAULT_SECS: u64 = 5;
+/// Requests per client in a smoke run.
+const SMOKE_REQUESTS_PER_CLIENT: usize = 3;
+/// Client counts.
+const CLIENTS: [usize; 3] = [1, 8, 64];
+/// Server worker threads.
+const WORKERS: [usize; 2] = [1, 2];
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
+    let secs = match std::env::var("WARDEN_BENCH_SECS") {
+        Ok(v) => v
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|&n| n > 0)
+            .with_context(|| format!("WARDEN_BENCH_SECS must be a positive integer, not {v:?}"))?,
+        Err(_) => DEFAULT_SECS,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the tokio runtime")?;
+    runtime.block_on(run(quick, Duration::from_secs(secs)))
+}
+
+async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    std::fs::copy(
+        warden_test_artifacts::HOSTILE_WASM,
+        plugins.join("hostile.wasm"),
+    )?;
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        "plugins_dir = \"plugins\"\n[http.rate_limit]\nper_second = 0\n",
+    )?;
+
+    println!("Warden Streamable HTTP load benchmark: tools/call hostile_echo (100 B text)");
+    println!(
+        "mode: {}; {} logical CPUs; the load generator uses one thread of the same machine",
+        if quick {
+            format!("smoke (cargo test), {SMOKE_REQUESTS_PER_CLIENT} requests per client")
+        } else {
+            format!("full, {} s per case", duration.as_secs())
+        },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+    );
+    println!();
+    println!(
+        "{:>7} {:>7} {:>9} {:>11} {:>9} {:>9} {:>7}",
+        "workers", "clients", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    let mut throughput = Vec::new();
+    for workers in WORKERS {
+        let server = ServerProcess::start(dir.path(), workers)?;
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(128)
+            .build()?;
+        // Warm up: compile cache, connection pool, first instances.
+        for _ in 0..20 {
+            call(&http, &server.url).await?;
+        }
+        for clients in CLIENTS {
+            let plan = if quick {
+                Plan::Requests(SMOKE_REQUESTS_PER_CLIENT)
+            } else {
+                Plan::For(duration)
+            };
+            let result = load(&http, &server.url, clients, plan).await;
+            println!(
+                "{:>7} {:>7} {:>9} {:>11.0} {:>9.3} {:>9.3} {:>7}",
+                workers,
+                clients,
+                result.latencies.len(),
+                result.throughput(),
+                result.percentile(0.50).as_secs_f64() * 1e3,
+                result.percentile(0.99).as_secs_f64() * 1e3,
+                result.errors,
+            );
+            ensure!(
+                result.errors == 0,
+                "{} requests failed; first: {}",
+                result.errors,
+                result.first_error.unwrap_or_default()
+            );
+            throughput.push((workers, clients, result.throughput()));
+        }
+        drop(server);
+    }
+    println!();
+    for clients in CLIENTS {
+        let of = |w: usize| {
+            throughput
+                .iter()
+                .find(|(workers, c, _)| *workers == w && *c == clients)
+                .map_or(0.0, |t| t.2)
+        };
+        println!(
+            "scaling 1 -> 2 workers at {clients} clients: {:.2}x",
+            of(2) / of(1).max(f64::MIN_POSITIVE)
+        );
+    }
+    if quick {
+        println!("(smoke run: too few requests for the figures to mean anything)");
+    }
+    Ok(())
+}
+
+/// How long each client keeps sending.
+#[derive(Debug, Clone, Copy)]
+enum Plan {
+    Requests(usize),
+    For(Duration),
+}
+
+/// What one case measured.
+#[derive(Debug, Default)]
+struct LoadResult {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+    errors: usize,
+    first_error: Option<String>,
+}
+
+impl LoadResult {
+    fn throughput(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
+    }
+
+    fn percentile(&self, p: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+        sorted[index]
+    }
+}
+
+/// Runs `clients` concurrent clients, each sending requests back to back.
+async fn load(http: &reqwest::Client, url: &str, clients: usize, plan: Plan) -> LoadResult {
+    let result = Arc::new(Mutex::new(LoadResult::default()));
+    let started = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (http, url, result) = (http.clone(), url.to_owned(), result.clone());
+        tasks.spawn(async move {
+            let mut sent = 0;
+            loop {
+                let more = match plan {
+                    Plan::Requests(n) => sent < n,
+                    Plan::For(d) => started.elapsed() < d,
+                };
+                if !more {
+                    break;
+                }
+                sent += 1;
+                let t = Instant::now();
+                let outcome = call(&http, &url).await;
+                let elapsed = t.elapsed();
+                let mut result = result.lock().unwrap();
+                match outcome {
+                    Ok(()) => result.latencies.push(elapsed),
+                    Err(e) => {
+                        result.errors += 1;
+                        result.first_error.get_or_insert_with(|| format!("{e:#}"));
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let mut result = std::mem::take(&mut *result.lock().unwrap());
+    result.elapsed = started.elapsed();
+    result
+}
+
+/// One stateless `tools/call hostile_echo`; fails unless the result is a
+/// success carrying the text.
+async fn call(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+    const TEXT: &str = "The quick brown fox jumps over the lazy dog. \
+                        Pack my box with five dozen liquor jugs, twice!";
+    let body = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {
+            "name": "hostile_echo",
+            "arguments": { "text": TEXT },
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }
+        }
+    });
+    let response = http
+        .post(url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "hostile_echo")
+        .body(body.to_string())
+        .send()
+        .await?;
+    let status = response.status();
+    let text = response.text().await?;
+    ensure!(status == 200, "HTTP {status}: {text}");
+    ensure!(
+        text.contains("\"isError\":false") && text.contains("lazy dog"),
+        "unexpected response: {text}"
+    );
+    Ok(())
+}
+
+/// `warden serve --http 127.0.0.1:0` with a given number of worker threads.
+struct ServerProcess {
+    child: Child,
+    url: String,
+}
+
+impl ServerProcess {
+    fn start(dir: &std::path::Path, workers: usize) -> anyhow::Result<Self> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
+            .arg("--config")
+            .arg(dir.join("warden.toml"))
+            .env("TOKIO_WORKER_THREADS", workers.to_string())
+            .env("WARDEN_HTTP_TOKEN", TOKEN)
+            .env_remove("WARDEN_LOG")
+            .env_remove("RUST_LOG")
+            .env_remove("WARDEN_CONFIG")
+            .env_remove("WARDEN_PLUGINS")
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawn warden")?;
+        let stderr = child.stderr.take().context("stderr")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keep draining stderr (one log line per call) so the server never
+        // blocks on a full pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = serde_json::from_str::<Value>(&line)
+                    .ok()
+                    .and_then(|e| e["fields"]["addr"].as_str().map(str::to_owned))
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(Ok(addr));
+                } else if let Some(tx) = &tx
+                    && line.contains("\"ERROR\"")
+                {
+                    let _ = tx.send(Err(line));
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(Ok(addr)) => addr,
+            Ok(Err(line)) => bail!("warden failed to start: {line}"),
+            Err(_) => bail!("warden did not start listening"),
+        };
+        Ok(Self {
+            child,
+            url: format!("http://{addr}/mcp"),
+        })
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

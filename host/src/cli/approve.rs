@@ -1,0 +1,104 @@
+//! `warden approve`: record what plugins request now in the lock file, after
+//! printing exactly what that changes.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, bail};
+
+use super::Common;
+use crate::loader::{FoundPlugin, find_plugins};
+use crate::lock::{self, Approval};
+
+/// Approve the current component and requested capabilities of plugins,
+/// recording them in the lock file. Prints every change: the component's
+/// hash, and each capability added or removed.
+#[derive(Debug, clap::Args)]
+pub struct Approve {
+    /// The plugins to approve, by name.
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    names: Vec<String>,
+    /// Approve every plugin in the folder.
+    #[arg(long, conflicts_with = "names")]
+    all: bool,
+    /// Print what would change; write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[command(flatten)]
+    common: Common,
+}
+
+impl Approve {
+    /// Prints the changes and, unless `--dry-run`, writes the lock.
+    pub fn run(self) -> anyhow::Result<ExitCode> {
+        let (_config, dir, mut lock) = self.common.resolve()?;
+        let found = find_plugins(&dir)
+            .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
+        let mut plugins: Vec<FoundPlugin> = Vec::new();
+        for plugin in found {
+            match plugin {
+                Ok(plugin) => plugins.push(plugin),
+                Err(error) if self.all => bail!("{error}"),
+                Err(error) => tracing::debug!("skipping a broken plugin: {error}"),
+            }
+        }
+        if !self.all {
+            for name in &self.names {
+                if !plugins.iter().any(|p| &p.name == name) {
+                    bail!(
+                        "no plugin named `{name}` in {} (`warden list` shows the plugins and \
+                         any that fail to load)",
+                        dir.display()
+                    );
+                }
+            }
+            plugins.retain(|p| self.names.contains(&p.name));
+        }
+
+        let mut out = std::io::stdout().lock();
+        let mut changed = 0;
+        for plugin in &plugins {
+            let bytes = std::fs::read(&plugin.component_path)
+                .with_context(|| format!("cannot read {}", plugin.component_path.display()))?;
+            let requested = plugin
+                .manifest
+                .as_ref()
+                .map(|m| m.capabilities.clone())
+                .unwrap_or_default();
+            let approval = Approval::new(lock::sha256_hex(&bytes), &requested);
+            let changes = lock::changes(lock.get(&plugin.name), &approval);
+            writeln!(out, "{} ({})", plugin.name, plugin.component_path.display())?;
+            if changes.is_empty() {
+                writeln!(out, "  nothing to approve: the lock already records it")?;
+                continue;
+            }
+            for change in &changes {
+                writeln!(out, "  {change}")?;
+            }
+            changed += 1;
+            lock.set(&plugin.name, approval);
+        }
+        let lock_path = lock.path().display();
+        if changed == 0 {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if self.dry_run {
+            writeln!(out, "dry run: {lock_path} is unchanged")?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        lock.save()?;
+        for plugin in &plugins {
+            tracing::info!(
+                target: "warden::approval",
+                plugin = %plugin.name,
+                lock = %lock_path,
+                "approved by the operator"
+            );
+        }
+        writeln!(
+            out,
+            "approved: recorded in {lock_path}; restart Warden (or reconnect its MCP client) to apply"
+        )?;
+        Ok(ExitCode::SUCCESS)
+    }
+}

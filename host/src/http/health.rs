@@ -1,0 +1,48 @@
+//! `GET /healthz` and `GET /readyz`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::registry::PluginStatus;
+
+/// Alive: the process answers HTTP.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// Ready to serve calls: 200 with the plugins loaded and failed (names and
+/// counts), or 503 while the server drains. A plugin that failed to load
+/// does not make the server unready: the others serve.
+pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
+    let registry = state.dispatcher.registry();
+    let (mut loaded, mut failed) = (Vec::new(), Vec::new());
+    for plugin in registry.plugins() {
+        match plugin.status {
+            PluginStatus::Loaded(_) => loaded.push(plugin.name.as_str()),
+            PluginStatus::Failed(_) => failed.push(plugin.name.as_str()),
+        }
+    }
+    let draining = state.draining.load(Ordering::SeqCst);
+    let status = if draining {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "status": if draining { "draining" } else { "ready" },
+        "plugins": {
+            "loaded": loaded.len(),
+            "failed": failed.len(),
+            "loaded_names": loaded,
+            "failed_names": failed,
+        },
+        "tools": registry.tools().count(),
+    });
+    (status, Json(body))
+}

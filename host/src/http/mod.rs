@@ -1,0 +1,247 @@
+//! MCP over Streamable HTTP: rmcp's `StreamableHttpService` on axum, behind
+//! the operator's protections.
+//!
+//! Routes:
+//! - `/mcp`: MCP. Sessions for 2025-11-25 clients (`LocalSessionManager`);
+//!   2026-07-28 requests are served statelessly by the same service. rmcp
+//!   checks `Host` (DNS rebinding), `Origin` and the body size (413).
+//! - `/metrics`: Prometheus text format.
+//! - `/healthz` (alive) and `/readyz` (plugins, draining): JSON, open to all,
+//!   so probes need no token; they show plugin names and counts, never errors.
+//!
+//! `/mcp` and `/metrics` are rate-limited per client IP (429 + `Retry-After`),
+//! then need the bearer token (401 + `WWW-Authenticate`). On shutdown the
+//! server drains: new requests get 503, requests in flight get up to the
+//! shutdown deadline, then sessions are cancelled.
+
+mod auth;
+mod health;
+mod rate_limit;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http_body_util::BodyExt as _;
+use metrics_exporter_prometheus::PrometheusHandle;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use auth::{AuthConfigError, resolve_token};
+pub use rate_limit::ClientLimiter;
+
+use crate::audit::AuditLog;
+use crate::dispatch::Dispatcher;
+use crate::grants::Secret;
+use crate::ops::HttpSettings;
+use crate::server::WardenServer;
+
+/// How long the server waits for connections to close once sessions are
+/// cancelled, after the drain.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// `Host` values accepted on a loopback bind when none are configured.
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// What the HTTP server needs besides its settings.
+#[derive(Debug)]
+pub struct HttpServer {
+    /// Routes calls.
+    pub dispatcher: Arc<Dispatcher>,
+    /// The settings from `[http]`, with the address to bind.
+    pub settings: HttpSettings,
+    /// The token requests must carry; `None` when auth is off (see
+    /// [`resolve_token`]).
+    pub token: Option<Secret>,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// Where refused authentications are recorded.
+    pub audit: Option<Arc<AuditLog>>,
+}
+
+/// State shared by the handlers and middleware.
+#[derive(Debug)]
+struct AppState {
+    dispatcher: Arc<Dispatcher>,
+    token: Option<Secret>,
+    limiter: Option<Arc<ClientLimiter>>,
+    metrics: PrometheusHandle,
+    audit: Option<Arc<AuditLog>>,
+    draining: AtomicBool,
+    in_flight: TaskTracker,
+}
+
+impl HttpServer {
+    /// Binds the configured address.
+    pub async fn bind(&self) -> std::io::Result<TcpListener> {
+        TcpListener::bind(self.settings.addr).await
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains: new
+    /// requests get 503 while requests in flight finish (up to the
+    /// configured deadline), then sessions end and the server returns.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let local = listener.local_addr()?;
+        let deadline = self.settings.shutdown_timeout;
+        let sessions = CancellationToken::new();
+        let state = Arc::new(AppState {
+            dispatcher: self.dispatcher.clone(),
+            token: self.token,
+            limiter: self.settings.rate_limit.and_then(ClientLimiter::new),
+            metrics: self.metrics,
+            audit: self.audit,
+            draining: AtomicBool::new(false),
+            in_flight: TaskTracker::new(),
+        });
+        let mcp = mcp_service(
+            self.dispatcher,
+            &self.settings,
+            local,
+            sessions.child_token(),
+        );
+        let app = router(state.clone(), mcp);
+        let upkeep = state.metrics.clone();
+        let upkeep_task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(5));
+            loop {
+                tick.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+
+        let stop = sessions.clone();
+        let server = tokio::spawn(
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .into_future(),
+        );
+        tracing::info!(addr = %local, "serving MCP over Streamable HTTP at http://{local}/mcp");
+
+        shutdown.await;
+        state.draining.store(true, Ordering::SeqCst);
+        state.in_flight.close();
+        let running = state.in_flight.len();
+        tracing::info!(
+            in_flight = running,
+            deadline_ms = deadline.as_millis() as u64,
+            "shutting down: refusing new requests, waiting for requests in flight"
+        );
+        if tokio::time::timeout(deadline, state.in_flight.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                still_running = state.in_flight.len(),
+                "shutdown deadline passed: cancelling the requests still running"
+            );
+        }
+        sessions.cancel();
+        upkeep_task.abort();
+        match tokio::time::timeout(CLOSE_GRACE, server).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(std::io::Error::other(join)),
+            Err(_) => {
+                tracing::warn!("connections still open after shutdown; closing them");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The rmcp service for `/mcp`.
+fn mcp_service(
+    dispatcher: Arc<Dispatcher>,
+    settings: &HttpSettings,
+    local: SocketAddr,
+    cancel: CancellationToken,
+) -> StreamableHttpService<WardenServer, LocalSessionManager> {
+    let mut config = StreamableHttpServerConfig::default()
+        .with_cancellation_token(cancel)
+        .with_max_request_body_bytes(usize::try_from(settings.max_body.0).unwrap_or(usize::MAX))
+        .with_allowed_origins(settings.allowed_origins.clone())
+        .enforce_origin_validation();
+    config = match &settings.allowed_hosts {
+        Some(hosts) => config.with_allowed_hosts(hosts.clone()),
+        None if local.ip().is_loopback() => config.with_allowed_hosts(LOOPBACK_HOSTS),
+        None => config.disable_allowed_hosts(),
+    };
+    StreamableHttpService::new(
+        move || Ok(WardenServer::new(dispatcher.clone())),
+        Arc::new(LocalSessionManager::default()),
+        config,
+    )
+}
+
+fn router(
+    state: Arc<AppState>,
+    mcp: StreamableHttpService<WardenServer, LocalSessionManager>,
+) -> Router {
+    let protected = Router::new()
+        .route_service("/mcp", mcp)
+        .route("/metrics", get(metrics))
+        .layer(from_fn_with_state(state.clone(), auth::require_token))
+        .layer(from_fn_with_state(state.clone(), rate_limit::limit_clients))
+        .layer(from_fn_with_state(state.clone(), drain));
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(protected)
+        .with_state(state)
+}
+
+/// Refuses requests with 503 once the server is draining, and tracks POSTs
+/// (tool calls and other requests) until their response body is sent.
+async fn drain(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    if state.draining.load(Ordering::SeqCst) {
+        crate::metrics::http_rejected("draining");
+        let mut response = (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the server is shutting down\n",
+        )
+            .into_response();
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return response;
+    }
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let token = state.in_flight.token();
+    let response = next.run(request).await;
+    response.map(|body| {
+        axum::body::Body::new(body.map_frame(move |frame| {
+            let _held_until_the_body_ends = &token;
+            frame
+        }))
+    })
+}
+
+/// `GET /metrics`: the Prometheus text format.
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        state.metrics.render(),
+    )
+        .into_response()
+}

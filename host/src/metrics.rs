@@ -1,0 +1,111 @@
+//! Prometheus metrics: this module owns every metric name and label, so the
+//! exposition format stays in one place.
+//!
+//! Recording goes through the `metrics` facade and costs nothing until
+//! [`install`] sets the Prometheus recorder (`warden serve` does). Labels are
+//! bounded: plugin and tool names come from the registry, never from a
+//! client, so an unknown tool name sent by a client creates no series.
+
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::observe::{CallRecord, Outcome};
+
+/// Tool calls by `plugin`, `tool` and `outcome`.
+pub const CALLS: &str = "warden_tool_calls_total";
+/// Tool call duration in seconds, by `plugin` and `tool`.
+pub const CALL_DURATION: &str = "warden_tool_call_duration_seconds";
+/// Tool calls running now.
+pub const CALLS_IN_FLIGHT: &str = "warden_tool_calls_in_flight";
+/// Calls ended by a limit, by `plugin` and `kind` (fuel, memory, timeout,
+/// output, stack).
+pub const LIMIT_HITS: &str = "warden_limit_hits_total";
+/// Capability uses refused by the sandbox, by `plugin` and `kind` (http, fs,
+/// env, socket).
+pub const DENIALS: &str = "warden_capability_denials_total";
+/// Plugins serving.
+pub const PLUGINS_LOADED: &str = "warden_plugins_loaded";
+/// Plugins that failed to load.
+pub const PLUGINS_FAILED: &str = "warden_plugins_failed";
+/// HTTP requests refused before reaching MCP, by `reason` (unauthorized,
+/// rate_limited, draining).
+pub const HTTP_REJECTED: &str = "warden_http_requests_rejected_total";
+
+/// Duration buckets, in seconds: from a fast fresh-instance call (~50 us) to
+/// the longest default timeout.
+const DURATION_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0, 30.0,
+];
+
+/// Installs the Prometheus recorder for the whole process and returns the
+/// handle that renders the text format.
+pub fn install() -> Result<PrometheusHandle, BuildError> {
+    let handle = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Full(CALL_DURATION.into()), DURATION_BUCKETS)?
+        .install_recorder()?;
+    describe();
+    Ok(handle)
+}
+
+fn describe() {
+    metrics::describe_counter!(CALLS, "Tool calls by plugin, tool and outcome.");
+    metrics::describe_histogram!(
+        CALL_DURATION,
+        metrics::Unit::Seconds,
+        "Tool call duration, from argument validation to the mapped result."
+    );
+    metrics::describe_gauge!(CALLS_IN_FLIGHT, "Tool calls running now.");
+    metrics::describe_counter!(LIMIT_HITS, "Calls ended by a limit, by kind.");
+    metrics::describe_counter!(DENIALS, "Capability uses refused by the sandbox, by kind.");
+    metrics::describe_gauge!(PLUGINS_LOADED, "Plugins serving.");
+    metrics::describe_gauge!(PLUGINS_FAILED, "Plugins that failed to load.");
+    metrics::describe_counter!(
+        HTTP_REJECTED,
+        "HTTP requests refused before reaching MCP, by reason."
+    );
+}
+
+/// Records a finished tool call.
+pub fn call_finished(record: &CallRecord<'_>) {
+    let plugin = record.plugin.to_owned();
+    let tool = record.tool.to_owned();
+    counter!(CALLS, "plugin" => plugin.clone(), "tool" => tool.clone(), "outcome" => record.outcome.label())
+        .increment(1);
+    histogram!(CALL_DURATION, "plugin" => plugin.clone(), "tool" => tool)
+        .record(record.duration.as_secs_f64());
+    if let Outcome::Limit(kind) = record.outcome {
+        counter!(LIMIT_HITS, "plugin" => plugin.clone(), "kind" => kind).increment(1);
+    }
+    for denial in record.denials {
+        counter!(DENIALS, "plugin" => plugin.clone(), "kind" => denial.capability).increment(1);
+    }
+}
+
+/// Counts a call as running until the guard drops.
+pub fn call_in_flight() -> InFlight {
+    gauge!(CALLS_IN_FLIGHT).increment(1.0);
+    InFlight(())
+}
+
+/// Decrements the in-flight gauge when dropped (also when the call's future
+/// is cancelled).
+#[derive(Debug)]
+pub struct InFlight(());
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        gauge!(CALLS_IN_FLIGHT).decrement(1.0);
+    }
+}
+
+/// Records how many plugins loaded and failed.
+pub fn plugins(loaded: usize, failed: usize) {
+    gauge!(PLUGINS_LOADED).set(loaded as f64);
+    gauge!(PLUGINS_FAILED).set(failed as f64);
+}
+
+/// Counts an HTTP request refused before MCP saw it.
+pub fn http_rejected(reason: &'static str) {
+    counter!(HTTP_REJECTED, "reason" => reason).increment(1);
+}

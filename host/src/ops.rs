@@ -1,0 +1,444 @@
+//! Operations settings from `warden.toml`: `[http]` (Streamable HTTP),
+//! `[telemetry]` (spans) and `[audit]`.
+//!
+//! ```toml
+//! [http]
+//! addr = "127.0.0.1:8750"            # default; `warden serve --http [ADDR]` overrides
+//! auth = "bearer"                    # or "off": only for a loopback address
+//! token_env = "WARDEN_HTTP_TOKEN"    # default; the variable holding the token
+//! token = "..."                      # discouraged: prefer token_env
+//! allowed_origins = ["https://app.example.com"] # default []: any Origin header is refused
+//! allowed_hosts = ["mcp.example.com"] # Host check; default: loopback names on a loopback bind
+//! max_body = "4MiB"                  # default
+//! shutdown_timeout = "30s"           # in-flight calls get this long after SIGTERM
+//! [http.rate_limit]                  # per client IP
+//! per_second = 50                    # default; 0 turns the limit off
+//! burst = 100                        # default: twice per_second
+//!
+//! [telemetry]
+//! spans_dir = "spans"                # default: unset (no spans); `--spans-dir` overrides
+//! spans_max_size = "64MiB"           # rotation size
+//!
+//! [audit]
+//! file = "audit/warden-audit.jsonl"  # default: unset (no audit log); `--audit-file` overrides
+//! max_size = "64MiB"                 # rotation size
+//! log_arguments = ["text_hash"]      # tools whose arguments are written (secrets removed)
+//! ```
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::grants::Secret;
+use crate::limits::{ByteSize, HumanDuration, LimitValueError};
+
+/// The default HTTP address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8750";
+/// The default variable holding the bearer token.
+pub const DEFAULT_TOKEN_ENV: &str = "WARDEN_HTTP_TOKEN";
+
+/// `[http]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Where to listen.
+    pub addr: SocketAddr,
+    /// Whether requests need the bearer token.
+    pub auth: AuthMode,
+    /// The variable the token is read from (it wins over `token`).
+    pub token_env: String,
+    /// The token written in the config, if any.
+    pub token: Option<Secret>,
+    /// Browser origins allowed to call; any other `Origin` header gets 403.
+    pub allowed_origins: Vec<String>,
+    /// Accepted `Host` values; `None`: loopback names on a loopback bind,
+    /// any host otherwise.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Largest accepted request body.
+    pub max_body: ByteSize,
+    /// How long in-flight requests may run after a shutdown signal.
+    pub shutdown_timeout: Duration,
+    /// Per-client rate limit; `None`: off.
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// Whether HTTP requests need a bearer token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMode {
+    /// `Authorization: Bearer TOKEN` on every MCP and metrics request.
+    Bearer,
+    /// No token; refused unless the address is loopback.
+    Off,
+}
+
+/// A token bucket per client IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub per_second: u32,
+    /// Requests allowed in a burst.
+    pub burst: u32,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            addr: DEFAULT_ADDR.parse().expect("valid default address"),
+            auth: AuthMode::Bearer,
+            token_env: DEFAULT_TOKEN_ENV.into(),
+            token: None,
+            allowed_origins: Vec::new(),
+            allowed_hosts: None,
+            max_body: ByteSize(4 << 20),
+            shutdown_timeout: Duration::from_secs(30),
+            rate_limit: Some(RateLimit {
+                per_second: 50,
+                burst: 100,
+            }),
+        }
+    }
+}
+
+/// `[telemetry]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TelemetrySettings {
+    /// Where `mcp_tool_spans.jsonl` goes; `None`: no spans.
+    pub spans_dir: Option<PathBuf>,
+    /// Size at which the spans file rotates.
+    pub spans_max_size: ByteSize,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            spans_dir: None,
+            spans_max_size: ByteSize(crate::spans::DEFAULT_MAX_BYTES),
+        }
+    }
+}
+
+/// `[audit]`, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditSettings {
+    /// The audit file; `None`: no audit log.
+    pub file: Option<PathBuf>,
+    /// Size at which the audit file rotates.
+    pub max_size: ByteSize,
+    /// Exposed tool names whose arguments are written (secrets removed).
+    pub log_arguments: BTreeSet<String>,
+}
+
+impl Default for AuditSettings {
+    fn default() -> Self {
+        Self {
+            file: None,
+            max_size: ByteSize(crate::audit::DEFAULT_MAX_BYTES),
+            log_arguments: BTreeSet::new(),
+        }
+    }
+}
+
+/// `[http]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHttp {
+    addr: Option<String>,
+    auth: Option<AuthMode>,
+    token_env: Option<String>,
+    token: Option<String>,
+    allowed_origins: Option<Vec<String>>,
+    allowed_hosts: Option<Vec<String>>,
+    max_body: Option<toml::Value>,
+    shutdown_timeout: Option<toml::Value>,
+    rate_limit: Option<RawRateLimit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRateLimit {
+    per_second: u32,
+    burst: Option<u32>,
+}
+
+/// `[telemetry]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTelemetry {
+    spans_dir: Option<String>,
+    spans_max_size: Option<toml::Value>,
+}
+
+/// `[audit]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAudit {
+    file: Option<String>,
+    max_size: Option<toml::Value>,
+    #[serde(default)]
+    log_arguments: Vec<String>,
+}
+
+fn invalid(path: &Path, field: &str, value: String, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.to_owned(),
+        field: field.to_owned(),
+        value,
+        reason: reason.into(),
+    }
+}
+
+fn limit(path: &Path, field: &str, error: LimitValueError) -> ConfigError {
+    ConfigError::Limit {
+        path: path.to_owned(),
+        field: field.to_owned(),
+        error,
+    }
+}
+
+fn size(path: &Path, field: &str, value: &toml::Value) -> Result<ByteSize, ConfigError> {
+    crate::limits::parse_size_value(value)
+        .map(ByteSize)
+        .map_err(|e| limit(path, field, e))
+}
+
+fn file_path(path: &Path, field: &str, value: &str) -> Result<PathBuf, ConfigError> {
+    if value.is_empty() {
+        return Err(invalid(
+            path,
+            field,
+            format!("{value:?}"),
+            "the path is empty",
+        ));
+    }
+    if value.starts_with('~') {
+        return Err(invalid(
+            path,
+            field,
+            format!("{value:?}"),
+            "'~' is not expanded: write the full path, or one relative to this file",
+        ));
+    }
+    Ok(path.parent().unwrap_or(Path::new("")).join(value))
+}
+
+impl RawHttp {
+    /// Validates `[http]`; `path` is the config file.
+    pub(crate) fn validate(self, path: &Path) -> Result<HttpSettings, ConfigError> {
+        let defaults = HttpSettings::default();
+        let addr = match &self.addr {
+            None => defaults.addr,
+            Some(text) => parse_addr(text)
+                .map_err(|reason| invalid(path, "http.addr", format!("{text:?}"), reason))?,
+        };
+        let token_env = match self.token_env {
+            None => defaults.token_env,
+            Some(name) => {
+                if name.parse::<crate::manifest::EnvVarName>().is_err() {
+                    return Err(invalid(
+                        path,
+                        "http.token_env",
+                        format!("{name:?}"),
+                        "expected an environment variable name such as WARDEN_HTTP_TOKEN",
+                    ));
+                }
+                name
+            }
+        };
+        let token = match self.token {
+            Some(token) if token.trim().is_empty() => {
+                return Err(invalid(
+                    path,
+                    "http.token",
+                    "(value not shown)".into(),
+                    "the token is empty",
+                ));
+            }
+            other => other.map(Secret::new),
+        };
+        let allowed_origins = self.allowed_origins.unwrap_or_default();
+        for origin in &allowed_origins {
+            if origin != "null" && !origin.contains("://") {
+                return Err(invalid(
+                    path,
+                    "http.allowed_origins",
+                    format!("{origin:?}"),
+                    "expected an origin with a scheme, such as \"https://app.example.com\" or \"http://localhost:*\"",
+                ));
+            }
+        }
+        let max_body = match &self.max_body {
+            None => defaults.max_body,
+            Some(value) => size(path, "http.max_body", value)?,
+        };
+        let shutdown_timeout = match &self.shutdown_timeout {
+            None => defaults.shutdown_timeout,
+            Some(toml::Value::String(s)) => {
+                s.parse::<HumanDuration>()
+                    .map_err(|e| limit(path, "http.shutdown_timeout", e))?
+                    .0
+            }
+            Some(other) => {
+                return Err(limit(
+                    path,
+                    "http.shutdown_timeout",
+                    LimitValueError::InvalidDuration {
+                        value: other.to_string(),
+                    },
+                ));
+            }
+        };
+        let rate_limit = match self.rate_limit {
+            None => defaults.rate_limit,
+            Some(RawRateLimit { per_second: 0, .. }) => None,
+            Some(RawRateLimit { per_second, burst }) => {
+                let burst = burst.unwrap_or(per_second.saturating_mul(2));
+                if burst == 0 {
+                    return Err(invalid(
+                        path,
+                        "http.rate_limit.burst",
+                        "0".into(),
+                        "expected at least 1 (set per_second = 0 to turn the limit off)",
+                    ));
+                }
+                Some(RateLimit { per_second, burst })
+            }
+        };
+        Ok(HttpSettings {
+            addr,
+            auth: self.auth.unwrap_or(defaults.auth),
+            token_env,
+            token,
+            allowed_origins,
+            allowed_hosts: self.allowed_hosts,
+            max_body,
+            shutdown_timeout,
+            rate_limit,
+        })
+    }
+}
+
+/// Parses `IP:PORT` (`[::1]:8750` for IPv6) or `localhost:PORT`.
+pub fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    if let Some(port) = text.strip_prefix("localhost:") {
+        let port: u16 = port.parse().map_err(|_| format!("invalid port `{port}`"))?;
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    text.parse()
+        .map_err(|_| "expected IP:PORT, such as \"127.0.0.1:8750\" or \"[::1]:8750\"".to_string())
+}
+
+impl RawTelemetry {
+    /// Validates `[telemetry]`; `path` is the config file.
+    pub(crate) fn validate(self, path: &Path) -> Result<TelemetrySettings, ConfigError> {
+        let defaults = TelemetrySettings::default();
+        Ok(TelemetrySettings {
+            spans_dir: self
+                .spans_dir
+                .as_deref()
+                .map(|dir| file_path(path, "telemetry.spans_dir", dir))
+                .transpose()?,
+            spans_max_size: match &self.spans_max_size {
+                None => defaults.spans_max_size,
+                Some(value) => size(path, "telemetry.spans_max_size", value)?,
+            },
+        })
+    }
+}
+
+impl RawAudit {
+    /// Validates `[audit]`; `path` is the config file.
+    pub(crate) fn validate(self, path: &Path) -> Result<AuditSettings, ConfigError> {
+        let defaults = AuditSettings::default();
+        Ok(AuditSettings {
+            file: self
+                .file
+                .as_deref()
+                .map(|file| file_path(path, "audit.file", file))
+                .transpose()?,
+            max_size: match &self.max_size {
+                None => defaults.max_size,
+                Some(value) => size(path, "audit.max_size", value)?,
+            },
+            log_arguments: self.log_arguments.into_iter().collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(text: &str) -> Result<HttpSettings, String> {
+        let raw: RawHttp = toml::from_str(text).map_err(|e| e.to_string())?;
+        raw.validate(Path::new("etc/warden.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn http_defaults() {
+        let h = http("").unwrap();
+        assert_eq!(h, HttpSettings::default());
+        assert!(h.addr.ip().is_loopback());
+    }
+
+    #[test]
+    fn http_keys() {
+        let h = http(
+            r#"
+            addr = "[::1]:9000"
+            auth = "off"
+            token_env = "MY_TOKEN"
+            allowed_origins = ["https://app.example.com"]
+            max_body = "1MiB"
+            shutdown_timeout = "5s"
+            rate_limit = { per_second = 0 }
+            "#,
+        )
+        .unwrap();
+        assert_eq!(h.addr.to_string(), "[::1]:9000");
+        assert_eq!(h.auth, AuthMode::Off);
+        assert_eq!(h.token_env, "MY_TOKEN");
+        assert_eq!(h.max_body, ByteSize(1 << 20));
+        assert_eq!(h.shutdown_timeout, Duration::from_secs(5));
+        assert_eq!(h.rate_limit, None);
+        assert_eq!(
+            http("rate_limit = { per_second = 3 }").unwrap().rate_limit,
+            Some(RateLimit {
+                per_second: 3,
+                burst: 6
+            })
+        );
+    }
+
+    #[test]
+    fn token_is_never_shown() {
+        let h = http("token = \"s3cret\"").unwrap();
+        assert!(!format!("{h:?}").contains("s3cret"));
+        let e = http("token = \"  \"").unwrap_err();
+        assert_eq!(
+            e,
+            "etc/warden.toml: http.token: invalid value (value not shown): the token is empty"
+        );
+    }
+
+    #[test]
+    fn bad_http_values_name_the_field() {
+        assert_eq!(
+            http("addr = \"example.com\"").unwrap_err(),
+            "etc/warden.toml: http.addr: invalid value \"example.com\": expected IP:PORT, such as \"127.0.0.1:8750\" or \"[::1]:8750\""
+        );
+        assert_eq!(
+            http("allowed_origins = [\"app.example.com\"]").unwrap_err(),
+            "etc/warden.toml: http.allowed_origins: invalid value \"app.example.com\": expected an origin with a scheme, such as \"https://app.example.com\" or \"http://localhost:*\""
+        );
+        assert!(
+            http("auth = \"maybe\"")
+                .unwrap_err()
+                .contains("unknown variant")
+        );
+    }
+}
