@@ -43,6 +43,14 @@ const DEFAULT_ITERS: usize = 2000;
 const QUICK_ITERS: usize = 5;
 /// Calls of one case before the next case's turn.
 const BATCH: usize = 25;
+/// Case labels the report compares.
+const UNUSED: &str = "echo, unused grants (16 origins, 4 dirs, 8 vars)";
+const ONLY_HTTP: &str = "echo, unused: 16 origins only";
+const ONLY_ENV: &str = "echo, unused: 8 variables only";
+const ONLY_DIRS: &str = "echo, unused: 4 directories only";
+const DENIED: &str = "fetch, denied origin (no grant)";
+const DENIED_PORT: &str = "fetch, denied origin (another port)";
+const ALLOWED: &str = "fetch, allowed (server answers after 20 ms)";
 /// How long the local server waits before answering.
 const SERVER_DELAY: Duration = Duration::from_millis(20);
 
@@ -124,6 +132,8 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
             .collect(),
     };
 
+    let (unused_http, unused_env, unused_dirs) =
+        (unused.http.clone(), unused.env.clone(), unused.dirs.clone());
     let (addr, connections) = delayed_server().await?;
     let allowed = Grants {
         http: HttpGrant {
@@ -143,16 +153,9 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
             &echo,
             false,
         ),
+        Case::new(UNUSED, &hostile, unused, "echo", &echo, false),
         Case::new(
-            "echo, unused grants (16 origins, 4 dirs, 8 vars)",
-            &hostile,
-            unused,
-            "echo",
-            &echo,
-            false,
-        ),
-        Case::new(
-            "fetch, denied origin (no grant)",
+            DENIED,
             &fetch,
             Grants::default(),
             "get",
@@ -160,7 +163,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
             true,
         ),
         Case::new(
-            "fetch, denied origin (another port)",
+            DENIED_PORT,
             &fetch,
             allowed.clone(),
             "get",
@@ -168,7 +171,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
             true,
         ),
         Case::new(
-            "fetch, allowed (server answers after 20 ms)",
+            ALLOWED,
             &fetch,
             allowed,
             "get",
@@ -177,6 +180,31 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         ),
     ];
 
+    for (label, grants) in [
+        (
+            ONLY_HTTP,
+            Grants {
+                http: unused_http,
+                ..Grants::default()
+            },
+        ),
+        (
+            ONLY_ENV,
+            Grants {
+                env: unused_env,
+                ..Grants::default()
+            },
+        ),
+        (
+            ONLY_DIRS,
+            Grants {
+                dirs: unused_dirs,
+                ..Grants::default()
+            },
+        ),
+    ] {
+        cases.push(Case::new(label, &hostile, grants, "echo", &echo, false));
+    }
     for case in &mut cases {
         case.once(&sandbox).await?;
     }
@@ -198,7 +226,19 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         }
         done += n;
     }
-    let allowed_calls = cases[4].samples.len() as u32;
+    let p50 = |label: &str| {
+        let case = cases.iter().find(|c| c.label == label).expect(label);
+        percentiles(&case.samples).0.as_secs_f64()
+    };
+    let count = |label: &str| {
+        cases
+            .iter()
+            .find(|c| c.label == label)
+            .expect(label)
+            .samples
+            .len()
+    };
+    let allowed_calls = count(ALLOWED) as u32;
     let accepted = connections.load(Ordering::Relaxed) - before;
 
     println!("Warden capability-grant benchmark");
@@ -222,23 +262,25 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         );
     }
     println!();
-    let p50 = |i: usize| percentiles(&cases[i].samples).0.as_secs_f64();
+    let none = "echo, no grants";
+    for (label, case) in [
+        ("unused grants / no grants (echo)", UNUSED),
+        ("  16 origins only / no grants", ONLY_HTTP),
+        ("  8 variables only / no grants", ONLY_ENV),
+        ("  4 directories only / no grants", ONLY_DIRS),
+        ("denied (no grant) / echo, no grants", DENIED),
+    ] {
+        println!("{label:<40} {:.2}x", p50(case) / p50(none));
+    }
     println!(
-        "unused grants / no grants (echo):      {:.2}x",
-        p50(1) / p50(0)
-    );
-    println!(
-        "denied (no grant) / echo, no grants:   {:.2}x",
-        p50(2) / p50(0)
-    );
-    println!(
-        "denied (other port) / allowed fetch:   {:.3}x",
-        p50(3) / p50(4)
+        "{:<40} {:.3}x",
+        "denied (other port) / allowed fetch",
+        p50(DENIED_PORT) / p50(ALLOWED)
     );
     println!(
         "connections the local server accepted: {accepted} (allowed calls: {allowed_calls}; \
          denied calls: {})",
-        cases[2].samples.len() + cases[3].samples.len()
+        count(DENIED) + count(DENIED_PORT)
     );
     ensure!(
         accepted == allowed_calls,
