@@ -218,6 +218,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         policy: Default::default(),
         lock: Default::default(),
         record: false,
+        audit: None,
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await

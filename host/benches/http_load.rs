@@ -85,8 +85,16 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
     );
     println!();
     println!(
-        "{:>7} {:>7} {:>9} {:>11} {:>9} {:>9} {:>7}",
-        "workers", "clients", "requests", "req/s", "p50 ms", "p99 ms", "errors"
+        "{:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>9} {:>8} {:>6}",
+        "workers",
+        "clients",
+        "requests",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "server %",
+        "client %",
+        "errors"
     );
     let mut throughput = Vec::new();
     for workers in WORKERS {
@@ -104,15 +112,19 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             } else {
                 Plan::For(duration)
             };
+            let server_cpu = CpuMeter::start(server.child.id());
+            let client_cpu = CpuMeter::start(std::process::id());
             let result = load(&http, &server.url, clients, plan).await;
             println!(
-                "{:>7} {:>7} {:>9} {:>11.0} {:>9.3} {:>9.3} {:>7}",
+                "{:>7} {:>7} {:>9} {:>9.0} {:>8.3} {:>8.3} {:>9} {:>8} {:>6}",
                 workers,
                 clients,
                 result.latencies.len(),
                 result.throughput(),
                 result.percentile(0.50).as_secs_f64() * 1e3,
                 result.percentile(0.99).as_secs_f64() * 1e3,
+                server_cpu.percent(),
+                client_cpu.percent(),
                 result.errors,
             );
             ensure!(
@@ -249,6 +261,48 @@ async fn call(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
         "unexpected response: {text}"
     );
     Ok(())
+}
+
+/// CPU time a process used over an interval, from `/proc/PID/stat` (Linux).
+struct CpuMeter {
+    pid: u32,
+    ticks: Option<u64>,
+    started: Instant,
+}
+
+impl CpuMeter {
+    /// Clock ticks per second (`getconf CLK_TCK` on Linux).
+    const TICKS_PER_SECOND: f64 = 100.0;
+
+    fn start(pid: u32) -> Self {
+        Self {
+            pid,
+            ticks: cpu_ticks(pid),
+            started: Instant::now(),
+        }
+    }
+
+    /// CPU use since `start`, in percent of one core ("-" where unknown).
+    fn percent(&self) -> String {
+        match (self.ticks, cpu_ticks(self.pid)) {
+            (Some(before), Some(after)) => {
+                let busy = (after - before) as f64 / Self::TICKS_PER_SECOND;
+                format!("{:.0}", busy / self.started.elapsed().as_secs_f64() * 100.0)
+            }
+            _ => "-".into(),
+        }
+    }
+}
+
+/// User plus system clock ticks of `pid`.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) in parentheses.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// `warden serve --http 127.0.0.1:0` with a given number of worker threads.

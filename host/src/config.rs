@@ -23,7 +23,8 @@
 //! `[limits.ceiling]` take the keys of a manifest's `[limits]` and override
 //! [`Limits::DEFAULTS`] and [`Limits::CEILINGS`]. A default set above its
 //! ceiling is an error; a built-in default above a lowered ceiling is lowered
-//! to the ceiling.
+//! to the ceiling. The operations tables `[http]`, `[telemetry]` and
+//! `[audit]` are described in [`crate::ops`].
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -127,6 +128,11 @@ pub struct PluginPolicy {
     pub disabled_tools: Vec<String>,
     /// Limits that override the manifest's requests (still under the ceilings).
     pub limits: crate::limits::LimitsRequest,
+    /// `namespace = false`: expose the plugin's tools and prompts under their
+    /// own names and its resources under their own URIs, without the
+    /// plugin's name. For a server that hosts one plugin (or plugins that
+    /// must keep fixed names); collisions are still resolved and reported.
+    pub unprefixed: bool,
     /// `http_max_requests`: at most this many requests per call.
     pub http_max_requests: Option<u32>,
     /// `http_max_response`: at most this many bytes per response body.
@@ -347,6 +353,7 @@ struct RawPluginPolicy {
     limits: RawLimits,
     http_max_requests: Option<toml::Value>,
     http_max_response: Option<toml::Value>,
+    namespace: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -503,6 +510,7 @@ impl RawConfig {
                     limits,
                     http_max_requests,
                     http_max_response,
+                    unprefixed: raw.namespace == Some(false),
                 },
             );
         }

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use tokio::task::JoinSet;
 
+use crate::audit::AuditLog;
 use crate::config::OperatorPolicy;
 use crate::grants::{self, Grants};
 use crate::limits::{LimitBounds, Limits};
@@ -31,6 +32,8 @@ pub struct LoadSettings {
     /// Whether first-use trust and quiet updates are written to the lock
     /// (`serve` and `call` record; `list` only reports).
     pub record: bool,
+    /// Where approval decisions are audited, if anywhere.
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 /// Files by stem: `NAME.wasm` components and `NAME.toml` manifests.
@@ -264,6 +267,13 @@ fn explain(
 ) -> Result<(), String> {
     let name = &entry.name;
     let lock_path = settings.lock.path().display();
+    if let Some(audit) = &settings.audit {
+        let detail = match review.verdict {
+            Verdict::Held | Verdict::NotApproved => format!("not approved: {}", review.held),
+            _ => format!("approved: {}", review.approved),
+        };
+        audit.approval(name, review.verdict.as_str(), &detail);
+    }
     match review.verdict {
         Verdict::Approved => {}
         Verdict::Updated => entry.notices.push(

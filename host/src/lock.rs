@@ -276,6 +276,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// A name for logs and the audit trail: `approved`, `updated`,
+    /// `trusted_on_first_use`, `held` or `not_approved`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approved => "approved",
+            Verdict::Updated => "updated",
+            Verdict::TrustedOnFirstUse => "trusted_on_first_use",
+            Verdict::Held => "held",
+            Verdict::NotApproved => "not_approved",
+        }
+    }
+
     /// Whether the lock should record the plugin's current request and hash
     /// once the plugin has loaded.
     pub fn records(self) -> bool {

@@ -1,9 +1,13 @@
 //! The `warden` binary: parse the command line, run, print the error chain once.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use warden::cli::Cli;
+
+/// How long blocking tasks may take to finish once `run` has returned.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -18,7 +22,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(cli.run()) {
+    let result = runtime.block_on(cli.run());
+    // The stdio transport reads stdin on a blocking thread that never returns
+    // while the client keeps stdin open: after a signal, do not wait for it.
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("warden: {e:#}");

@@ -109,3 +109,58 @@ pub fn plugins(loaded: usize, failed: usize) {
 pub fn http_rejected(reason: &'static str) {
     counter!(HTTP_REJECTED, "reason" => reason).increment(1);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::grants::Denial;
+
+    #[test]
+    fn a_call_records_its_outcome_duration_limit_and_denials() {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(CALL_DURATION.into()), DURATION_BUCKETS)
+            .unwrap()
+            .build_recorder();
+        let handle = recorder.handle();
+        let denials = [Denial {
+            capability: "http",
+            target: "https://example.com:443".into(),
+            reason: "not granted".into(),
+        }];
+        let arguments = json!({});
+        metrics::with_local_recorder(&recorder, || {
+            call_finished(&CallRecord {
+                tool: "p_t",
+                plugin: "p",
+                local_tool: "t",
+                duration: Duration::from_millis(3),
+                outcome: Outcome::Limit("fuel"),
+                stats: None,
+                denials: &denials,
+                arguments: &arguments,
+            });
+            let _running = call_in_flight();
+            plugins(2, 1);
+        });
+        let text = handle.render();
+        for line in [
+            r#"warden_tool_calls_total{plugin="p",tool="p_t",outcome="limit"} 1"#,
+            r#"warden_limit_hits_total{plugin="p",kind="fuel"} 1"#,
+            r#"warden_capability_denials_total{plugin="p",kind="http"} 1"#,
+            r#"warden_tool_call_duration_seconds_bucket{plugin="p",tool="p_t",le="0.005"} 1"#,
+            r#"warden_tool_call_duration_seconds_bucket{plugin="p",tool="p_t",le="0.0025"} 0"#,
+            "warden_tool_calls_in_flight 0",
+            "warden_plugins_loaded 2",
+            "warden_plugins_failed 1",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing in:\n{text}"
+            );
+        }
+    }
+}

@@ -130,8 +130,15 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Builds the registry from load results, assigning exposed tool names.
-    pub fn build(mut plugins: Vec<PluginEntry>) -> Self {
+    /// Builds the registry from load results, assigning exposed tool names;
+    /// logs every notice.
+    pub fn build(plugins: Vec<PluginEntry>) -> Self {
+        Self::assemble(plugins, true)
+    }
+
+    /// Builds the registry; logs the load notices only when `log_load_notices`
+    /// (a rebuild after a refresh logs only what the rebuild found).
+    fn assemble(mut plugins: Vec<PluginEntry>, log_load_notices: bool) -> Self {
         plugins.sort_by(|a, b| {
             (a.name.as_str(), &a.component_path).cmp(&(b.name.as_str(), &b.component_path))
         });
@@ -177,7 +184,8 @@ impl Registry {
         }
         for entry in &plugins {
             let built = built_notices.get(&entry.name).into_iter().flatten();
-            for notice in entry.notices.iter().chain(built) {
+            let loaded = entry.notices.iter().filter(|_| log_load_notices);
+            for notice in loaded.chain(built) {
                 tracing::warn!(plugin = %entry.name, "{notice}");
             }
         }
@@ -199,7 +207,7 @@ impl Registry {
             .iter_mut()
             .find(|e| e.name == plugin.name && matches!(e.status, PluginStatus::Loaded(_)))?;
         entry.status = PluginStatus::Loaded(plugin);
-        Some(Self::build(plugins))
+        Some(Self::assemble(plugins, false))
     }
 
     /// The loaded plugin called `name`.
@@ -366,8 +374,10 @@ pub struct PluginSummary {
     pub load_ms: Option<f64>,
     /// Exposed tools.
     pub tools: Vec<ToolSummary>,
-    /// Exposed resource URIs and URI templates.
+    /// Exposed resource URIs.
     pub resources: Vec<String>,
+    /// Exposed resource URI templates.
+    pub templates: Vec<String>,
     /// Exposed prompt names.
     pub prompts: Vec<String>,
     /// Notices about this plugin.
@@ -436,13 +446,13 @@ impl Registry {
                         .iter()
                         .filter(|r| r.plugin.name == entry.name)
                         .map(|r| r.resource.uri.clone())
-                        .chain(
-                            self.catalog
-                                .templates()
-                                .iter()
-                                .filter(|t| t.plugin.name == entry.name)
-                                .map(|t| t.template.uri_template.clone()),
-                        )
+                        .collect(),
+                    templates: self
+                        .catalog
+                        .templates()
+                        .iter()
+                        .filter(|t| t.plugin.name == entry.name)
+                        .map(|t| t.template.uri_template.clone())
                         .collect(),
                     prompts: self
                         .catalog

@@ -408,3 +408,34 @@ impl ServerHandler for WardenServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(c: &str) -> Option<PaginatedRequestParams> {
+        Some(PaginatedRequestParams::default().with_cursor(Some(c.to_string())))
+    }
+
+    #[test]
+    fn pages_by_offset() {
+        let items: Vec<usize> = (0..450).collect();
+        let (first, next) = page(&items, None).unwrap();
+        assert_eq!((first.len(), next.as_deref()), (PAGE_SIZE, Some("200")));
+        let (second, next) = page(&items, cursor("200")).unwrap();
+        assert_eq!((second[0], next.as_deref()), (200, Some("400")));
+        let (last, next) = page(&items, cursor("400")).unwrap();
+        assert_eq!((last.len(), next), (50, None));
+        let (empty, next) = page(&Vec::<usize>::new(), None).unwrap();
+        assert!(empty.is_empty() && next.is_none());
+    }
+
+    #[test]
+    fn bad_cursors_are_invalid_params() {
+        let items = [1, 2, 3];
+        for bad in ["x", "-1", "4"] {
+            let error = page(&items, cursor(bad)).unwrap_err();
+            assert_eq!(error.code, ErrorCode::INVALID_PARAMS, "{bad}");
+        }
+    }
+}

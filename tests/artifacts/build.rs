@@ -115,6 +115,14 @@ const ARTIFACTS: &[Artifact] = &[
               (`tests/fixtures/tools-only`): tool `reverse`.",
     },
     Artifact {
+        constant: "CONFORMANCE_WASM",
+        workspace: "tests/fixtures",
+        file: "conformance.wasm",
+        example: None,
+        doc: "The tools, resources and prompts the MCP conformance suite calls by name \
+              (`tests/fixtures/conformance`); serve it with `namespace = false`.",
+    },
+    Artifact {
         constant: "NOT_A_PLUGIN_WASM",
         workspace: "tests/fixtures",
         file: "not-a-plugin.wasm",

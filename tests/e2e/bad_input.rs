@@ -50,7 +50,7 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
         &[
             "wrongversion.wasm",
             "warden:plugin@0.2.0",
-            "warden:plugin@0.1.0",
+            "warden:plugin@0.1.1",
         ],
     ),
     (

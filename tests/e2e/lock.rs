@@ -192,7 +192,8 @@ async fn require_approval_keeps_new_plugins_out_until_approved() {
     .unwrap();
     std::fs::write(
         root.join("warden.toml"),
-        "plugins_dir = \"plugins\"\n[policy]\nnew_plugins = \"require-approval\"\n",
+        "plugins_dir = \"plugins\"\n[policy]\nnew_plugins = \"require-approval\"\n\
+         [audit]\nfile = \"audit.jsonl\"\n",
     )
     .unwrap();
 
@@ -231,6 +232,32 @@ async fn require_approval_keeps_new_plugins_out_until_approved() {
         .await;
     assert!(ok_text(&result).contains("approved"));
     server.stop().await;
+
+    // Every approval decision is in the audit trail.
+    let audit = std::fs::read_to_string(root.join("audit.jsonl")).expect("audit log");
+    let decisions: Vec<(String, String)> = audit
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).expect("audit lines are JSON"))
+        .filter(|event| event["event"] == "approval")
+        .map(|event| {
+            (
+                event["plugin"].as_str().unwrap().to_string(),
+                event["decision"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for expected in [
+        ("hostile", "approved_by_operator"),
+        ("hostile", "approved"),
+        ("text", "not_approved"),
+    ] {
+        assert!(
+            decisions
+                .iter()
+                .any(|(p, d)| (p.as_str(), d.as_str()) == expected),
+            "{expected:?} missing from {decisions:?}"
+        );
+    }
 
     // A lock file that cannot be read stops Warden instead of approving anew.
     std::fs::write(

@@ -562,15 +562,79 @@ fn warden_list_shows_resources_and_prompts() {
     let docs = listing.iter().find(|p| p["name"] == "docs").expect("docs");
     assert_eq!(
         docs["resources"],
-        json!([
-            "docs+docs://alpha.md",
-            "docs+docs://guides/beta.md",
-            "docs+docs://{path}"
-        ])
+        json!(["docs+docs://alpha.md", "docs+docs://guides/beta.md"])
     );
+    assert_eq!(docs["templates"], json!(["docs+docs://{path}"]));
     assert_eq!(
         docs["prompts"],
         json!(["docs_summarize", "docs_review_diff"])
     );
     assert_eq!(docs["world_version"], "0.1.1");
+}
+
+/// Runs tests/python/check_resources.py (the official Python MCP SDK) against
+/// the `docs` plugin in `mode` and returns its report.
+fn python_report(mode: &str) -> Value {
+    let python = std::env::var_os("WARDEN_TEST_PYTHON").unwrap_or_else(|| "python3".into());
+    let workspace = workspace();
+    let plugins = plugins();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/check_resources.py");
+    let out = std::process::Command::new(&python)
+        .arg(&script)
+        .arg(crate::support::WARDEN)
+        .arg(plugins.path())
+        .arg(mode)
+        .current_dir(workspace.path())
+        .output()
+        .expect("run the Python client (set WARDEN_TEST_PYTHON, see scripts/test)");
+    assert!(
+        out.status.success(),
+        "python client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad report ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn the_python_sdk_reads_resources_and_gets_prompts_on_both_revisions() {
+    for (mode, protocol, not_found) in [
+        ("legacy", "2025-11-25", -32002),
+        ("auto", "2026-07-28", -32602),
+    ] {
+        let report = python_report(mode);
+        assert_eq!(report["protocol_version"], protocol, "{report:#}");
+        assert_eq!(
+            report["resources"],
+            json!(["docs+docs://alpha.md", "docs+docs://guides/beta.md"]),
+            "{report:#}"
+        );
+        assert_eq!(report["templates"], json!(["docs+docs://{path}"]));
+        assert!(
+            report["read"][0]
+                .as_str()
+                .unwrap()
+                .contains("Alpha explains")
+        );
+        assert!(
+            report["templated"][0]
+                .as_str()
+                .unwrap()
+                .contains("Beta covers")
+        );
+        assert_eq!(report["missing_code"], not_found, "{report:#}");
+        assert_eq!(
+            report["prompts"],
+            json!(["docs_summarize", "docs_review_diff"])
+        );
+        assert!(
+            report["summary"][0]
+                .as_str()
+                .unwrap()
+                .contains("for operators")
+        );
+        assert_eq!(report["missing_argument_code"], -32602);
+        assert_eq!(report["paths"], json!(["guides/beta.md"]));
+        assert_eq!(report["focus"], json!(["performance"]));
+    }
 }

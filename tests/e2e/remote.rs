@@ -585,3 +585,67 @@ async fn sigterm_drains_finishing_the_call_in_flight_and_refusing_new_ones() {
     assert!(status.0.success(), "{:?}\n{}", status.0, status.1);
     assert!(status.1.contains("shutting down: refusing new requests"));
 }
+
+#[test]
+fn stdio_mode_ends_cleanly_on_sigterm() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let plugins = hostile();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(crate::support::WARDEN)
+        .args(["--log-format", "json", "serve", "--plugins"])
+        .arg(plugins.path())
+        .env_remove("WARDEN_CONFIG")
+        .env_remove("WARDEN_PLUGINS")
+        .current_dir(dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let initialize = json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": { "name": "e2e", "version": "0" }
+        }
+    });
+    writeln!(stdin, "{initialize}").unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let response: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(response["id"], 1, "{line}");
+    writeln!(
+        stdin,
+        "{}",
+        json!({ "jsonrpc": "2.0", "method": "notifications/initialized" })
+    )
+    .unwrap();
+    // The session is up once `ping` answers; then stop it with SIGTERM while
+    // stdin stays open.
+    writeln!(
+        stdin,
+        "{}",
+        json!({ "jsonrpc": "2.0", "id": 2, "method": "ping" })
+    )
+    .unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&line).unwrap()["id"],
+        2,
+        "{line}"
+    );
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{:?}\n{stderr}", output.status);
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    drop(stdin);
+}

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use super::Common;
+use crate::audit::AuditLog;
 use crate::loader::{FoundPlugin, find_plugins};
 use crate::lock::{self, Approval};
 
@@ -31,7 +32,7 @@ pub struct Approve {
 impl Approve {
     /// Prints the changes and, unless `--dry-run`, writes the lock.
     pub fn run(self) -> anyhow::Result<ExitCode> {
-        let (_config, dir, mut lock) = self.common.resolve()?;
+        let (config, dir, mut lock) = self.common.resolve()?;
         let found = find_plugins(&dir)
             .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
         let mut plugins: Vec<FoundPlugin> = Vec::new();
@@ -56,7 +57,7 @@ impl Approve {
         }
 
         let mut out = std::io::stdout().lock();
-        let mut changed = 0;
+        let mut changed = Vec::new();
         for plugin in &plugins {
             let bytes = std::fs::read(&plugin.component_path)
                 .with_context(|| format!("cannot read {}", plugin.component_path.display()))?;
@@ -75,11 +76,12 @@ impl Approve {
             for change in &changes {
                 writeln!(out, "  {change}")?;
             }
-            changed += 1;
+            let detail: Vec<String> = changes.iter().map(ToString::to_string).collect();
+            changed.push((plugin.name.clone(), detail.join("; ")));
             lock.set(&plugin.name, approval);
         }
         let lock_path = lock.path().display();
-        if changed == 0 {
+        if changed.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }
         if self.dry_run {
@@ -87,13 +89,28 @@ impl Approve {
             return Ok(ExitCode::SUCCESS);
         }
         lock.save()?;
-        for plugin in &plugins {
+        let audit = match &config.audit.file {
+            Some(file) => Some(
+                AuditLog::open(
+                    file,
+                    config.audit.max_size.0,
+                    config.audit.log_arguments.clone(),
+                )
+                .with_context(|| format!("cannot open the audit log {}", file.display()))?,
+            ),
+            None => None,
+        };
+        for (name, detail) in &changed {
             tracing::info!(
                 target: "warden::approval",
-                plugin = %plugin.name,
+                plugin = %name,
+                changes = %detail,
                 lock = %lock_path,
                 "approved by the operator"
             );
+            if let Some(audit) = &audit {
+                audit.approval(name, "approved_by_operator", detail);
+            }
         }
         writeln!(
             out,

@@ -33,7 +33,7 @@ impl Call {
                 }
             }
         };
-        let dispatcher = self.common.start(true).await?;
+        let dispatcher = self.common.start(true, None).await?;
         let result = dispatcher.call(&self.tool, Some(arguments), None).await?;
         let mut stdout = std::io::stdout().lock();
         serde_json::to_writer_pretty(&mut stdout, &result)?;

@@ -20,7 +20,7 @@ pub struct List {
 impl List {
     /// Loads the plugins and prints the listing.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
-        let dispatcher = self.common.start(false).await?;
+        let dispatcher = self.common.start(false, None).await?;
         let summaries = dispatcher.registry().summaries();
         let mut out = std::io::stdout().lock();
         if self.json {
@@ -81,6 +81,9 @@ fn write_text(out: &mut impl std::io::Write, p: &PluginSummary) -> std::io::Resu
     }
     for resource in &p.resources {
         writeln!(out, "  - resource {resource}")?;
+    }
+    for template in &p.templates {
+        writeln!(out, "  - resource template {template}")?;
     }
     for prompt in &p.prompts {
         writeln!(out, "  - prompt {prompt}")?;

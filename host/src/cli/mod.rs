@@ -13,6 +13,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
+use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::loader::LoadSettings;
@@ -87,7 +88,11 @@ impl Common {
 
     /// Loads the config, creates the sandbox and loads every plugin. With
     /// `record`, first-use trust and quiet updates are written to the lock.
-    async fn start(&self, record: bool) -> anyhow::Result<Arc<Dispatcher>> {
+    async fn start(
+        &self,
+        record: bool,
+        audit: Option<Arc<AuditLog>>,
+    ) -> anyhow::Result<Arc<Dispatcher>> {
         let (config, dir, lock) = self.resolve()?;
         let settings = EngineSettings {
             max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
@@ -106,6 +111,7 @@ impl Common {
             policy: config.policy.clone(),
             lock,
             record,
+            audit,
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await

@@ -58,7 +58,7 @@ impl Serve {
         };
         let observer = self.observer(&config)?;
         let audit = observer.audit.clone();
-        let dispatcher = self.common.start(true).await?;
+        let dispatcher = self.common.start(true, audit.clone()).await?;
         let (loaded, failed) = dispatcher.registry().counts();
         crate::metrics::plugins(loaded, failed);
         dispatcher.set_observer(observer);

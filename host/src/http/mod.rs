@@ -30,6 +30,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use http_body_util::BodyExt as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -126,7 +127,13 @@ impl HttpServer {
         let stop = sessions.clone();
         let server = tokio::spawn(
             axum::serve(
-                listener,
+                // Responses are streamed in several writes (SSE events): without
+                // TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms.
+                listener.tap_io(|tcp| {
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::debug!("cannot set TCP_NODELAY: {e}");
+                    }
+                }),
                 app.into_make_service_with_connect_info::<SocketAddr>(),
             )
             .with_graceful_shutdown(async move { stop.cancelled().await })

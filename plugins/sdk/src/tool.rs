@@ -46,6 +46,14 @@ pub struct ToolDescriptor {
 type Handler = Box<dyn Fn(&str, &str) -> Result<ToolOutput, ToolError>>;
 type SchemaFn = fn() -> Result<String, String>;
 
+/// Where a tool's input schema comes from.
+enum InputSchema {
+    /// Derived from the handler's argument type.
+    Derived(SchemaFn),
+    /// Given as a JSON document, kept verbatim.
+    Verbatim(&'static str),
+}
+
 /// One tool: a name, a description, a typed handler and optional metadata.
 ///
 /// The handler takes one argument whose type implements
@@ -89,7 +97,7 @@ pub struct Tool {
     name: String,
     title: Option<String>,
     description: String,
-    input_schema: SchemaFn,
+    input_schema: InputSchema,
     output_schema: Option<SchemaFn>,
     annotations: Annotations,
     handler: Handler,
@@ -118,7 +126,7 @@ impl Tool {
             name: name.into(),
             title: None,
             description: description.into(),
-            input_schema: object_schema_for::<A>,
+            input_schema: InputSchema::Derived(object_schema_for::<A>),
             output_schema: None,
             annotations: Annotations::default(),
             handler: Box::new(move |name, arguments| handler(parse_arguments(name, arguments)?)),
@@ -143,6 +151,16 @@ impl Tool {
             ToolOutput::json(&handler(args)?)
         })
         .output_schema::<O>()
+    }
+
+    /// Declares the input schema as `schema`, a JSON Schema document with an
+    /// object root that is kept verbatim: for keywords a derived schema cannot
+    /// express (`$defs` with `$anchor`, `if`/`then`/`else`, ...). The host
+    /// still validates arguments against it, and the handler's argument type
+    /// must accept everything the schema does.
+    pub fn input_schema_json(mut self, schema: &'static str) -> Self {
+        self.input_schema = InputSchema::Verbatim(schema);
+        self
     }
 
     /// Sets a short human-readable title.
@@ -208,8 +226,11 @@ impl Tool {
                 "tool name {name:?} is invalid: use 1 to 64 characters from [a-zA-Z0-9_-]"
             ));
         }
-        let input_schema =
-            (self.input_schema)().map_err(|e| format!("tool '{name}': arguments: {e}"))?;
+        let input_schema = match self.input_schema {
+            InputSchema::Derived(derive) => derive(),
+            InputSchema::Verbatim(schema) => verbatim_object_schema(schema),
+        }
+        .map_err(|e| format!("tool '{name}': arguments: {e}"))?;
         let output_schema = self
             .output_schema
             .map(|f| f().map_err(|e| format!("tool '{name}': output: {e}")))
@@ -298,6 +319,15 @@ fn argument_error(tool: &str, path: &str, error: serde_json::Error) -> ToolError
         ToolError::invalid_arguments(format!(
             "invalid arguments for '{tool}': `{path}`: {message}"
         ))
+    }
+}
+
+/// Checks that a verbatim schema is a JSON object and returns it unchanged.
+fn verbatim_object_schema(schema: &str) -> Result<String, String> {
+    match serde_json::from_str::<serde_json::Value>(schema) {
+        Ok(serde_json::Value::Object(_)) => Ok(schema.to_string()),
+        Ok(_) => Err("the schema must be a JSON object".into()),
+        Err(e) => Err(format!("the schema is not valid JSON: {e}")),
     }
 }
 
@@ -439,3 +469,4 @@ mod tests {
         assert!(err.contains("tool 's': arguments"), "{err}");
     }
 }
+

@@ -13,7 +13,8 @@
 //! - [`TOOLS_ONLY_WASM`]: built against the frozen `warden:plugin@0.1.0`;
 //! - [`WRONG_VERSION_WASM`]: built against `warden:plugin@0.2.0`;
 //! - [`BAD_IMPORT_WASM`]: imports `fixture:missing/thing`;
-//! - [`NOT_A_PLUGIN_WASM`]: a plain WASI command (`wasi:cli/run`).
+//! - [`NOT_A_PLUGIN_WASM`]: a plain WASI command (`wasi:cli/run`);
+//! - [`CONFORMANCE_WASM`]: the fixtures the MCP conformance suite calls.
 //!
 //! Editing a guest source file or `wit/` rebuilds them. Building this crate
 //! needs the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`).
@@ -52,6 +53,7 @@ mod tests {
             NOT_A_PLUGIN_WASM,
             DOCS_WASM,
             TOOLS_ONLY_WASM,
+            CONFORMANCE_WASM,
         ] {
             let bytes = std::fs::read(path).unwrap();
             assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{path}");
