@@ -8,6 +8,10 @@
 //! back without ambiguity because plugin names contain no `+`. Prompts are
 //! exposed as `PLUGIN_PROMPT`, with the same character rules and collision
 //! suffixes as tools.
+//!
+//! With `plugins.NAME.namespace = false` the operator keeps a plugin's own
+//! names and URIs; a read is then routed by the URI's scheme, which only one
+//! such plugin may use.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -67,6 +71,9 @@ pub struct Catalog {
     prompts: BTreeMap<String, PromptEntry>,
     prompt_order: Vec<String>,
     offers: Offers,
+    /// URI schemes of plugins that are not namespaced, and the plugin that
+    /// serves each.
+    schemes: BTreeMap<String, String>,
 }
 
 /// `PLUGIN+URI`: a plugin-local URI or URI template as clients see it.
@@ -115,6 +122,36 @@ impl Catalog {
         (catalog, notices)
     }
 
+    /// Claims the scheme of `uri` for a plugin that is not namespaced; the
+    /// reason it cannot when another plugin has it (or it could be mistaken
+    /// for a namespaced URI).
+    fn claim_scheme(&mut self, plugin: &LoadedPlugin, uri: &str) -> Result<(), String> {
+        if plugin.namespaced {
+            return Ok(());
+        }
+        let scheme = uri.split_once(':').map_or(uri, |(scheme, _)| scheme);
+        if scheme.contains('+') {
+            return Err(format!(
+                "its scheme `{scheme}` contains `+`, which Warden keeps for namespaced URIs"
+            ));
+        }
+        match self.schemes.get(scheme) {
+            Some(owner) if owner != &plugin.name => Err(format!(
+                "its scheme `{scheme}` is already served by plugin `{owner}` (both have \
+                 `namespace = false`)"
+            )),
+            _ => {
+                self.schemes.insert(scheme.to_string(), plugin.name.clone());
+                Ok(())
+            }
+        }
+    }
+
+    /// The plugin that is not namespaced and serves URIs with `scheme`.
+    pub fn scheme_owner(&self, scheme: &str) -> Option<&str> {
+        self.schemes.get(scheme).map(String::as_str)
+    }
+
     fn add_resources(&mut self, plugin: &Arc<LoadedPlugin>, note: &mut impl FnMut(String)) {
         let mut seen = BTreeSet::new();
         for r in &plugin.resources {
@@ -125,11 +162,15 @@ impl Catalog {
                 ));
                 continue;
             }
+            if let Err(why) = self.claim_scheme(plugin, &r.uri) {
+                note(format!("resource `{}` skipped: {why}", r.uri));
+                continue;
+            }
             if !seen.insert(r.uri.clone()) {
                 note(format!("resource `{}` skipped: listed twice", r.uri));
                 continue;
             }
-            let mut resource = Resource::new(expose_uri(&plugin.name, &r.uri), r.name.clone());
+            let mut resource = Resource::new(plugin.expose_uri(&r.uri), r.name.clone());
             resource.title = r.title.clone();
             resource.description = r.description.clone();
             resource.mime_type = r.mime_type.clone();
@@ -148,6 +189,13 @@ impl Catalog {
                 ));
                 continue;
             }
+            if let Err(why) = self.claim_scheme(plugin, &t.uri_template) {
+                note(format!(
+                    "resource template `{}` skipped: {why}",
+                    t.uri_template
+                ));
+                continue;
+            }
             if !seen.insert(t.uri_template.clone()) {
                 note(format!(
                     "resource template `{}` skipped: listed twice",
@@ -156,7 +204,7 @@ impl Catalog {
                 continue;
             }
             let mut template =
-                ResourceTemplate::new(expose_uri(&plugin.name, &t.uri_template), t.name.clone());
+                ResourceTemplate::new(plugin.expose_uri(&t.uri_template), t.name.clone());
             template.title = t.title.clone();
             template.description = t.description.clone();
             template.mime_type = t.mime_type.clone();
@@ -174,8 +222,9 @@ impl Catalog {
                 note("a prompt with an empty name was skipped".into());
                 continue;
             }
-            let exposed = unique_name(&plugin.name, &p.name, &self.prompts);
-            if exposed != format!("{}_{}", plugin.name, p.name) {
+            let wanted = plugin.exposed_name(&p.name);
+            let exposed = unique_name(&wanted, &self.prompts);
+            if exposed != wanted {
                 note(format!(
                     "prompt `{}` is exposed as `{exposed}` (names must match \
                      ^[a-zA-Z0-9_-]{{1,64}}$ and be unique)",

@@ -163,6 +163,7 @@ pub async fn load_dir(
         let disabled = narrowing
             .map(|p| p.disabled_tools.clone())
             .unwrap_or_default();
+        let namespaced = !narrowing.is_some_and(|p| p.unprefixed);
         let requested = entry
             .manifest
             .as_ref()
@@ -226,10 +227,11 @@ pub async fn load_dir(
         };
         let sandbox = sandbox.clone();
         jobs.spawn(async move {
-            entry.status = match load_one(&sandbox, &mut entry, limits, grants, &disabled).await {
-                Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
-                Err(error) => PluginStatus::Failed(error.to_string()),
-            };
+            entry.status =
+                match load_one(&sandbox, &mut entry, limits, grants, &disabled, namespaced).await {
+                    Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
+                    Err(error) => PluginStatus::Failed(error.to_string()),
+                };
             entry
         });
     }
@@ -391,6 +393,7 @@ async fn load_one(
     limits: Limits,
     grants: Arc<Grants>,
     disabled: &[String],
+    namespaced: bool,
 ) -> Result<LoadedPlugin, String> {
     let started = Instant::now();
     let path = entry.component_path.clone();
@@ -436,6 +439,7 @@ async fn load_one(
         templates: Vec::new(),
         prompts: Vec::new(),
         disabled_tools: disabled.to_vec(),
+        namespaced,
         load_time: started.elapsed(),
     }
     .redescribed(description);

@@ -13,7 +13,6 @@ use rmcp::model::{
 use serde_json::Value;
 
 use crate::announce::Changes;
-use crate::catalog::{expose_uri, split_uri};
 use crate::dispatch::{DispatchError, Dispatcher, log_guest_output};
 use crate::registry::LoadedPlugin;
 use crate::sandbox::{
@@ -102,8 +101,8 @@ pub async fn read_resource(
         message,
     };
     let registry = dispatcher.registry();
-    let (plugin, local) = split_uri(uri)
-        .and_then(|(name, local)| Some((registry.plugin(name)?.clone(), local)))
+    let (plugin, local) = registry
+        .resolve_uri(uri)
         .filter(|(plugin, _)| plugin.compiled.exports().resources)
         .ok_or_else(|| {
             not_found(format!(
@@ -121,7 +120,7 @@ pub async fn read_resource(
             &plugin.limits,
             &plugin.grants,
             context(&plugin, what.clone()),
-            local,
+            &local,
         )
         .await;
     let contents = finish(dispatcher, &plugin, &what, started, report)
@@ -134,7 +133,7 @@ pub async fn read_resource(
     let contents = contents
         .into_iter()
         .map(|c| {
-            let exposed = expose_uri(&plugin.name, &c.uri);
+            let exposed = plugin.expose_uri(&c.uri);
             let contents = match c.body {
                 ResourceBody::Text(text) => ResourceContents::text(text, exposed),
                 ResourceBody::Blob(data) => ResourceContents::blob(
@@ -348,7 +347,7 @@ pub async fn announce(
     for uri in &announcements.updated {
         dispatcher
             .announcer()
-            .resource_updated(&expose_uri(&plugin.name, uri))
+            .resource_updated(&plugin.expose_uri(uri))
             .await;
     }
 }

@@ -49,6 +49,9 @@ pub struct LoadedPlugin {
     pub prompts: Vec<PromptDescriptor>,
     /// Tools the operator disabled (`plugins.NAME.disabled_tools`).
     pub disabled_tools: Vec<String>,
+    /// Whether names and URIs carry the plugin's name (`PLUGIN_TOOL`,
+    /// `PLUGIN+URI`); `false` with `plugins.NAME.namespace = false`.
+    pub namespaced: bool,
     /// How long compiling and describing took.
     pub load_time: Duration,
 }
@@ -69,7 +72,29 @@ impl LoadedPlugin {
             templates: description.templates,
             prompts: description.prompts,
             disabled_tools: self.disabled_tools.clone(),
+            namespaced: self.namespaced,
             load_time: self.load_time,
+        }
+    }
+
+    /// The name a tool or prompt of this plugin is exposed under, before
+    /// sanitizing and collision suffixes: `PLUGIN_NAME`, or `NAME` when the
+    /// plugin is not namespaced.
+    pub fn exposed_name(&self, local: &str) -> String {
+        if self.namespaced {
+            format!("{}_{local}", self.name)
+        } else {
+            local.to_string()
+        }
+    }
+
+    /// The URI (or URI template) a resource of this plugin is exposed under:
+    /// `PLUGIN+URI`, or the URI itself when the plugin is not namespaced.
+    pub fn expose_uri(&self, uri: &str) -> String {
+        if self.namespaced {
+            crate::catalog::expose_uri(&self.name, uri)
+        } else {
+            uri.to_string()
         }
     }
 }
@@ -159,8 +184,9 @@ impl Registry {
                         continue;
                     }
                 };
-                let exposed = unique_name(&plugin.name, &descriptor.name, &tools);
-                if exposed != format!("{}_{}", plugin.name, descriptor.name) {
+                let wanted = plugin.exposed_name(&descriptor.name);
+                let exposed = unique_name(&wanted, &tools);
+                if exposed != wanted {
                     notices.push(format!(
                         "tool `{}` is exposed as `{exposed}` (names must match \
                          ^[a-zA-Z0-9_-]{{1,64}}$ and be unique)",
@@ -216,6 +242,21 @@ impl Registry {
             PluginStatus::Loaded(p) if e.name == name => Some(p),
             _ => None,
         })
+    }
+
+    /// The plugin serving the resource exposed as `uri`, and the URI inside
+    /// that plugin: `PLUGIN+URI` for a namespaced plugin, else the plugin
+    /// that is not namespaced and serves the URI's scheme.
+    pub fn resolve_uri(&self, uri: &str) -> Option<(Arc<LoadedPlugin>, String)> {
+        if let Some((name, local)) = crate::catalog::split_uri(uri)
+            && let Some(plugin) = self.plugin(name)
+            && plugin.namespaced
+        {
+            return Some((plugin.clone(), local.to_string()));
+        }
+        let (scheme, _) = uri.split_once(':')?;
+        let plugin = self.plugin(self.catalog.scheme_owner(scheme)?)?;
+        Some((plugin.clone(), uri.to_string()))
     }
 
     /// The resources, templates and prompts.
@@ -318,10 +359,11 @@ fn compile_schema(schema: &JsonObject, what: &str) -> Result<Arc<jsonschema::Val
         .map_err(|e| format!("the {what} is not a usable JSON Schema: {e}"))
 }
 
-/// `PLUGIN_TOOL`, with characters clients reject replaced by `_`, truncated
-/// to [`MAX_TOOL_NAME`] and made unique against `taken`.
-pub(crate) fn unique_name<V>(plugin: &str, tool: &str, taken: &BTreeMap<String, V>) -> String {
-    let base: String = format!("{plugin}_{tool}")
+/// The `wanted` name (`PLUGIN_TOOL`, or the tool's own name when the plugin
+/// is not namespaced), with characters clients reject replaced by `_`,
+/// truncated to [`MAX_TOOL_NAME`] and made unique against `taken`.
+pub(crate) fn unique_name<V>(wanted: &str, taken: &BTreeMap<String, V>) -> String {
+    let base: String = wanted
         .chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
@@ -479,23 +521,23 @@ mod tests {
     #[test]
     fn names_are_namespaced_sanitized_and_unique() {
         let mut taken = BTreeMap::new();
-        let a = unique_name("text", "sha256", &taken);
+        let a = unique_name("text_sha256", &taken);
         assert_eq!(a, "text_sha256");
         taken.insert(a, ());
-        assert_eq!(unique_name("text", "sha256", &taken), "text_sha256_2");
-        assert_eq!(unique_name("text", "a.b/c::d", &taken), "text_a_b_c__d");
+        assert_eq!(unique_name("text_sha256", &taken), "text_sha256_2");
+        assert_eq!(unique_name("text_a.b/c::d", &taken), "text_a_b_c__d");
         taken.insert("text_a_b".into(), ());
-        assert_eq!(unique_name("text", "a.b", &taken), "text_a_b_2");
+        assert_eq!(unique_name("text_a.b", &taken), "text_a_b_2");
     }
 
     #[test]
     fn long_names_are_truncated_to_64() {
         let mut taken = BTreeMap::new();
         let long = "x".repeat(100);
-        let first = unique_name("p", &long, &taken);
+        let first = unique_name(&format!("p_{long}"), &taken);
         assert_eq!(first.len(), MAX_TOOL_NAME);
         taken.insert(first, ());
-        let second = unique_name("p", &long, &taken);
+        let second = unique_name(&format!("p_{long}"), &taken);
         assert_eq!(second.len(), MAX_TOOL_NAME);
         assert!(second.ends_with("_2"));
     }

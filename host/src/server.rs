@@ -31,7 +31,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use crate::announce::Session;
-use crate::catalog::{Offers, split_uri};
+use crate::catalog::Offers;
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::primitives::{self, PrimitiveError};
 use crate::sandbox::ProgressReport;
@@ -240,11 +240,9 @@ impl ServerHandler for WardenServer {
             return Err(ErrorData::method_not_found::<SubscribeRequestMethod>());
         }
         let registry = self.dispatcher.registry();
-        let known = split_uri(&request.uri).is_some_and(|(plugin, _)| {
-            registry
-                .plugin(plugin)
-                .is_some_and(|p| p.compiled.exports().resources)
-        });
+        let known = registry
+            .resolve_uri(&request.uri)
+            .is_some_and(|(plugin, _)| plugin.compiled.exports().resources);
         if !known {
             return Err(primitive_error(
                 PrimitiveError::ResourceNotFound {

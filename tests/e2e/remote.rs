@@ -177,6 +177,17 @@ async fn foreign_origins_are_refused_and_allowed_ones_served() {
         .unwrap();
     assert_eq!(allowed.status(), 200);
     assert!(allowed.text().await.unwrap().contains("hostile_echo"));
+    // The server's own origin is same-origin, under any loopback name.
+    let port = remote.base.rsplit(':').next().unwrap().to_string();
+    for own in [remote.base.clone(), format!("http://localhost:{port}")] {
+        let response = post_mcp(&remote, stateless_tools_list().to_string())
+            .bearer_auth(TOKEN)
+            .header("origin", &own)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "Origin {own}");
+    }
     // A Host other than loopback names is refused on a loopback bind
     // (DNS rebinding).
     let rebound = post_mcp(&remote, stateless_tools_list().to_string())
@@ -501,7 +512,25 @@ async fn audit_log_redacts_arguments_and_records_denials_and_refused_logins() {
             "{secret:?} in the audit log:\n{text}"
         );
     }
-    let events = json_lines(&path);
+    let all = json_lines(&path);
+    // Loading first records each plugin's approval decision (first use).
+    let (approvals, events): (Vec<_>, Vec<_>) = all.iter().partition(|e| e["event"] == "approval");
+    let decided: Vec<(&str, &str)> = approvals
+        .iter()
+        .map(|e| {
+            (
+                e["plugin"].as_str().unwrap(),
+                e["decision"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        decided,
+        [
+            ("fetch", "trusted_on_first_use"),
+            ("hostile", "trusted_on_first_use")
+        ]
+    );
     let kinds: Vec<&str> = events
         .iter()
         .map(|e| e["event"].as_str().unwrap())

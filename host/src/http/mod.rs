@@ -172,6 +172,25 @@ impl HttpServer {
     }
 }
 
+/// The configured Origins plus the server's own: a page served from this
+/// very address (`http://127.0.0.1:PORT`, and on a loopback bind also
+/// `http://localhost:PORT` and `http://[::1]:PORT`) is same-origin, which
+/// DNS rebinding cannot fake because `Host` is checked too.
+fn allowed_origins(settings: &HttpSettings, local: SocketAddr) -> Vec<String> {
+    let port = local.port();
+    let mut origins = settings.allowed_origins.clone();
+    origins.push(format!("http://{local}"));
+    if local.ip().is_loopback() {
+        origins.extend([
+            format!("http://127.0.0.1:{port}"),
+            format!("http://localhost:{port}"),
+            format!("http://[::1]:{port}"),
+        ]);
+    }
+    origins.dedup();
+    origins
+}
+
 /// The rmcp service for `/mcp`.
 fn mcp_service(
     dispatcher: Arc<Dispatcher>,
@@ -182,7 +201,7 @@ fn mcp_service(
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(cancel)
         .with_max_request_body_bytes(usize::try_from(settings.max_body.0).unwrap_or(usize::MAX))
-        .with_allowed_origins(settings.allowed_origins.clone())
+        .with_allowed_origins(allowed_origins(settings, local))
         .enforce_origin_validation();
     config = match &settings.allowed_hosts {
         Some(hosts) => config.with_allowed_hosts(hosts.clone()),
