@@ -265,7 +265,14 @@ fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolResult, Stri
         .content
         .into_iter()
         .enumerate()
-        .map(|(index, part)| content_block(entry, index, part))
+        .map(|(index, part)| {
+            content_block(part, || {
+                format!(
+                    "warden://{}/{}/blob/{index}",
+                    entry.plugin.name, entry.local_name
+                )
+            })
+        })
         .collect();
     let structured = match output.structured {
         None => None,
@@ -303,7 +310,10 @@ fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolResult, Stri
     Ok(result)
 }
 
-fn content_block(entry: &ToolEntry, index: usize, part: Content) -> ContentBlock {
+/// A plugin's content as an MCP content block: text as text, `image/*` and
+/// `audio/*` blobs as images and audio, other blobs as embedded resources at
+/// the URI `uri` makes.
+pub(crate) fn content_block(part: Content, uri: impl FnOnce() -> String) -> ContentBlock {
     match part {
         Content::Text(text) => ContentBlock::text(text),
         Content::Blob(blob) => {
@@ -314,11 +324,7 @@ fn content_block(entry: &ToolEntry, index: usize, part: Content) -> ContentBlock
             } else if mime.starts_with("audio/") {
                 ContentBlock::audio(data, mime)
             } else {
-                let uri = format!(
-                    "warden://{}/{}/blob/{index}",
-                    entry.plugin.name, entry.local_name
-                );
-                ContentBlock::resource(ResourceContents::blob(data, uri).with_mime_type(mime))
+                ContentBlock::resource(ResourceContents::blob(data, uri()).with_mime_type(mime))
             }
         }
     }

@@ -7,17 +7,17 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use rmcp::model::{
-    ArgumentInfo, CompletionContext, CompletionInfo, ContentBlock, GetPromptResult, JsonObject,
-    PromptMessage, ReadResourceResult, Reference, ResourceContents,
+    ArgumentInfo, CompletionContext, CompletionInfo, GetPromptResult, JsonObject, PromptMessage,
+    ReadResourceResult, Reference, ResourceContents,
 };
 use serde_json::Value;
 
 use crate::announce::Changes;
-use crate::dispatch::{DispatchError, Dispatcher, log_guest_output};
+use crate::dispatch::{DispatchError, Dispatcher, content_block, log_guest_output};
 use crate::registry::LoadedPlugin;
 use crate::sandbox::{
-    Announcements, CallContext, CallError, CallReport, CompletionRef, Content, PromptError,
-    ResourceBody, ResourceError, Role,
+    Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
+    ResourceError, Role,
 };
 
 /// Why a read, get or completion failed.
@@ -222,32 +222,17 @@ pub async fn get_prompt(
                 Role::User => rmcp::model::Role::User,
                 Role::Assistant => rmcp::model::Role::Assistant,
             };
-            PromptMessage::new(role, content_block(&plugin.name, name, index, m.content))
+            PromptMessage::new(
+                role,
+                content_block(m.content, || {
+                    format!("warden://{}/prompt/{name}/blob/{index}", plugin.name)
+                }),
+            )
         })
         .collect();
     let mut out = GetPromptResult::new(messages);
     out.description = result.description;
     Ok(out)
-}
-
-/// A prompt message's content as an MCP content block (blobs as images,
-/// audio or embedded resources, as for tool results).
-fn content_block(plugin: &str, prompt: &str, index: usize, content: Content) -> ContentBlock {
-    match content {
-        Content::Text(text) => ContentBlock::text(text),
-        Content::Blob(blob) => {
-            let data = base64::engine::general_purpose::STANDARD.encode(&blob.data);
-            let mime = blob.mime_type;
-            if mime.starts_with("image/") {
-                ContentBlock::image(data, mime)
-            } else if mime.starts_with("audio/") {
-                ContentBlock::audio(data, mime)
-            } else {
-                let uri = format!("warden://{plugin}/prompt/{prompt}/blob/{index}");
-                ContentBlock::resource(ResourceContents::blob(data, uri).with_mime_type(mime))
-            }
-        }
-    }
 }
 
 /// Completes a prompt argument or a template variable.
