@@ -169,7 +169,7 @@ pub async fn load_dir(
             .as_ref()
             .map(|m| m.capabilities.clone())
             .unwrap_or_default();
-        let review = match tokio::fs::read(&entry.component_path).await {
+        let (review, bytes) = match tokio::fs::read(&entry.component_path).await {
             Ok(bytes) => {
                 let sha256 = lock::sha256_hex(&bytes);
                 let review = lock::review(
@@ -181,7 +181,7 @@ pub async fn load_dir(
                 if review.verdict.records() {
                     to_record.insert(entry.name.clone(), Approval::new(sha256, &requested));
                 }
-                review
+                (review, bytes)
             }
             Err(error) => {
                 let error = LoadError::Io(error);
@@ -227,11 +227,14 @@ pub async fn load_dir(
         };
         let sandbox = sandbox.clone();
         jobs.spawn(async move {
-            entry.status =
-                match load_one(&sandbox, &mut entry, limits, grants, &disabled, namespaced).await {
-                    Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
-                    Err(error) => PluginStatus::Failed(error.to_string()),
-                };
+            entry.status = match load_one(
+                &sandbox, &mut entry, bytes, limits, grants, &disabled, namespaced,
+            )
+            .await
+            {
+                Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
+                Err(error) => PluginStatus::Failed(error.to_string()),
+            };
             entry
         });
     }
@@ -386,10 +389,12 @@ fn prepare(
     Ok(())
 }
 
-/// Compiles the component and asks it for its tools.
+/// Compiles the component (`bytes`, read and hashed by the caller) and asks
+/// it for its tools.
 async fn load_one(
     sandbox: &Arc<Sandbox>,
     entry: &mut PluginEntry,
+    bytes: Vec<u8>,
     limits: Limits,
     grants: Arc<Grants>,
     disabled: &[String],
@@ -399,9 +404,6 @@ async fn load_one(
     let path = entry.component_path.clone();
     let name = entry.name.clone();
     let context = |e: LoadError| format!("{}: {e}", path.display());
-    let bytes = tokio::fs::read(&path)
-        .await
-        .map_err(|e| context(LoadError::Io(e)))?;
     let compiler = sandbox.clone();
     let compiled = tokio::task::spawn_blocking(move || compiler.compile(&bytes))
         .await
