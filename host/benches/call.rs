@@ -49,6 +49,8 @@
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -127,21 +129,9 @@ struct Plan {
 
 impl Plan {
     fn from_env() -> anyhow::Result<Self> {
-        let args: Vec<String> = std::env::args().skip(1).collect();
-        // `cargo bench` passes `--bench`; `cargo test --benches` does not.
-        let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
-        let iters = match std::env::var("WARDEN_BENCH_ITERS") {
-            Ok(value) => value
-                .trim()
-                .parse::<usize>()
-                .ok()
-                .filter(|&n| n > 0)
-                .with_context(|| {
-                    format!("WARDEN_BENCH_ITERS must be a positive integer, not {value:?}")
-                })?,
-            Err(_) if quick => QUICK_ITERS,
-            Err(_) => DEFAULT_ITERS,
-        };
+        let quick = common::smoke_run();
+        let default = if quick { QUICK_ITERS } else { DEFAULT_ITERS };
+        let iters = usize::try_from(common::env_count("WARDEN_BENCH_ITERS", default as u64)?)?;
         Ok(Self {
             quick,
             iters,

@@ -24,6 +24,8 @@
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -55,18 +57,9 @@ const ALLOWED: &str = "fetch, allowed (server answers after 20 ms)";
 const SERVER_DELAY: Duration = Duration::from_millis(20);
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
-    let iters = match std::env::var("WARDEN_BENCH_ITERS") {
-        Ok(value) => value
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|&n| n > 0)
-            .with_context(|| format!("WARDEN_BENCH_ITERS must be a positive integer: {value:?}"))?,
-        Err(_) if quick => QUICK_ITERS,
-        Err(_) => DEFAULT_ITERS,
-    };
+    let quick = common::smoke_run();
+    let default = if quick { QUICK_ITERS } else { DEFAULT_ITERS };
+    let iters = usize::try_from(common::env_count("WARDEN_BENCH_ITERS", default as u64)?)?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -22,6 +22,8 @@
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
 
+mod common;
+
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -42,17 +44,8 @@ const CLIENTS: [usize; 3] = [1, 8, 64];
 const WORKERS: [usize; 2] = [1, 2];
 
 fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let quick = args.iter().any(|a| a == "--test") || !args.iter().any(|a| a == "--bench");
-    let secs = match std::env::var("WARDEN_BENCH_SECS") {
-        Ok(v) => v
-            .trim()
-            .parse::<u64>()
-            .ok()
-            .filter(|&n| n > 0)
-            .with_context(|| format!("WARDEN_BENCH_SECS must be a positive integer, not {v:?}"))?,
-        Err(_) => DEFAULT_SECS,
-    };
+    let quick = common::smoke_run();
+    let secs = common::env_count("WARDEN_BENCH_SECS", DEFAULT_SECS)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
