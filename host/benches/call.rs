@@ -209,6 +209,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         lock: Default::default(),
         record: false,
         audit: None,
+        protected: Vec::new(),
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await

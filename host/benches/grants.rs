@@ -98,15 +98,15 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         .map(|i| {
             let host = workspace.path().join(format!("dir{i}"));
             std::fs::create_dir(&host)?;
-            Ok(DirPreopen {
-                host: host.canonicalize()?,
-                guest: format!("/data{i}"),
-                mode: if i < 2 {
+            DirPreopen::open_absolute(
+                &host,
+                &format!("/data{i}"),
+                if i < 2 {
                     DirMode::ReadWrite
                 } else {
                     DirMode::ReadOnly
                 },
-            })
+            )
         })
         .collect::<std::io::Result<Vec<_>>>()?;
     let unused = Grants {

@@ -11,6 +11,7 @@
 //!
 //! [policy]
 //! new_plugins = "trust-on-first-use" # or "require-approval"
+//! overlapping_dirs = "refuse"    # or "warn"
 //!
 //! [limits.default]               # the limits a plugin gets when it requests none
 //! timeout = "10s"
@@ -94,6 +95,9 @@ pub struct OperatorPolicy {
     /// `policy.new_plugins`: what happens on the first sight of a plugin
     /// that the lock file has no approval for.
     pub new_plugins: NewPlugins,
+    /// `policy.overlapping_dirs`: what happens to a plugin whose read-write
+    /// directory overlaps another granted directory.
+    pub overlapping_dirs: crate::grants::OverlappingDirs,
     /// `[plugins.NAME]` tables, by plugin name.
     pub plugins: BTreeMap<String, PluginPolicy>,
 }
@@ -104,6 +108,7 @@ impl Default for OperatorPolicy {
             allow_network: true,
             allow_write: true,
             new_plugins: NewPlugins::default(),
+            overlapping_dirs: crate::grants::OverlappingDirs::default(),
             plugins: BTreeMap::new(),
         }
     }
@@ -335,6 +340,7 @@ struct RawPolicy {
     allow_network: Option<bool>,
     allow_write: Option<bool>,
     new_plugins: Option<NewPlugins>,
+    overlapping_dirs: Option<crate::grants::OverlappingDirs>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -518,6 +524,7 @@ impl RawConfig {
             allow_network: self.policy.allow_network.unwrap_or(true),
             allow_write: self.policy.allow_write.unwrap_or(true),
             new_plugins: self.policy.new_plugins.unwrap_or_default(),
+            overlapping_dirs: self.policy.overlapping_dirs.unwrap_or_default(),
             plugins,
         };
         let lock_file = self

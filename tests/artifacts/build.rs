@@ -84,6 +84,14 @@ const ARTIFACTS: &[Artifact] = &[
               as resources, prompts `summarize` and `review_diff`, tools `search` and `refresh`.",
     },
     Artifact {
+        constant: "SWAPPER_WASM",
+        workspace: "tests/fixtures",
+        file: "swapper.wasm",
+        example: None,
+        doc: "The `swapper` fixture plugin (`tests/fixtures/swapper`): renames a granted \
+              directory and plants a symlink in its place.",
+    },
+    Artifact {
         constant: "HOSTILE_WASM",
         workspace: "tests/fixtures",
         file: "hostile.wasm",

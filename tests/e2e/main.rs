@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod conformance;
+mod dir_swap;
 mod examples;
 mod grants;
 mod http;

@@ -105,6 +105,18 @@ impl Common {
             Some(root) => root.clone(),
             None => std::env::current_dir().context("cannot read the current directory")?,
         };
+        let mut protected: Vec<PathBuf> = [
+            Some(dir.clone()),
+            Some(lock.path().to_path_buf()),
+            config.path.clone(),
+            settings.cache_dir.clone(),
+            config.audit.file.clone(),
+            config.telemetry.spans_dir.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        protected.extend(audit.as_ref().map(|log| log.path().to_path_buf()));
         let settings = LoadSettings {
             bounds: config.limits,
             workspace_root,
@@ -112,6 +124,7 @@ impl Common {
             lock,
             record,
             audit,
+            protected,
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await

@@ -637,7 +637,7 @@ fn wasi_context(
             DirMode::ReadOnly => FsPerms::ReadOnly,
             DirMode::ReadWrite => FsPerms::ReadWrite,
         };
-        wasi.preopened_dir(&dir.host, &dir.guest, perms)
+        wasi.preopened_dir(dir.open_path(), &dir.guest, perms)
             .map_err(|e| {
                 CallError::Internal(format!(
                     "cannot open the granted directory for {}: {e:#}",

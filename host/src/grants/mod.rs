@@ -14,6 +14,10 @@ use serde::Serialize;
 use crate::config::{OperatorPolicy, expand_references};
 use crate::manifest::{Capabilities, DirMode, HostPattern, HttpOrigin};
 
+mod dirs;
+
+pub use dirs::{DirClaim, DirConflict, DirPreopen, OverlappingDirs, conflicts, protected_inside};
+
 /// Default cap on outgoing HTTP requests per call.
 pub const DEFAULT_HTTP_REQUESTS: u32 = 16;
 /// Default cap on one HTTP response body, in bytes.
@@ -96,17 +100,6 @@ impl Default for HttpGrant {
             pending: Vec::new(),
         }
     }
-}
-
-/// A host directory mapped into the guest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DirPreopen {
-    /// The host directory: absolute, canonical, inside the workspace root.
-    pub host: PathBuf,
-    /// Where the guest sees it (an absolute guest path).
-    pub guest: String,
-    /// Read-only or read-write.
-    pub mode: DirMode,
 }
 
 /// One environment variable a plugin may read.
@@ -219,6 +212,17 @@ pub enum GrantError {
         /// The workspace root.
         root: PathBuf,
     },
+    /// A requested directory exists inside the workspace but cannot be
+    /// opened and held (permissions, or no `/proc` to pin it through).
+    #[error("{field}: {host:?} cannot be opened: {error}")]
+    DirUnusable {
+        /// The manifest field.
+        field: String,
+        /// The path as written.
+        host: PathBuf,
+        /// The underlying error.
+        error: std::io::Error,
+    },
     /// A requested directory is a file.
     #[error("{field}: {host:?} is not a directory")]
     NotADirectory {
@@ -267,40 +271,26 @@ pub fn resolve(
             );
             continue;
         }
-        let root =
-            match &root {
-                Some(root) => root,
-                None => root.insert(workspace_root.canonicalize().map_err(|error| {
-                    GrantError::Root {
-                        root: workspace_root.to_path_buf(),
-                        error,
-                    }
-                })?),
-            };
+        let (root, root_dir) = match &root {
+            Some(open) => open,
+            None => {
+                let canonical =
+                    workspace_root
+                        .canonicalize()
+                        .map_err(|error| GrantError::Root {
+                            root: workspace_root.to_path_buf(),
+                            error,
+                        })?;
+                let file = dirs::open_root(&canonical)?;
+                root.insert((canonical, file))
+            }
+        };
         let field = format!("capabilities.dirs[{index}].host");
-        let resolved =
-            root.join(&dir.host)
-                .canonicalize()
-                .map_err(|error| GrantError::DirMissing {
-                    field: field.clone(),
-                    host: dir.host.clone(),
-                    root: root.clone(),
-                    error,
-                })?;
-        if !resolved.starts_with(root) {
-            return Err(GrantError::DirEscapes {
-                field,
-                host: dir.host.clone(),
-                resolved,
-                root: root.clone(),
-            });
-        }
-        if !resolved.is_dir() {
-            return Err(GrantError::NotADirectory {
-                field,
-                host: dir.host.clone(),
-            });
-        }
+        let opened = match DirPreopen::open(root_dir, root, &dir.host, dir.guest.as_str(), dir.mode)
+        {
+            Ok(opened) => opened,
+            Err(error) => return Err(explain_dir(error, field, &dir.host, root)),
+        };
         let mut mode = dir.mode;
         if mode == DirMode::ReadWrite {
             let read_only = if !policy.allow_write {
@@ -318,11 +308,7 @@ pub fn resolve(
                 mode = DirMode::ReadOnly;
             }
         }
-        dirs.push(DirPreopen {
-            host: resolved,
-            guest: dir.guest.as_str().to_string(),
-            mode,
-        });
+        dirs.push(opened.with_mode(mode));
     }
 
     let mut env = Vec::new();
@@ -393,6 +379,34 @@ pub fn resolve(
         env,
     };
     Ok((grants, notices))
+}
+
+/// Why a requested directory could not be opened inside the workspace, in
+/// the terms of the manifest: missing, leading outside, or not a directory.
+fn explain_dir(error: std::io::Error, field: String, host: &Path, root: &Path) -> GrantError {
+    match root.join(host).canonicalize() {
+        Err(error) => GrantError::DirMissing {
+            field,
+            host: host.to_path_buf(),
+            root: root.to_path_buf(),
+            error,
+        },
+        Ok(resolved) if !resolved.starts_with(root) => GrantError::DirEscapes {
+            field,
+            host: host.to_path_buf(),
+            resolved,
+            root: root.to_path_buf(),
+        },
+        Ok(resolved) if !resolved.is_dir() => GrantError::NotADirectory {
+            field,
+            host: host.to_path_buf(),
+        },
+        Ok(_) => GrantError::DirUnusable {
+            field,
+            host: host.to_path_buf(),
+            error,
+        },
+    }
 }
 
 /// Why the operator's policy refuses `origin` to `plugin`; `None` when it allows it.
