@@ -209,6 +209,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         lock: Default::default(),
         record: false,
         audit: None,
+        loading: Default::default(),
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await

@@ -4,7 +4,9 @@
 mod bad_input;
 mod cli;
 mod conformance;
+mod describe;
 mod examples;
+mod folder;
 mod grants;
 mod http;
 mod isolation;

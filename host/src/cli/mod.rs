@@ -112,6 +112,7 @@ impl Common {
             lock,
             record,
             audit,
+            loading: config.loading,
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await
