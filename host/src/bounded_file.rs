@@ -115,7 +115,11 @@ pub fn read_operator_text(path: &Path, limit: u64) -> Result<String, ReadError> 
 }
 
 /// Opens `name` in `dir` with `flags`, never resolving outside `dir`.
-fn open_beneath(dir: &rustix::fd::OwnedFd, name: &std::ffi::OsStr, flags: OFlags) -> Result<File, ReadError> {
+fn open_beneath(
+    dir: &rustix::fd::OwnedFd,
+    name: &std::ffi::OsStr,
+    flags: OFlags,
+) -> Result<File, ReadError> {
     let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
     let mut attempts = 0;
     loop {
@@ -194,7 +198,8 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn folder(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("warden-bounded-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("warden-bounded-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -204,11 +209,21 @@ mod tests {
     fn regular_files_are_read_within_their_limit() {
         let dir = folder("regular");
         std::fs::write(dir.join("a.toml"), "x = 1\n").unwrap();
-        assert_eq!(read_entry_text(&dir.join("a.toml"), 100).unwrap(), "x = 1\n");
-        assert_eq!(read_operator_text(&dir.join("a.toml"), 100).unwrap(), "x = 1\n");
+        assert_eq!(
+            read_entry_text(&dir.join("a.toml"), 100).unwrap(),
+            "x = 1\n"
+        );
+        assert_eq!(
+            read_operator_text(&dir.join("a.toml"), 100).unwrap(),
+            "x = 1\n"
+        );
         let error = read_entry(&dir.join("a.toml"), 3).unwrap_err();
         assert_eq!(error.to_string(), "it is 6 B, more than the limit of 3 B");
-        assert!(read_entry(&dir.join("missing.toml"), 3).unwrap_err().is_not_found());
+        assert!(
+            read_entry(&dir.join("missing.toml"), 3)
+                .unwrap_err()
+                .is_not_found()
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -225,14 +240,20 @@ mod tests {
         )
         .unwrap();
         let error = read_entry(&fifo, 100).unwrap_err();
-        assert_eq!(error.to_string(), "it is a named pipe (FIFO), not a regular file");
+        assert_eq!(
+            error.to_string(),
+            "it is a named pipe (FIFO), not a regular file"
+        );
         let error = read_operator_file(&fifo, 100).unwrap_err();
         assert!(matches!(error, ReadError::NotRegular(_)), "{error}");
         std::fs::create_dir(dir.join("d.wasm")).unwrap();
         let error = read_entry(&dir.join("d.wasm"), 100).unwrap_err();
         assert_eq!(error.to_string(), "it is a directory, not a regular file");
         let error = read_operator_file(Path::new("/dev/zero"), 100).unwrap_err();
-        assert_eq!(error.to_string(), "it is a character device, not a regular file");
+        assert_eq!(
+            error.to_string(),
+            "it is a character device, not a regular file"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -252,7 +273,10 @@ mod tests {
         }
         symlink("/dev/zero", dir.join("zero.toml")).unwrap();
         let error = read_operator_file(&dir.join("zero.toml"), 10).unwrap_err();
-        assert_eq!(error.to_string(), "it is a character device, not a regular file");
+        assert_eq!(
+            error.to_string(),
+            "it is a character device, not a regular file"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

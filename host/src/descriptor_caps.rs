@@ -49,7 +49,11 @@ pub fn check(mut description: Description) -> Result<(Description, Vec<String>),
         ("tools", description.tools.len(), MAX_TOOLS),
         ("prompts", description.prompts.len(), MAX_PROMPTS),
         ("resources", description.resources.len(), MAX_RESOURCES),
-        ("resource templates", description.templates.len(), MAX_TEMPLATES),
+        (
+            "resource templates",
+            description.templates.len(),
+            MAX_TEMPLATES,
+        ),
     ];
     for (what, count, cap) in counts {
         if count > cap {
@@ -225,7 +229,7 @@ mod tests {
     use crate::sandbox::ToolDescriptor;
 
     fn tool(name: &str, schema_len: usize) -> ToolDescriptor {
-        let padding = " ".repeat(schema_len.saturating_sub(18));
+        let padding = " ".repeat(schema_len.saturating_sub(17));
         ToolDescriptor {
             name: name.into(),
             title: None,
@@ -244,7 +248,11 @@ mod tests {
     #[test]
     fn oversized_items_are_skipped_with_a_notice() {
         let description = Description {
-            tools: vec![tool("ok", 20), tool("huge", MAX_SCHEMA + 1), tool(&"n".repeat(300), 20)],
+            tools: vec![
+                tool("ok", 20),
+                tool("huge", MAX_SCHEMA + 1),
+                tool(&"n".repeat(300), 20),
+            ],
             ..Default::default()
         };
         let (description, notices) = check(description).unwrap();
@@ -254,13 +262,18 @@ mod tests {
             notices[0],
             "tool `huge` skipped: its input schema is 262145 B, more than the 256 KiB accepted"
         );
-        assert!(notices[1].starts_with(&format!("tool `{}…` skipped: its name is 300 B", "n".repeat(64))));
+        assert!(notices[1].starts_with(&format!(
+            "tool `{}…` skipped: its name is 300 B",
+            "n".repeat(64)
+        )));
     }
 
     #[test]
     fn too_many_items_refuse_the_plugin() {
         let description = Description {
-            tools: (0..=MAX_TOOLS).map(|i| tool(&format!("t{i}"), 20)).collect(),
+            tools: (0..=MAX_TOOLS)
+                .map(|i| tool(&format!("t{i}"), 20))
+                .collect(),
             ..Default::default()
         };
         assert_eq!(
@@ -272,17 +285,28 @@ mod tests {
     #[test]
     fn the_total_is_capped_and_notices_are_bounded() {
         let description = Description {
-            tools: (0..40).map(|i| tool(&format!("t{i}"), MAX_SCHEMA)).collect(),
+            tools: (0..40)
+                .map(|i| tool(&format!("t{i}"), MAX_SCHEMA))
+                .collect(),
             ..Default::default()
         };
-        assert!(check(description).unwrap_err().contains("at most 8 MiB per plugin"));
+        assert!(
+            check(description)
+                .unwrap_err()
+                .contains("at most 8 MiB per plugin")
+        );
         let description = Description {
-            tools: (0..30).map(|i| tool(&format!("t{i}"), MAX_SCHEMA + 1)).collect(),
+            tools: (0..30)
+                .map(|i| tool(&format!("t{i}"), MAX_SCHEMA + 1))
+                .collect(),
             ..Default::default()
         };
         let (description, notices) = check(description).unwrap();
         assert!(description.tools.is_empty());
         assert_eq!(notices.len(), MAX_NOTICES + 1);
-        assert_eq!(notices[MAX_NOTICES], "10 more items were skipped for exceeding a size cap");
+        assert_eq!(
+            notices[MAX_NOTICES],
+            "10 more items were skipped for exceeding a size cap"
+        );
     }
 }

@@ -272,8 +272,7 @@ pub async fn load_dir(
                 namespaced,
                 describe_timeout,
             };
-            entry.status = match load_one(&sandbox, &mut entry, bytes, plugin).await
-            {
+            entry.status = match load_one(&sandbox, &mut entry, bytes, plugin).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => PluginStatus::Failed(error.to_string()),
             };
@@ -401,7 +400,7 @@ fn record_approvals(
 
 /// A plugin's manifest, parsed (`None` without one), and its component's
 /// bytes, or why each could not be read.
-type Files = (Result<Option<Manifest>, String>, Result<Vec<u8>, String>);
+type PluginFiles = (Result<Option<Manifest>, String>, Result<Vec<u8>, String>);
 
 /// Reads a plugin's manifest and component on a thread of its own and waits
 /// at most `loading.read_timeout` for it. A read still stuck then (a
@@ -411,7 +410,7 @@ async fn read_files(
     component: &Path,
     manifest: Option<&Path>,
     loading: LoadingSettings,
-) -> Result<Files, String> {
+) -> Result<PluginFiles, String> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let (component_path, manifest_path) = (component.to_owned(), manifest.map(Path::to_owned));
     let limit = loading.max_component_size.0;

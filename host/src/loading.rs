@@ -72,9 +72,9 @@ impl RawLoading {
         Ok(LoadingSettings {
             max_component_size: match &self.max_component_size {
                 None => defaults.max_component_size,
-                Some(value) => ByteSize(
-                    parse_size_value(value).map_err(|e| error("max_component_size", e))?,
-                ),
+                Some(value) => {
+                    ByteSize(parse_size_value(value).map_err(|e| error("max_component_size", e))?)
+                }
             },
             read_timeout: match &self.read_timeout {
                 None => defaults.read_timeout,
@@ -116,13 +116,17 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         assert_eq!(parse("").unwrap(), LoadingSettings::default());
-        let settings =
-            parse("max_component_size = \"1MiB\"\nread_timeout = \"2s\"\ndescribe_timeout = \"500ms\"")
-                .unwrap();
+        let settings = parse(
+            "max_component_size = \"1MiB\"\nread_timeout = \"2s\"\ndescribe_timeout = \"500ms\"",
+        )
+        .unwrap();
         assert_eq!(settings.max_component_size, ByteSize(1 << 20));
         assert_eq!(settings.read_timeout, Duration::from_secs(2));
         assert_eq!(settings.describe_timeout, Duration::from_millis(500));
         let error = parse("describe_timeout = \"0s\"").unwrap_err().to_string();
-        assert!(error.starts_with("warden.toml: loading.describe_timeout: "), "{error}");
+        assert!(
+            error.starts_with("warden.toml: loading.describe_timeout: "),
+            "{error}"
+        );
     }
 }

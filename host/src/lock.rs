@@ -175,22 +175,22 @@ pub enum LockError {
 impl LockFile {
     /// Reads the lock file at `path`; a missing file is an empty lock.
     pub fn load(path: &Path) -> Result<Self, LockError> {
-        let text = match crate::bounded_file::read_operator_text(path, crate::bounded_file::TEXT_LIMIT)
-        {
-            Ok(text) => text,
-            Err(e) if e.is_not_found() => {
-                return Ok(Self {
-                    path: path.to_owned(),
-                    plugins: BTreeMap::new(),
-                });
-            }
-            Err(error) => {
-                return Err(LockError::Read {
-                    path: path.to_owned(),
-                    error,
-                });
-            }
-        };
+        let text =
+            match crate::bounded_file::read_operator_text(path, crate::bounded_file::TEXT_LIMIT) {
+                Ok(text) => text,
+                Err(e) if e.is_not_found() => {
+                    return Ok(Self {
+                        path: path.to_owned(),
+                        plugins: BTreeMap::new(),
+                    });
+                }
+                Err(error) => {
+                    return Err(LockError::Read {
+                        path: path.to_owned(),
+                        error,
+                    });
+                }
+            };
         let invalid = |message: String| LockError::Invalid {
             path: path.to_owned(),
             message,

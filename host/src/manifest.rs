@@ -32,10 +32,10 @@ pub(crate) mod capabilities;
 mod name;
 mod v1;
 
+use crate::bounded_file::{ReadError, TEXT_LIMIT, read_entry_text};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use crate::bounded_file::{ReadError, TEXT_LIMIT, read_entry_text};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -101,9 +101,7 @@ impl Manifest {
         let sidecar = Self::sidecar_path(wasm);
         match read_entry_text(&sidecar, TEXT_LIMIT) {
             Ok(text) => Self::parse(&text, &sidecar),
-            Err(e) if e.is_not_found() => {
-                Ok(Self::for_name(name_from_file(wasm)?))
-            }
+            Err(e) if e.is_not_found() => Ok(Self::for_name(name_from_file(wasm)?)),
             Err(error) => Err(ManifestError::Read {
                 path: sidecar,
                 error,

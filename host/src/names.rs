@@ -65,8 +65,14 @@ mod tests {
     fn names_are_sanitized_and_unique() {
         let (mut names, mut taken) = (UniqueNames::default(), BTreeMap::new());
         assert_eq!(assign(&mut names, &mut taken, "text_sha256"), "text_sha256");
-        assert_eq!(assign(&mut names, &mut taken, "text_sha256"), "text_sha256_2");
-        assert_eq!(assign(&mut names, &mut taken, "text_a.b/c::d"), "text_a_b_c__d");
+        assert_eq!(
+            assign(&mut names, &mut taken, "text_sha256"),
+            "text_sha256_2"
+        );
+        assert_eq!(
+            assign(&mut names, &mut taken, "text_a.b/c::d"),
+            "text_a_b_c__d"
+        );
         assert_eq!(assign(&mut names, &mut taken, "text_a_b"), "text_a_b");
         assert_eq!(assign(&mut names, &mut taken, "text_a.b"), "text_a_b_2");
     }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{Tool, ToolAnnotations};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -21,11 +21,11 @@ use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::manifest::{Capabilities, Manifest};
 use crate::names::UniqueNames;
-use crate::tool_schema::{compile_schema, schema_object};
 use crate::sandbox::{
     CompiledPlugin, Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
     ToolDescriptor,
 };
+use crate::tool_schema::{compile_schema, schema_object};
 
 /// Longest tool name clients accept.
 pub const MAX_TOOL_NAME: usize = crate::names::MAX_NAME;

@@ -70,7 +70,12 @@ pub(crate) fn compile_schema(
         )
         .build(&schema)
         .map(Arc::new)
-        .map_err(|e| format!("the {what} is not a usable JSON Schema: {}", shorten(&e.to_string())))
+        .map_err(|e| {
+            format!(
+                "the {what} is not a usable JSON Schema: {}",
+                shorten(&e.to_string())
+            )
+        })
 }
 
 /// How many regular expressions a schema holds: string `pattern` values and
@@ -106,7 +111,11 @@ mod tests {
     use super::*;
 
     fn compile(schema: &str, budget: &mut usize) -> Result<Arc<jsonschema::Validator>, String> {
-        compile_schema(&schema_object(schema, "input schema")?, "input schema", budget)
+        compile_schema(
+            &schema_object(schema, "input schema")?,
+            "input schema",
+            budget,
+        )
     }
 
     #[test]
@@ -114,7 +123,10 @@ mod tests {
         let props: Vec<String> = (0..=MAX_PATTERNS)
             .map(|i| format!("\"p{i}\": {{\"type\": \"string\", \"pattern\": \"^a\"}}"))
             .collect();
-        let schema = format!("{{\"type\": \"object\", \"properties\": {{{}}}}}", props.join(","));
+        let schema = format!(
+            "{{\"type\": \"object\", \"properties\": {{{}}}}}",
+            props.join(",")
+        );
         let mut budget = MAX_PATTERNS_PER_PLUGIN;
         let error = compile(&schema, &mut budget).unwrap_err();
         assert!(error.contains("65 regular expressions"), "{error}");
@@ -123,7 +135,11 @@ mod tests {
         assert!(compile(schema, &mut budget).is_ok());
         assert_eq!(budget, MAX_PATTERNS_PER_PLUGIN - 2);
         let mut budget = 1;
-        assert!(compile(schema, &mut budget).unwrap_err().contains("at most 256 in all"));
+        assert!(
+            compile(schema, &mut budget)
+                .unwrap_err()
+                .contains("at most 256 in all")
+        );
     }
 
     #[test]

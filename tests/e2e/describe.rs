@@ -107,12 +107,16 @@ async fn hostile_descriptions_do_not_hold_start_up() {
     );
     let notices = notices_of(&listing, "bigschema");
     assert!(
-        notices.contains("tool `big` skipped: its input schema is 1 MB, more than the 256 KiB accepted"),
+        notices.contains(
+            "tool `big` skipped: its input schema is 1 MB, more than the 256 KiB accepted"
+        ),
         "{notices}"
     );
     let notices = notices_of(&listing, "wordy");
     assert!(
-        notices.contains("tool `wordy` skipped: its description is 1 MB, more than the 16 KiB accepted"),
+        notices.contains(
+            "tool `wordy` skipped: its description is 1 MB, more than the 16 KiB accepted"
+        ),
         "{notices}"
     );
     let notices = notices_of(&listing, "regex");
@@ -122,13 +126,18 @@ async fn hostile_descriptions_do_not_hold_start_up() {
         "{notices}"
     );
     let flood = entry(&listing, "flood");
-    assert_eq!(flood["tools"].as_array().unwrap().len(), 1001, "ok + 1000 renamed");
+    assert_eq!(
+        flood["tools"].as_array().unwrap().len(),
+        1001,
+        "ok + 1000 renamed"
+    );
     let notices = flood["notices"].as_array().unwrap();
     assert!(notices.len() <= 55, "notices are capped: {}", notices.len());
     assert!(
-        notices
-            .iter()
-            .any(|n| n.as_str().unwrap().contains("and 949 more notices like these")),
+        notices.iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .contains("and 949 more notices like these")),
         "{notices:?}"
     );
 
@@ -153,8 +162,15 @@ async fn hostile_descriptions_do_not_hold_start_up() {
     }
     let long = format!("flood_{}", "x".repeat(58));
     assert!(tools.contains(&long), "{tools:?}");
-    assert!(tools.contains(&format!("{}_1000", &long[..59])), "{tools:?}");
-    assert!(!tools.iter().any(|t| t.starts_with("spin_") || t.starts_with("many_")));
+    assert!(
+        tools.contains(&format!("{}_1000", &long[..59])),
+        "{tools:?}"
+    );
+    assert!(
+        !tools
+            .iter()
+            .any(|t| t.starts_with("spin_") || t.starts_with("many_"))
+    );
     let hash = server
         .call("text_hash", json!({ "text": "abc", "algorithm": "sha256" }))
         .await;
@@ -203,6 +219,9 @@ fn hostile_descriptions_keep_host_memory_sane() {
     let (_plugins, config_dir) = setup();
     let config = config_dir.path().join("warden.toml");
     let peak = peak_rss_after_load(config.to_str().unwrap(), config_dir.path());
-    eprintln!("peak RSS after loading the hostile folder: {} MiB", peak / 1024);
+    eprintln!(
+        "peak RSS after loading the hostile folder: {} MiB",
+        peak / 1024
+    );
     assert!(peak < 512 * 1024, "peak RSS {} MiB", peak / 1024);
 }

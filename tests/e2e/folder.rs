@@ -21,12 +21,24 @@ const HANG: Duration = Duration::from_secs(60);
 /// Each bad entry, by plugin name, and a phrase its load error must contain.
 const BAD: &[(&str, &str)] = &[
     ("pipe", "it is a named pipe (FIFO), not a regular file"),
-    ("pipe-manifest", "cannot read the manifest: it is a named pipe (FIFO)"),
+    (
+        "pipe-manifest",
+        "cannot read the manifest: it is a named pipe (FIFO)",
+    ),
     ("sock", "it is a socket, not a regular file"),
-    ("zero", "symbolic link that leads outside the plugins folder"),
+    (
+        "zero",
+        "symbolic link that leads outside the plugins folder",
+    ),
     ("dir", "it is a directory, not a regular file"),
-    ("big", "it is 2 MiB, more than the limit of 1 MiB (raise loading.max_component_size"),
-    ("outside", "symbolic link that leads outside the plugins folder"),
+    (
+        "big",
+        "it is 2 MiB, more than the limit of 1 MiB (raise loading.max_component_size",
+    ),
+    (
+        "outside",
+        "symbolic link that leads outside the plugins folder",
+    ),
 ];
 
 fn mkfifo(path: &Path) {
@@ -47,7 +59,11 @@ fn hostile_folder() -> (Plugins, UnixListener, tempfile::TempDir) {
     let plugins = Plugins::new().component("text", warden_test_artifacts::TEXT_WASM);
     let dir = plugins.path();
     mkfifo(&dir.join("pipe.wasm"));
-    std::fs::copy(warden_test_artifacts::TEXT_WASM, dir.join("pipe-manifest.wasm")).unwrap();
+    std::fs::copy(
+        warden_test_artifacts::TEXT_WASM,
+        dir.join("pipe-manifest.wasm"),
+    )
+    .unwrap();
     mkfifo(&dir.join("pipe-manifest.toml"));
     let socket = UnixListener::bind(dir.join("sock.wasm")).unwrap();
     symlink("/dev/zero", dir.join("zero.wasm")).unwrap();
@@ -59,7 +75,11 @@ fn hostile_folder() -> (Plugins, UnixListener, tempfile::TempDir) {
     std::fs::copy(warden_test_artifacts::TIME_WASM, &real).unwrap();
     symlink(&real, dir.join("outside.wasm")).unwrap();
     std::fs::create_dir(dir.join("build")).unwrap();
-    std::fs::copy(warden_test_artifacts::TIME_WASM, dir.join("build/time-1.0.wasm")).unwrap();
+    std::fs::copy(
+        warden_test_artifacts::TIME_WASM,
+        dir.join("build/time-1.0.wasm"),
+    )
+    .unwrap();
     symlink("build/time-1.0.wasm", dir.join("linked.wasm")).unwrap();
     (plugins, socket, outside)
 }
@@ -103,7 +123,11 @@ fn run(args: &[&str], cwd: &Path) -> (String, String) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -122,8 +146,14 @@ async fn entries_that_are_not_files_are_reported_by_name_beside_good_plugins() {
             .split("\n\n")
             .find(|b| b.starts_with(&format!("{name} ")))
             .unwrap_or_else(|| panic!("{name} is not listed:\n{listing}"));
-        assert!(block.contains("[failed]") && block.contains(cause), "{block}");
-        assert!(log.contains(&format!("plugin={name} ")), "{name} not in the log:\n{log}");
+        assert!(
+            block.contains("[failed]") && block.contains(cause),
+            "{block}"
+        );
+        assert!(
+            log.contains(&format!("plugin={name} ")),
+            "{name} not in the log:\n{log}"
+        );
     }
     for good in ["text", "linked"] {
         assert!(
@@ -146,7 +176,10 @@ async fn entries_that_are_not_files_are_reported_by_name_beside_good_plugins() {
         assert_eq!(entry["status"], "failed", "{entry:#}");
         let error = entry["error"].as_str().unwrap();
         assert!(error.contains(cause), "{name}: {error}");
-        assert!(error.contains(&format!("{name}.")), "the error names the file: {error}");
+        assert!(
+            error.contains(&format!("{name}.")),
+            "the error names the file: {error}"
+        );
     }
     assert_eq!(entry("text")["status"], "loaded");
     assert_eq!(entry("linked")["status"], "loaded");
@@ -179,7 +212,10 @@ async fn entries_that_are_not_files_are_reported_by_name_beside_good_plugins() {
     for (name, cause) in BAD {
         assert!(
             failed.iter().any(|e| e["fields"]["plugin"] == *name
-                && e["fields"]["error"].as_str().unwrap_or_default().contains(cause)),
+                && e["fields"]["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains(cause)),
             "{name} not logged as failed: {failed:#?}"
         );
     }
