@@ -210,6 +210,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         record: false,
         audit: None,
         protected: Vec::new(),
+        loading: Default::default(),
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await

@@ -18,7 +18,8 @@ use std::sync::Arc;
 
 use rmcp::model::{Prompt, PromptArgument, Resource, ResourceTemplate};
 
-use crate::registry::{LoadedPlugin, PluginEntry, PluginStatus, unique_name};
+use crate::names::UniqueNames;
+use crate::registry::{LoadedPlugin, PluginEntry, PluginStatus};
 
 /// A resource as exposed over MCP.
 #[derive(Debug, Clone)]
@@ -74,6 +75,8 @@ pub struct Catalog {
     /// URI schemes of plugins that are not namespaced, and the plugin that
     /// serves each.
     schemes: BTreeMap<String, String>,
+    /// Assigns unique prompt names.
+    prompt_names: UniqueNames,
 }
 
 /// `PLUGIN+URI`: a plugin-local URI or URI template as clients see it.
@@ -223,7 +226,7 @@ impl Catalog {
                 continue;
             }
             let wanted = plugin.exposed_name(&p.name);
-            let exposed = unique_name(&wanted, &self.prompts);
+            let exposed = self.prompt_names.assign(&wanted, &self.prompts);
             if exposed != wanted {
                 note(format!(
                     "prompt `{}` is exposed as `{exposed}` (names must match \

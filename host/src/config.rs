@@ -25,9 +25,8 @@
 //! [`Limits::DEFAULTS`] and [`Limits::CEILINGS`]. A default set above its
 //! ceiling is an error; a built-in default above a lowered ceiling is lowered
 //! to the ceiling. The operations tables `[http]`, `[telemetry]` and
-//! `[audit]` are described in [`crate::ops`].
+//! `[audit]` are described in [`crate::ops`]; `[loading]` in [`crate::loading`].
 
-use std::io;
 use std::path::{Path, PathBuf};
 
 use std::collections::BTreeMap;
@@ -35,6 +34,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::bounded_file::{ReadError, TEXT_LIMIT, read_operator_text};
 use crate::lock::{self, NewPlugins};
 use crate::manifest::capabilities::{check_http_requests, check_http_response};
 use crate::manifest::{EnvVarName, GuestPath, HttpOrigin, PluginName};
@@ -81,6 +81,8 @@ pub struct Config {
     pub telemetry: crate::ops::TelemetrySettings,
     /// `[audit]`: the audit log.
     pub audit: crate::ops::AuditSettings,
+    /// `[loading]`: reading and describing plugins.
+    pub loading: crate::loading::LoadingSettings,
 }
 
 /// The operator's policy: what plugins may get, whatever their manifests ask.
@@ -173,9 +175,9 @@ impl Config {
             Some(path) => Config::load(path),
             None => {
                 let path = Path::new(".").join(FILE_NAME);
-                match std::fs::read_to_string(&path) {
+                match read_operator_text(&path, TEXT_LIMIT) {
                     Ok(text) => Config::parse(&text, &path),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Config::default()),
+                    Err(e) if e.is_not_found() => Ok(Config::default()),
                     Err(error) => Err(ConfigError::Read { path, error }),
                 }
             }
@@ -184,8 +186,8 @@ impl Config {
 
     /// Reads and parses the config file at `path`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| {
-            if error.kind() == io::ErrorKind::NotFound {
+        let text = read_operator_text(path, TEXT_LIMIT).map_err(|error| {
+            if error.is_not_found() {
                 ConfigError::NotFound {
                     path: path.to_owned(),
                 }
@@ -226,6 +228,7 @@ impl Default for Config {
             http: crate::ops::HttpSettings::default(),
             telemetry: crate::ops::TelemetrySettings::default(),
             audit: crate::ops::AuditSettings::default(),
+            loading: crate::loading::LoadingSettings::default(),
         }
     }
 }
@@ -245,8 +248,8 @@ pub enum ConfigError {
     Read {
         /// The config file.
         path: PathBuf,
-        /// The I/O error.
-        error: io::Error,
+        /// Why it could not be read.
+        error: ReadError,
     },
     /// The file is not valid TOML, or does not fit the schema (unknown key,
     /// wrong type). The message has the line and column.
@@ -332,6 +335,8 @@ struct RawConfig {
     telemetry: crate::ops::RawTelemetry,
     #[serde(default)]
     audit: crate::ops::RawAudit,
+    #[serde(default)]
+    loading: crate::loading::RawLoading,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -535,6 +540,7 @@ impl RawConfig {
         let http = self.http.validate(path)?;
         let telemetry = self.telemetry.validate(path)?;
         let audit = self.audit.validate(path)?;
+        let loading = self.loading.validate(path)?;
 
         Ok(Config {
             path: Some(path.to_owned()),
@@ -552,6 +558,7 @@ impl RawConfig {
             http,
             telemetry,
             audit,
+            loading,
         })
     }
 }

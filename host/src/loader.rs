@@ -1,22 +1,31 @@
 //! Loads a plugins folder: each `NAME.wasm` with its optional `NAME.toml`
 //! manifest becomes a [`PluginEntry`], loaded or failed with the cause. One bad
 //! plugin never stops the others: every failure is confined to its entry.
+//!
+//! Nothing in the folder can hold start-up: files are read through
+//! [`crate::bounded_file`] (regular files only, size-capped), each entry on a
+//! thread of its own under `loading.read_timeout`, and each plugin is
+//! described under `loading.describe_timeout`, all concurrently; an entry that
+//! misses its deadline fails with that as its load error.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::audit::AuditLog;
+use crate::bounded_file::{ReadError, read_entry};
 use crate::config::OperatorPolicy;
 use crate::grants::{self, Grants};
-use crate::limits::{LimitBounds, Limits};
+use crate::limits::{HumanDuration, LimitBounds, Limits};
+use crate::loading::LoadingSettings;
 use crate::lock::{self, Approval, LockFile, Verdict};
 use crate::manifest::{DirMode, Manifest, PluginName};
 use crate::registry::{LoadedPlugin, PluginEntry, PluginStatus};
-use crate::sandbox::{CallContext, LoadError, Sandbox};
+use crate::sandbox::{CallContext, CallError, LimitHit, LoadError, Sandbox};
 
 /// What the operator decides for every plugin.
 #[derive(Debug, Clone)]
@@ -38,7 +47,12 @@ pub struct LoadSettings {
     /// audit, spans): a plugin whose read-write directory contains one of
     /// them does not load.
     pub protected: Vec<PathBuf>,
+    /// Size and time limits on reading and describing plugins.
+    pub loading: LoadingSettings,
 }
+
+/// Folder entries read at the same time.
+const CONCURRENT_READS: usize = 16;
 
 /// Files by stem: `NAME.wasm` components and `NAME.toml` manifests.
 type Files = BTreeMap<String, PathBuf>;
@@ -92,8 +106,9 @@ pub fn find_plugins(dir: &Path) -> std::io::Result<Vec<Result<FoundPlugin, Strin
             notices: Vec::new(),
             status: PluginStatus::Failed(String::new()),
         };
+        let manifest = read_manifest(entry.manifest_path.as_deref());
         found.push(
-            prepare(&mut entry, &stem, &mut names).map(|()| FoundPlugin {
+            prepare(&mut entry, &stem, &mut names, manifest).map(|()| FoundPlugin {
                 name: entry.name,
                 component_path: entry.component_path,
                 manifest: entry.manifest,
@@ -129,11 +144,31 @@ pub async fn load_dir(
         }
     }
 
+    let mut reads = JoinSet::new();
+    let permits = Arc::new(Semaphore::new(CONCURRENT_READS));
+    for (stem, component_path) in components {
+        let manifest_path = manifests.remove(&stem);
+        let (permits, loading) = (permits.clone(), settings.loading);
+        reads.spawn(async move {
+            let _permit = permits.acquire_owned().await;
+            let files = read_files(&component_path, manifest_path.as_deref(), loading).await;
+            (stem, component_path, manifest_path, files)
+        });
+    }
+    let mut read = BTreeMap::new();
+    while let Some(joined) = reads.join_next().await {
+        match joined {
+            Ok((stem, component_path, manifest_path, files)) => {
+                read.insert(stem, (component_path, manifest_path, files));
+            }
+            Err(e) => tracing::error!("a plugin read task failed: {e}"),
+        }
+    }
+
     let mut jobs = JoinSet::new();
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut to_record = BTreeMap::new();
-    for (stem, component_path) in components {
-        let manifest_path = manifests.remove(&stem);
+    for (stem, (component_path, manifest_path, files)) in read {
         let mut entry = PluginEntry {
             name: stem.clone(),
             component_path: component_path.clone(),
@@ -142,7 +177,11 @@ pub async fn load_dir(
             notices: Vec::new(),
             status: PluginStatus::Failed(String::new()),
         };
-        if let Err(error) = prepare(&mut entry, &stem, &mut names) {
+        let (manifest, bytes) = match files {
+            Ok(files) => files,
+            Err(error) => (Err(error.clone()), Err(error)),
+        };
+        if let Err(error) = prepare(&mut entry, &stem, &mut names, manifest) {
             entry.status = PluginStatus::Failed(error);
             entries.push(entry);
             continue;
@@ -173,7 +212,7 @@ pub async fn load_dir(
             .as_ref()
             .map(|m| m.capabilities.clone())
             .unwrap_or_default();
-        let (review, bytes) = match tokio::fs::read(&entry.component_path).await {
+        let (review, bytes) = match bytes {
             Ok(bytes) => {
                 let sha256 = lock::sha256_hex(&bytes);
                 let review = lock::review(
@@ -188,9 +227,7 @@ pub async fn load_dir(
                 (review, bytes)
             }
             Err(error) => {
-                let error = LoadError::Io(error);
-                entry.status =
-                    PluginStatus::Failed(format!("{}: {error}", entry.component_path.display()));
+                entry.status = PluginStatus::Failed(error);
                 entries.push(entry);
                 continue;
             }
@@ -230,12 +267,16 @@ pub async fn load_dir(
             }
         };
         let sandbox = sandbox.clone();
+        let describe_timeout = settings.loading.describe_timeout;
         jobs.spawn(async move {
-            entry.status = match load_one(
-                &sandbox, &mut entry, bytes, limits, grants, &disabled, namespaced,
-            )
-            .await
-            {
+            let plugin = Plugin {
+                limits,
+                grants,
+                disabled,
+                namespaced,
+                describe_timeout,
+            };
+            entry.status = match load_one(&sandbox, &mut entry, bytes, plugin).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => PluginStatus::Failed(error.to_string()),
             };
@@ -438,15 +479,69 @@ fn record_approvals(
     }
 }
 
-/// Reads the manifest and settles the plugin's name.
+/// A plugin's manifest, parsed (`None` without one), and its component's
+/// bytes, or why each could not be read.
+type PluginFiles = (Result<Option<Manifest>, String>, Result<Vec<u8>, String>);
+
+/// Reads a plugin's manifest and component on a thread of its own and waits
+/// at most `loading.read_timeout` for it. A read still stuck then (a
+/// filesystem that does not answer) is left to its thread, which does not
+/// keep Warden from exiting, and the entry fails.
+async fn read_files(
+    component: &Path,
+    manifest: Option<&Path>,
+    loading: LoadingSettings,
+) -> Result<PluginFiles, String> {
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let (component_path, manifest_path) = (component.to_owned(), manifest.map(Path::to_owned));
+    let limit = loading.max_component_size.0;
+    std::thread::Builder::new()
+        .name("warden-read".into())
+        .spawn(move || {
+            let manifest = read_manifest(manifest_path.as_deref());
+            let bytes = read_entry(&component_path, limit).map_err(|error| {
+                let hint = match error {
+                    ReadError::TooLarge { .. } => {
+                        " (raise loading.max_component_size in warden.toml to load it)"
+                    }
+                    _ => "",
+                };
+                format!(
+                    "{}: cannot read the component: {error}{hint}",
+                    component_path.display()
+                )
+            });
+            // The receiver is gone when the read took too long.
+            let _ = sender.send((manifest, bytes));
+        })
+        .map_err(|e| format!("{}: cannot start reading: {e}", component.display()))?;
+    match tokio::time::timeout(loading.read_timeout, receiver).await {
+        Ok(Ok(files)) => Ok(files),
+        Ok(Err(_)) => Err(format!("{}: reading failed", component.display())),
+        Err(_) => Err(format!(
+            "{}: not read within {} (loading.read_timeout): the file or its manifest is on \
+             a filesystem that does not answer",
+            component.display(),
+            HumanDuration(loading.read_timeout)
+        )),
+    }
+}
+
+/// Reads and parses the manifest at `path`, if there is one.
+fn read_manifest(path: Option<&Path>) -> Result<Option<Manifest>, String> {
+    path.map(|path| Manifest::load(path).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+/// Settles the plugin's name from its `manifest`; fails when the manifest
+/// could not be read or the name is taken.
 fn prepare(
     entry: &mut PluginEntry,
     stem: &str,
     names: &mut BTreeMap<String, PathBuf>,
+    manifest: Result<Option<Manifest>, String>,
 ) -> Result<(), String> {
-    if let Some(path) = &entry.manifest_path {
-        entry.manifest = Some(Manifest::load(path).map_err(|e| e.to_string())?);
-    }
+    entry.manifest = manifest?;
     let name = match entry.manifest.as_ref().map(|m| m.name.clone()) {
         Some(name) => name,
         None => stem.parse::<PluginName>().map_err(|e| {
@@ -470,17 +565,30 @@ fn prepare(
     Ok(())
 }
 
+/// What the operator settled for one plugin before it is compiled.
+struct Plugin {
+    limits: Limits,
+    grants: Arc<Grants>,
+    disabled: Vec<String>,
+    namespaced: bool,
+    describe_timeout: Duration,
+}
+
 /// Compiles the component (`bytes`, read and hashed by the caller) and asks
-/// it for its tools.
+/// it for its tools, under the describe timeout and the descriptor caps.
 async fn load_one(
     sandbox: &Arc<Sandbox>,
     entry: &mut PluginEntry,
     bytes: Vec<u8>,
-    limits: Limits,
-    grants: Arc<Grants>,
-    disabled: &[String],
-    namespaced: bool,
+    plugin: Plugin,
 ) -> Result<LoadedPlugin, String> {
+    let Plugin {
+        limits,
+        grants,
+        disabled,
+        namespaced,
+        describe_timeout,
+    } = plugin;
     let started = Instant::now();
     let path = entry.component_path.clone();
     let name = entry.name.clone();
@@ -495,13 +603,27 @@ async fn load_one(
         tool: None,
         progress: None,
     };
-    let report = sandbox.describe_all(&compiled, &limits, &grants, ctx).await;
+    let describe_limits = Limits {
+        timeout: limits.timeout.min(describe_timeout),
+        ..limits
+    };
+    let report = sandbox
+        .describe_all(&compiled, &describe_limits, &grants, ctx)
+        .await;
     crate::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
-    let description = report
-        .outcome
-        .map_err(|e| context(LoadError::Describe(e)))?;
+    let description = report.outcome.map_err(|e| {
+        let hint = match e {
+            CallError::Limit(LimitHit::Timeout(t)) if t == describe_timeout => {
+                " (loading.describe_timeout)"
+            }
+            _ => "",
+        };
+        format!("{}{hint}", context(LoadError::Describe(e)))
+    })?;
+    let (description, notices) = crate::descriptor_caps::check(description)
+        .map_err(|reason| format!("{}: {reason}", path.display()))?;
     let tools = &description.tools;
-    for tool in disabled {
+    for tool in &disabled {
         entry
             .notices
             .push(if tools.iter().any(|t| &t.name == tool) {
@@ -512,20 +634,23 @@ async fn load_one(
                 )
             });
     }
-    let mut plugin = LoadedPlugin {
+    let plugin = LoadedPlugin {
         name,
         compiled,
         limits,
+        describe_limits,
         grants,
         tools: Vec::new(),
         resources: Vec::new(),
         templates: Vec::new(),
         prompts: Vec::new(),
-        disabled_tools: disabled.to_vec(),
+        disabled_tools: disabled,
         namespaced,
         load_time: started.elapsed(),
-    }
-    .redescribed(description);
+        notices: Vec::new(),
+    };
+    let mut plugin = plugin.redescribed(description);
+    plugin.notices.splice(0..0, notices);
     plugin.load_time = started.elapsed();
     Ok(plugin)
 }

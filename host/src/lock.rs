@@ -151,8 +151,8 @@ pub enum LockError {
     Read {
         /// The lock file.
         path: PathBuf,
-        /// The I/O error.
-        error: io::Error,
+        /// Why it could not be read.
+        error: crate::bounded_file::ReadError,
     },
     /// The file is not a lock file this host understands.
     #[error("{}: the lock file is not valid: {message}; fix it or remove it (every plugin is then new)", path.display())]
@@ -175,21 +175,22 @@ pub enum LockError {
 impl LockFile {
     /// Reads the lock file at `path`; a missing file is an empty lock.
     pub fn load(path: &Path) -> Result<Self, LockError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Ok(Self {
-                    path: path.to_owned(),
-                    plugins: BTreeMap::new(),
-                });
-            }
-            Err(error) => {
-                return Err(LockError::Read {
-                    path: path.to_owned(),
-                    error,
-                });
-            }
-        };
+        let text =
+            match crate::bounded_file::read_operator_text(path, crate::bounded_file::TEXT_LIMIT) {
+                Ok(text) => text,
+                Err(e) if e.is_not_found() => {
+                    return Ok(Self {
+                        path: path.to_owned(),
+                        plugins: BTreeMap::new(),
+                    });
+                }
+                Err(error) => {
+                    return Err(LockError::Read {
+                        path: path.to_owned(),
+                        error,
+                    });
+                }
+            };
         let invalid = |message: String| LockError::Invalid {
             path: path.to_owned(),
             message,

@@ -32,10 +32,10 @@ pub(crate) mod capabilities;
 mod name;
 mod v1;
 
+use crate::bounded_file::{ReadError, TEXT_LIMIT, read_entry_text};
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::Hash;
-use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -99,11 +99,9 @@ impl Manifest {
     /// [`Manifest::for_name`] with the file stem as the name.
     pub fn load_for_component(wasm: &Path) -> Result<Manifest, ManifestError> {
         let sidecar = Self::sidecar_path(wasm);
-        match std::fs::read_to_string(&sidecar) {
+        match read_entry_text(&sidecar, TEXT_LIMIT) {
             Ok(text) => Self::parse(&text, &sidecar),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                Ok(Self::for_name(name_from_file(wasm)?))
-            }
+            Err(e) if e.is_not_found() => Ok(Self::for_name(name_from_file(wasm)?)),
             Err(error) => Err(ManifestError::Read {
                 path: sidecar,
                 error,
@@ -111,9 +109,11 @@ impl Manifest {
         }
     }
 
-    /// Reads and parses the manifest file at `path`.
+    /// Reads and parses the manifest file at `path`, an entry of the plugins
+    /// folder (a regular file of at most [`TEXT_LIMIT`] bytes, see
+    /// [`crate::bounded_file`]).
     pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ManifestError::Read {
+        let text = read_entry_text(path, TEXT_LIMIT).map_err(|error| ManifestError::Read {
             path: path.to_owned(),
             error,
         })?;
@@ -172,8 +172,8 @@ pub enum ManifestError {
     Read {
         /// The manifest file.
         path: PathBuf,
-        /// The I/O error.
-        error: io::Error,
+        /// Why it could not be read.
+        error: ReadError,
     },
     /// The file is not valid TOML, or does not fit the schema (unknown key,
     /// wrong type, missing key). The message has the line and column.

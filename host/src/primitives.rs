@@ -347,7 +347,12 @@ async fn refresh(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>) {
     };
     let report = dispatcher
         .sandbox()
-        .describe_all(&plugin.compiled, &plugin.limits, &plugin.grants, ctx)
+        .describe_all(
+            &plugin.compiled,
+            &plugin.describe_limits,
+            &plugin.grants,
+            ctx,
+        )
         .await;
     log_guest_output(&plugin.name, None, &report.stdout, &report.stderr);
     let description = match report.outcome {

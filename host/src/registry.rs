@@ -5,14 +5,14 @@
 //! order and tools in the order the plugin lists them, so collisions (after
 //! character replacement or truncation) are resolved the same way every time:
 //! the first keeps the name, later ones get a `_2`, `_3`, ... suffix, and each
-//! rename is reported as a notice on its plugin.
+//! rename is reported as a notice on its plugin (see [`crate::names`]).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rmcp::model::{JsonObject, Tool, ToolAnnotations};
+use rmcp::model::{Tool, ToolAnnotations};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -20,13 +20,19 @@ use crate::catalog::Catalog;
 use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::manifest::{Capabilities, Manifest};
+use crate::names::UniqueNames;
 use crate::sandbox::{
     CompiledPlugin, Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
     ToolDescriptor,
 };
+use crate::tool_schema::{compile_schema, schema_object};
 
 /// Longest tool name clients accept.
-pub const MAX_TOOL_NAME: usize = 64;
+pub const MAX_TOOL_NAME: usize = crate::names::MAX_NAME;
+
+/// Notices kept per plugin from building the registry (renamed or skipped
+/// items); the rest are counted in one more.
+const MAX_BUILT_NOTICES: usize = 50;
 
 /// A plugin that loaded and can serve calls.
 #[derive(Debug)]
@@ -37,6 +43,9 @@ pub struct LoadedPlugin {
     pub compiled: CompiledPlugin,
     /// The limits every call of this plugin runs under.
     pub limits: Limits,
+    /// The limits describing it runs under: [`Self::limits`] with the
+    /// describe timeout (`loading.describe_timeout`) when that is shorter.
+    pub describe_limits: Limits,
     /// The capabilities every call of this plugin gets.
     pub grants: Arc<Grants>,
     /// The tools as the plugin described them (minus disabled ones).
@@ -54,18 +63,46 @@ pub struct LoadedPlugin {
     pub namespaced: bool,
     /// How long compiling and describing took.
     pub load_time: Duration,
+    /// What checking its description against the caps skipped
+    /// ([`crate::descriptor_caps`]).
+    pub notices: Vec<String>,
 }
 
 impl LoadedPlugin {
     /// The same plugin with a new description (after it announced a change);
-    /// disabled tools stay disabled.
+    /// disabled tools stay disabled. A description the caps refuse as a whole
+    /// leaves the current lists, with a notice saying why.
     pub fn redescribed(&self, description: Description) -> Self {
+        let (description, notices) = match crate::descriptor_caps::check(description) {
+            Ok(checked) => checked,
+            Err(reason) => {
+                let mut same = self.with_lists(self.current_lists());
+                same.notices = vec![format!("its new description was refused: {reason}")];
+                return same;
+            }
+        };
+        let mut plugin = self.with_lists(description);
+        plugin.notices = notices;
+        plugin
+    }
+
+    fn current_lists(&self) -> Description {
+        Description {
+            tools: self.tools.clone(),
+            resources: self.resources.clone(),
+            templates: self.templates.clone(),
+            prompts: self.prompts.clone(),
+        }
+    }
+
+    fn with_lists(&self, description: Description) -> Self {
         let mut tools = description.tools;
         tools.retain(|tool| !self.disabled_tools.contains(&tool.name));
         Self {
             name: self.name.clone(),
             compiled: self.compiled.clone(),
             limits: self.limits,
+            describe_limits: self.describe_limits,
             grants: self.grants.clone(),
             tools,
             resources: description.resources,
@@ -74,6 +111,7 @@ impl LoadedPlugin {
             disabled_tools: self.disabled_tools.clone(),
             namespaced: self.namespaced,
             load_time: self.load_time,
+            notices: Vec::new(),
         }
     }
 
@@ -168,6 +206,7 @@ impl Registry {
             (a.name.as_str(), &a.component_path).cmp(&(b.name.as_str(), &b.component_path))
         });
         let mut tools = BTreeMap::new();
+        let mut names = UniqueNames::default();
         let mut order = Vec::new();
         let (catalog, mut built_notices) = Catalog::build(&plugins);
         for entry in &plugins {
@@ -176,8 +215,10 @@ impl Registry {
             };
             let plugin = plugin.clone();
             let notices = built_notices.entry(entry.name.clone()).or_default();
+            notices.splice(0..0, plugin.notices.iter().cloned());
+            let mut patterns = crate::tool_schema::MAX_PATTERNS_PER_PLUGIN;
             for descriptor in &plugin.tools {
-                let tool = match mcp_tool(descriptor) {
+                let tool = match mcp_tool(descriptor, &mut patterns) {
                     Ok(tool) => tool,
                     Err(reason) => {
                         notices.push(format!("tool `{}` skipped: {reason}", descriptor.name));
@@ -185,7 +226,7 @@ impl Registry {
                     }
                 };
                 let wanted = plugin.exposed_name(&descriptor.name);
-                let exposed = unique_name(&wanted, &tools);
+                let exposed = names.assign(&wanted, &tools);
                 if exposed != wanted {
                     notices.push(format!(
                         "tool `{}` is exposed as `{exposed}` (names must match \
@@ -206,6 +247,13 @@ impl Registry {
                         output_validator,
                     },
                 );
+            }
+        }
+        for notices in built_notices.values_mut() {
+            if notices.len() > MAX_BUILT_NOTICES {
+                let more = notices.len() - MAX_BUILT_NOTICES;
+                notices.truncate(MAX_BUILT_NOTICES);
+                notices.push(format!("and {more} more notices like these"));
             }
         }
         for entry in &plugins {
@@ -301,8 +349,9 @@ type CheckedTool = (
     Option<Arc<jsonschema::Validator>>,
 );
 
-/// Checks a descriptor and turns it into an MCP tool with its validators.
-fn mcp_tool(descriptor: &ToolDescriptor) -> Result<CheckedTool, String> {
+/// Checks a descriptor and turns it into an MCP tool with its validators;
+/// `patterns` is what is left of the plugin's regular expression budget.
+fn mcp_tool(descriptor: &ToolDescriptor, patterns: &mut usize) -> Result<CheckedTool, String> {
     if descriptor.name.is_empty() {
         return Err("the tool name is empty".into());
     }
@@ -310,7 +359,7 @@ fn mcp_tool(descriptor: &ToolDescriptor) -> Result<CheckedTool, String> {
     if input.get("type").and_then(Value::as_str) != Some("object") {
         return Err("the input schema's root must have \"type\": \"object\"".into());
     }
-    let input_validator = compile_schema(&input, "input schema")?;
+    let input_validator = compile_schema(&input, "input schema", patterns)?;
     let output = descriptor
         .output_schema
         .as_deref()
@@ -318,7 +367,7 @@ fn mcp_tool(descriptor: &ToolDescriptor) -> Result<CheckedTool, String> {
         .transpose()?;
     let output_validator = output
         .as_ref()
-        .map(|schema| compile_schema(schema, "output schema"))
+        .map(|schema| compile_schema(schema, "output schema", patterns))
         .transpose()?;
 
     let a = &descriptor.annotations;
@@ -343,48 +392,6 @@ fn mcp_tool(descriptor: &ToolDescriptor) -> Result<CheckedTool, String> {
         ));
     }
     Ok((tool, input_validator, output_validator))
-}
-
-fn schema_object(text: &str, what: &str) -> Result<JsonObject, String> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(format!("the {what} is not a JSON object")),
-        Err(e) => Err(format!("the {what} is not valid JSON: {e}")),
-    }
-}
-
-fn compile_schema(schema: &JsonObject, what: &str) -> Result<Arc<jsonschema::Validator>, String> {
-    jsonschema::validator_for(&Value::Object(schema.clone()))
-        .map(Arc::new)
-        .map_err(|e| format!("the {what} is not a usable JSON Schema: {e}"))
-}
-
-/// The `wanted` name (`PLUGIN_TOOL`, or the tool's own name when the plugin
-/// is not namespaced), with characters clients reject replaced by `_`,
-/// truncated to [`MAX_TOOL_NAME`] and made unique against `taken`.
-pub(crate) fn unique_name<V>(wanted: &str, taken: &BTreeMap<String, V>) -> String {
-    let base: String = wanted
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let fit = |name: &str, room: usize| name[..name.len().min(room)].to_string();
-    let first = fit(&base, MAX_TOOL_NAME);
-    if !taken.contains_key(&first) {
-        return first;
-    }
-    (2u32..)
-        .map(|n| {
-            let suffix = format!("_{n}");
-            format!("{}{suffix}", fit(&base, MAX_TOOL_NAME - suffix.len()))
-        })
-        .find(|candidate| !taken.contains_key(candidate))
-        .unwrap_or(first)
 }
 
 /// What `warden list --json` prints for one plugin.
@@ -511,34 +518,5 @@ impl Registry {
                 }
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_namespaced_sanitized_and_unique() {
-        let mut taken = BTreeMap::new();
-        let a = unique_name("text_sha256", &taken);
-        assert_eq!(a, "text_sha256");
-        taken.insert(a, ());
-        assert_eq!(unique_name("text_sha256", &taken), "text_sha256_2");
-        assert_eq!(unique_name("text_a.b/c::d", &taken), "text_a_b_c__d");
-        taken.insert("text_a_b".into(), ());
-        assert_eq!(unique_name("text_a.b", &taken), "text_a_b_2");
-    }
-
-    #[test]
-    fn long_names_are_truncated_to_64() {
-        let mut taken = BTreeMap::new();
-        let long = "x".repeat(100);
-        let first = unique_name(&format!("p_{long}"), &taken);
-        assert_eq!(first.len(), MAX_TOOL_NAME);
-        taken.insert(first, ());
-        let second = unique_name(&format!("p_{long}"), &taken);
-        assert_eq!(second.len(), MAX_TOOL_NAME);
-        assert!(second.ends_with("_2"));
     }
 }

@@ -100,6 +100,15 @@ const ARTIFACTS: &[Artifact] = &[
               flood, trap, big_output, sleep, echo, log, env, fuel, counter, socket.",
     },
     Artifact {
+        constant: "DESCRIBE_HOSTILE_WASM",
+        workspace: "tests/fixtures",
+        file: "describe_hostile.wasm",
+        example: None,
+        doc: "The `describe-hostile` fixture plugin (`tests/fixtures/describe-hostile`): its \
+              `list-tools` hangs, sleeps, or lists colliding names, many tools, huge schemas, \
+              regex-heavy schemas or huge descriptions, as `DESCRIBE_MODE` says.",
+    },
+    Artifact {
         constant: "WRONG_VERSION_WASM",
         workspace: "tests/fixtures",
         file: "wrong_version.wasm",

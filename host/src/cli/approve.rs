@@ -59,8 +59,11 @@ impl Approve {
         let mut out = std::io::stdout().lock();
         let mut changed = Vec::new();
         for plugin in &plugins {
-            let bytes = std::fs::read(&plugin.component_path)
-                .with_context(|| format!("cannot read {}", plugin.component_path.display()))?;
+            let bytes = crate::bounded_file::read_entry(
+                &plugin.component_path,
+                config.loading.max_component_size.0,
+            )
+            .with_context(|| format!("cannot read {}", plugin.component_path.display()))?;
             let requested = plugin
                 .manifest
                 .as_ref()

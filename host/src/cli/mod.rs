@@ -125,6 +125,7 @@ impl Common {
             record,
             audit,
             protected,
+            loading: config.loading,
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await
