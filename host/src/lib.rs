@@ -6,6 +6,7 @@
 
 pub mod announce;
 pub mod audit;
+pub mod budget;
 pub mod catalog;
 pub mod cli;
 pub mod config;

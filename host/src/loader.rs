@@ -10,6 +10,7 @@ use std::time::Instant;
 use tokio::task::JoinSet;
 
 use crate::audit::AuditLog;
+use crate::budget::{MemoryBudget, Wait};
 use crate::config::OperatorPolicy;
 use crate::grants::{self, Grants};
 use crate::limits::{LimitBounds, Limits};
@@ -34,6 +35,9 @@ pub struct LoadSettings {
     pub record: bool,
     /// Where approval decisions are audited, if anywhere.
     pub audit: Option<Arc<AuditLog>>,
+    /// The server-wide memory budget: a plugin whose calls would not fit in
+    /// it is refused, and describing a plugin reserves from it.
+    pub budget: Arc<MemoryBudget>,
 }
 
 /// Files by stem: `NAME.wasm` components and `NAME.toml` manifests.
@@ -160,6 +164,15 @@ pub async fn load_dir(
                 .clamped_to(&settings.bounds.ceilings),
             _ => limits,
         };
+        if let Err(error) = settings.budget.check_fits(&limits) {
+            let file = entry
+                .manifest_path
+                .as_ref()
+                .unwrap_or(&entry.component_path);
+            entry.status = PluginStatus::Failed(format!("{}: {error}", file.display()));
+            entries.push(entry);
+            continue;
+        }
         let disabled = narrowing
             .map(|p| p.disabled_tools.clone())
             .unwrap_or_default();
@@ -226,9 +239,10 @@ pub async fn load_dir(
             }
         };
         let sandbox = sandbox.clone();
+        let budget = settings.budget.clone();
         jobs.spawn(async move {
             entry.status = match load_one(
-                &sandbox, &mut entry, bytes, limits, grants, &disabled, namespaced,
+                &sandbox, &budget, &mut entry, bytes, limits, grants, &disabled, namespaced,
             )
             .await
             {
@@ -391,8 +405,10 @@ fn prepare(
 
 /// Compiles the component (`bytes`, read and hashed by the caller) and asks
 /// it for its tools.
+#[allow(clippy::too_many_arguments)]
 async fn load_one(
     sandbox: &Arc<Sandbox>,
+    budget: &MemoryBudget,
     entry: &mut PluginEntry,
     bytes: Vec<u8>,
     limits: Limits,
@@ -414,7 +430,12 @@ async fn load_one(
         tool: None,
         progress: None,
     };
+    let reserved = budget
+        .admit(&name, &limits, Wait::Load)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let report = sandbox.describe_all(&compiled, &limits, &grants, ctx).await;
+    drop(reserved);
     crate::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
     let description = report
         .outcome

@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::audit::AuditLog;
+use crate::budget::{Approx, MemoryBudget};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::loader::LoadSettings;
@@ -105,6 +106,14 @@ impl Common {
             Some(root) => root.clone(),
             None => std::env::current_dir().context("cannot read the current directory")?,
         };
+        let budget = Arc::new(MemoryBudget::from_config(&config));
+        tracing::info!(
+            budget = %Approx(budget.total()),
+            budget_bytes = budget.total(),
+            source = %budget.source(),
+            plugin_share = %budget.share(),
+            "memory budget"
+        );
         let settings = LoadSettings {
             bounds: config.limits,
             workspace_root,
@@ -112,6 +121,7 @@ impl Common {
             lock,
             record,
             audit,
+            budget: budget.clone(),
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await
@@ -129,6 +139,7 @@ impl Common {
             sandbox,
             registry,
             usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
+            budget,
         )))
     }
 }
