@@ -184,7 +184,7 @@ async fn a_flood_stays_within_the_budget_while_another_plugin_answers() {
 async fn calls_that_cannot_get_memory_fail_with_the_numbers() {
     let dir = tempfile::tempdir().unwrap();
     // `big` alone reserves 171 MiB of the 224 MiB budget; each `late` call
-    // needs 75 MiB, so none fits while `big` holds. One concurrent call
+    // needs 75.1 MiB, so none fits while `big` holds. One concurrent call
     // allows a queue of four, two per plugin.
     let plugins = hold(
         Plugins::new(),
@@ -228,7 +228,7 @@ async fn calls_that_cannot_get_memory_fail_with_the_numbers() {
     for call in late {
         let message = error_text(&call.await.expect("late task"));
         assert!(
-            message.starts_with("server memory budget exhausted: this call reserves 75 MiB"),
+            message.starts_with("server memory budget exhausted: this call reserves 75.1 MiB"),
             "{message}"
         );
         assert!(message.contains("of the 224 MiB budget"), "{message}");
