@@ -202,6 +202,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
             plugins.path().join(format!("{}.wasm", target.plugin)),
         )?;
     }
+    let budget = Arc::new(::warden::budget::MemoryBudget::from_config(&config));
     let load_settings = ::warden::loader::LoadSettings {
         bounds: LimitBounds::default(),
         workspace_root: plugins.path().to_path_buf(),
@@ -211,6 +212,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         audit: None,
         protected: Vec::new(),
         loading: Default::default(),
+        budget: budget.clone(),
     };
     let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
         .await
@@ -232,6 +234,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         sandbox.clone(),
         registry,
         usize::try_from(config.max_concurrent_calls)?,
+        budget,
     ));
     let (server_io, client_io) = tokio::io::duplex(64 * 1024);
     let server = WardenServer::new(dispatcher.clone());

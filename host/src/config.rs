@@ -5,6 +5,8 @@
 //! ```toml
 //! plugins_dir = "plugins"        # default: "plugins"
 //! max_concurrent_calls = 64      # default: 64
+//! memory_budget = "8GiB"         # all calls together; default: from the machine
+//! memory_budget_plugin_share = 0.5 # the most one plugin may hold; default: 0.5
 //! max_wasm_stack = "1MiB"        # engine-wide; default: 1 MiB
 //! cache_dir = "/var/cache/warden" # compiled components; default: unset (the host picks)
 //! lock_file = "warden.lock"      # approvals; default: beside this file
@@ -35,6 +37,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use crate::bounded_file::{ReadError, TEXT_LIMIT, read_operator_text};
+use crate::budget::Share;
 use crate::lock::{self, NewPlugins};
 use crate::manifest::capabilities::{check_http_requests, check_http_response};
 use crate::manifest::{EnvVarName, GuestPath, HttpOrigin, PluginName};
@@ -57,6 +60,11 @@ pub struct Config {
     pub plugins_dir: PathBuf,
     /// How many tool calls may run at once (1 to [`Config::MAX_CONCURRENT_CALLS`]).
     pub max_concurrent_calls: u32,
+    /// `memory_budget`: what all calls in flight may reserve together (see
+    /// [`crate::budget`]); `None`: derived from the machine.
+    pub memory_budget: Option<ByteSize>,
+    /// `memory_budget_plugin_share`: the part of the budget one plugin may hold.
+    pub memory_budget_plugin_share: Share,
     /// Maximum wasm stack, for `wasmtime::Config::max_wasm_stack` (an engine
     /// setting: the same for all plugins). Never zero. wasmtime refuses an
     /// engine whose `async_stack_size` is not above it, so raise that too.
@@ -219,6 +227,8 @@ impl Default for Config {
             path: None,
             plugins_dir: PathBuf::from("plugins"),
             max_concurrent_calls: Config::DEFAULT_MAX_CONCURRENT_CALLS,
+            memory_budget: None,
+            memory_budget_plugin_share: Share::DEFAULT,
             max_wasm_stack: Config::DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
             limits: LimitBounds::default(),
@@ -319,6 +329,8 @@ impl ConfigError {
 struct RawConfig {
     plugins_dir: Option<String>,
     max_concurrent_calls: Option<toml::Value>,
+    memory_budget: Option<toml::Value>,
+    memory_budget_plugin_share: Option<toml::Value>,
     max_wasm_stack: Option<toml::Value>,
     cache_dir: Option<String>,
     workspace_root: Option<String>,
@@ -426,6 +438,28 @@ impl RawConfig {
                             "expected an integer from 1 to {}",
                             Config::MAX_CONCURRENT_CALLS
                         ),
+                    )
+                })?,
+        };
+
+        let memory_budget = self
+            .memory_budget
+            .as_ref()
+            .map(|value| parse_size_value(value).map(ByteSize))
+            .transpose()
+            .map_err(|e| limit_error("memory_budget".into(), e))?;
+        let memory_budget_plugin_share = match &self.memory_budget_plugin_share {
+            None => Share::DEFAULT,
+            Some(value) => value
+                .as_float()
+                .or_else(|| value.as_integer().map(|n| n as f64))
+                .and_then(Share::from_fraction)
+                .ok_or_else(|| {
+                    invalid(
+                        "memory_budget_plugin_share",
+                        value.to_string(),
+                        "expected a fraction of the budget above 0 and at most 1, such as 0.5"
+                            .into(),
                     )
                 })?,
         };
@@ -546,6 +580,8 @@ impl RawConfig {
             path: Some(path.to_owned()),
             plugins_dir,
             max_concurrent_calls,
+            memory_budget,
+            memory_budget_plugin_share,
             max_wasm_stack,
             cache_dir,
             limits: LimitBounds {
@@ -757,6 +793,27 @@ mod tests {
         assert!(e.contains("unknown field `cpu`"), "{e}");
         let e = error("[plugins.text]\nnetwork = false");
         assert!(e.contains("unknown field `network`"), "{e}");
+    }
+
+    #[test]
+    fn memory_budget_keys() {
+        let c = parse("memory_budget = \"8GiB\"\nmemory_budget_plugin_share = 0.25").unwrap();
+        assert_eq!(c.memory_budget, Some(ByteSize(8 << 30)));
+        assert_eq!(
+            c.memory_budget_plugin_share,
+            Share::from_fraction(0.25).unwrap()
+        );
+        let c = parse("memory_budget_plugin_share = 1").unwrap();
+        assert_eq!(c.memory_budget_plugin_share, Share::WHOLE);
+        assert_eq!(parse("").unwrap().memory_budget, None);
+        assert_eq!(
+            error("memory_budget = \"lots\""),
+            "etc/warden.toml: memory_budget: invalid size \"lots\" (expected a size such as \"64MiB\")"
+        );
+        assert_eq!(
+            error("memory_budget_plugin_share = 1.5"),
+            "etc/warden.toml: memory_budget_plugin_share: invalid value 1.5: expected a fraction of the budget above 0 and at most 1, such as 0.5"
+        );
     }
 
     #[test]

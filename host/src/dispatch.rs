@@ -11,9 +11,10 @@ use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
 use serde_json::Value;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
 use crate::grants::Denial;
 use crate::observe::{CallRecord, Observer, Outcome};
-use crate::registry::{Registry, ToolEntry};
+use crate::registry::{LoadedPlugin, Registry, ToolEntry};
 use crate::sandbox::{
     CallContext, CallError, Captured, Content, ProgressReport, Sandbox, ToolError, ToolOutput,
 };
@@ -33,12 +34,33 @@ pub enum DispatchError {
     ShuttingDown,
 }
 
-/// The shared state behind every call: the sandbox, the current registry and
-/// the concurrency limit.
+/// Why a request could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdmitError {
+    /// The memory budget refused it.
+    #[error(transparent)]
+    Budget(#[from] Exhausted),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// What a request holds while its instance runs: its share of the memory
+/// budget and a call slot.
+#[derive(Debug)]
+pub struct Admission<'a> {
+    _memory: Reservation<'a>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// The shared state behind every call: the sandbox, the current registry,
+/// the memory budget and the concurrency limit.
 #[derive(Debug)]
 pub struct Dispatcher {
     sandbox: Arc<Sandbox>,
     registry: RwLock<Arc<Registry>>,
+    budget: Arc<MemoryBudget>,
     permits: Semaphore,
     observer: OnceLock<Observer>,
     announcer: crate::announce::Announcer,
@@ -48,11 +70,17 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     /// A dispatcher serving `registry`, running at most `max_concurrent_calls`
-    /// calls at once (others wait their turn).
-    pub fn new(sandbox: Arc<Sandbox>, registry: Registry, max_concurrent_calls: usize) -> Self {
+    /// calls at once (others wait their turn), within `budget`.
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        registry: Registry,
+        max_concurrent_calls: usize,
+        budget: Arc<MemoryBudget>,
+    ) -> Self {
         Self {
             sandbox,
             registry: RwLock::new(Arc::new(registry)),
+            budget,
             permits: Semaphore::new(max_concurrent_calls.max(1)),
             observer: OnceLock::new(),
             announcer: crate::announce::Announcer::default(),
@@ -65,12 +93,28 @@ impl Dispatcher {
         &self.sandbox
     }
 
-    /// Waits for a free call slot.
-    pub(crate) async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>, DispatchError> {
-        self.permits
+    /// The server-wide memory budget.
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
+    /// Admits one fresh instance of `plugin`: memory from the budget first
+    /// (waiting at most the plugin's timeout), then a call slot.
+    pub(crate) async fn admit(&self, plugin: &LoadedPlugin) -> Result<Admission<'_>, AdmitError> {
+        let limits = &plugin.limits;
+        let memory = self
+            .budget
+            .admit(&plugin.name, limits, Wait::Call(limits.timeout))
+            .await?;
+        let slot = self
+            .permits
             .acquire()
             .await
-            .map_err(|_| DispatchError::ShuttingDown)
+            .map_err(|_| AdmitError::ShuttingDown)?;
+        Ok(Admission {
+            _memory: memory,
+            _slot: slot,
+        })
     }
 
     /// Who hears about changes.
@@ -141,13 +185,27 @@ impl Dispatcher {
             return Ok(CallToolResult::error(vec![ContentBlock::text(message)]));
         }
 
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| DispatchError::ShuttingDown)?;
-        let _in_flight = crate::metrics::call_in_flight();
         let plugin = &entry.plugin;
+        let admission = match self.admit(plugin).await {
+            Ok(admission) => admission,
+            Err(AdmitError::ShuttingDown) => return Err(DispatchError::ShuttingDown),
+            Err(AdmitError::Budget(refused)) => {
+                self.observe(&CallRecord {
+                    tool: name,
+                    plugin: &plugin.name,
+                    local_tool: &entry.local_name,
+                    duration: started.elapsed(),
+                    outcome: Outcome::Limit("memory_budget"),
+                    stats: None,
+                    denials: &[],
+                    arguments: &arguments,
+                });
+                return Ok(CallToolResult::error(vec![ContentBlock::text(
+                    refused.to_string(),
+                )]));
+            }
+        };
+        let _in_flight = crate::metrics::call_in_flight();
         let ctx = CallContext {
             plugin: plugin.name.as_str().into(),
             tool: Some(entry.local_name.as_str().into()),
@@ -210,7 +268,7 @@ impl Dispatcher {
             output_bytes = stats.output_bytes,
             "tool call finished"
         );
-        crate::primitives::announce(self, plugin, &report.announcements).await;
+        crate::primitives::announce(self, plugin, &report.announcements, &admission).await;
         Ok(result.unwrap_or_else(|message| {
             tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
             CallToolResult::error(vec![ContentBlock::text(message)])

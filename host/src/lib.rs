@@ -7,6 +7,7 @@
 pub mod announce;
 pub mod audit;
 pub mod bounded_file;
+pub mod budget;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -18,6 +18,7 @@ use tokio::task::JoinSet;
 
 use crate::audit::AuditLog;
 use crate::bounded_file::{ReadError, read_entry};
+use crate::budget::{MemoryBudget, Wait};
 use crate::config::OperatorPolicy;
 use crate::grants::{self, Grants};
 use crate::limits::{HumanDuration, LimitBounds, Limits};
@@ -49,6 +50,9 @@ pub struct LoadSettings {
     pub protected: Vec<PathBuf>,
     /// Size and time limits on reading and describing plugins.
     pub loading: LoadingSettings,
+    /// The server-wide memory budget: a plugin whose calls would not fit in
+    /// it is refused, and describing a plugin reserves from it.
+    pub budget: Arc<MemoryBudget>,
 }
 
 /// Folder entries read at the same time.
@@ -203,6 +207,15 @@ pub async fn load_dir(
                 .clamped_to(&settings.bounds.ceilings),
             _ => limits,
         };
+        if let Err(error) = settings.budget.check_fits(&limits) {
+            let file = entry
+                .manifest_path
+                .as_ref()
+                .unwrap_or(&entry.component_path);
+            entry.status = PluginStatus::Failed(format!("{}: {error}", file.display()));
+            entries.push(entry);
+            continue;
+        }
         let disabled = narrowing
             .map(|p| p.disabled_tools.clone())
             .unwrap_or_default();
@@ -268,6 +281,7 @@ pub async fn load_dir(
         };
         let sandbox = sandbox.clone();
         let describe_timeout = settings.loading.describe_timeout;
+        let budget = settings.budget.clone();
         jobs.spawn(async move {
             let plugin = Plugin {
                 limits,
@@ -276,7 +290,7 @@ pub async fn load_dir(
                 namespaced,
                 describe_timeout,
             };
-            entry.status = match load_one(&sandbox, &mut entry, bytes, plugin).await {
+            entry.status = match load_one(&sandbox, &budget, &mut entry, bytes, plugin).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => PluginStatus::Failed(error.to_string()),
             };
@@ -578,6 +592,7 @@ struct Plugin {
 /// it for its tools, under the describe timeout and the descriptor caps.
 async fn load_one(
     sandbox: &Arc<Sandbox>,
+    budget: &MemoryBudget,
     entry: &mut PluginEntry,
     bytes: Vec<u8>,
     plugin: Plugin,
@@ -607,9 +622,14 @@ async fn load_one(
         timeout: limits.timeout.min(describe_timeout),
         ..limits
     };
+    let reserved = budget
+        .admit(&name, &describe_limits, Wait::Load)
+        .await
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let report = sandbox
         .describe_all(&compiled, &describe_limits, &grants, ctx)
         .await;
+    drop(reserved);
     crate::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
     let description = report.outcome.map_err(|e| {
         let hint = match e {

@@ -31,6 +31,15 @@ pub const PLUGINS_FAILED: &str = "warden_plugins_failed";
 /// rate_limited, draining).
 pub const HTTP_REJECTED: &str = "warden_http_requests_rejected_total";
 
+/// The server-wide memory budget, in bytes.
+pub const MEMORY_BUDGET: &str = "warden_memory_budget_bytes";
+/// Bytes of the budget reserved by requests in flight.
+pub const MEMORY_RESERVED: &str = "warden_memory_reserved_bytes";
+/// Requests waiting for memory.
+pub const MEMORY_QUEUED: &str = "warden_memory_queued_requests";
+/// Requests the budget refused, by `reason` (queue_full, deadline, too_large).
+pub const MEMORY_REFUSED: &str = "warden_memory_refusals_total";
+
 /// Duration buckets, in seconds: from a fast fresh-instance call (~50 us) to
 /// the longest default timeout.
 const DURATION_BUCKETS: &[f64] = &[
@@ -63,6 +72,21 @@ fn describe() {
     metrics::describe_counter!(
         HTTP_REJECTED,
         "HTTP requests refused before reaching MCP, by reason."
+    );
+    metrics::describe_gauge!(
+        MEMORY_BUDGET,
+        metrics::Unit::Bytes,
+        "What all requests in flight may reserve together."
+    );
+    metrics::describe_gauge!(
+        MEMORY_RESERVED,
+        metrics::Unit::Bytes,
+        "Bytes of the memory budget reserved by requests in flight."
+    );
+    metrics::describe_gauge!(MEMORY_QUEUED, "Requests waiting for memory.");
+    metrics::describe_counter!(
+        MEMORY_REFUSED,
+        "Requests the memory budget refused, by reason."
     );
 }
 
@@ -105,6 +129,22 @@ pub fn plugins(loaded: usize, failed: usize) {
     gauge!(PLUGINS_FAILED).set(failed as f64);
 }
 
+/// Records the size of the memory budget.
+pub fn memory_budget(bytes: u64) {
+    gauge!(MEMORY_BUDGET).set(bytes as f64);
+}
+
+/// Records what the memory budget has reserved and how many wait.
+pub fn memory_usage(reserved: u64, queued: usize) {
+    gauge!(MEMORY_RESERVED).set(reserved as f64);
+    gauge!(MEMORY_QUEUED).set(queued as f64);
+}
+
+/// Counts a request the memory budget refused.
+pub fn memory_refused(reason: &'static str) {
+    counter!(MEMORY_REFUSED, "reason" => reason).increment(1);
+}
+
 /// Counts an HTTP request refused before MCP saw it.
 pub fn http_rejected(reason: &'static str) {
     counter!(HTTP_REJECTED, "reason" => reason).increment(1);
@@ -145,6 +185,9 @@ mod tests {
             });
             let _running = call_in_flight();
             plugins(2, 1);
+            memory_budget(1 << 30);
+            memory_usage(3 << 20, 2);
+            memory_refused("deadline");
         });
         let text = handle.render();
         for line in [
@@ -156,6 +199,10 @@ mod tests {
             "warden_tool_calls_in_flight 0",
             "warden_plugins_loaded 2",
             "warden_plugins_failed 1",
+            "warden_memory_budget_bytes 1073741824",
+            "warden_memory_reserved_bytes 3145728",
+            "warden_memory_queued_requests 2",
+            r#"warden_memory_refusals_total{reason="deadline"} 1"#,
         ] {
             assert!(
                 text.lines().any(|l| l == line),

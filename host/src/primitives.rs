@@ -13,7 +13,9 @@ use rmcp::model::{
 use serde_json::Value;
 
 use crate::announce::Changes;
-use crate::dispatch::{DispatchError, Dispatcher, content_block, log_guest_output};
+use crate::dispatch::{
+    Admission, AdmitError, DispatchError, Dispatcher, content_block, log_guest_output,
+};
 use crate::registry::LoadedPlugin;
 use crate::sandbox::{
     Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
@@ -49,6 +51,15 @@ impl From<DispatchError> for PrimitiveError {
     }
 }
 
+impl From<AdmitError> for PrimitiveError {
+    fn from(error: AdmitError) -> Self {
+        match error {
+            AdmitError::Budget(refused) => Self::Failed(refused.to_string()),
+            AdmitError::ShuttingDown => Self::ShuttingDown,
+        }
+    }
+}
+
 /// What is being run, for the guest's log lines.
 fn context(plugin: &LoadedPlugin, what: String) -> CallContext {
     CallContext {
@@ -66,6 +77,7 @@ async fn finish<T>(
     what: &str,
     started: Instant,
     report: CallReport<T>,
+    admission: &Admission<'_>,
 ) -> Result<T, CallError> {
     log_guest_output(&plugin.name, Some(what), &report.stdout, &report.stderr);
     let stats = &report.stats;
@@ -80,7 +92,7 @@ async fn finish<T>(
         output_bytes = stats.output_bytes,
         "request finished"
     );
-    announce(dispatcher, plugin, &report.announcements).await;
+    announce(dispatcher, plugin, &report.announcements, admission).await;
     report.outcome
 }
 
@@ -110,7 +122,7 @@ pub async fn read_resource(
                  resources/list and resources/templates/list show them"
             ))
         })?;
-    let _permit = dispatcher.permit().await?;
+    let admission = dispatcher.admit(&plugin).await?;
     let started = Instant::now();
     let what = format!("resource {local}");
     let report = dispatcher
@@ -123,7 +135,7 @@ pub async fn read_resource(
             &local,
         )
         .await;
-    let contents = finish(dispatcher, &plugin, &what, started, report)
+    let contents = finish(dispatcher, &plugin, &what, started, report, &admission)
         .await
         .map_err(failed)?
         .map_err(|error| match error {
@@ -187,7 +199,7 @@ pub async fn get_prompt(
         )));
     }
     let plugin = entry.plugin.clone();
-    let _permit = dispatcher.permit().await?;
+    let admission = dispatcher.admit(&plugin).await?;
     let started = Instant::now();
     let what = format!("prompt {}", entry.local_name);
     let report = dispatcher
@@ -201,7 +213,7 @@ pub async fn get_prompt(
             &arguments,
         )
         .await;
-    let result = finish(dispatcher, &plugin, &what, started, report)
+    let result = finish(dispatcher, &plugin, &what, started, report, &admission)
         .await
         .map_err(failed)?
         .map_err(|error| match error {
@@ -281,7 +293,7 @@ pub async fn complete(
         .into_iter()
         .collect();
     resolved.sort();
-    let _permit = dispatcher.permit().await?;
+    let admission = dispatcher.admit(&plugin).await?;
     let started = Instant::now();
     let what = "complete".to_string();
     let report = dispatcher
@@ -297,7 +309,7 @@ pub async fn complete(
             &resolved,
         )
         .await;
-    let completion = finish(dispatcher, &plugin, &what, started, report)
+    let completion = finish(dispatcher, &plugin, &what, started, report, &admission)
         .await
         .map_err(failed)?
         .map_err(PrimitiveError::Failed)?;
@@ -310,10 +322,13 @@ pub async fn complete(
 
 /// Acts on what a plugin asked the host to announce during a call: describes
 /// it again in a fresh instance, swaps its lists in, then notifies clients.
+/// The description runs under the `admission` of the call that announced
+/// (same plugin, same limits; that call's instance is gone).
 pub async fn announce(
     dispatcher: &Dispatcher,
     plugin: &Arc<LoadedPlugin>,
     announcements: &Announcements,
+    _admission: &Admission<'_>,
 ) {
     if announcements.is_empty() {
         return;

@@ -140,6 +140,14 @@ const ARTIFACTS: &[Artifact] = &[
               (`tests/fixtures/conformance`); serve it with `namespace = false`.",
     },
     Artifact {
+        constant: "HOLD_WASM",
+        workspace: "tests/fixtures",
+        file: "hold.wasm",
+        example: None,
+        doc: "The `hold` fixture plugin (`tests/fixtures/hold`): `hold` fills its memory limit \
+              and keeps it `ms` milliseconds; `ping`.",
+    },
+    Artifact {
         constant: "NOT_A_PLUGIN_WASM",
         workspace: "tests/fixtures",
         file: "not-a-plugin.wasm",

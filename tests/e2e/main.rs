@@ -2,6 +2,7 @@
 //! source in this repo, and real MCP clients.
 
 mod bad_input;
+mod budget;
 mod cli;
 mod conformance;
 mod dir_swap;

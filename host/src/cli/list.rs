@@ -33,6 +33,14 @@ impl List {
             if summaries.is_empty() {
                 writeln!(out, "no plugins found")?;
             }
+            let budget = dispatcher.budget();
+            writeln!(
+                out,
+                "memory budget: {} ({}); one plugin may hold up to {} of it",
+                crate::budget::Approx(budget.total()),
+                budget.source(),
+                budget.share(),
+            )?;
         }
         Ok(ExitCode::SUCCESS)
     }

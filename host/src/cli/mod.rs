@@ -14,6 +14,7 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
 use crate::audit::AuditLog;
+use crate::budget::{Approx, MemoryBudget};
 use crate::config::Config;
 use crate::dispatch::Dispatcher;
 use crate::loader::LoadSettings;
@@ -117,6 +118,14 @@ impl Common {
         .flatten()
         .collect();
         protected.extend(audit.as_ref().map(|log| log.path().to_path_buf()));
+        let budget = Arc::new(MemoryBudget::from_config(&config));
+        tracing::info!(
+            budget = %Approx(budget.total()),
+            budget_bytes = budget.total(),
+            source = %budget.source(),
+            plugin_share = %budget.share(),
+            "memory budget"
+        );
         let settings = LoadSettings {
             bounds: config.limits,
             workspace_root,
@@ -126,6 +135,7 @@ impl Common {
             audit,
             protected,
             loading: config.loading,
+            budget: budget.clone(),
         };
         let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
             .await
@@ -143,6 +153,7 @@ impl Common {
             sandbox,
             registry,
             usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
+            budget,
         )))
     }
 }

@@ -17,7 +17,8 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// Ready to serve calls: 200 with the plugins loaded and failed (names and
-/// counts), or 503 while the server drains. A plugin that failed to load
+/// counts) and the memory budget (bytes, reserved, queued requests), or 503
+/// while the server drains. A plugin that failed to load
 /// does not make the server unready: the others serve.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let registry = state.dispatcher.registry();
@@ -43,6 +44,17 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
             "failed_names": failed,
         },
         "tools": registry.tools().count(),
+        "memory": memory(state.dispatcher.budget().usage()),
     });
     (status, Json(body))
+}
+
+/// The memory budget's part of `/readyz`.
+fn memory(usage: crate::budget::Usage) -> Value {
+    json!({
+        "budget_bytes": usage.budget,
+        "reserved_bytes": usage.reserved,
+        "in_flight": usage.in_flight,
+        "queued": usage.queued,
+    })
 }

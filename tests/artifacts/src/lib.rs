@@ -15,6 +15,7 @@
 //! - [`BAD_IMPORT_WASM`]: imports `fixture:missing/thing`;
 //! - [`NOT_A_PLUGIN_WASM`]: a plain WASI command (`wasi:cli/run`);
 //! - [`CONFORMANCE_WASM`]: the fixtures the MCP conformance suite calls.
+//! - [`HOLD_WASM`]: fills its memory limit and holds it (memory budget tests).
 //!
 //! Editing a guest source file or `wit/` rebuilds them. Building this crate
 //! needs the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`).
@@ -54,6 +55,7 @@ mod tests {
             DOCS_WASM,
             TOOLS_ONLY_WASM,
             CONFORMANCE_WASM,
+            HOLD_WASM,
         ] {
             let bytes = std::fs::read(path).unwrap();
             assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{path}");
