@@ -469,4 +469,3 @@ mod tests {
         assert!(err.contains("tool 's': arguments"), "{err}");
     }
 }
-
