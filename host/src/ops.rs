@@ -297,6 +297,7 @@ impl RawHttp {
     /// Validates `[http]`; `path` is the config file.
     pub(crate) fn validate(self, path: &Path) -> Result<HttpSettings, ConfigError> {
         let defaults = HttpSettings::default();
+        let connections = self.connection_limits(path)?;
         let addr = match &self.addr {
             None => defaults.addr,
             Some(text) => parse_addr(text)
@@ -346,7 +347,6 @@ impl RawHttp {
             None => defaults.shutdown_timeout,
             Some(value) => duration(path, "http.shutdown_timeout", value)?,
         };
-        let connections = self.connection_limits(path)?;
         let rate_limit = match self.rate_limit {
             None => defaults.rate_limit,
             Some(RawRateLimit { per_second: 0, .. }) => None,

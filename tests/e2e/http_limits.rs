@@ -75,7 +75,8 @@ async fn slow_header_and_idle_floods_are_cut_while_a_client_keeps_calling() {
     let plugins = plugins();
     let remote = Remote::start(
         dir.path(),
-        "[http]\nheader_timeout = \"1s\"\nidle_timeout = \"2s\"\nrate_limit = { per_second = 0 }\n",
+        "[http]\nheader_timeout = \"1s\"\nidle_timeout = \"2s\"\nmax_connections_per_client = 1000\n\
+         rate_limit = { per_second = 0 }\n",
         plugins.path(),
         &[],
         TOKEN_ENV,
