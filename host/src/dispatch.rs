@@ -413,14 +413,16 @@ pub fn log_guest_output(plugin: &str, tool: Option<&str>, stdout: &Captured, std
             continue;
         }
         let text = String::from_utf8_lossy(&captured.bytes);
+        // Escaped here too, not only by the text log's formatter, so that
+        // the message is one line for every consumer of every log format.
+        let text = crate::render::escape(text.trim_end());
         tracing::info!(
             target: "warden::plugin",
             plugin,
             tool,
             stream,
             dropped_bytes = captured.dropped,
-            "{}",
-            text.trim_end()
+            "{text}"
         );
     }
 }

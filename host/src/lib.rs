@@ -28,6 +28,7 @@ pub mod ops;
 pub mod policy;
 pub mod primitives;
 pub mod registry;
+pub mod render;
 pub mod sandbox;
 pub mod server;
 pub mod spans;

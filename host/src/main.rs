@@ -29,7 +29,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("warden: {e:#}");
+            // Errors can quote plugin text: shown by the rendering rule.
+            eprintln!("warden: {}", warden::render::escape(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

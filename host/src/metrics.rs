@@ -30,6 +30,14 @@ pub const PLUGINS_FAILED: &str = "warden_plugins_failed";
 /// HTTP requests refused before reaching MCP, by `reason` (unauthorized,
 /// rate_limited, draining).
 pub const HTTP_REJECTED: &str = "warden_http_requests_rejected_total";
+/// HTTP connections open now.
+pub const HTTP_CONNECTIONS: &str = "warden_http_connections_open";
+/// HTTP connections refused at accept, by `reason` (max_connections,
+/// max_connections_per_client).
+pub const HTTP_CONNECTIONS_REFUSED: &str = "warden_http_connections_refused_total";
+/// HTTP connections cut by the server, by `reason` (header_timeout,
+/// idle_timeout, header_too_large).
+pub const HTTP_CONNECTIONS_CUT: &str = "warden_http_connections_cut_total";
 
 /// The server-wide memory budget, in bytes.
 pub const MEMORY_BUDGET: &str = "warden_memory_budget_bytes";
@@ -88,6 +96,30 @@ fn describe() {
         MEMORY_REFUSED,
         "Requests the memory budget refused, by reason."
     );
+    metrics::describe_gauge!(HTTP_CONNECTIONS, "HTTP connections open now.");
+    metrics::describe_counter!(
+        HTTP_CONNECTIONS_REFUSED,
+        "HTTP connections refused at accept, by reason."
+    );
+    metrics::describe_counter!(
+        HTTP_CONNECTIONS_CUT,
+        "HTTP connections closed by the server before or between requests, by reason."
+    );
+}
+
+/// Records the number of open HTTP connections.
+pub fn http_connections(open: usize) {
+    gauge!(HTTP_CONNECTIONS).set(open as f64);
+}
+
+/// Records an HTTP connection refused at accept.
+pub fn http_connection_refused(reason: &'static str) {
+    counter!(HTTP_CONNECTIONS_REFUSED, "reason" => reason).increment(1);
+}
+
+/// Records an HTTP connection cut before or between requests.
+pub fn http_connection_cut(reason: &'static str) {
+    counter!(HTTP_CONNECTIONS_CUT, "reason" => reason).increment(1);
 }
 
 /// Records a finished tool call.

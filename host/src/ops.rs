@@ -11,6 +11,11 @@
 //! allowed_hosts = ["mcp.example.com"] # Host check; default: loopback names on a loopback bind
 //! max_body = "4MiB"                  # default
 //! shutdown_timeout = "30s"           # in-flight calls get this long after SIGTERM
+//! header_timeout = "10s"             # to send a complete request head
+//! idle_timeout = "60s"               # a kept-alive connection may wait for its next request
+//! max_connections = 1024             # open connections, all clients together
+//! max_connections_per_client = 128   # open connections per client IP
+//! max_header_size = "32KiB"          # request line and headers; more gets 431
 //! [http.rate_limit]                  # per client IP
 //! per_second = 50                    # default; 0 turns the limit off
 //! burst = 100                        # default: twice per_second
@@ -63,6 +68,40 @@ pub struct HttpSettings {
     pub shutdown_timeout: Duration,
     /// Per-client rate limit; `None`: off.
     pub rate_limit: Option<RateLimit>,
+    /// Connections before and between requests: timeouts and caps.
+    pub connections: ConnectionLimits,
+}
+
+/// What a connection may hold before and between its requests, whoever
+/// sends them (these apply before any token is checked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Time to send a complete request head: from the connection's opening,
+    /// or from the first byte of a later request on a kept-alive connection.
+    pub header_timeout: Duration,
+    /// Time a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Open connections, all clients together; more are refused.
+    pub max_connections: u32,
+    /// Open connections per client IP; more are refused.
+    pub max_connections_per_client: u32,
+    /// Largest request line and headers, in bytes; more gets 431.
+    pub max_header_size: ByteSize,
+}
+
+/// The smallest header size cap (hyper's minimum read buffer).
+pub const MIN_HEADER_SIZE: u64 = 8 << 10;
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_connections_per_client: 128,
+            max_header_size: ByteSize(32 << 10),
+        }
+    }
 }
 
 /// Whether HTTP requests need a bearer token.
@@ -99,6 +138,7 @@ impl Default for HttpSettings {
                 per_second: 50,
                 burst: 100,
             }),
+            connections: ConnectionLimits::default(),
         }
     }
 }
@@ -155,6 +195,11 @@ pub(crate) struct RawHttp {
     max_body: Option<toml::Value>,
     shutdown_timeout: Option<toml::Value>,
     rate_limit: Option<RawRateLimit>,
+    header_timeout: Option<toml::Value>,
+    idle_timeout: Option<toml::Value>,
+    max_connections: Option<u32>,
+    max_connections_per_client: Option<u32>,
+    max_header_size: Option<toml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -205,6 +250,29 @@ fn size(path: &Path, field: &str, value: &toml::Value) -> Result<ByteSize, Confi
         .map_err(|e| limit(path, field, e))
 }
 
+fn duration(path: &Path, field: &str, value: &toml::Value) -> Result<Duration, ConfigError> {
+    match value {
+        toml::Value::String(s) => s
+            .parse::<HumanDuration>()
+            .map(|d| d.0)
+            .map_err(|e| limit(path, field, e)),
+        other => Err(limit(
+            path,
+            field,
+            LimitValueError::InvalidDuration {
+                value: other.to_string(),
+            },
+        )),
+    }
+}
+
+fn at_least_one(path: &Path, field: &str, value: u32) -> Result<u32, ConfigError> {
+    if value == 0 {
+        return Err(invalid(path, field, "0".into(), "expected at least 1"));
+    }
+    Ok(value)
+}
+
 fn file_path(path: &Path, field: &str, value: &str) -> Result<PathBuf, ConfigError> {
     if value.is_empty() {
         return Err(invalid(
@@ -229,6 +297,7 @@ impl RawHttp {
     /// Validates `[http]`; `path` is the config file.
     pub(crate) fn validate(self, path: &Path) -> Result<HttpSettings, ConfigError> {
         let defaults = HttpSettings::default();
+        let connections = self.connection_limits(path)?;
         let addr = match &self.addr {
             None => defaults.addr,
             Some(text) => parse_addr(text)
@@ -276,20 +345,7 @@ impl RawHttp {
         };
         let shutdown_timeout = match &self.shutdown_timeout {
             None => defaults.shutdown_timeout,
-            Some(toml::Value::String(s)) => {
-                s.parse::<HumanDuration>()
-                    .map_err(|e| limit(path, "http.shutdown_timeout", e))?
-                    .0
-            }
-            Some(other) => {
-                return Err(limit(
-                    path,
-                    "http.shutdown_timeout",
-                    LimitValueError::InvalidDuration {
-                        value: other.to_string(),
-                    },
-                ));
-            }
+            Some(value) => duration(path, "http.shutdown_timeout", value)?,
         };
         let rate_limit = match self.rate_limit {
             None => defaults.rate_limit,
@@ -317,6 +373,57 @@ impl RawHttp {
             max_body,
             shutdown_timeout,
             rate_limit,
+            connections,
+        })
+    }
+
+    fn connection_limits(&self, path: &Path) -> Result<ConnectionLimits, ConfigError> {
+        let defaults = ConnectionLimits::default();
+        let positive = |field: &str, value: &toml::Value| {
+            let d = duration(path, field, value)?;
+            if d.is_zero() {
+                return Err(invalid(
+                    path,
+                    field,
+                    format!("{value}"),
+                    "expected more than 0 s",
+                ));
+            }
+            Ok(d)
+        };
+        let max_header_size = match &self.max_header_size {
+            None => defaults.max_header_size,
+            Some(value) => {
+                let size = size(path, "http.max_header_size", value)?;
+                if size.0 < MIN_HEADER_SIZE {
+                    return Err(invalid(
+                        path,
+                        "http.max_header_size",
+                        format!("{value}"),
+                        "expected at least 8KiB",
+                    ));
+                }
+                size
+            }
+        };
+        Ok(ConnectionLimits {
+            header_timeout: match &self.header_timeout {
+                None => defaults.header_timeout,
+                Some(value) => positive("http.header_timeout", value)?,
+            },
+            idle_timeout: match &self.idle_timeout {
+                None => defaults.idle_timeout,
+                Some(value) => positive("http.idle_timeout", value)?,
+            },
+            max_connections: match self.max_connections {
+                None => defaults.max_connections,
+                Some(n) => at_least_one(path, "http.max_connections", n)?,
+            },
+            max_connections_per_client: match self.max_connections_per_client {
+                None => defaults.max_connections_per_client,
+                Some(n) => at_least_one(path, "http.max_connections_per_client", n)?,
+            },
+            max_header_size,
         })
     }
 }
@@ -412,6 +519,34 @@ mod tests {
                 burst: 6
             })
         );
+    }
+
+    #[test]
+    fn connection_limits() {
+        let c = http(
+            r#"
+            header_timeout = "2s"
+            idle_timeout = "500ms"
+            max_connections = 10
+            max_connections_per_client = 3
+            max_header_size = "16KiB"
+            "#,
+        )
+        .unwrap()
+        .connections;
+        assert_eq!(c.header_timeout, Duration::from_secs(2));
+        assert_eq!(c.idle_timeout, Duration::from_millis(500));
+        assert_eq!((c.max_connections, c.max_connections_per_client), (10, 3));
+        assert_eq!(c.max_header_size, ByteSize(16 << 10));
+        assert_eq!(
+            http("max_header_size = \"1KiB\"").unwrap_err(),
+            "etc/warden.toml: http.max_header_size: invalid value \"1KiB\": expected at least 8KiB"
+        );
+        assert_eq!(
+            http("max_connections = 0").unwrap_err(),
+            "etc/warden.toml: http.max_connections: invalid value 0: expected at least 1"
+        );
+        assert!(http("idle_timeout = \"0s\"").is_err());
     }
 
     #[test]

@@ -148,6 +148,14 @@ const ARTIFACTS: &[Artifact] = &[
               and keeps it `ms` milliseconds; `ping`.",
     },
     Artifact {
+        constant: "LOUD_WASM",
+        workspace: "tests/fixtures",
+        file: "loud.wasm",
+        example: None,
+        doc: "A plugin with terminal escapes, forged log lines and bidi overrides in every text \
+              field it controls (`tests/fixtures/loud`): tools `shout…` and `long`.",
+    },
+    Artifact {
         constant: "NOT_A_PLUGIN_WASM",
         workspace: "tests/fixtures",
         file: "not-a-plugin.wasm",

@@ -10,6 +10,7 @@ use super::Common;
 use crate::audit::AuditLog;
 use crate::loader::{FoundPlugin, find_plugins};
 use crate::lock::{self, Approval};
+use crate::render;
 
 /// Approve the current component and requested capabilities of plugins,
 /// recording them in the lock file. Prints every change: the component's
@@ -71,19 +72,25 @@ impl Approve {
                 .unwrap_or_default();
             let approval = Approval::new(lock::sha256_hex(&bytes), &requested);
             let changes = lock::changes(lock.get(&plugin.name), &approval);
-            writeln!(out, "{} ({})", plugin.name, plugin.component_path.display())?;
+            writeln!(
+                out,
+                "{} ({})",
+                render::line(&plugin.name),
+                render::line(&plugin.component_path.to_string_lossy())
+            )?;
             if changes.is_empty() {
                 writeln!(out, "  nothing to approve: the lock already records it")?;
                 continue;
             }
             for change in &changes {
-                writeln!(out, "  {change}")?;
+                writeln!(out, "  {}", render::line(&change.to_string()))?;
             }
             let detail: Vec<String> = changes.iter().map(ToString::to_string).collect();
             changed.push((plugin.name.clone(), detail.join("; ")));
             lock.set(&plugin.name, approval);
         }
-        let lock_path = lock.path().display();
+        let lock_path = lock.path().to_string_lossy();
+        let lock_path = render::line(&lock_path);
         if changed.is_empty() {
             return Ok(ExitCode::SUCCESS);
         }

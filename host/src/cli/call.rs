@@ -36,8 +36,8 @@ impl Call {
         let dispatcher = self.common.start(true, None).await?;
         let result = dispatcher.call(&self.tool, Some(arguments), None).await?;
         let mut stdout = std::io::stdout().lock();
-        serde_json::to_writer_pretty(&mut stdout, &result)?;
-        writeln!(stdout)?;
+        let json = serde_json::to_string_pretty(&result)?;
+        writeln!(stdout, "{}", crate::render::json(&json))?;
         Ok(if result.is_error == Some(true) {
             ExitCode::FAILURE
         } else {

@@ -4,18 +4,25 @@
 //! Routes:
 //! - `/mcp`: MCP. Sessions for 2025-11-25 clients (`LocalSessionManager`);
 //!   2026-07-28 requests are served statelessly by the same service. rmcp
-//!   checks `Host` (DNS rebinding), `Origin` and the body size (413).
+//!   checks `Host` (DNS rebinding) and `Origin`; [`jsonrpc`] the body size
+//!   (413) and that the body is JSON-RPC (400).
 //! - `/metrics`: Prometheus text format.
 //! - `/healthz` (alive) and `/readyz` (plugins, draining): JSON, open to all,
 //!   so probes need no token; they show plugin names and counts, never errors.
 //!
+//! Connections are accepted by [`accept`] (caps per server and per client,
+//! header and idle timeouts, header size), before any request is read.
 //! `/mcp` and `/metrics` are rate-limited per client IP (429 + `Retry-After`),
-//! then need the bearer token (401 + `WWW-Authenticate`). On shutdown the
+//! then need the bearer token (401 + `WWW-Authenticate`); a JSON body that is
+//! not JSON-RPC gets 400 with a JSON-RPC error ([`jsonrpc`]). On shutdown the
 //! server drains: new requests get 503, requests in flight get up to the
 //! shutdown deadline, then sessions are cancelled.
 
+mod accept;
+mod activity;
 mod auth;
 mod health;
+mod jsonrpc;
 mod rate_limit;
 
 use std::future::Future;
@@ -30,7 +37,6 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use http_body_util::BodyExt as _;
 use metrics_exporter_prometheus::PrometheusHandle;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
@@ -80,6 +86,7 @@ struct AppState {
     audit: Option<Arc<AuditLog>>,
     draining: AtomicBool,
     in_flight: TaskTracker,
+    max_body: usize,
 }
 
 impl HttpServer {
@@ -107,6 +114,7 @@ impl HttpServer {
             audit: self.audit,
             draining: AtomicBool::new(false),
             in_flight: TaskTracker::new(),
+            max_body: usize::try_from(self.settings.max_body.0).unwrap_or(usize::MAX),
         });
         let mcp = mcp_service(
             self.dispatcher,
@@ -124,21 +132,12 @@ impl HttpServer {
             }
         });
 
-        let stop = sessions.clone();
-        let server = tokio::spawn(
-            axum::serve(
-                // Responses are streamed in several writes (SSE events): without
-                // TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms.
-                listener.tap_io(|tcp| {
-                    if let Err(e) = tcp.set_nodelay(true) {
-                        tracing::debug!("cannot set TCP_NODELAY: {e}");
-                    }
-                }),
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .into_future(),
-        );
+        let server = tokio::spawn(accept::serve(
+            listener,
+            app,
+            self.settings.connections,
+            sessions.clone(),
+        ));
         tracing::info!(addr = %local, "serving MCP over Streamable HTTP at http://{local}/mcp");
 
         shutdown.await;
@@ -162,7 +161,7 @@ impl HttpServer {
         sessions.cancel();
         upkeep_task.abort();
         match tokio::time::timeout(CLOSE_GRACE, server).await {
-            Ok(Ok(result)) => result,
+            Ok(Ok(())) => Ok(()),
             Ok(Err(join)) => Err(std::io::Error::other(join)),
             Err(_) => {
                 tracing::warn!("connections still open after shutdown; closing them");
@@ -200,7 +199,8 @@ fn mcp_service(
 ) -> StreamableHttpService<WardenServer, LocalSessionManager> {
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(cancel)
-        .with_max_request_body_bytes(usize::try_from(settings.max_body.0).unwrap_or(usize::MAX))
+        // `jsonrpc` reads and caps the body before rmcp sees it.
+        .with_max_request_body_bytes(usize::MAX)
         .with_allowed_origins(allowed_origins(settings, local))
         .enforce_origin_validation();
     config = match &settings.allowed_hosts {
@@ -222,6 +222,7 @@ fn router(
     let protected = Router::new()
         .route_service("/mcp", mcp)
         .route("/metrics", get(metrics))
+        .layer(from_fn_with_state(state.clone(), jsonrpc::require_jsonrpc))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit_clients))
         .layer(from_fn_with_state(state.clone(), drain));
