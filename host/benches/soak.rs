@@ -33,11 +33,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use rmcp::RoleClient;
 use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolRequestParams, JsonObject};
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt as _, TokioChildProcess};
-use rmcp::RoleClient;
 use serde_json::{Value, json};
 
 /// Calls in a full run, over both transports (`WARDEN_SOAK_CALLS` overrides).
@@ -201,10 +201,18 @@ struct Report {
 fn plan(i: u64) -> (&'static str, Value, bool) {
     if i % HOSTILE_EVERY == HOSTILE_EVERY - 1 {
         let (tool, args) = HOSTILE[(i / HOSTILE_EVERY) as usize % HOSTILE.len()];
-        return (tool, serde_json::from_str(args).expect("valid arguments"), true);
+        return (
+            tool,
+            serde_json::from_str(args).expect("valid arguments"),
+            true,
+        );
     }
     let text = format!("soak call {i}: the quick brown fox jumps over the lazy dog");
-    let tool = if i % 2 == 0 { "text_hash" } else { "text_base64_encode" };
+    let tool = if i % 2 == 0 {
+        "text_hash"
+    } else {
+        "text_base64_encode"
+    };
     (tool, json!({ "text": text }), false)
 }
 
@@ -242,7 +250,11 @@ async fn soak(dir: &Path, transport: Transport, calls: u64) -> anyhow::Result<Re
     // Still alive and answering.
     let (tool, args, _) = plan(0);
     let outcome = client.call(tool, args).await?;
-    ensure!(!outcome.is_error, "a normal call failed after the soak: {}", outcome.text);
+    ensure!(
+        !outcome.is_error,
+        "a normal call failed after the soak: {}",
+        outcome.text
+    );
     drop(client);
     report.fds_before = fds_before;
     report.fds_after = quiet_fds(pid).await?;
@@ -279,7 +291,11 @@ async fn drive(client: &Client, from: u64, to: u64, clients: usize) -> anyhow::R
                     report.hostile += 1;
                     report.hostile_errors += u64::from(outcome.is_error);
                 } else {
-                    ensure!(!outcome.is_error, "call {i}: {tool} failed: {}", outcome.text);
+                    ensure!(
+                        !outcome.is_error,
+                        "call {i}: {tool} failed: {}",
+                        outcome.text
+                    );
                     report.latencies.push(elapsed);
                 }
             }
@@ -344,7 +360,9 @@ impl Client {
         match self {
             Client::Stdio(service) => {
                 let result = service
-                    .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+                    .call_tool(
+                        CallToolRequestParams::new(tool.to_string()).with_arguments(arguments),
+                    )
                     .await?;
                 let text = result
                     .content
@@ -434,8 +452,8 @@ impl Server {
         };
         match transport {
             Transport::Stdio => {
-                let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_warden"))
-                    .configure(|cmd| {
+                let command =
+                    tokio::process::Command::new(env!("CARGO_BIN_EXE_warden")).configure(|cmd| {
                         cmd.arg("serve")
                             .arg("--config")
                             .arg(dir.join("warden.toml"))
@@ -470,7 +488,11 @@ impl Server {
                 url: url.clone(),
             }),
             (None, Some(service)) => Ok(Client::Stdio(service.clone())),
-            (None, None) => bail!("no server for {:?} in {}", self.transport, self.dir.display()),
+            (None, None) => bail!(
+                "no server for {:?} in {}",
+                self.transport,
+                self.dir.display()
+            ),
         }
     }
 

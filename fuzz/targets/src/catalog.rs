@@ -99,7 +99,10 @@ fn check(registry: &Registry, queries: &[String]) {
         let (plugin, local) = registry
             .resolve_uri(uri)
             .unwrap_or_else(|| panic!("exposed resource {uri} routes nowhere"));
-        assert_eq!(plugin.name, entry.plugin.name, "{uri} routes to another plugin");
+        assert_eq!(
+            plugin.name, entry.plugin.name,
+            "{uri} routes to another plugin"
+        );
         assert!(
             entry.plugin.resources.iter().any(|r| r.uri == local),
             "{uri} routes to {local}, which the plugin does not list"
@@ -108,15 +111,23 @@ fn check(registry: &Registry, queries: &[String]) {
     let mut templates = BTreeSet::new();
     for entry in catalog.templates() {
         let exposed = &entry.template.uri_template;
-        assert!(templates.insert(exposed.clone()), "template {exposed} exposed twice");
+        assert!(
+            templates.insert(exposed.clone()),
+            "template {exposed} exposed twice"
+        );
         assert_eq!(&entry.plugin.expose_uri(&entry.local_template), exposed);
-        let found = catalog.template(exposed).expect("an exposed template is found");
+        let found = catalog
+            .template(exposed)
+            .expect("an exposed template is found");
         assert_eq!(found.plugin.name, entry.plugin.name);
     }
     let mut prompts = BTreeSet::new();
     for entry in catalog.prompts() {
         let name: &str = &entry.prompt.name;
-        assert!(prompts.insert(name.to_string()), "prompt {name} exposed twice");
+        assert!(
+            prompts.insert(name.to_string()),
+            "prompt {name} exposed twice"
+        );
         assert!(
             (1..=64).contains(&name.len())
                 && name
@@ -146,7 +157,11 @@ fn check(registry: &Registry, queries: &[String]) {
             schemes.push((scheme, plugin.name.as_str()));
         }
     }
-    for uri in queries.iter().map(String::as_str).chain(uris.iter().map(String::as_str)) {
+    for uri in queries
+        .iter()
+        .map(String::as_str)
+        .chain(uris.iter().map(String::as_str))
+    {
         if let Some((plugin, local)) = registry.resolve_uri(uri) {
             assert_eq!(
                 plugin.expose_uri(&local),
@@ -159,8 +174,11 @@ fn check(registry: &Registry, queries: &[String]) {
 }
 
 fn loaded(registry: &Registry) -> impl Iterator<Item = &Arc<LoadedPlugin>> {
-    registry.plugins().iter().filter_map(|entry| match &entry.status {
-        PluginStatus::Loaded(plugin) => Some(plugin),
-        PluginStatus::Failed(_) => None,
-    })
+    registry
+        .plugins()
+        .iter()
+        .filter_map(|entry| match &entry.status {
+            PluginStatus::Loaded(plugin) => Some(plugin),
+            PluginStatus::Failed(_) => None,
+        })
 }

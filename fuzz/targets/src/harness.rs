@@ -50,7 +50,8 @@ fn setup() -> Result<Harness, String> {
         )
         .map_err(|e| e.to_string())?;
     }
-    let config = Config::parse(CONFIG, &dir.path().join("warden.toml")).map_err(|e| e.to_string())?;
+    let config =
+        Config::parse(CONFIG, &dir.path().join("warden.toml")).map_err(|e| e.to_string())?;
     let sandbox = Sandbox::new(&EngineSettings {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
         max_concurrent_calls: config.max_concurrent_calls,

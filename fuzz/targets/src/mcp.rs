@@ -74,9 +74,14 @@ async fn session(data: &[u8]) {
     let reader = async move {
         let mut lines = BufReader::new(client_read).lines();
         let mut answered = false;
-        while let Some(line) = lines.next_line().await.expect("the server writes UTF-8 lines") {
-            let message: ServerJsonRpcMessage = serde_json::from_str(&line)
-                .unwrap_or_else(|e| panic!("the server wrote a line that is not JSON-RPC ({e}): {line}"));
+        while let Some(line) = lines
+            .next_line()
+            .await
+            .expect("the server writes UTF-8 lines")
+        {
+            let message: ServerJsonRpcMessage = serde_json::from_str(&line).unwrap_or_else(|e| {
+                panic!("the server wrote a line that is not JSON-RPC ({e}): {line}")
+            });
             if is_sentinel_answer(&message) {
                 answered = true;
                 break;
@@ -85,15 +90,19 @@ async fn session(data: &[u8]) {
         let _ = done_tx.send(());
         // Drain until the server closes its side.
         while let Ok(Some(line)) = lines.next_line().await {
-            serde_json::from_str::<ServerJsonRpcMessage>(&line)
-                .unwrap_or_else(|e| panic!("the server wrote a line that is not JSON-RPC ({e}): {line}"));
+            serde_json::from_str::<ServerJsonRpcMessage>(&line).unwrap_or_else(|e| {
+                panic!("the server wrote a line that is not JSON-RPC ({e}): {line}")
+            });
         }
         answered
     };
     let ((), answered) = tokio::join!(writer, reader);
     let ended = serving.await.expect("the session task panicked");
     if matches!(ended, Ended::Served) {
-        assert!(answered, "the session started but did not answer a ping sent after the input");
+        assert!(
+            answered,
+            "the session started but did not answer a ping sent after the input"
+        );
     }
 }
 

@@ -65,7 +65,10 @@ pub fn manifest(data: &[u8]) {
     };
     assert_eq!(manifest.path.as_deref(), Some(path));
     let name = manifest.name.as_str();
-    assert_eq!(name.parse::<PluginName>().ok().as_ref(), Some(&manifest.name));
+    assert_eq!(
+        name.parse::<PluginName>().ok().as_ref(),
+        Some(&manifest.name)
+    );
     for origin in &manifest.capabilities.http {
         let normal = origin.to_string();
         assert_eq!(
@@ -162,7 +165,11 @@ pub fn lock(data: &[u8]) {
             &requested,
             NewPlugins::RequireApproval,
         );
-        assert_eq!(review.verdict, Verdict::Approved, "{name} does not approve itself");
+        assert_eq!(
+            review.verdict,
+            Verdict::Approved,
+            "{name} does not approve itself"
+        );
         assert!(review.held.is_empty());
         assert!(lock::changes(Some(*approval), approval).is_empty());
     }
@@ -187,7 +194,10 @@ pub fn lock(data: &[u8]) {
                 );
             }
             for var in &review.approved.env {
-                assert!(approved.env.contains(var), "{var} granted beyond the approval");
+                assert!(
+                    approved.env.contains(var),
+                    "{var} granted beyond the approval"
+                );
             }
             for dir in &review.approved.dirs {
                 assert!(

@@ -23,7 +23,11 @@ pub fn policy(data: &[u8]) {
         .collect();
     for origin in &origins {
         let normal = origin.to_string();
-        assert_eq!(normal.parse::<HttpOrigin>().ok().as_ref(), Some(origin), "{normal}");
+        assert_eq!(
+            normal.parse::<HttpOrigin>().ok().as_ref(),
+            Some(origin),
+            "{normal}"
+        );
         assert_eq!(normal.parse::<HttpOrigin>().unwrap().to_string(), normal);
         let host = match &origin.host {
             HostPattern::Wildcard(suffix) => format!("a.{suffix}"),
@@ -32,7 +36,10 @@ pub fn policy(data: &[u8]) {
         let own = format!("{}://{host}:{}/x?y", origin.scheme, origin.port);
         let uri: http::Uri = own.parse().expect("an origin is a valid URI authority");
         let decision = decide(std::slice::from_ref(origin), &uri);
-        assert!(decision.is_allowed(), "{origin} refuses {own}: {decision:?}");
+        assert!(
+            decision.is_allowed(),
+            "{origin} refuses {own}: {decision:?}"
+        );
     }
     for line in lines {
         let Ok(uri) = line.parse::<http::Uri>() else {

@@ -46,7 +46,10 @@ fn run(name: &str, target: Target) {
 fn every_target_has_a_binary_and_seeds() {
     let bins = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz_targets");
     for (name, _) in TARGETS {
-        assert!(bins.join(format!("{name}.rs")).is_file(), "no fuzz_targets/{name}.rs");
+        assert!(
+            bins.join(format!("{name}.rs")).is_file(),
+            "no fuzz_targets/{name}.rs"
+        );
         assert!(!seeds(name).is_empty());
     }
 }
