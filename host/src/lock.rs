@@ -191,12 +191,18 @@ impl LockFile {
                     });
                 }
             };
+        Self::parse(&text, path)
+    }
+
+    /// Parses lock file text. `path` names the file in errors and is where
+    /// [`LockFile::save`] writes.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, LockError> {
         let invalid = |message: String| LockError::Invalid {
             path: path.to_owned(),
             message,
         };
         let raw: RawLock =
-            toml::from_str(&text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
         if raw.version != VERSION {
             return Err(invalid(format!(
                 "version {} is not supported (this Warden reads version {VERSION})",
