@@ -92,6 +92,14 @@ const ARTIFACTS: &[Artifact] = &[
               flood, trap, big_output, sleep, echo, log, env, fuel, counter, socket.",
     },
     Artifact {
+        constant: "HOG_WASM",
+        workspace: "tests/fixtures",
+        file: "hog.wasm",
+        example: None,
+        doc: "The `hog` fixture plugin (`tests/fixtures/hog`): holds HTTP fields, bodies, \
+              pollables, open files and written bytes without end; floods progress and announcements.",
+    },
+    Artifact {
         constant: "WRONG_VERSION_WASM",
         workspace: "tests/fixtures",
         file: "wrong_version.wasm",

@@ -6,6 +6,7 @@ mod cli;
 mod conformance;
 mod examples;
 mod grants;
+mod host_resources;
 mod http;
 mod isolation;
 mod limits;
