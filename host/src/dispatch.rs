@@ -65,7 +65,11 @@ impl Dispatcher {
 
     /// [`Dispatcher::new`], shared, and able to hand itself to work that
     /// outlives a call (acting on a plugin's announcements).
-    pub fn shared(sandbox: Arc<Sandbox>, registry: Registry, max_concurrent_calls: usize) -> Arc<Self> {
+    pub fn shared(
+        sandbox: Arc<Sandbox>,
+        registry: Registry,
+        max_concurrent_calls: usize,
+    ) -> Arc<Self> {
         Arc::new_cyclic(|me| Self {
             me: me.clone(),
             ..Self::new(sandbox, registry, max_concurrent_calls)

@@ -417,9 +417,23 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
 fn visible_changes(old: &Registry, new: &Registry) -> Changes {
     let (a, b) = (old.catalog(), new.catalog());
     Changes {
-        tools: !old.tools().map(|t| &t.tool).eq(new.tools().map(|t| &t.tool)),
-        prompts: !a.prompts().map(|p| &p.prompt).eq(b.prompts().map(|p| &p.prompt)),
-        resources: !a.resources().iter().map(|r| &r.resource).eq(b.resources().iter().map(|r| &r.resource))
-            || !a.templates().iter().map(|t| &t.template).eq(b.templates().iter().map(|t| &t.template)),
+        tools: !old
+            .tools()
+            .map(|t| &t.tool)
+            .eq(new.tools().map(|t| &t.tool)),
+        prompts: !a
+            .prompts()
+            .map(|p| &p.prompt)
+            .eq(b.prompts().map(|p| &p.prompt)),
+        resources: !a
+            .resources()
+            .iter()
+            .map(|r| &r.resource)
+            .eq(b.resources().iter().map(|r| &r.resource))
+            || !a
+                .templates()
+                .iter()
+                .map(|t| &t.template)
+                .eq(b.templates().iter().map(|t| &t.template)),
     }
 }

@@ -7,8 +7,8 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
@@ -156,7 +156,9 @@ impl Warden {
 
     /// The neighbour still reads its file.
     async fn calm_reads(&self) {
-        let result = self.call("calm_read_file", json!({"path": "/data/note.txt"})).await;
+        let result = self
+            .call("calm_read_file", json!({"path": "/data/note.txt"}))
+            .await;
         assert_eq!(ok_text(&result), "calm note");
     }
 
@@ -256,7 +258,13 @@ async fn every_host_resource_attack_hits_its_limit_and_memory_comes_back() {
 #[tokio::test]
 async fn the_host_memory_limit_is_tunable_and_named_with_its_value() {
     let server = Warden::start(&hog_manifest("ro", "host_memory = \"8MiB\"")).await;
-    let message = attack(&server, "hog_headers", json!({}), "host memory limit exceeded").await;
+    let message = attack(
+        &server,
+        "hog_headers",
+        json!({}),
+        "host memory limit exceeded",
+    )
+    .await;
     assert!(message.contains("over the limit of 8 MiB"), "{message}");
     let spans = server.log();
     assert!(spans.contains("host_memory"), "the log names the limit");
@@ -291,7 +299,10 @@ async fn descriptor_hogs_at_once_do_not_starve_another_plugins_files() {
 async fn the_open_file_limit_counts_files_held_at_once() {
     let server = Warden::start(&hog_manifest("ro", "max_open_files = 16")).await;
     let opened = server
-        .call("hog_open_files", json!({"path": "/data/big.txt", "count": 16}))
+        .call(
+            "hog_open_files",
+            json!({"path": "/data/big.txt", "count": 16}),
+        )
         .await;
     assert_eq!(ok_text(&opened), "opened 16");
     let message = attack(
@@ -309,7 +320,10 @@ async fn the_open_file_limit_counts_files_held_at_once() {
 async fn a_huge_write_hits_the_write_limit() {
     let server = Warden::start(&hog_manifest("rw", "max_write = \"8MiB\"")).await;
     let small = server
-        .call("hog_write_file", json!({"path": "/data/small.bin", "bytes": 4 << 20}))
+        .call(
+            "hog_write_file",
+            json!({"path": "/data/small.bin", "bytes": 4 << 20}),
+        )
         .await;
     assert_eq!(ok_text(&small), format!("wrote {}", 4 << 20));
     let message = attack(
@@ -346,7 +360,10 @@ async fn a_progress_flood_is_coalesced_and_the_last_value_arrives() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let received = server.counter.progress.lock().unwrap().clone();
-    eprintln!("{} progress notifications for {count} reports", received.len());
+    eprintln!(
+        "{} progress notifications for {count} reports",
+        received.len()
+    );
     assert!(!received.is_empty());
     assert!(
         received.len() < 100,

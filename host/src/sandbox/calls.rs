@@ -6,8 +6,8 @@ use std::sync::Arc;
 use super::exports::{Op, OpResult};
 use super::{
     CallContext, CallError, CallReport, CompiledPlugin, Completion, CompletionRef, Description,
-    PromptResult, PromptError, ResourceContents, ResourceError, Sandbox, ToolDescriptor,
-    ToolError, ToolOutput,
+    PromptError, PromptResult, ResourceContents, ResourceError, Sandbox, ToolDescriptor, ToolError,
+    ToolOutput,
 };
 use crate::grants::Grants;
 use crate::limits::Limits;

@@ -14,7 +14,6 @@ pub(super) fn pagemap_scan_supported() -> bool {
     (major, minor) >= (6, 7)
 }
 
-
 /// The size of a tool result in bytes: text, binary data and structured JSON.
 pub fn output_size(output: &ToolOutput) -> usize {
     let content: usize = output.content.iter().map(content_size).sum();
@@ -22,7 +21,7 @@ pub fn output_size(output: &ToolOutput) -> usize {
 }
 
 /// The size of one content block in bytes.
-fn content_size(content: &Content) -> usize {
+pub(super) fn content_size(content: &Content) -> usize {
     match content {
         Content::Text(text) => text.len(),
         Content::Blob(blob) => blob.data.len() + blob.mime_type.len(),
@@ -89,7 +88,6 @@ pub(super) fn truncate(text: &str, max: usize) -> String {
     format!("{}…", &text[..end])
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,4 +128,3 @@ mod tests {
         assert_eq!(crash_detail(b""), None);
     }
 }
-

@@ -26,7 +26,9 @@ use wasmtime_wasi::filesystem::{Descriptor, WasiFilesystemView};
 use wasmtime_wasi::p2::bindings::filesystem::types::{
     DescriptorFlags, ErrorCode, Filesize, HostDescriptor, OpenFlags, PathFlags,
 };
-use wasmtime_wasi::p2::{DynOutputStream, FsError, OutputStream, Pollable, StreamError, StreamResult};
+use wasmtime_wasi::p2::{
+    DynOutputStream, FsError, OutputStream, Pollable, StreamError, StreamResult,
+};
 
 use super::HostState;
 use super::error::{HostLimit, LimitHit};
@@ -73,13 +75,13 @@ impl FilePool {
 }
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns it.
+#[allow(unsafe_code)]
 fn raise_descriptor_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
     };
     // SAFETY: `getrlimit` writes into the struct it is given.
-    #[allow(unsafe_code)]
     let got = unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) };
     if got != 0 {
         return 1024;
@@ -90,8 +92,8 @@ fn raise_descriptor_limit() -> u64 {
             rlim_max: limit.rlim_max,
         };
         // SAFETY: `setrlimit` reads the struct it is given.
-        #[allow(unsafe_code)]
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+        let set = unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) };
+        if set == 0 {
             limit = raised;
         }
     }

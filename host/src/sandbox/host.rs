@@ -99,4 +99,3 @@ impl bindings::warden::plugin::notify::Host for HostState {
         }
     }
 }
-

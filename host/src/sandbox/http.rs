@@ -141,7 +141,13 @@ impl WasiHttpHooks for OutboundHttp {
             memory: self.memory.clone(),
         };
         let memory = self.memory.clone();
-        let request = request.map(|body| ReleasingBody { inner: body, memory }.boxed_unsync());
+        let request = request.map(|body| {
+            ReleasingBody {
+                inner: body,
+                memory,
+            }
+            .boxed_unsync()
+        });
         Box::new(async move {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             let response =

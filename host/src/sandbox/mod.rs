@@ -45,19 +45,21 @@ pub use bindings::{
     ResourceDescriptor, ResourceError, ResourceTemplate, Role, ToolDescriptor, ToolError,
     ToolOutput,
 };
+pub use checks::output_size;
 pub use error::{CallError, LimitHit, LoadError};
 pub use exports::{Description, ExportSet};
 pub use output::{Captured, CapturedOutput};
-pub use checks::output_size;
 pub use progress::{ProgressReport, ProgressSink, ProgressStream};
 pub use report::{Announcements, CallReport, CallStats};
 
-use crate::grants::{Denial, Grants};
+use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::manifest::DirMode;
 use account::{Accounted, CallMemory};
 use bindings::FullPlugin;
-use checks::{check_header, crash_detail, pagemap_scan_supported, semver_compatible, truncate};
+use checks::{
+    check_header, content_size, crash_detail, pagemap_scan_supported, semver_compatible, truncate,
+};
 use error::HostLimit;
 use exports::{Exports, Op, OpResult};
 use files::{CallFiles, FilePool};
@@ -148,7 +150,6 @@ pub struct CallContext {
     pub progress: Option<ProgressSink>,
 }
 
-
 impl Sandbox {
     /// Creates the engine, the instance pool and the linker.
     pub fn new(settings: &EngineSettings) -> Result<Self, LoadError> {
@@ -212,12 +213,25 @@ impl Sandbox {
         ))?;
         link(files::add_to_linker(&mut linker))?;
 
+        if !CallMemory::active() {
+            tracing::warn!(
+                "host memory accounting is not active: host_memory limits are not enforced"
+            );
+        }
         let files = FilePool::for_process(calls);
         tracing::debug!(
             pool = files.size(),
             per_call = files.per_call(),
             "open files for calls"
         );
+        if files.per_call() < Limits::DEFAULTS.max_open_files {
+            tracing::warn!(
+                per_call = files.per_call(),
+                "the process's descriptor limit leaves each of the {calls} calls that may run \
+                 at once only {} open files; raise `ulimit -n` or lower max_concurrent_calls",
+                files.per_call()
+            );
+        }
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
             engine,
@@ -292,7 +306,6 @@ impl Sandbox {
             },
         })
     }
-
 
     async fn run(
         &self,
