@@ -6,9 +6,18 @@
 //! same notifications only on the `subscriptions/listen` streams they opened,
 //! filtered by what each stream asked for. One [`Announcer`] serves every
 //! session of a server (stdio has one; the HTTP transport has many).
+//!
+//! What plugins announce is coalesced per plugin ([`Announcer::queue`],
+//! [`Announcer::next_work`]): at most one worker per plugin acts on it, at
+//! most once per interval, and what arrives while it works is merged into
+//! its next round, so the last change is never lost and a plugin that
+//! announces on every call causes at most one refresh per interval.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use rmcp::RoleServer;
 use rmcp::model::ResourceUpdatedNotificationParam;
@@ -23,6 +32,41 @@ pub struct Changes {
     pub prompts: bool,
     /// The resource list or templates.
     pub resources: bool,
+}
+
+impl Changes {
+    /// Whether any list changed.
+    pub fn any(self) -> bool {
+        self.tools || self.prompts || self.resources
+    }
+}
+
+/// Most distinct updated URIs kept per plugin between two rounds; more are
+/// dropped (and logged), never buffered without bound.
+const MAX_PENDING_URIS: usize = 256;
+
+/// What a plugin announced and the host has not acted on yet.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Work {
+    /// Some list changed: describe the plugin again.
+    pub lists: bool,
+    /// Plugin-local URIs whose contents changed.
+    pub updated: BTreeSet<String>,
+}
+
+impl Work {
+    fn is_empty(&self) -> bool {
+        !self.lists && self.updated.is_empty()
+    }
+}
+
+#[derive(Debug, Default)]
+struct PluginQueue {
+    work: Work,
+    /// A worker is acting on this plugin's announcements.
+    running: bool,
+    /// When the worker's last round started.
+    last: Option<Instant>,
 }
 
 /// One client session on the `initialize` lifecycle.
@@ -58,6 +102,7 @@ impl Session {
 pub struct Announcer {
     sessions: Mutex<Vec<Weak<Session>>>,
     streams: Mutex<Vec<SubscriptionSink>>,
+    queues: Mutex<BTreeMap<String, PluginQueue>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -65,6 +110,56 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Announcer {
+    /// Queues what `plugin` announced. Returns `true` when the caller must
+    /// start the plugin's worker (none is running), which then calls
+    /// [`Announcer::next_work`] until it returns `None`.
+    pub fn queue(&self, plugin: &str, lists: bool, updated: &[String]) -> bool {
+        let mut queues = lock(&self.queues);
+        let queue = queues.entry(plugin.to_string()).or_default();
+        queue.work.lists |= lists;
+        let mut dropped = 0usize;
+        for uri in updated {
+            if queue.work.updated.len() < MAX_PENDING_URIS {
+                queue.work.updated.insert(uri.clone());
+            } else if !queue.work.updated.contains(uri) {
+                dropped += 1;
+            }
+        }
+        if dropped > 0 {
+            tracing::warn!(
+                plugin,
+                dropped,
+                "too many distinct resource updates announced at once; some are not notified"
+            );
+        }
+        if queue.running || queue.work.is_empty() {
+            return false;
+        }
+        queue.running = true;
+        true
+    }
+
+    /// The next round of work for `plugin`'s worker, no sooner than
+    /// `interval` after its previous round; `None` (and the worker ends)
+    /// when nothing is left.
+    pub async fn next_work(&self, plugin: &str, interval: Duration) -> Option<Work> {
+        let start = lock(&self.queues)
+            .get(plugin)
+            .and_then(|q| q.last)
+            .map(|last| last + interval);
+        if let Some(start) = start {
+            tokio::time::sleep_until(start).await;
+        }
+        let mut queues = lock(&self.queues);
+        let queue = queues.entry(plugin.to_string()).or_default();
+        if queue.work.is_empty() {
+            queue.running = false;
+            return None;
+        }
+        queue.last = Some(Instant::now());
+        Some(std::mem::take(&mut queue.work))
+    }
+
     /// Adds a session (it leaves when dropped).
     pub fn add_session(&self, session: &Arc<Session>) {
         let mut sessions = lock(&self.sessions);
@@ -167,5 +262,44 @@ impl Announcer {
                 Err(error) => tracing::debug!("subscription notification not sent: {error}"),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn announcements_are_coalesced_per_plugin_and_the_last_is_kept() {
+        let announcer = Announcer::default();
+        let interval = Duration::from_millis(250);
+        assert!(announcer.queue("p", true, &[]), "the first starts a worker");
+        assert!(!announcer.queue("p", true, &["a".into()]), "one worker");
+        assert!(announcer.queue("q", false, &["x".into()]), "per plugin");
+
+        let first = announcer.next_work("p", interval).await.expect("work");
+        assert!(first.lists);
+        assert_eq!(first.updated, BTreeSet::from(["a".to_string()]));
+
+        // While the worker acts, announcements pile up into one round.
+        let started = Instant::now();
+        for _ in 0..1000 {
+            assert!(!announcer.queue("p", true, &["a".into(), "b".into()]));
+        }
+        let second = announcer.next_work("p", interval).await.expect("work");
+        assert!(started.elapsed() >= interval, "no sooner than the interval");
+        assert_eq!(second.updated.len(), 2);
+
+        assert_eq!(announcer.next_work("p", interval).await, None);
+        assert!(announcer.queue("p", false, &["c".into()]), "a new worker");
+    }
+
+    #[test]
+    fn pending_uris_are_bounded() {
+        let announcer = Announcer::default();
+        let uris: Vec<String> = (0..1000).map(|i| format!("u{i}")).collect();
+        announcer.queue("p", false, &uris);
+        let queues = lock(&announcer.queues);
+        assert_eq!(queues["p"].work.updated.len(), MAX_PENDING_URIS);
     }
 }

@@ -73,6 +73,7 @@ impl AuditLog {
             "tool": record.tool,
             "plugin": record.plugin,
             "outcome": record.outcome.label(),
+            "error_code": record.outcome.error_code(),
             "success": record.outcome == crate::observe::Outcome::Ok,
             "duration_ms": record.duration.as_secs_f64() * 1000.0,
             "arguments": arguments,

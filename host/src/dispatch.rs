@@ -3,20 +3,20 @@
 //!
 //! Used by both the MCP server and `warden call`, so the two behave the same.
 
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Instant;
 
 use base64::Engine as _;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
 use serde_json::Value;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
 use crate::grants::Denial;
 use crate::observe::{CallRecord, Observer, Outcome};
 use crate::registry::{LoadedPlugin, Registry, ToolEntry};
 use crate::sandbox::{
-    CallContext, CallError, Captured, Content, ProgressReport, Sandbox, ToolError, ToolOutput,
+    CallContext, CallError, Captured, Content, ProgressSink, Sandbox, ToolError, ToolOutput,
 };
 
 /// How many schema violations a validation error lists.
@@ -66,6 +66,8 @@ pub struct Dispatcher {
     announcer: crate::announce::Announcer,
     /// Serializes registry swaps after a plugin announces a change.
     refresh: tokio::sync::Mutex<()>,
+    /// This dispatcher, when shared ([`Dispatcher::shared`]).
+    me: Weak<Dispatcher>,
 }
 
 impl Dispatcher {
@@ -85,7 +87,27 @@ impl Dispatcher {
             observer: OnceLock::new(),
             announcer: crate::announce::Announcer::default(),
             refresh: tokio::sync::Mutex::new(()),
+            me: Weak::new(),
         }
+    }
+
+    /// [`Dispatcher::new`], shared, and able to hand itself to work that
+    /// outlives a call (acting on a plugin's announcements).
+    pub fn shared(
+        sandbox: Arc<Sandbox>,
+        registry: Registry,
+        max_concurrent_calls: usize,
+        budget: Arc<MemoryBudget>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            ..Self::new(sandbox, registry, max_concurrent_calls, budget)
+        })
+    }
+
+    /// This dispatcher, when it was made by [`Dispatcher::shared`].
+    pub(crate) fn handle(&self) -> Option<Arc<Dispatcher>> {
+        self.me.upgrade()
     }
 
     /// The sandbox every call runs in.
@@ -162,7 +184,7 @@ impl Dispatcher {
         &self,
         name: &str,
         arguments: Option<JsonObject>,
-        progress: Option<mpsc::Sender<ProgressReport>>,
+        progress: Option<ProgressSink>,
     ) -> Result<CallToolResult, DispatchError> {
         let registry = self.registry();
         let entry = registry
@@ -186,7 +208,7 @@ impl Dispatcher {
         }
 
         let plugin = &entry.plugin;
-        let admission = match self.admit(plugin).await {
+        let _admission = match self.admit(plugin).await {
             Ok(admission) => admission,
             Err(AdmitError::ShuttingDown) => return Err(DispatchError::ShuttingDown),
             Err(AdmitError::Budget(refused)) => {
@@ -268,7 +290,7 @@ impl Dispatcher {
             output_bytes = stats.output_bytes,
             "tool call finished"
         );
-        crate::primitives::announce(self, plugin, &report.announcements, &admission).await;
+        crate::primitives::announce(self, plugin, &report.announcements).await;
         Ok(result.unwrap_or_else(|message| {
             tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
             CallToolResult::error(vec![ContentBlock::text(message)])

@@ -21,7 +21,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize, Serializer};
 use thiserror::Error;
 
-/// The five limits applied to every tool call.
+/// The limits applied to every tool call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LimitKind {
@@ -35,16 +35,30 @@ pub enum LimitKind {
     MaxOutput,
     /// Cap on the guest's captured stdout and stderr per call.
     MaxLog,
+    /// Cap on live WASI resources (handles: fields, streams, pollables,
+    /// descriptors, ...) one call may hold in the host at once.
+    MaxHandles,
+    /// Cap on host memory allocated on behalf of one call, outside its
+    /// linear memory (HTTP headers and bodies, stream buffers, handles).
+    HostMemory,
+    /// Cap on files and directories one call holds open at once.
+    MaxOpenFiles,
+    /// Cap on bytes one call writes to its read-write directory grants.
+    MaxWrite,
 }
 
 impl LimitKind {
     /// Every limit, in the order they appear in config files.
-    pub const ALL: [LimitKind; 5] = [
+    pub const ALL: [LimitKind; 9] = [
         LimitKind::Fuel,
         LimitKind::Memory,
         LimitKind::Timeout,
         LimitKind::MaxOutput,
         LimitKind::MaxLog,
+        LimitKind::MaxHandles,
+        LimitKind::HostMemory,
+        LimitKind::MaxOpenFiles,
+        LimitKind::MaxWrite,
     ];
 
     /// The key of this limit in a `[limits]` table, e.g. `"max_output"`.
@@ -55,6 +69,10 @@ impl LimitKind {
             LimitKind::Timeout => "timeout",
             LimitKind::MaxOutput => "max_output",
             LimitKind::MaxLog => "max_log",
+            LimitKind::MaxHandles => "max_handles",
+            LimitKind::HostMemory => "host_memory",
+            LimitKind::MaxOpenFiles => "max_open_files",
+            LimitKind::MaxWrite => "max_write",
         }
     }
 
@@ -67,6 +85,10 @@ impl LimitKind {
             LimitKind::Timeout => "timeout",
             LimitKind::MaxOutput => "output size limit",
             LimitKind::MaxLog => "log size limit",
+            LimitKind::MaxHandles => "handle limit",
+            LimitKind::HostMemory => "host memory limit",
+            LimitKind::MaxOpenFiles => "open file limit",
+            LimitKind::MaxWrite => "write limit",
         }
     }
 }
@@ -79,11 +101,13 @@ impl fmt::Display for LimitKind {
 }
 
 /// The value of one limit, displayed in the human format of config files:
-/// fuel as `10_000_000_000`, sizes as `256 MiB`, durations as `10 s`.
+/// fuel and counts as `10_000_000_000`, sizes as `256 MiB`, durations as `10 s`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LimitValue {
     /// An instruction count.
     Fuel(u64),
+    /// A number of things (handles, open files).
+    Count(u64),
     /// A number of bytes.
     Bytes(u64),
     /// A duration.
@@ -93,7 +117,7 @@ pub enum LimitValue {
 impl fmt::Display for LimitValue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            LimitValue::Fuel(n) => write_grouped(f, n),
+            LimitValue::Fuel(n) | LimitValue::Count(n) => write_grouped(f, n),
             LimitValue::Bytes(n) => ByteSize(n).fmt(f),
             LimitValue::Duration(d) => HumanDuration(d).fmt(f),
         }
@@ -117,7 +141,9 @@ fn write_grouped(f: &mut fmt::Formatter<'_>, n: u64) -> fmt::Result {
 ///
 /// Serializes with explicit units, for `warden list --json`:
 /// `{"fuel": 10000000000, "memory_bytes": 268435456, "timeout_ms": 10000,
-/// "max_output_bytes": 1048576, "max_log_bytes": 65536}`.
+/// "max_output_bytes": 1048576, "max_log_bytes": 65536, "max_handles": 10000,
+/// "host_memory_bytes": 67108864, "max_open_files": 256,
+/// "max_write_bytes": 67108864}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Limits {
     /// Instruction budget (wasmtime fuel) for one call.
@@ -131,6 +157,14 @@ pub struct Limits {
     pub max_output_bytes: u64,
     /// Cap on the captured stdout and stderr of one call, in bytes.
     pub max_log_bytes: u64,
+    /// Cap on live WASI resources (handles) of one call.
+    pub max_handles: u64,
+    /// Cap on host memory allocated on behalf of one call, in bytes.
+    pub host_memory_bytes: u64,
+    /// Cap on files and directories one call holds open at once.
+    pub max_open_files: u64,
+    /// Cap on bytes one call writes to read-write directory grants.
+    pub max_write_bytes: u64,
 }
 
 const KIB: u64 = 1 << 10;
@@ -146,13 +180,25 @@ impl Limits {
     ///   (JavaScript, Python);
     /// - timeout: 10 s;
     /// - max_output: 1 MiB returned to the client;
-    /// - max_log: 64 KiB of captured stdout/stderr per call.
+    /// - max_log: 64 KiB of captured stdout/stderr per call;
+    /// - max_handles: 10_000 live WASI resources (a plugin that reads files
+    ///   and makes HTTP requests holds a few dozen);
+    /// - host_memory: 64 MiB allocated by the host for the call (headers,
+    ///   body buffers, handles), beside its linear memory;
+    /// - max_open_files: 256 files and directories open at once (further
+    ///   lowered so that every concurrent call fits the process's
+    ///   descriptor limit, see `Sandbox::open_files_per_call`);
+    /// - max_write: 64 MiB written to read-write grants per call.
     pub const DEFAULTS: Limits = Limits {
         fuel: 10_000_000_000,
         memory_bytes: 256 * MIB,
         timeout: Duration::from_secs(10),
         max_output_bytes: MIB,
         max_log_bytes: 64 * KIB,
+        max_handles: 10_000,
+        host_memory_bytes: 64 * MIB,
+        max_open_files: 256,
+        max_write_bytes: 64 * MIB,
     };
 
     /// The highest limits a plugin may request unless the operator raises them.
@@ -161,14 +207,32 @@ impl Limits {
     /// - memory: 4 GiB (the whole 32-bit address space);
     /// - timeout: 300 s;
     /// - max_output: 16 MiB;
-    /// - max_log: 1 MiB.
+    /// - max_log: 1 MiB;
+    /// - max_handles: 1_000_000 (wasmtime's own table limit);
+    /// - host_memory: 1 GiB;
+    /// - max_open_files: 4_096;
+    /// - max_write: 64 GiB.
     pub const CEILINGS: Limits = Limits {
         fuel: 1_000_000_000_000,
         memory_bytes: 4 * GIB,
         timeout: Duration::from_secs(300),
         max_output_bytes: 16 * MIB,
         max_log_bytes: MIB,
+        max_handles: 1_000_000,
+        host_memory_bytes: GIB,
+        max_open_files: 4_096,
+        max_write_bytes: 64 * GIB,
     };
+
+    /// The most host memory one call may use under these limits, in bytes:
+    /// its linear memory plus what the host allocates on its behalf
+    /// (`host_memory`). A server-wide memory budget reserves this much per
+    /// running call. Memory the host needs for any call regardless of its
+    /// limits (the instance itself, about a few hundred KiB) is counted in
+    /// `host_memory` too, so nothing else is needed on top.
+    pub fn host_bytes_ceiling(&self) -> u64 {
+        self.memory_bytes.saturating_add(self.host_memory_bytes)
+    }
 
     /// The value of one limit.
     pub fn get(&self, kind: LimitKind) -> LimitValue {
@@ -178,6 +242,10 @@ impl Limits {
             LimitKind::Timeout => LimitValue::Duration(self.timeout),
             LimitKind::MaxOutput => LimitValue::Bytes(self.max_output_bytes),
             LimitKind::MaxLog => LimitValue::Bytes(self.max_log_bytes),
+            LimitKind::MaxHandles => LimitValue::Count(self.max_handles),
+            LimitKind::HostMemory => LimitValue::Bytes(self.host_memory_bytes),
+            LimitKind::MaxOpenFiles => LimitValue::Count(self.max_open_files),
+            LimitKind::MaxWrite => LimitValue::Bytes(self.max_write_bytes),
         }
     }
 
@@ -239,12 +307,40 @@ impl Limits {
             defaults.max_log_bytes,
             ceilings.max_log_bytes,
         );
+        let max_handles = pick(
+            LimitKind::MaxHandles,
+            request.max_handles,
+            defaults.max_handles,
+            ceilings.max_handles,
+        );
+        let host_memory_bytes = pick(
+            LimitKind::HostMemory,
+            request.host_memory_bytes,
+            defaults.host_memory_bytes,
+            ceilings.host_memory_bytes,
+        );
+        let max_open_files = pick(
+            LimitKind::MaxOpenFiles,
+            request.max_open_files,
+            defaults.max_open_files,
+            ceilings.max_open_files,
+        );
+        let max_write_bytes = pick(
+            LimitKind::MaxWrite,
+            request.max_write_bytes,
+            defaults.max_write_bytes,
+            ceilings.max_write_bytes,
+        );
         let limits = Limits {
             fuel,
             memory_bytes,
             timeout: Duration::from_nanos(timeout_nanos),
             max_output_bytes,
             max_log_bytes,
+            max_handles,
+            host_memory_bytes,
+            max_open_files,
+            max_write_bytes,
         };
         (limits, notices)
     }
@@ -257,6 +353,10 @@ impl Limits {
             timeout: self.timeout.min(ceilings.timeout),
             max_output_bytes: self.max_output_bytes.min(ceilings.max_output_bytes),
             max_log_bytes: self.max_log_bytes.min(ceilings.max_log_bytes),
+            max_handles: self.max_handles.min(ceilings.max_handles),
+            host_memory_bytes: self.host_memory_bytes.min(ceilings.host_memory_bytes),
+            max_open_files: self.max_open_files.min(ceilings.max_open_files),
+            max_write_bytes: self.max_write_bytes.min(ceilings.max_write_bytes),
         }
     }
 
@@ -267,6 +367,10 @@ impl Limits {
         self.timeout = request.timeout.unwrap_or(self.timeout);
         self.max_output_bytes = request.max_output_bytes.unwrap_or(self.max_output_bytes);
         self.max_log_bytes = request.max_log_bytes.unwrap_or(self.max_log_bytes);
+        self.max_handles = request.max_handles.unwrap_or(self.max_handles);
+        self.host_memory_bytes = request.host_memory_bytes.unwrap_or(self.host_memory_bytes);
+        self.max_open_files = request.max_open_files.unwrap_or(self.max_open_files);
+        self.max_write_bytes = request.max_write_bytes.unwrap_or(self.max_write_bytes);
         self
     }
 }
@@ -279,7 +383,8 @@ impl Default for Limits {
 }
 
 impl fmt::Display for Limits {
-    /// `fuel 10_000_000_000, memory 256 MiB, timeout 10 s, max_output 1 MiB, max_log 64 KiB`
+    /// `fuel 10_000_000_000, memory 256 MiB, timeout 10 s, max_output 1 MiB, max_log 64 KiB,
+    /// max_handles 10_000, host_memory 64 MiB, max_open_files 256, max_write 64 MiB`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, kind) in LimitKind::ALL.into_iter().enumerate() {
             if i > 0 {
@@ -296,7 +401,12 @@ impl LimitValue {
     fn of(kind: LimitKind, raw: u64) -> LimitValue {
         match kind {
             LimitKind::Fuel => LimitValue::Fuel(raw),
-            LimitKind::Memory | LimitKind::MaxOutput | LimitKind::MaxLog => LimitValue::Bytes(raw),
+            LimitKind::MaxHandles | LimitKind::MaxOpenFiles => LimitValue::Count(raw),
+            LimitKind::Memory
+            | LimitKind::MaxOutput
+            | LimitKind::MaxLog
+            | LimitKind::HostMemory
+            | LimitKind::MaxWrite => LimitValue::Bytes(raw),
             LimitKind::Timeout => LimitValue::Duration(Duration::from_nanos(raw)),
         }
     }
@@ -360,6 +470,14 @@ pub struct LimitsRequest {
     pub max_output_bytes: Option<u64>,
     /// Captured stdout/stderr cap, in bytes.
     pub max_log_bytes: Option<u64>,
+    /// Live WASI resources cap.
+    pub max_handles: Option<u64>,
+    /// Host memory cap, in bytes.
+    pub host_memory_bytes: Option<u64>,
+    /// Open files cap.
+    pub max_open_files: Option<u64>,
+    /// Bytes written to read-write grants cap.
+    pub max_write_bytes: Option<u64>,
 }
 
 impl LimitsRequest {
@@ -376,6 +494,10 @@ impl LimitsRequest {
             LimitKind::Timeout => self.timeout.map(LimitValue::Duration),
             LimitKind::MaxOutput => self.max_output_bytes.map(LimitValue::Bytes),
             LimitKind::MaxLog => self.max_log_bytes.map(LimitValue::Bytes),
+            LimitKind::MaxHandles => self.max_handles.map(LimitValue::Count),
+            LimitKind::HostMemory => self.host_memory_bytes.map(LimitValue::Bytes),
+            LimitKind::MaxOpenFiles => self.max_open_files.map(LimitValue::Count),
+            LimitKind::MaxWrite => self.max_write_bytes.map(LimitValue::Bytes),
         }
     }
 }
@@ -637,6 +759,10 @@ pub(crate) struct RawLimits {
     timeout: Option<toml::Value>,
     max_output: Option<toml::Value>,
     max_log: Option<toml::Value>,
+    max_handles: Option<toml::Value>,
+    host_memory: Option<toml::Value>,
+    max_open_files: Option<toml::Value>,
+    max_write: Option<toml::Value>,
 }
 
 impl RawLimits {
@@ -674,11 +800,35 @@ impl RawLimits {
                 .map(parse_size_value)
                 .transpose()
                 .map_err(at(LimitKind::MaxLog))?,
+            max_handles: self
+                .max_handles
+                .as_ref()
+                .map(parse_fuel)
+                .transpose()
+                .map_err(at(LimitKind::MaxHandles))?,
+            host_memory_bytes: self
+                .host_memory
+                .as_ref()
+                .map(parse_size_value)
+                .transpose()
+                .map_err(at(LimitKind::HostMemory))?,
+            max_open_files: self
+                .max_open_files
+                .as_ref()
+                .map(parse_fuel)
+                .transpose()
+                .map_err(at(LimitKind::MaxOpenFiles))?,
+            max_write_bytes: self
+                .max_write
+                .as_ref()
+                .map(parse_size_value)
+                .transpose()
+                .map_err(at(LimitKind::MaxWrite))?,
         })
     }
 }
 
-/// A positive integer (TOML integer).
+/// A positive integer (TOML integer): fuel, or a count of handles or files.
 fn parse_fuel(value: &toml::Value) -> Result<u64, LimitValueError> {
     match value {
         toml::Value::Integer(0) => Err(LimitValueError::Zero {
@@ -908,11 +1058,21 @@ mod tests {
         );
         assert_eq!(
             Limits::DEFAULTS.to_string(),
-            "fuel 10_000_000_000, memory 256 MiB, timeout 10 s, max_output 1 MiB, max_log 64 KiB"
+            "fuel 10_000_000_000, memory 256 MiB, timeout 10 s, max_output 1 MiB, max_log 64 KiB, \
+             max_handles 10_000, host_memory 64 MiB, max_open_files 256, max_write 64 MiB"
         );
         assert_eq!(
             Limits::CEILINGS.to_string(),
-            "fuel 1_000_000_000_000, memory 4 GiB, timeout 5 min, max_output 16 MiB, max_log 1 MiB"
+            "fuel 1_000_000_000_000, memory 4 GiB, timeout 5 min, max_output 16 MiB, max_log 1 MiB, \
+             max_handles 1_000_000, host_memory 1 GiB, max_open_files 4_096, max_write 64 GiB"
+        );
+        assert_eq!(
+            Limits::DEFAULTS.describe(LimitKind::MaxOpenFiles),
+            "open file limit of 256"
+        );
+        assert_eq!(
+            Limits::DEFAULTS.host_bytes_ceiling(),
+            (256 << 20) + (64 << 20)
         );
     }
 
@@ -945,6 +1105,8 @@ mod tests {
             timeout: Some(Duration::from_secs(1)),
             max_output_bytes: Some(16 << 20),
             max_log_bytes: None,
+            max_handles: Some(50),
+            ..LimitsRequest::default()
         };
         let (limits, notices) = Limits::resolve(&Limits::DEFAULTS, &Limits::CEILINGS, &request);
         assert_eq!(
@@ -955,6 +1117,8 @@ mod tests {
                 timeout: Duration::from_secs(1),
                 max_output_bytes: 16 << 20,
                 max_log_bytes: 64 << 10,
+                max_handles: 50,
+                ..Limits::DEFAULTS
             }
         );
         assert!(
@@ -971,6 +1135,10 @@ mod tests {
             timeout: Some(Duration::from_secs(3600)),
             max_output_bytes: Some(1 << 20),
             max_log_bytes: Some(2 << 20),
+            max_handles: Some(u64::MAX),
+            host_memory_bytes: Some(2 << 30),
+            max_open_files: Some(100_000),
+            max_write_bytes: Some(128 << 30),
         };
         let (limits, notices) = Limits::resolve(&Limits::DEFAULTS, &Limits::CEILINGS, &request);
         assert_eq!(
@@ -988,6 +1156,10 @@ mod tests {
                 "memory: requested 8 GiB, above the ceiling; granted 4 GiB",
                 "timeout: requested 1 h, above the ceiling; granted 5 min",
                 "max_log: requested 2 MiB, above the ceiling; granted 1 MiB",
+                "max_handles: requested 18_446_744_073_709_551_615, above the ceiling; granted 1_000_000",
+                "host_memory: requested 2 GiB, above the ceiling; granted 1 GiB",
+                "max_open_files: requested 100_000, above the ceiling; granted 4_096",
+                "max_write: requested 128 GiB, above the ceiling; granted 64 GiB",
             ]
         );
         assert_eq!(notices[1].kind, LimitKind::Memory);
@@ -1016,6 +1188,10 @@ mod tests {
             timeout = "5s"
             max_output = 1048576
             max_log = "64KiB"
+            max_handles = 500
+            host_memory = "16MiB"
+            max_open_files = 32
+            max_write = "1GiB"
             "#,
         )
         .expect("valid limits");
@@ -1027,6 +1203,10 @@ mod tests {
                 timeout: Some(Duration::from_secs(5)),
                 max_output_bytes: Some(1 << 20),
                 max_log_bytes: Some(64 << 10),
+                max_handles: Some(500),
+                host_memory_bytes: Some(16 << 20),
+                max_open_files: Some(32),
+                max_write_bytes: Some(1 << 30),
             })
         );
     }
@@ -1092,6 +1272,10 @@ mod tests {
                 "timeout_ms": 10_000u64,
                 "max_output_bytes": 1_048_576u64,
                 "max_log_bytes": 65_536u64,
+                "max_handles": 10_000u64,
+                "host_memory_bytes": 67_108_864u64,
+                "max_open_files": 256u64,
+                "max_write_bytes": 67_108_864u64,
             })
         );
         let json = serde_json::to_value(LimitsRequest {

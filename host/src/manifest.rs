@@ -430,6 +430,7 @@ max_log = "64KiB"
                 timeout: Some(Duration::from_secs(5)),
                 max_output_bytes: Some(1 << 20),
                 max_log_bytes: Some(64 << 10),
+                ..LimitsRequest::default()
             }
         );
     }

@@ -18,7 +18,7 @@ pub const CALL_DURATION: &str = "warden_tool_call_duration_seconds";
 /// Tool calls running now.
 pub const CALLS_IN_FLIGHT: &str = "warden_tool_calls_in_flight";
 /// Calls ended by a limit, by `plugin` and `kind` (fuel, memory, timeout,
-/// output, stack).
+/// output, stack, handles, host_memory, open_files, write).
 pub const LIMIT_HITS: &str = "warden_limit_hits_total";
 /// Capability uses refused by the sandbox, by `plugin` and `kind` (http, fs,
 /// env, socket).

@@ -20,7 +20,8 @@ pub enum Outcome {
     InvalidArguments,
     /// The tool returned an error.
     ToolError,
-    /// A limit ended the call (`fuel`, `timeout`, `memory`, `stack`, `output`).
+    /// A limit ended the call (`fuel`, `timeout`, `memory`, `stack`, `output`,
+    /// `handles`, `host_memory`, `open_files`, `write`).
     Limit(&'static str),
     /// The guest trapped.
     Crash,

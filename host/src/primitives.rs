@@ -3,7 +3,7 @@
 //! tool call, and re-describes a plugin that announced a change.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use rmcp::model::{
@@ -16,7 +16,7 @@ use crate::announce::Changes;
 use crate::dispatch::{
     Admission, AdmitError, DispatchError, Dispatcher, content_block, log_guest_output,
 };
-use crate::registry::LoadedPlugin;
+use crate::registry::{LoadedPlugin, Registry};
 use crate::sandbox::{
     Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
     ResourceError, Role,
@@ -77,7 +77,7 @@ async fn finish<T>(
     what: &str,
     started: Instant,
     report: CallReport<T>,
-    admission: &Admission<'_>,
+    _admission: &Admission<'_>,
 ) -> Result<T, CallError> {
     log_guest_output(&plugin.name, Some(what), &report.stdout, &report.stderr);
     let stats = &report.stats;
@@ -92,7 +92,7 @@ async fn finish<T>(
         output_bytes = stats.output_bytes,
         "request finished"
     );
-    announce(dispatcher, plugin, &report.announcements, admission).await;
+    announce(dispatcher, plugin, &report.announcements).await;
     report.outcome
 }
 
@@ -320,41 +320,84 @@ pub async fn complete(
         .map_err(PrimitiveError::Failed)
 }
 
-/// Acts on what a plugin asked the host to announce during a call: describes
-/// it again in a fresh instance, swaps its lists in, then notifies clients.
-/// The description runs under the `admission` of the call that announced
-/// (same plugin, same limits; that call's instance is gone).
+/// Least time between two rounds of one plugin's announcements: at most one
+/// refresh of its lists, and one `resources/updated` per URI, per interval.
+const ANNOUNCE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Acts on what a plugin asked the host to announce during a call, coalesced
+/// per plugin (see [`crate::announce`]): a worker describes the plugin again
+/// in a fresh instance, swaps its lists in, and notifies clients of the
+/// lists that actually changed and of the updated resources. The worker
+/// runs in the background when the dispatcher is shared, else inline.
 pub async fn announce(
     dispatcher: &Dispatcher,
     plugin: &Arc<LoadedPlugin>,
     announcements: &Announcements,
-    _admission: &Admission<'_>,
 ) {
     if announcements.is_empty() {
         return;
     }
-    if announcements.lists_changed() {
-        refresh(dispatcher, plugin).await;
-        dispatcher
-            .announcer()
-            .lists_changed(Changes {
-                tools: announcements.tools,
-                prompts: announcements.prompts,
-                resources: announcements.resources,
-            })
-            .await;
+    let start = dispatcher.announcer().queue(
+        &plugin.name,
+        announcements.lists_changed(),
+        &announcements.updated,
+    );
+    if !start {
+        return;
     }
-    for uri in &announcements.updated {
-        dispatcher
-            .announcer()
-            .resource_updated(&plugin.expose_uri(uri))
-            .await;
+    match dispatcher.handle() {
+        Some(shared) => {
+            let name = plugin.name.clone();
+            tokio::spawn(async move { drain(&shared, &name).await });
+        }
+        None => drain(dispatcher, &plugin.name).await,
     }
 }
 
-/// Re-describes `plugin` and swaps the result into the registry. On failure
-/// the old lists stay.
-async fn refresh(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>) {
+/// The worker of one plugin's announcements: runs rounds until none is left.
+async fn drain(dispatcher: &Dispatcher, name: &str) {
+    while let Some(work) = dispatcher
+        .announcer()
+        .next_work(name, ANNOUNCE_INTERVAL)
+        .await
+    {
+        if work.lists {
+            let changes = refresh(dispatcher, name).await;
+            if changes.any() {
+                dispatcher.announcer().lists_changed(changes).await;
+            }
+        }
+        let Some(plugin) = dispatcher.registry().plugin(name).cloned() else {
+            continue;
+        };
+        for uri in &work.updated {
+            dispatcher
+                .announcer()
+                .resource_updated(&plugin.expose_uri(uri))
+                .await;
+        }
+    }
+}
+
+/// Re-describes the plugin called `name` and swaps the result into the
+/// registry; returns which lists clients see differently. On failure the old
+/// lists stay.
+async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
+    let Some(plugin) = dispatcher.registry().plugin(name).cloned() else {
+        return Changes::default();
+    };
+    // The description is a fresh instance like any other: it waits for
+    // memory and a call slot.
+    let _admission = match dispatcher.admit(&plugin).await {
+        Ok(admission) => admission,
+        Err(error) => {
+            tracing::warn!(
+                plugin = %plugin.name,
+                "describing the plugin after its announcement was not admitted; keeping its old lists: {error}"
+            );
+            return Changes::default();
+        }
+    };
     let ctx = CallContext {
         plugin: plugin.name.as_str().into(),
         tool: None,
@@ -377,16 +420,49 @@ async fn refresh(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>) {
                 plugin = %plugin.name,
                 "describing the plugin after its announcement failed; keeping its old lists: {error}"
             );
-            return;
+            return Changes::default();
         }
     };
     let updated = Arc::new(plugin.redescribed(description));
     let _guard = dispatcher.refresh_lock().await;
-    match dispatcher.registry().with_plugin(updated) {
-        Some(registry) => {
-            dispatcher.replace_registry(registry);
-            tracing::info!(plugin = %plugin.name, "plugin lists refreshed");
-        }
-        None => tracing::warn!(plugin = %plugin.name, "plugin no longer loaded; not refreshed"),
+    let old = dispatcher.registry();
+    let Some(new) = old.with_plugin(updated) else {
+        tracing::warn!(plugin = %plugin.name, "plugin no longer loaded; not refreshed");
+        return Changes::default();
+    };
+    let changes = visible_changes(&old, &new);
+    dispatcher.replace_registry(new);
+    tracing::info!(
+        plugin = %plugin.name,
+        tools = changes.tools,
+        prompts = changes.prompts,
+        resources = changes.resources,
+        "plugin lists refreshed"
+    );
+    changes
+}
+
+/// Which lists a client would see differently in `new` than in `old`.
+fn visible_changes(old: &Registry, new: &Registry) -> Changes {
+    let (a, b) = (old.catalog(), new.catalog());
+    Changes {
+        tools: !old
+            .tools()
+            .map(|t| &t.tool)
+            .eq(new.tools().map(|t| &t.tool)),
+        prompts: !a
+            .prompts()
+            .map(|p| &p.prompt)
+            .eq(b.prompts().map(|p| &p.prompt)),
+        resources: !a
+            .resources()
+            .iter()
+            .map(|r| &r.resource)
+            .eq(b.resources().iter().map(|r| &r.resource))
+            || !a
+                .templates()
+                .iter()
+                .map(|t| &t.template)
+                .eq(b.templates().iter().map(|t| &t.template)),
     }
 }

@@ -196,12 +196,23 @@ impl Registry {
     /// Builds the registry from load results, assigning exposed tool names;
     /// logs every notice.
     pub fn build(plugins: Vec<PluginEntry>) -> Self {
-        Self::assemble(plugins, true)
+        Self::assemble(plugins, true, None)
     }
 
     /// Builds the registry; logs the load notices only when `log_load_notices`
-    /// (a rebuild after a refresh logs only what the rebuild found).
-    fn assemble(mut plugins: Vec<PluginEntry>, log_load_notices: bool) -> Self {
+    /// (a rebuild after a refresh logs only what the rebuild found). Tools of
+    /// plugins that are the same as in `previous` keep their compiled
+    /// validators.
+    fn assemble(
+        mut plugins: Vec<PluginEntry>,
+        log_load_notices: bool,
+        previous: Option<&Registry>,
+    ) -> Self {
+        let reusable: std::collections::HashMap<(*const LoadedPlugin, &str), &ToolEntry> = previous
+            .into_iter()
+            .flat_map(|r| r.tools.values())
+            .map(|e| ((Arc::as_ptr(&e.plugin), e.local_name.as_str()), e))
+            .collect();
         plugins.sort_by(|a, b| {
             (a.name.as_str(), &a.component_path).cmp(&(b.name.as_str(), &b.component_path))
         });
@@ -218,7 +229,16 @@ impl Registry {
             notices.splice(0..0, plugin.notices.iter().cloned());
             let mut patterns = crate::tool_schema::MAX_PATTERNS_PER_PLUGIN;
             for descriptor in &plugin.tools {
-                let tool = match mcp_tool(descriptor, &mut patterns) {
+                let reused = reusable
+                    .get(&(Arc::as_ptr(&plugin), descriptor.name.as_str()))
+                    .map(|e| {
+                        Ok((
+                            e.tool.clone(),
+                            e.input_validator.clone(),
+                            e.output_validator.clone(),
+                        ))
+                    });
+                let tool = match reused.unwrap_or_else(|| mcp_tool(descriptor, &mut patterns)) {
                     Ok(tool) => tool,
                     Err(reason) => {
                         notices.push(format!("tool `{}` skipped: {reason}", descriptor.name));
@@ -281,7 +301,7 @@ impl Registry {
             .iter_mut()
             .find(|e| e.name == plugin.name && matches!(e.status, PluginStatus::Loaded(_)))?;
         entry.status = PluginStatus::Loaded(plugin);
-        Some(Self::assemble(plugins, false))
+        Some(Self::assemble(plugins, false, Some(self)))
     }
 
     /// The loaded plugin called `name`.

@@ -28,18 +28,18 @@ use rmcp::model::{
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use crate::announce::Session;
 use crate::catalog::Offers;
 use crate::dispatch::{DispatchError, Dispatcher};
 use crate::primitives::{self, PrimitiveError};
-use crate::sandbox::ProgressReport;
+use crate::sandbox::ProgressSink;
 
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 200;
-/// Progress reports buffered per call before further ones are dropped.
-const PROGRESS_BUFFER: usize = 64;
+/// Least time between two progress notifications of one call (at most ten
+/// per second); reports in between are coalesced into the latest.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Warden's MCP handler. Each instance is one client session; all sessions
 /// share the dispatcher.
@@ -361,16 +361,18 @@ impl ServerHandler for WardenServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // Progress reports are forwarded by a task of their own; it ends when
-        // the call's sandbox drops its sender, and is awaited so every report
-        // reaches the client before the result does.
+        // Progress reports are forwarded by a task of their own, coalesced:
+        // the latest report at most once per PROGRESS_INTERVAL, and the last
+        // one as soon as the call ends. The task is awaited so that the last
+        // report reaches the client before the result does.
         let (progress, forwarder) = match context.meta.get_progress_token() {
             None => (None, None),
             Some(token) => {
-                let (tx, mut rx) = mpsc::channel::<ProgressReport>(PROGRESS_BUFFER);
+                let (sink, mut stream) = ProgressSink::new();
                 let peer = context.peer.clone();
                 let forwarder = tokio::spawn(async move {
-                    while let Some(report) = rx.recv().await {
+                    let mut sent = 0u64;
+                    while let Some(report) = stream.next(PROGRESS_INTERVAL).await {
                         let mut param =
                             ProgressNotificationParam::new(token.clone(), report.progress);
                         param.total = report.total;
@@ -379,22 +381,32 @@ impl ServerHandler for WardenServer {
                             tracing::debug!("progress notification not sent: {e}");
                             break;
                         }
+                        sent += 1;
                     }
+                    tracing::debug!(
+                        received = stream.received(),
+                        sent,
+                        "progress reports forwarded"
+                    );
                 });
-                (Some(tx), Some(forwarder))
+                (Some(sink), Some(forwarder))
             }
         };
         let call = self
             .dispatcher
-            .call(&request.name, request.arguments, progress);
+            .call(&request.name, request.arguments, progress.clone());
         let result = tokio::select! {
             result = call => result,
             () = context.ct.cancelled() => {
+                if let Some(progress) = &progress {
+                    progress.finish();
+                }
                 tracing::info!(tool = %request.name, "call cancelled by the client");
                 return Err(ErrorData::internal_error("the call was cancelled", None));
             }
         };
-        if let Some(forwarder) = forwarder {
+        if let (Some(progress), Some(forwarder)) = (progress, forwarder) {
+            progress.finish();
             let _ = forwarder.await;
         }
         match result {

@@ -4,7 +4,8 @@
 //! {"timestamp_ms":1795000000000,"tool_name":"text_hash","plugin":"text",
 //!  "method":"tools/call","duration_ms":0.41,"success":true,"error_code":null,
 //!  "fuel_used":51234,"peak_memory_bytes":1114112,"output_bytes":80,
-//!  "extra":{"outcome":"ok","denials":0}}
+//!  "extra":{"outcome":"ok","denials":0,"peak_host_memory_bytes":40960,
+//!  "peak_open_files":0,"written_bytes":0}}
 //! ```
 //!
 //! `timestamp_ms` is when the call finished; `fuel_used`, `peak_memory_bytes`
@@ -55,7 +56,9 @@ pub struct Span<'a> {
     pub peak_memory_bytes: Option<u64>,
     /// Size of the plugin's result.
     pub output_bytes: Option<u64>,
-    /// Further detail: `outcome` and the number of `denials`.
+    /// Further detail: `outcome`, the number of `denials`, and the host
+    /// resources the call used (`peak_host_memory_bytes`, `peak_open_files`,
+    /// `written_bytes`; null when the plugin did not run).
     pub extra: serde_json::Value,
 }
 
@@ -88,6 +91,9 @@ impl SpanWriter {
             extra: json!({
                 "outcome": record.outcome.label(),
                 "denials": record.denials.len(),
+                "peak_host_memory_bytes": record.stats.map(|s| s.peak_host_memory),
+                "peak_open_files": record.stats.map(|s| s.peak_open_files),
+                "written_bytes": record.stats.map(|s| s.written_bytes),
             }),
         };
         if let Err(e) = self.file.append(&span) {

@@ -109,6 +109,14 @@ const ARTIFACTS: &[Artifact] = &[
               regex-heavy schemas or huge descriptions, as `DESCRIBE_MODE` says.",
     },
     Artifact {
+        constant: "HOG_WASM",
+        workspace: "tests/fixtures",
+        file: "hog.wasm",
+        example: None,
+        doc: "The `hog` fixture plugin (`tests/fixtures/hog`): holds HTTP fields, bodies, \
+              pollables, open files and written bytes without end; floods progress and announcements.",
+    },
+    Artifact {
         constant: "WRONG_VERSION_WASM",
         workspace: "tests/fixtures",
         file: "wrong_version.wasm",

@@ -10,6 +10,7 @@ mod describe;
 mod examples;
 mod folder;
 mod grants;
+mod host_resources;
 mod http;
 mod http_limits;
 mod isolation;

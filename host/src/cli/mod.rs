@@ -149,12 +149,12 @@ impl Common {
             tools = registry.tools().count(),
             "plugins loaded"
         );
-        Ok(Arc::new(Dispatcher::new(
+        Ok(Dispatcher::shared(
             sandbox,
             registry,
             usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
             budget,
-        )))
+        ))
     }
 }
 

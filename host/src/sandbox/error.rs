@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::limits::{ByteSize, HumanDuration};
+use crate::limits::{ByteSize, HumanDuration, LimitValue};
 
 /// Why a `.wasm` file could not become a runnable plugin.
 #[derive(Debug, thiserror::Error)]
@@ -84,10 +84,24 @@ pub enum LimitHit {
         /// The result's size, in bytes.
         size: u64,
     },
+    /// The call tried to hold more live WASI resources than allowed.
+    Handles(u64),
+    /// The host allocated more memory on behalf of the call than allowed.
+    HostMemory {
+        /// The cap, in bytes.
+        limit: u64,
+        /// What the call had made the host allocate when it was stopped.
+        used: u64,
+    },
+    /// The call tried to hold more files and directories open than allowed.
+    OpenFiles(u64),
+    /// The call tried to write more to its read-write grants than allowed.
+    Write(u64),
 }
 
 impl LimitHit {
-    /// A short stable name: `fuel`, `timeout`, `memory`, `stack` or `output`.
+    /// A short stable name: `fuel`, `timeout`, `memory`, `stack`, `output`,
+    /// `handles`, `host_memory`, `open_files` or `write`.
     pub fn kind(&self) -> &'static str {
         match self {
             LimitHit::Fuel(_) => "fuel",
@@ -95,6 +109,10 @@ impl LimitHit {
             LimitHit::Memory { .. } => "memory",
             LimitHit::Stack(_) => "stack",
             LimitHit::Output { .. } => "output",
+            LimitHit::Handles(_) => "handles",
+            LimitHit::HostMemory { .. } => "host_memory",
+            LimitHit::OpenFiles(_) => "open_files",
+            LimitHit::Write(_) => "write",
         }
     }
 }
@@ -129,9 +147,41 @@ impl std::fmt::Display for LimitHit {
                 ByteSize(*size),
                 ByteSize(*limit)
             ),
+            LimitHit::Handles(limit) => write!(
+                f,
+                "handle limit exceeded: the call tried to hold more than {} WASI resources \
+                 (HTTP fields, requests and bodies, streams, pollables, files) at once \
+                 (limit max_handles)",
+                LimitValue::Count(*limit)
+            ),
+            LimitHit::HostMemory { limit, used } => write!(
+                f,
+                "host memory limit exceeded: the call made the host allocate {} (HTTP headers \
+                 and bodies, stream buffers, handles), over the limit of {} (limit host_memory)",
+                ByteSize(*used),
+                ByteSize(*limit)
+            ),
+            LimitHit::OpenFiles(limit) => write!(
+                f,
+                "open file limit exceeded: the call tried to hold more than {} files and \
+                 directories open at once (limit max_open_files)",
+                LimitValue::Count(*limit)
+            ),
+            LimitHit::Write(limit) => write!(
+                f,
+                "write limit exceeded: the call tried to write more than {} to its read-write \
+                 directories (limit max_write)",
+                ByteSize(*limit)
+            ),
         }
     }
 }
+
+/// A host-side limit hit inside a host function, carried by the trap it
+/// raises so that [`crate::sandbox`] can report the limit instead of a crash.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct HostLimit(pub(crate) LimitHit);
 
 /// Why one call into a plugin failed.
 #[derive(Debug, thiserror::Error)]

@@ -12,6 +12,10 @@
 //!    and its response body is capped at `max_response_bytes`: the guest
 //!    reads up to the cap, then gets `HttpResponseBodySize`.
 //!
+//! Body bytes are charged to the call's host memory ([`CallMemory`]) while
+//! the call holds them: a response frame when it is handed to the call, a
+//! request frame released when the connection takes it.
+//!
 //! wasi:http does not follow redirects: every hop is a new request through
 //! this hook, so a redirect to an origin that is not granted is refused like
 //! any other request to it.
@@ -25,6 +29,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
+use super::account::CallMemory;
 use crate::grants::{Denial, Grants};
 use crate::policy::{self, Decision};
 
@@ -40,16 +45,19 @@ pub struct OutboundHttp {
     /// Requests let through so far in this call.
     requests: u32,
     denials: DenialLog,
+    memory: Arc<CallMemory>,
 }
 
 impl OutboundHttp {
-    /// Hooks for a call into `plugin` with its grants.
-    pub fn new(plugin: Arc<str>, grants: Arc<Grants>) -> Self {
+    /// Hooks for a call into `plugin` with its grants, whose body bytes are
+    /// charged to `memory`.
+    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, memory: Arc<CallMemory>) -> Self {
         Self {
             plugin,
             grants,
             requests: 0,
             denials: DenialLog::default(),
+            memory,
         }
     }
 
@@ -130,7 +138,16 @@ impl WasiHttpHooks for OutboundHttp {
             plugin: self.plugin.clone(),
             target,
             denials: self.denials.clone(),
+            memory: self.memory.clone(),
         };
+        let memory = self.memory.clone();
+        let request = request.map(|body| {
+            ReleasingBody {
+                inner: body,
+                memory,
+            }
+            .boxed_unsync()
+        });
         Box::new(async move {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             let response =
@@ -199,6 +216,41 @@ struct ResponseCap {
     plugin: Arc<str>,
     target: String,
     denials: DenialLog,
+    memory: Arc<CallMemory>,
+}
+
+/// A request body whose data frames leave the call's host memory when the
+/// connection takes them.
+struct ReleasingBody {
+    inner: WasiBody,
+    memory: Arc<CallMemory>,
+}
+
+impl Body for ReleasingBody {
+    type Data = Bytes;
+    type Error = wasmtime_wasi_http::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            this.memory.release(data.len() as u64);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// A response body that passes on at most `limit` bytes; reading past them
@@ -287,6 +339,7 @@ impl Body for CappedBody {
             }
         }
         this.seen += data.len() as u64;
+        this.cap.memory.charge(data.len() as u64);
         Poll::Ready(Some(Ok(Frame::data(data))))
     }
 
@@ -362,7 +415,7 @@ mod tests {
             },
             ..Grants::default()
         };
-        OutboundHttp::new("test".into(), Arc::new(grants))
+        OutboundHttp::new("test".into(), Arc::new(grants), CallMemory::new(u64::MAX))
     }
 
     fn get(uri: &str) -> http::Request<WasiBody> {
@@ -498,6 +551,7 @@ mod tests {
             plugin: "test".into(),
             target: "http://x:80".into(),
             denials: DenialLog::default(),
+            memory: CallMemory::new(u64::MAX),
         };
         let inner = Full::new(Bytes::from_static(b"abcdefgh"))
             .map_err(|never| match never {})

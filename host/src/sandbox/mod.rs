@@ -5,27 +5,39 @@
 //! plugin is compiled once into a [`CompiledPlugin`] (an `InstancePre`); every
 //! call then gets a fresh `Store` and instance, built from a WASI context that
 //! inherits nothing from the host, and runs under the call's [`Limits`].
+//!
+//! Host resources a call makes the host hold are charged to that call:
+//! handles (the store's `ResourceTable` is capped at `max_handles`), host
+//! memory (`account`: every allocation made while the call is polled), open
+//! files and written bytes (`files`: `open-at` and the write functions
+//! redefined in front of wasmtime-wasi's).
 
+mod account;
 mod bindings;
+mod calls;
+mod checks;
 mod error;
 mod exports;
+mod files;
+mod host;
 mod http;
 mod limiter;
 mod output;
+mod progress;
+mod report;
+mod ticker;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::mpsc;
 use wasmtime::component::{
-    Component, HasSelf, InstancePre, Linker, ResourceTable, types::ComponentItem,
+    Component, HasSelf, InstancePre, Linker, ResourceTable, ResourceTableError,
+    types::ComponentItem,
 };
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime::{Trap, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
+use wasmtime_wasi_http::WasiHttpCtx;
 
 pub use bindings::{
     Annotations, Blob, Completion, CompletionRef, Content, Level, ListKind, PromptArgument,
@@ -33,24 +45,33 @@ pub use bindings::{
     ResourceDescriptor, ResourceError, ResourceTemplate, Role, ToolDescriptor, ToolError,
     ToolOutput,
 };
+pub use checks::output_size;
 pub use error::{CallError, LimitHit, LoadError};
 pub use exports::{Description, ExportSet};
 pub use output::{Captured, CapturedOutput};
+pub use progress::{ProgressReport, ProgressSink, ProgressStream};
+pub use report::{Announcements, CallReport, CallStats};
 
-use crate::grants::{Denial, Grants};
+use crate::grants::Grants;
 use crate::limits::Limits;
 use crate::manifest::DirMode;
+use account::{Accounted, CallMemory};
 use bindings::FullPlugin;
+use checks::{
+    check_header, content_size, crash_detail, pagemap_scan_supported, semver_compatible, truncate,
+};
+use error::HostLimit;
 use exports::{Exports, Op, OpResult};
+use files::{CallFiles, FilePool};
+use host::HostState;
 use limiter::CallLimiter;
+use ticker::EpochTicker;
 
 /// The package of the plugin world this host implements.
 pub const WORLD_PACKAGE: &str = "warden:plugin";
 /// The version of the plugin world this host implements.
 pub const WORLD_VERSION: &str = "0.1.1";
 
-/// How often the epoch ticker advances; the granularity of wall-clock limits.
-const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// Extra time allowed for host-side work (for example a guest blocked in a
 /// host call, where epochs cannot interrupt it) before the call is dropped.
 const HOST_GRACE: Duration = Duration::from_millis(250);
@@ -58,6 +79,9 @@ const HOST_GRACE: Duration = Duration::from_millis(250);
 const MAX_LOG_MESSAGE: usize = 4096;
 /// Most `resource-updated` announcements kept from one call.
 const MAX_UPDATED_URIS: usize = 64;
+/// Largest set of HTTP headers (one `fields` object) a call may build or
+/// receive; the sum over all of them counts against `host_memory`.
+const MAX_HTTP_FIELDS_BYTES: usize = 64 << 10;
 
 /// Engine-wide settings, fixed when the sandbox is created.
 #[derive(Debug, Clone)]
@@ -77,6 +101,7 @@ pub struct Sandbox {
     engine: Engine,
     linker: Linker<HostState>,
     max_wasm_stack: usize,
+    files: Arc<FilePool>,
     _ticker: EpochTicker,
 }
 
@@ -122,77 +147,7 @@ pub struct CallContext {
     /// `resource URI` or `complete`; `None` while describing the plugin.
     pub tool: Option<Arc<str>>,
     /// Receives the guest's progress reports, if the client asked for them.
-    pub progress: Option<mpsc::Sender<ProgressReport>>,
-}
-
-/// One progress report from a guest.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProgressReport {
-    /// Progress so far.
-    pub progress: f64,
-    /// The expected final value, when known.
-    pub total: Option<f64>,
-    /// A human-readable note.
-    pub message: Option<String>,
-}
-
-/// Where the time and resources of one call went.
-#[derive(Debug, Clone, Default)]
-pub struct CallStats {
-    /// Creating the store and instantiating the component.
-    pub instantiate: Duration,
-    /// Running the exported function.
-    pub call: Duration,
-    /// Dropping the instance and its store.
-    pub teardown: Duration,
-    /// Fuel (instructions) consumed.
-    pub fuel_used: u64,
-    /// The largest linear memory size reached, in bytes.
-    pub peak_memory: u64,
-    /// Size of the result, in bytes.
-    pub output_bytes: u64,
-}
-
-/// The result of one call together with what the call left behind.
-#[derive(Debug)]
-pub struct CallReport<T> {
-    /// What the call returned, or why it failed.
-    pub outcome: Result<T, CallError>,
-    /// Timings and resource use.
-    pub stats: CallStats,
-    /// What the guest wrote to stdout.
-    pub stdout: Captured,
-    /// What the guest wrote to stderr.
-    pub stderr: Captured,
-    /// Capabilities the guest tried to use without a grant.
-    pub denials: Vec<Denial>,
-    /// What the guest asked the host to announce through `notify`.
-    pub announcements: Announcements,
-}
-
-/// What a guest asked the host to announce during one call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Announcements {
-    /// The tool list changed.
-    pub tools: bool,
-    /// The prompt list changed.
-    pub prompts: bool,
-    /// The resource list (or the templates) changed.
-    pub resources: bool,
-    /// Plugin-local URIs of resources whose contents changed.
-    pub updated: Vec<String>,
-}
-
-impl Announcements {
-    /// Whether any list changed.
-    pub fn lists_changed(&self) -> bool {
-        self.tools || self.prompts || self.resources
-    }
-
-    /// Whether there is nothing to announce.
-    pub fn is_empty(&self) -> bool {
-        !self.lists_changed() && self.updated.is_empty()
-    }
+    pub progress: Option<ProgressSink>,
 }
 
 impl Sandbox {
@@ -256,14 +211,42 @@ impl Sandbox {
             &mut linker,
             |s| s,
         ))?;
+        link(files::add_to_linker(&mut linker))?;
 
+        if !CallMemory::active() {
+            tracing::warn!(
+                "host memory accounting is not active: host_memory limits are not enforced"
+            );
+        }
+        let files = FilePool::for_process(calls);
+        tracing::debug!(
+            pool = files.size(),
+            per_call = files.per_call(),
+            "open files for calls"
+        );
+        if files.per_call() < Limits::DEFAULTS.max_open_files {
+            tracing::warn!(
+                per_call = files.per_call(),
+                "the process's descriptor limit leaves each of the {calls} calls that may run \
+                 at once only {} open files; raise `ulimit -n` or lower max_concurrent_calls",
+                files.per_call()
+            );
+        }
         let ticker = EpochTicker::start(engine.clone());
         Ok(Self {
             engine,
             linker,
             max_wasm_stack: settings.max_wasm_stack,
+            files: Arc::new(files),
             _ticker: ticker,
         })
+    }
+
+    /// How many files one call may hold open at most, whatever its
+    /// `max_open_files`: the process's descriptor limit, less a reserve for
+    /// the server, shared by every call that may run at once.
+    pub fn open_files_per_call(&self) -> u64 {
+        self.files.per_call()
     }
 
     /// Compiles and links a component. CPU-heavy: call it off the async
@@ -324,125 +307,6 @@ impl Sandbox {
         })
     }
 
-    /// Calls `list-tools` in a fresh instance.
-    pub async fn describe(
-        &self,
-        plugin: &CompiledPlugin,
-        limits: &Limits,
-        grants: &Arc<Grants>,
-        ctx: CallContext,
-    ) -> CallReport<Vec<ToolDescriptor>> {
-        let report = self.run(plugin, limits, grants, ctx, Op::ListTools).await;
-        report.map(|result| match result {
-            OpResult::Tools(tools) => Ok(tools),
-            _ => Err(unexpected()),
-        })
-    }
-
-    /// Calls every `list-*` function the plugin exports, in one fresh
-    /// instance.
-    pub async fn describe_all(
-        &self,
-        plugin: &CompiledPlugin,
-        limits: &Limits,
-        grants: &Arc<Grants>,
-        ctx: CallContext,
-    ) -> CallReport<Description> {
-        let report = self.run(plugin, limits, grants, ctx, Op::Describe).await;
-        report.map(|result| match result {
-            OpResult::Description(description) => Ok(description),
-            _ => Err(unexpected()),
-        })
-    }
-
-    /// Calls `read-resource` in a fresh instance. The inner `Result` is the
-    /// plugin's own verdict.
-    pub async fn read_resource(
-        &self,
-        plugin: &CompiledPlugin,
-        limits: &Limits,
-        grants: &Arc<Grants>,
-        ctx: CallContext,
-        uri: &str,
-    ) -> CallReport<Result<Vec<ResourceContents>, ResourceError>> {
-        let op = Op::ReadResource { uri };
-        let report = self.run(plugin, limits, grants, ctx, op).await;
-        report.map(|result| match result {
-            OpResult::Read(result) => Ok(result),
-            _ => Err(unexpected()),
-        })
-    }
-
-    /// Calls `get-prompt` in a fresh instance.
-    pub async fn get_prompt(
-        &self,
-        plugin: &CompiledPlugin,
-        limits: &Limits,
-        grants: &Arc<Grants>,
-        ctx: CallContext,
-        name: &str,
-        arguments: &[(String, String)],
-    ) -> CallReport<Result<PromptResult, PromptError>> {
-        let op = Op::GetPrompt { name, arguments };
-        let report = self.run(plugin, limits, grants, ctx, op).await;
-        report.map(|result| match result {
-            OpResult::Prompt(result) => Ok(result),
-            _ => Err(unexpected()),
-        })
-    }
-
-    /// Calls `complete` in a fresh instance.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn complete(
-        &self,
-        plugin: &CompiledPlugin,
-        limits: &Limits,
-        grants: &Arc<Grants>,
-        ctx: CallContext,
-        reference: &CompletionRef,
-        argument: &str,
-        value: &str,
-        context: &[(String, String)],
-    ) -> CallReport<Result<Completion, String>> {
-        let op = Op::Complete {
-            reference,
-            argument,
-            value,
-            context,
-        };
-        let report = self.run(plugin, limits, grants, ctx, op).await;
-        report.map(|result| match result {
-            OpResult::Completion(result) => Ok(result),
-            _ => Err(unexpected()),
-        })
-    }
-
-    /// Calls `call-tool` in a fresh instance. The inner `Result` is the
-    /// plugin's own verdict; the outer one says whether the call ran at all.
-    pub async fn call(
-        &self,
-        plugin: &CompiledPlugin,
-        limits: &Limits,
-        grants: &Arc<Grants>,
-        ctx: CallContext,
-        tool: &str,
-        arguments: &str,
-    ) -> CallReport<Result<ToolOutput, ToolError>> {
-        let report = self
-            .run(
-                plugin,
-                limits,
-                grants,
-                ctx,
-                Op::CallTool { tool, arguments },
-            )
-            .await;
-        report.map(|result| match result {
-            OpResult::Call(result) => Ok(result),
-            _ => Err(unexpected()),
-        })
-    }
-
     async fn run(
         &self,
         plugin: &CompiledPlugin,
@@ -482,15 +346,25 @@ impl Sandbox {
                 };
             }
         };
+        let memory = CallMemory::new(limits.host_memory_bytes);
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(usize::try_from(limits.max_handles).unwrap_or(usize::MAX));
+        let mut http = WasiHttpCtx::new();
+        http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
         let state = HostState {
             wasi,
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
-            http_hooks: http::OutboundHttp::new(plugin_name, grants.clone()),
+            table,
+            http,
+            http_hooks: http::OutboundHttp::new(plugin_name, grants.clone(), memory.clone()),
             limiter: CallLimiter::new(limits.memory_bytes),
             log_budget: limits.max_log_bytes,
             announcements: Announcements::default(),
             ctx,
+            files: CallFiles::new(
+                self.files.clone(),
+                limits.max_open_files,
+                limits.max_write_bytes,
+            ),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -521,6 +395,7 @@ impl Sandbox {
             instantiated = Some(Instant::now());
             plugin.exports.run(&mut store, &instance, op).await
         };
+        let run = Accounted::new(memory.clone(), run);
         let result = tokio::time::timeout(limits.timeout + HOST_GRACE, run).await;
         let finished = Instant::now();
         let instantiated = instantiated.unwrap_or(finished);
@@ -528,11 +403,22 @@ impl Sandbox {
         stats.call = finished - instantiated;
         stats.fuel_used = limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0));
         stats.peak_memory = store.data().limiter.peak_memory() as u64;
+        stats.peak_host_memory = memory.peak();
+        stats.peak_open_files = store.data().files.peak_open();
+        stats.written_bytes = store.data().files.written();
 
+        let host_memory_hit = || {
+            CallError::Limit(LimitHit::HostMemory {
+                limit: memory.limit(),
+                used: memory.peak(),
+            })
+        };
         let outcome = match result {
             Err(_elapsed) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
-            Ok(Err(e)) => Err(self.classify(e, &store, limits, &stderr)),
-            Ok(Ok(result)) => {
+            Ok(Err(account::OverBudget)) => Err(host_memory_hit()),
+            Ok(Ok(Err(_))) if memory.exceeded() => Err(host_memory_hit()),
+            Ok(Ok(Err(e))) => Err(self.classify(e, &store, limits, &stderr)),
+            Ok(Ok(Ok(result))) => {
                 stats.output_bytes = result.size() as u64;
                 if stats.output_bytes > limits.max_output_bytes {
                     Err(CallError::Limit(LimitHit::Output {
@@ -547,6 +433,7 @@ impl Sandbox {
         let denials = store.data().http_hooks.denials();
         let announcements = std::mem::take(&mut store.data_mut().announcements);
         drop(store);
+        account::trim_after(&memory);
         stats.teardown = finished.elapsed();
         CallReport {
             outcome,
@@ -573,6 +460,12 @@ impl Sandbox {
                 requested: requested as u64,
             })
         };
+        if let Some(HostLimit(limit)) = error.downcast_ref::<HostLimit>() {
+            return CallError::Limit(limit.clone());
+        }
+        if table_full(&error) {
+            return CallError::Limit(LimitHit::Handles(limits.max_handles));
+        }
         match error.downcast_ref::<Trap>() {
             Some(Trap::OutOfFuel) => CallError::Limit(LimitHit::Fuel(limits.fuel)),
             Some(Trap::Interrupt) => CallError::Limit(LimitHit::Timeout(limits.timeout)),
@@ -595,32 +488,17 @@ impl Sandbox {
     }
 }
 
-fn unexpected() -> CallError {
-    CallError::Internal("the plugin returned an unexpected result".into())
-}
-
-impl<T> CallReport<T> {
-    fn map<U>(self, f: impl FnOnce(T) -> Result<U, CallError>) -> CallReport<U> {
-        CallReport {
-            outcome: self.outcome.and_then(f),
-            stats: self.stats,
-            stdout: self.stdout,
-            stderr: self.stderr,
-            denials: self.denials,
-            announcements: self.announcements,
-        }
-    }
-}
-
-/// Whether the kernel has the `PAGEMAP_SCAN` ioctl (Linux 6.7 and later).
-fn pagemap_scan_supported() -> bool {
-    let Ok(release) = std::fs::read_to_string("/proc/sys/kernel/osrelease") else {
-        return false;
-    };
-    let mut parts = release.trim().split(['.', '-']);
-    let major: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    let minor: u32 = parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
-    (major, minor) >= (6, 7)
+/// Whether the call trapped because its resource table was full.
+fn table_full(error: &wasmtime::Error) -> bool {
+    matches!(
+        error.downcast_ref::<ResourceTableError>(),
+        Some(ResourceTableError::Full)
+    ) || error.chain().any(|cause| {
+        matches!(
+            cause.downcast_ref::<ResourceTableError>(),
+            Some(ResourceTableError::Full)
+        )
+    })
 }
 
 /// A WASI context with exactly the granted capabilities: captured stdio, the
@@ -649,238 +527,4 @@ fn wasi_context(
         wasi.env(&var.name, var.value.expose());
     }
     Ok(wasi.build())
-}
-
-/// The size of a tool result in bytes: text, binary data and structured JSON.
-pub fn output_size(output: &ToolOutput) -> usize {
-    let content: usize = output.content.iter().map(content_size).sum();
-    content + output.structured.as_ref().map_or(0, String::len)
-}
-
-/// The size of one content block in bytes.
-fn content_size(content: &Content) -> usize {
-    match content {
-        Content::Text(text) => text.len(),
-        Content::Blob(blob) => blob.data.len() + blob.mime_type.len(),
-    }
-}
-
-/// Rejects files that are not components before wasmtime sees them, with a
-/// message that says what the file is instead.
-fn check_header(bytes: &[u8]) -> Result<(), LoadError> {
-    const MAGIC: &[u8] = b"\0asm";
-    if bytes.len() < 8 || &bytes[..4] != MAGIC {
-        return Err(LoadError::NotWasm);
-    }
-    // Core modules are version 1, layer 0; components set layer 1.
-    match bytes[4..8] {
-        [1, 0, 0, 0] => Err(LoadError::CoreModule),
-        _ => Ok(()),
-    }
-}
-
-/// Versions `found` and `expected` are semver-compatible: same major, and for
-/// 0.x the same minor.
-fn semver_compatible(found: &str, expected: &str) -> bool {
-    let parse = |v: &str| -> Option<(u64, u64)> {
-        let core = v.split(['-', '+']).next()?;
-        let mut parts = core.split('.');
-        let major = parts.next()?.parse().ok()?;
-        let minor = parts.next()?.parse().ok()?;
-        parts.next()?.parse::<u64>().ok()?;
-        Some((major, minor))
-    };
-    match (parse(found), parse(expected)) {
-        (Some((0, a)), Some((0, b))) => a == b,
-        (Some((a, _)), Some((b, _))) => a == b,
-        _ => false,
-    }
-}
-
-/// What a crashed guest last said on stderr: its panic message when there is
-/// one (`panicked at FILE:LINE:COL:` and the lines after it), else the last
-/// non-empty line; trimmed to a sane length.
-fn crash_detail(bytes: &[u8]) -> Option<String> {
-    let text = String::from_utf8_lossy(bytes);
-    let lines: Vec<&str> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("note: run with `RUST_BACKTRACE"))
-        .collect();
-    let detail = match lines.iter().rposition(|l| l.contains("panicked at")) {
-        Some(start) => lines[start..].join(" "),
-        None => lines.last()?.to_string(),
-    };
-    Some(truncate(&detail, 500))
-}
-
-fn truncate(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
-/// The per-call host state stored in each `Store`.
-struct HostState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    http: WasiHttpCtx,
-    http_hooks: http::OutboundHttp,
-    limiter: CallLimiter,
-    log_budget: u64,
-    announcements: Announcements,
-    ctx: CallContext,
-}
-
-impl WasiView for HostState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for HostState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.http_hooks,
-        }
-    }
-}
-
-impl bindings::warden::plugin::types::Host for HostState {}
-
-impl bindings::warden::plugin::log::Host for HostState {
-    fn log(&mut self, level: Level, message: String) {
-        let cost = message.len() as u64;
-        if self.log_budget == 0 {
-            return;
-        }
-        self.log_budget = self.log_budget.saturating_sub(cost);
-        let message = truncate(&message, MAX_LOG_MESSAGE);
-        // One line in every log format, for every consumer of the log.
-        let message = crate::render::escape(&message);
-        let plugin = &*self.ctx.plugin;
-        let tool = self.ctx.tool.as_deref().unwrap_or("");
-        match level {
-            Level::Trace => tracing::trace!(target: "warden::plugin", plugin, tool, "{message}"),
-            Level::Debug => tracing::debug!(target: "warden::plugin", plugin, tool, "{message}"),
-            Level::Info => tracing::info!(target: "warden::plugin", plugin, tool, "{message}"),
-            Level::Warn => tracing::warn!(target: "warden::plugin", plugin, tool, "{message}"),
-            Level::Error => tracing::error!(target: "warden::plugin", plugin, tool, "{message}"),
-        }
-    }
-}
-
-impl bindings::warden::plugin::progress::Host for HostState {
-    fn report(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
-        if let Some(tx) = &self.ctx.progress {
-            // Reports beyond what the client can absorb are dropped, never
-            // buffered without bound.
-            let _ = tx.try_send(ProgressReport {
-                progress,
-                total,
-                message: message.map(|m| truncate(&m, MAX_LOG_MESSAGE)),
-            });
-        }
-    }
-}
-
-impl bindings::warden::plugin::notify::Host for HostState {
-    fn list_changed(&mut self, kind: ListKind) {
-        let flag = match kind {
-            ListKind::Tools => &mut self.announcements.tools,
-            ListKind::Prompts => &mut self.announcements.prompts,
-            ListKind::Resources => &mut self.announcements.resources,
-        };
-        *flag = true;
-    }
-
-    fn resource_updated(&mut self, uri: String) {
-        let updated = &mut self.announcements.updated;
-        if updated.len() < MAX_UPDATED_URIS && !updated.contains(&uri) {
-            updated.push(truncate(&uri, MAX_LOG_MESSAGE));
-        }
-    }
-}
-
-/// Advances the engine's epoch every [`EPOCH_TICK`]; stopped and joined on drop.
-struct EpochTicker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl EpochTicker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("warden-epoch".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    engine.increment_epoch();
-                }
-            })
-            .ok();
-        Self { stop, thread }
-    }
-}
-
-impl Drop for EpochTicker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn semver_rules() {
-        assert!(semver_compatible("0.1.0", "0.1.0"));
-        assert!(semver_compatible("0.1.7", "0.1.0"));
-        assert!(!semver_compatible("0.2.0", "0.1.0"));
-        assert!(!semver_compatible("1.0.0", "0.1.0"));
-        assert!(semver_compatible("1.4.0", "1.0.0"));
-        assert!(!semver_compatible("", "0.1.0"));
-        assert!(!semver_compatible("banana", "0.1.0"));
-    }
-
-    #[test]
-    fn headers() {
-        assert!(matches!(check_header(b"hello"), Err(LoadError::NotWasm)));
-        assert!(matches!(
-            check_header(b"\0asm\x01\0\0\0"),
-            Err(LoadError::CoreModule)
-        ));
-        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
-    }
-
-    #[test]
-    fn crash_detail_prefers_the_panic_message() {
-        let stderr = b"starting\nthread '<unnamed>' panicked at src/lib.rs:3:5:\nboom\n\
-            note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n";
-        assert_eq!(
-            crash_detail(stderr).as_deref(),
-            Some("thread '<unnamed>' panicked at src/lib.rs:3:5: boom")
-        );
-        assert_eq!(
-            crash_detail(b"a\nlast words\n\n").as_deref(),
-            Some("last words")
-        );
-        assert_eq!(crash_detail(b""), None);
-    }
 }

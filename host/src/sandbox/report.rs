@@ -1,0 +1,85 @@
+//! What one call returns besides its outcome: timings, resource use, the
+//! guest's output, refused capabilities and announcements.
+
+use std::time::Duration;
+
+use super::{CallError, Captured};
+use crate::grants::Denial;
+
+/// Where the time and resources of one call went.
+#[derive(Debug, Clone, Default)]
+pub struct CallStats {
+    /// Creating the store and instantiating the component.
+    pub instantiate: Duration,
+    /// Running the exported function.
+    pub call: Duration,
+    /// Dropping the instance and its store.
+    pub teardown: Duration,
+    /// Fuel (instructions) consumed.
+    pub fuel_used: u64,
+    /// The largest linear memory size reached, in bytes.
+    pub peak_memory: u64,
+    /// Size of the result, in bytes.
+    pub output_bytes: u64,
+    /// The most host memory the call made the host hold at once, in bytes.
+    pub peak_host_memory: u64,
+    /// The most files and directories the call held open at once.
+    pub peak_open_files: u64,
+    /// Bytes written to read-write directory grants.
+    pub written_bytes: u64,
+}
+
+/// The result of one call together with what the call left behind.
+#[derive(Debug)]
+pub struct CallReport<T> {
+    /// What the call returned, or why it failed.
+    pub outcome: Result<T, CallError>,
+    /// Timings and resource use.
+    pub stats: CallStats,
+    /// What the guest wrote to stdout.
+    pub stdout: Captured,
+    /// What the guest wrote to stderr.
+    pub stderr: Captured,
+    /// Capabilities the guest tried to use without a grant.
+    pub denials: Vec<Denial>,
+    /// What the guest asked the host to announce through `notify`.
+    pub announcements: Announcements,
+}
+
+/// What a guest asked the host to announce during one call.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Announcements {
+    /// The tool list changed.
+    pub tools: bool,
+    /// The prompt list changed.
+    pub prompts: bool,
+    /// The resource list (or the templates) changed.
+    pub resources: bool,
+    /// Plugin-local URIs of resources whose contents changed.
+    pub updated: Vec<String>,
+}
+
+impl Announcements {
+    /// Whether any list changed.
+    pub fn lists_changed(&self) -> bool {
+        self.tools || self.prompts || self.resources
+    }
+
+    /// Whether there is nothing to announce.
+    pub fn is_empty(&self) -> bool {
+        !self.lists_changed() && self.updated.is_empty()
+    }
+}
+
+impl<T> CallReport<T> {
+    pub(super) fn map<U>(self, f: impl FnOnce(T) -> Result<U, CallError>) -> CallReport<U> {
+        CallReport {
+            outcome: self.outcome.and_then(f),
+            stats: self.stats,
+            stdout: self.stdout,
+            stderr: self.stderr,
+            denials: self.denials,
+            announcements: self.announcements,
+        }
+    }
+}
