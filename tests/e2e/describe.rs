@@ -22,7 +22,7 @@ const HANG: Duration = Duration::from_secs(90);
 const HOSTILE: &[(&str, &str)] = &[
     ("spin", "spin"),
     ("sleeper", "sleep:600000"),
-    ("flood", "same-names:1000"),
+    ("flood", "same-names:999"),
     ("many", "many-tools:1500"),
     ("bigschema", "big-schema:500000"),
     ("huge", "big-schema:10000000"),
@@ -139,7 +139,7 @@ async fn hostile_descriptions_do_not_hold_start_up() {
         notices.iter().any(|n| n
             .as_str()
             .unwrap()
-            .contains("and 949 more notices like these")),
+            .contains("and 948 more notices like these")),
         "{notices:?}"
     );
 
