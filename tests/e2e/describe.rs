@@ -22,12 +22,12 @@ const HANG: Duration = Duration::from_secs(90);
 const HOSTILE: &[(&str, &str)] = &[
     ("spin", "spin"),
     ("sleeper", "sleep:600000"),
-    ("flood", "same-names:1000"),
-    ("many", "many-tools:5000"),
-    ("bigschema", "big-schema:1000000"),
+    ("flood", "same-names:999"),
+    ("many", "many-tools:1500"),
+    ("bigschema", "big-schema:500000"),
     ("huge", "big-schema:10000000"),
     ("regex", "regex:16:60:2000"),
-    ("wordy", "long-description:1000000"),
+    ("wordy", "long-description:500000"),
 ];
 
 /// A folder with `text` and every hostile plugin, and a `warden.toml` that
@@ -98,24 +98,26 @@ async fn hostile_descriptions_do_not_hold_start_up() {
     }
     assert!(
         error_of(&listing, "many")
-            .contains("the plugin describes 5001 tools; at most 1000 per plugin are accepted"),
+            .contains("the plugin describes 1501 tools; at most 1000 per plugin are accepted"),
         "{listing:#?}"
     );
     assert!(
-        error_of(&listing, "huge").contains("at most 8 MiB per plugin is accepted"),
+        // The sandbox's output limit (max_output, 1 MiB by default) stops it
+        // first; with max_output raised, the 8 MiB total would.
+        error_of(&listing, "huge").contains("output limit exceeded"),
         "{listing:#?}"
     );
     let notices = notices_of(&listing, "bigschema");
     assert!(
         notices.contains(
-            "tool `big` skipped: its input schema is 1 MB, more than the 256 KiB accepted"
+            "tool `big` skipped: its input schema is 500 kB, more than the 256 KiB accepted"
         ),
         "{notices}"
     );
     let notices = notices_of(&listing, "wordy");
     assert!(
         notices.contains(
-            "tool `wordy` skipped: its description is 1 MB, more than the 16 KiB accepted"
+            "tool `wordy` skipped: its description is 500 kB, more than the 16 KiB accepted"
         ),
         "{notices}"
     );
@@ -128,8 +130,8 @@ async fn hostile_descriptions_do_not_hold_start_up() {
     let flood = entry(&listing, "flood");
     assert_eq!(
         flood["tools"].as_array().unwrap().len(),
-        1001,
-        "ok + 1000 renamed"
+        1000,
+        "ok + 999 colliding"
     );
     let notices = flood["notices"].as_array().unwrap();
     assert!(notices.len() <= 55, "notices are capped: {}", notices.len());
@@ -160,12 +162,9 @@ async fn hostile_descriptions_do_not_hold_start_up() {
     for name in ["bigschema", "wordy", "regex", "flood"] {
         assert!(tools.contains(&format!("{name}_ok")), "{name}: {tools:?}");
     }
-    let long = format!("flood_{}", "x".repeat(58));
+    let long = format!("flood_{}00", "x".repeat(56));
     assert!(tools.contains(&long), "{tools:?}");
-    assert!(
-        tools.contains(&format!("{}_1000", &long[..59])),
-        "{tools:?}"
-    );
+    assert!(tools.contains(&format!("{}_999", &long[..60])), "{tools:?}");
     assert!(
         !tools
             .iter()

@@ -33,7 +33,7 @@ const BAD: &[(&str, &str)] = &[
     ("dir", "it is a directory, not a regular file"),
     (
         "big",
-        "it is 2 MiB, more than the limit of 1 MiB (raise loading.max_component_size",
+        "it is 4 MiB, more than the limit of 2 MiB (raise loading.max_component_size",
     ),
     (
         "outside",
@@ -69,7 +69,7 @@ fn hostile_folder() -> (Plugins, UnixListener, tempfile::TempDir) {
     symlink("/dev/zero", dir.join("zero.wasm")).unwrap();
     std::fs::create_dir(dir.join("dir.wasm")).unwrap();
     let big = std::fs::File::create(dir.join("big.wasm")).unwrap();
-    big.set_len(2 << 20).unwrap();
+    big.set_len(4 << 20).unwrap();
     let outside = tempfile::tempdir().unwrap();
     let real = outside.path().join("real.wasm");
     std::fs::copy(warden_test_artifacts::TIME_WASM, &real).unwrap();
@@ -85,13 +85,13 @@ fn hostile_folder() -> (Plugins, UnixListener, tempfile::TempDir) {
 }
 
 /// `warden.toml` in its own directory: the folder, and a component limit of
-/// 1 MiB (the good components are smaller).
+/// 2 MiB (the good components are smaller).
 fn config(plugins: &Path) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("warden.toml"),
         format!(
-            "plugins_dir = {:?}\n[loading]\nmax_component_size = \"1MiB\"\n",
+            "plugins_dir = {:?}\n[loading]\nmax_component_size = \"2MiB\"\n",
             plugins.display().to_string()
         ),
     )
