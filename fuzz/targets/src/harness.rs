@@ -69,9 +69,10 @@ fn setup() -> Result<Harness, String> {
         record: false,
         audit: None,
     };
-    let plugins = runtime
+    let mut plugins = runtime
         .block_on(warden::loader::load_dir(&sandbox, &plugins_dir, &settings))
         .map_err(|e| e.to_string())?;
+    plugins.sort_by(|a, b| a.name.cmp(&b.name));
     let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();
     if names != PLUGINS {
         return Err(format!("loaded {names:?}, expected {PLUGINS:?}"));
