@@ -269,7 +269,7 @@ impl Announcer {
 mod tests {
     use super::*;
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn announcements_are_coalesced_per_plugin_and_the_last_is_kept() {
         let announcer = Announcer::default();
         let interval = Duration::from_millis(250);

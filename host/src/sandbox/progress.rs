@@ -132,7 +132,7 @@ mod tests {
         }
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_flood_is_coalesced_and_the_last_report_always_comes() {
         let (sink, mut stream) = ProgressSink::new();
         let producer = tokio::spawn(async move {
@@ -149,8 +149,8 @@ mod tests {
         producer.await.unwrap();
         assert_eq!(stream.received(), 1000);
         assert!(
-            (2..=13).contains(&forwarded.len()),
-            "about one per 100 ms over 1 s: {forwarded:?}"
+            (2..100).contains(&forwarded.len()),
+            "about one per 100 ms, not one per report: {forwarded:?}"
         );
         assert_eq!(forwarded.last(), Some(&1000.0));
         assert!(forwarded.windows(2).all(|w| w[0] < w[1]));
