@@ -60,6 +60,7 @@ fn setup() -> Result<Harness, String> {
     })
     .map_err(|e| e.to_string())?;
     let sandbox = Arc::new(sandbox);
+    let budget = Arc::new(warden::budget::MemoryBudget::from_config(&config));
     let settings = LoadSettings {
         bounds: config.limits,
         workspace_root: dir.path().to_path_buf(),
@@ -68,6 +69,9 @@ fn setup() -> Result<Harness, String> {
             .map_err(|e| e.to_string())?,
         record: false,
         audit: None,
+        protected: Vec::new(),
+        loading: config.loading,
+        budget: budget.clone(),
     };
     let mut plugins = runtime
         .block_on(warden::loader::load_dir(&sandbox, &plugins_dir, &settings))
@@ -88,6 +92,7 @@ fn setup() -> Result<Harness, String> {
         sandbox,
         registry,
         usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
+        budget,
     ));
     Ok(Harness {
         runtime,

@@ -5,8 +5,9 @@
 //! **What a call reserves.** Its linear-memory limit (all the linear memories
 //! of its instance together, enforced by the sandbox's limiter) plus a host
 //! allowance ([`MemoryBudget::host_allowance`]): its fiber stack, its
-//! captured stdout and stderr, its result, and a fixed part for the WASI and
-//! HTTP contexts, resource table and wasm tables. The reservation is held
+//! `host_memory` limit (what the sandbox charges to the call: WASI and HTTP
+//! objects, buffered bodies and headers, captured stdout and stderr, its
+//! result), and a fixed part for what is not charged (the store, wasm tables). The reservation is held
 //! from admission until the instance is gone and the result mapped.
 //!
 //! **Who is admitted.** Tool calls, `resources/read`, `prompts/get`,
@@ -383,8 +384,7 @@ impl MemoryBudget {
     pub fn host_allowance(&self, limits: &Limits) -> u64 {
         HOST_BASE_ALLOWANCE
             .saturating_add(self.call_stack)
-            .saturating_add(limits.max_output_bytes)
-            .saturating_add(limits.max_log_bytes.saturating_mul(2))
+            .saturating_add(limits.host_bytes_ceiling() - limits.memory_bytes)
     }
 
     /// What one call with `limits` reserves: its linear-memory limit plus
@@ -608,6 +608,7 @@ mod tests {
         Limits {
             memory_bytes: memory,
             timeout: Duration::from_millis(timeout_ms),
+            host_memory_bytes: MIB + 128 * 1024,
             ..Limits::DEFAULTS
         }
     }
@@ -657,7 +658,7 @@ mod tests {
     fn a_reservation_is_memory_plus_the_host_allowance() {
         let b = budget(GIB);
         let l = limits(256 * MIB, 1000);
-        // 8 MiB base + 1 MiB stack + 1 MiB output + 2 x 64 KiB logs.
+        // 8 MiB base + 1 MiB stack + the host memory limit.
         assert_eq!(b.host_allowance(&l), 10 * MIB + 128 * 1024);
         assert_eq!(b.reservation(&l), 266 * MIB + 128 * 1024);
         assert!(b.check_fits(&l).is_ok());
