@@ -122,8 +122,8 @@ async fn a_flood_stays_within_the_budget_while_another_plugin_answers() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut held = Vec::new();
-    for call in flood {
-        let result = call.await.expect("flood task");
+    for task in flood {
+        let result = task.await.expect("flood task");
         held.push(ok_text(&result));
     }
     let peak = status_bytes(pid, "VmHWM:").max(peak_sampled);
@@ -225,8 +225,8 @@ async fn calls_that_cannot_get_memory_fail_with_the_numbers() {
         .collect();
     let mut deadline = 0;
     let mut full = 0;
-    for call in late {
-        let message = error_text(&call.await.expect("late task"));
+    for task in late {
+        let message = error_text(&task.await.expect("late task"));
         assert!(
             message.starts_with("server memory budget exhausted: this call reserves 75.1 MiB"),
             "{message}"

@@ -89,7 +89,8 @@ impl Share {
     /// A share from a fraction; `None` unless it is in (0, 1].
     pub fn from_fraction(fraction: f64) -> Option<Share> {
         let thousandths = (fraction * 1000.0).round();
-        (fraction > 0.0 && (1.0..=1000.0).contains(&thousandths)).then(|| Share(thousandths as u16))
+        (fraction > 0.0 && (1.0..=1000.0).contains(&thousandths))
+            .then_some(Share(thousandths as u16))
     }
 
     /// This share of `bytes`.
