@@ -208,7 +208,7 @@ fn plan(i: u64) -> (&'static str, Value, bool) {
         );
     }
     let text = format!("soak call {i}: the quick brown fox jumps over the lazy dog");
-    let tool = if i % 2 == 0 {
+    let tool = if i.is_multiple_of(2) {
         "text_hash"
     } else {
         "text_base64_encode"

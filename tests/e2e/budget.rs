@@ -20,9 +20,14 @@ const TOKEN_ENV: &[(&str, &str)] = &[("WARDEN_HTTP_TOKEN", TOKEN)];
 
 /// The `hold` fixture as plugin `name` with these `[limits]`.
 fn hold(plugins: Plugins, name: &str, limits: &str) -> Plugins {
+    // A host-memory limit of 1 MiB + 128 KiB keeps the reservations these
+    // tests name (memory + 8 MiB base + 2 MiB stack + host memory) round.
     plugins
         .component(name, warden_test_artifacts::HOLD_WASM)
-        .manifest(name, &format!("manifest_version = 1\n[limits]\n{limits}\n"))
+        .manifest(
+            name,
+            &format!("manifest_version = 1\n[limits]\nhost_memory = \"1152KiB\"\n{limits}\n"),
+        )
 }
 
 /// The pid of the `warden` process serving `plugins` (its command line names

@@ -66,6 +66,10 @@ impl Loud {
         let text = regex_lite::Regex::new(r"loaded in [0-9.]+ ms")
             .unwrap()
             .replace_all(&text, "loaded in <ms> ms");
+        // The default memory budget depends on the machine.
+        let text = regex_lite::Regex::new(r"(?m)^memory budget: .*$")
+            .unwrap()
+            .replace_all(&text, "memory budget: <machine>");
         regex_lite::Regex::new(r"(?m)^\d{4}-\d\d-\d\dT[0-9:.]+Z ")
             .unwrap()
             .replace_all(&text, "<time> ")

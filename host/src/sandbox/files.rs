@@ -76,6 +76,8 @@ impl FilePool {
 
 /// Raises the soft `RLIMIT_NOFILE` to the hard limit and returns it.
 #[allow(unsafe_code)]
+// `rlim_t` is `u64` on Linux but not on every target.
+#[allow(clippy::useless_conversion)]
 fn raise_descriptor_limit() -> u64 {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

@@ -1,7 +1,10 @@
 //! Progress reports of one call, coalesced: the guest may report as often as
-//! it likes; the host keeps only the latest report, and the forwarder takes
-//! it at most once per interval, plus the final one before the result.
+//! it likes. The first [`BURST`] reports are kept in order (a tool that
+//! reports a few steps has all of them delivered); after that the host keeps
+//! only the latest report, and the forwarder takes one per interval as the
+//! burst refills, plus the final one before the result.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,9 +38,14 @@ struct Shared {
     finished: Notify,
 }
 
+/// Reports forwarded at once before the interval applies; also the most
+/// reports kept waiting.
+pub const BURST: usize = 8;
+
 #[derive(Debug, Default)]
 struct Latest {
-    report: Option<ProgressReport>,
+    /// Waiting reports, oldest first; when full, the newest is replaced.
+    reports: VecDeque<ProgressReport>,
     done: bool,
     /// Reports received, for logs.
     received: u64,
@@ -50,6 +58,7 @@ impl ProgressSink {
         let stream = ProgressStream {
             shared: sink.shared.clone(),
             next: Instant::now(),
+            tokens: BURST,
         };
         (sink, stream)
     }
@@ -58,7 +67,10 @@ impl ProgressSink {
     pub fn report(&self, report: ProgressReport) {
         {
             let mut latest = lock(&self.shared.latest);
-            latest.report = Some(report);
+            if latest.reports.len() >= BURST {
+                latest.reports.pop_back();
+            }
+            latest.reports.push_back(report);
             latest.received += 1;
         }
         self.shared.changed.notify_one();
@@ -76,8 +88,10 @@ impl ProgressSink {
 #[derive(Debug)]
 pub struct ProgressStream {
     shared: Arc<Shared>,
-    /// No report goes out before this instant.
+    /// When the burst runs out, no report goes out before this instant.
     next: Instant,
+    /// Reports that may go out at once; one comes back per interval.
+    tokens: usize,
 }
 
 impl ProgressStream {
@@ -87,21 +101,40 @@ impl ProgressStream {
     /// taken.
     pub async fn next(&mut self, interval: Duration) -> Option<ProgressReport> {
         loop {
-            let done = lock(&self.shared.latest).done;
+            let (waiting, done) = {
+                let latest = lock(&self.shared.latest);
+                (!latest.reports.is_empty(), latest.done)
+            };
             if !done {
-                self.shared.changed.notified().await;
-                tokio::select! {
-                    () = tokio::time::sleep_until(self.next) => {}
-                    () = self.shared.finished.notified() => {}
+                if !waiting {
+                    self.shared.changed.notified().await;
                 }
+                if self.tokens == 0 {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(self.next) => {}
+                        () = self.shared.finished.notified() => {}
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= self.next {
+                let refills = 1 + (now - self.next).as_nanos() / interval.as_nanos().max(1);
+                self.tokens = (self.tokens + refills as usize).min(BURST);
+                self.next = now + interval;
             }
             let (report, done) = {
                 let mut latest = lock(&self.shared.latest);
-                (latest.report.take(), latest.done)
+                let done = latest.done;
+                let report = if self.tokens > 0 || done {
+                    latest.reports.pop_front()
+                } else {
+                    None
+                };
+                (report, done)
             };
             match report {
                 Some(report) => {
-                    self.next = Instant::now() + interval;
+                    self.tokens = self.tokens.saturating_sub(1);
                     return Some(report);
                 }
                 None if done => return None,
@@ -154,6 +187,20 @@ mod tests {
         );
         assert_eq!(forwarded.last(), Some(&1000.0));
         assert!(forwarded.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[tokio::test]
+    async fn a_few_quick_steps_are_all_delivered_in_order() {
+        let (sink, mut stream) = ProgressSink::new();
+        for i in 0..3 {
+            sink.report(report(f64::from(i * 50)));
+        }
+        sink.finish();
+        let mut forwarded = Vec::new();
+        while let Some(r) = stream.next(Duration::from_secs(10)).await {
+            forwarded.push(r.progress);
+        }
+        assert_eq!(forwarded, [0.0, 50.0, 100.0]);
     }
 
     #[tokio::test]
