@@ -195,24 +195,34 @@ async fn connections_over_the_caps_are_refused_at_once() {
     let refused = closed_within(&mut ninth, SLACK).await;
     assert!(String::from_utf8_lossy(&refused).starts_with("HTTP/1.1 503"));
 
-    // Closing them frees the slots: the real client gets in and calls.
+    // Closing them frees the slots: the real client gets in and calls. The
+    // server may not have seen every close yet, so a first attempt can still
+    // meet the server-wide cap; each such refusal is counted like the ninth.
     drop(held);
     let started = Instant::now();
+    let mut early_attempts = 0.0;
     let client = loop {
         match remote.try_client(Revision::Stateless, Some(TOKEN)).await {
             Ok(client) => break client,
             Err(e) => {
                 assert!(started.elapsed() < SLACK, "slots not freed: {e}");
+                early_attempts += 1.0;
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
     };
     echo(&client, "in").await;
     let metrics = remote.metrics().await;
-    for reason in ["max_connections", "max_connections_per_client"] {
+    let refused = |reason: &str| {
         let series = format!("warden_http_connections_refused_total{{reason=\"{reason}\"}}");
-        assert_eq!(sample(&metrics, &series), Some(1.0), "{metrics}");
-    }
+        sample(&metrics, &series).unwrap_or(0.0)
+    };
+    assert_eq!(refused("max_connections_per_client"), 1.0, "{metrics}");
+    let server_wide = refused("max_connections");
+    assert!(
+        (1.0..=1.0 + 2.0 * early_attempts).contains(&server_wide),
+        "{early_attempts} early attempts\n{metrics}"
+    );
 }
 
 /// POSTs `body` to `/mcp` as a stateless JSON-RPC request would be sent.
