@@ -362,7 +362,7 @@ async fn response_bodies_are_capped_by_the_host() {
     big.route("/big", Reply::ok("text/plain", vec![b'a'; (8 << 20) + 1]));
     big.route("/small", Reply::ok("text/plain", vec![b'b'; 1000]));
     // Known issue (README, Limits): reading a streamed response body is
-    // charged to `host_memory` several times over (about 160 MB for this
+    // charged to `host_memory` several times over (about 130 MB for this
     // 8 MiB body), so this test raises the limit to see the body cap itself.
     let list = format!("{:?}", format!("http://127.0.0.1:{}", big.port()));
     let plugins = Plugins::new()

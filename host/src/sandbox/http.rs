@@ -12,9 +12,11 @@
 //!    and its response body is capped at `max_response_bytes`: the guest
 //!    reads up to the cap, then gets `HttpResponseBodySize`.
 //!
-//! Body bytes are charged to the call's host memory ([`CallMemory`]) while
-//! the call holds them: a response frame when it is handed to the call, a
-//! request frame released when the connection takes it.
+//! Response body frames, read by the connection task, are charged to the
+//! call's host memory ([`CallMemory`]) from when they are handed to the call
+//! until the call lets go of them ([`account::hold`]). Request body frames
+//! are the call's own allocations and leave its count when the connection
+//! frees them.
 //!
 //! wasi:http does not follow redirects: every hop is a new request through
 //! this hook, so a redirect to an origin that is not granted is refused like
@@ -29,7 +31,7 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
-use super::account::CallMemory;
+use super::account::{self, CallMemory};
 use crate::grants::{Denial, Grants};
 use crate::policy::{self, Decision};
 
@@ -140,14 +142,6 @@ impl WasiHttpHooks for OutboundHttp {
             denials: self.denials.clone(),
             memory: self.memory.clone(),
         };
-        let memory = self.memory.clone();
-        let request = request.map(|body| {
-            ReleasingBody {
-                inner: body,
-                memory,
-            }
-            .boxed_unsync()
-        });
         Box::new(async move {
             let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
             let response =
@@ -217,40 +211,6 @@ struct ResponseCap {
     target: String,
     denials: DenialLog,
     memory: Arc<CallMemory>,
-}
-
-/// A request body whose data frames leave the call's host memory when the
-/// connection takes them.
-struct ReleasingBody {
-    inner: WasiBody,
-    memory: Arc<CallMemory>,
-}
-
-impl Body for ReleasingBody {
-    type Data = Bytes;
-    type Error = wasmtime_wasi_http::Error;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        if let Poll::Ready(Some(Ok(frame))) = &polled
-            && let Some(data) = frame.data_ref()
-        {
-            this.memory.release(data.len() as u64);
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
 }
 
 /// A response body that passes on at most `limit` bytes; reading past them
@@ -339,8 +299,7 @@ impl Body for CappedBody {
             }
         }
         this.seen += data.len() as u64;
-        this.cap.memory.charge(data.len() as u64);
-        Poll::Ready(Some(Ok(Frame::data(data))))
+        Poll::Ready(Some(Ok(Frame::data(account::hold(&this.cap.memory, data)))))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -415,7 +374,11 @@ mod tests {
             },
             ..Grants::default()
         };
-        OutboundHttp::new("test".into(), Arc::new(grants), CallMemory::new(u64::MAX))
+        OutboundHttp::new(
+            "test".into(),
+            Arc::new(grants),
+            CallMemory::new(u64::MAX).unwrap(),
+        )
     }
 
     fn get(uri: &str) -> http::Request<WasiBody> {
@@ -551,7 +514,7 @@ mod tests {
             plugin: "test".into(),
             target: "http://x:80".into(),
             denials: DenialLog::default(),
-            memory: CallMemory::new(u64::MAX),
+            memory: CallMemory::new(u64::MAX).unwrap(),
         };
         let inner = Full::new(Bytes::from_static(b"abcdefgh"))
             .map_err(|never| match never {})

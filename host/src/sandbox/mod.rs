@@ -346,7 +346,18 @@ impl Sandbox {
                 };
             }
         };
-        let memory = CallMemory::new(limits.host_memory_bytes);
+        let Some(memory) = CallMemory::new(limits.host_memory_bytes) else {
+            return CallReport {
+                outcome: Err(CallError::Internal(
+                    "too many calls at once to account for their host memory".into(),
+                )),
+                stats: CallStats::default(),
+                stdout: stdout.snapshot(),
+                stderr: stderr.snapshot(),
+                denials: Vec::new(),
+                announcements: Announcements::default(),
+            };
+        };
         let mut table = ResourceTable::new();
         table.set_max_capacity(usize::try_from(limits.max_handles).unwrap_or(usize::MAX));
         let mut http = WasiHttpCtx::new();
