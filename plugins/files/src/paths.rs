@@ -484,7 +484,12 @@ mod tests {
         // Raw errno values count as denials too.
         #[cfg(not(target_os = "wasi"))]
         assert_eq!(
-            failed(io_error(Op::Read, &ro, &io::Error::from_raw_os_error(13), None)),
+            failed(io_error(
+                Op::Read,
+                &ro,
+                &io::Error::from_raw_os_error(13),
+                None
+            )),
             "cannot read /workspace/x.md: permission denied (read-only or not granted)"
         );
     }

@@ -126,8 +126,7 @@ mod tests {
 
     #[test]
     fn outside_message() {
-        let ToolError::Failed(message) = outside_granted_dir("/data/../etc/passwd", "/data")
-        else {
+        let ToolError::Failed(message) = outside_granted_dir("/data/../etc/passwd", "/data") else {
             panic!("not a failure");
         };
         assert_eq!(
