@@ -23,17 +23,15 @@
 #![allow(clippy::print_stdout)]
 
 mod common;
+mod load_support;
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
-use serde_json::{Value, json};
+use anyhow::{Context as _, ensure};
+use serde_json::json;
 
-/// The bearer token the benchmark configures.
-const TOKEN: &str = "bench-token";
+use load_support::HttpServer;
 /// Seconds per case in a full run (`WARDEN_BENCH_SECS` overrides).
 const DEFAULT_SECS: u64 = 5;
 /// Requests per client in a smoke run.
@@ -91,13 +89,13 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
     );
     let mut throughput = Vec::new();
     for workers in WORKERS {
-        let server = ServerProcess::start(dir.path(), workers)?;
+        let server = HttpServer::start(dir.path(), Some(workers))?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(128)
             .build()?;
         // Warm up: compile cache, connection pool, first instances.
         for _ in 0..20 {
-            call(&http, &server.url).await?;
+            call(&http, server.url()).await?;
         }
         for clients in CLIENTS {
             let plan = if quick {
@@ -105,9 +103,9 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             } else {
                 Plan::For(duration)
             };
-            let server_cpu = CpuMeter::start(server.child.id());
+            let server_cpu = CpuMeter::start(server.pid());
             let client_cpu = CpuMeter::start(std::process::id());
-            let result = load(&http, &server.url, clients, plan).await;
+            let result = load(&http, server.url(), clients, plan).await;
             println!(
                 "{:>7} {:>7} {:>9} {:>9.0} {:>8.3} {:>8.3} {:>9} {:>8} {:>6}",
                 workers,
@@ -171,13 +169,7 @@ impl LoadResult {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        if self.latencies.is_empty() {
-            return Duration::ZERO;
-        }
-        let mut sorted = self.latencies.clone();
-        sorted.sort_unstable();
-        let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-        sorted[index]
+        load_support::percentile(&self.latencies, p)
     }
 }
 
@@ -224,31 +216,8 @@ async fn load(http: &reqwest::Client, url: &str, clients: usize, plan: Plan) -> 
 async fn call(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
     const TEXT: &str = "The quick brown fox jumps over the lazy dog. \
                         Pack my box with five dozen liquor jugs, twice!";
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": "hostile_echo",
-            "arguments": { "text": TEXT },
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}
-            }
-        }
-    });
-    let response = http
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "hostile_echo")
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await?;
-    ensure!(status == 200, "HTTP {status}: {text}");
+    let arguments = json!({ "text": TEXT });
+    let text = load_support::post_tool_call(http, url, "hostile_echo", &arguments).await?;
     ensure!(
         text.contains("\"isError\":false") && text.contains("lazy dog"),
         "unexpected response: {text}"
@@ -296,68 +265,4 @@ fn cpu_ticks(pid: u32) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
-}
-
-/// `warden serve --http 127.0.0.1:0` with a given number of worker threads.
-struct ServerProcess {
-    child: Child,
-    url: String,
-}
-
-impl ServerProcess {
-    fn start(dir: &std::path::Path, workers: usize) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-            .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
-            .arg("--config")
-            .arg(dir.join("warden.toml"))
-            .env("TOKIO_WORKER_THREADS", workers.to_string())
-            .env("WARDEN_HTTP_TOKEN", TOKEN)
-            .env_remove("WARDEN_LOG")
-            .env_remove("RUST_LOG")
-            .env_remove("WARDEN_CONFIG")
-            .env_remove("WARDEN_PLUGINS")
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .context("spawn warden")?;
-        let stderr = child.stderr.take().context("stderr")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Keep draining stderr (one log line per call) so the server never
-        // blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addr) = serde_json::from_str::<Value>(&line)
-                    .ok()
-                    .and_then(|e| e["fields"]["addr"].as_str().map(str::to_owned))
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(Ok(addr));
-                } else if let Some(tx) = &tx
-                    && line.contains("\"ERROR\"")
-                {
-                    let _ = tx.send(Err(line));
-                }
-            }
-        });
-        let addr = match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(Ok(addr)) => addr,
-            Ok(Err(line)) => bail!("warden failed to start: {line}"),
-            Err(_) => bail!("warden did not start listening"),
-        };
-        Ok(Self {
-            child,
-            url: format!("http://{addr}/mcp"),
-        })
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }

@@ -24,10 +24,10 @@
 #![allow(clippy::print_stdout)]
 
 mod common;
+mod load_support;
 
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -35,10 +35,12 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use rmcp::RoleClient;
 use rmcp::ServiceExt as _;
-use rmcp::model::{CallToolRequestParams, JsonObject};
+use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt as _, TokioChildProcess};
 use serde_json::{Value, json};
+
+use load_support::{HttpServer, percentile};
 
 /// Calls in a full run, over both transports (`WARDEN_SOAK_CALLS` overrides).
 const DEFAULT_CALLS: u64 = 100_000;
@@ -48,8 +50,6 @@ const SMOKE_CALLS: u64 = 240;
 const CLIENTS: usize = 8;
 /// One call in this many is hostile.
 const HOSTILE_EVERY: u64 = 10;
-/// The bearer token of the HTTP server.
-const TOKEN: &str = "soak-token";
 /// Tight limits for the hostile plugin, so that each hostile call ends fast.
 const HOSTILE_MANIFEST: &str = "manifest_version = 1\nname = \"hostile\"\n[limits]\n\
      fuel = 20_000_000\nmemory = \"16MiB\"\ntimeout = \"300ms\"\n\
@@ -164,16 +164,6 @@ async fn run(quick: bool, calls: u64) -> anyhow::Result<()> {
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
-}
-
-fn percentile(latencies: &[Duration], p: f64) -> Duration {
-    if latencies.is_empty() {
-        return Duration::ZERO;
-    }
-    let mut sorted = latencies.to_vec();
-    sorted.sort_unstable();
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -354,11 +344,11 @@ enum Client {
 
 impl Client {
     async fn call(&self, tool: &str, arguments: Value) -> anyhow::Result<Outcome> {
-        let Value::Object(arguments) = arguments else {
-            bail!("arguments must be an object");
-        };
         match self {
             Client::Stdio(service) => {
+                let Value::Object(arguments) = arguments else {
+                    bail!("arguments must be an object");
+                };
                 let result = service
                     .call_tool(
                         CallToolRequestParams::new(tool.to_string()).with_arguments(arguments),
@@ -375,44 +365,20 @@ impl Client {
                     text,
                 })
             }
-            Client::Http { http, url } => http_call(http, url, tool, arguments).await,
+            Client::Http { http, url } => http_call(http, url, tool, &arguments).await,
         }
     }
 }
 
-/// One stateless (2026-07-28) `tools/call` POST; the result from a JSON or
-/// an event-stream body.
+/// One stateless `tools/call` POST; the result from a JSON or an
+/// event-stream body.
 async fn http_call(
     http: &reqwest::Client,
     url: &str,
     tool: &str,
-    arguments: JsonObject,
+    arguments: &Value,
 ) -> anyhow::Result<Outcome> {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {
-            "name": tool,
-            "arguments": arguments,
-            "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}
-            }
-        }
-    });
-    let response = http
-        .post(url)
-        .bearer_auth(TOKEN)
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .body(body.to_string())
-        .send()
-        .await?;
-    let status = response.status();
-    let text = response.text().await?;
-    ensure!(status == 200, "HTTP {status}: {text}");
+    let text = load_support::post_tool_call(http, url, tool, arguments).await?;
     let messages: Vec<Value> = if text.trim_start().starts_with('{') {
         vec![serde_json::from_str(&text)?]
     } else {
@@ -438,7 +404,7 @@ struct Server {
     pid: u32,
     /// The stdio session, handed to the first client and kept for later ones.
     stdio: Option<Arc<RunningService<RoleClient, ()>>>,
-    http: Option<(Child, String)>,
+    http: Option<HttpServer>,
 }
 
 impl Server {
@@ -470,9 +436,9 @@ impl Server {
                 server.stdio = Some(Arc::new(service));
             }
             Transport::Http => {
-                let (child, url) = start_http(dir)?;
-                server.pid = child.id();
-                server.http = Some((child, url));
+                let http = HttpServer::start(dir, None)?;
+                server.pid = http.pid();
+                server.http = Some(http);
             }
         }
         Ok(server)
@@ -481,11 +447,11 @@ impl Server {
     /// A client: the stdio session, or a fresh HTTP connection pool.
     async fn client(&self) -> anyhow::Result<Client> {
         match (&self.http, &self.stdio) {
-            (Some((_, url)), _) => Ok(Client::Http {
+            (Some(server), _) => Ok(Client::Http {
                 http: reqwest::Client::builder()
                     .pool_max_idle_per_host(CLIENTS)
                     .build()?,
-                url: url.clone(),
+                url: server.url().to_owned(),
             }),
             (None, Some(service)) => Ok(Client::Stdio(service.clone())),
             (None, None) => bail!(
@@ -502,59 +468,7 @@ impl Server {
         {
             let _ = tokio::time::timeout(Duration::from_secs(5), service.cancel()).await;
         }
-        if let Some((mut child, _)) = self.http.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
-
-/// Starts `warden serve --http 127.0.0.1:0`; its child and `/mcp` URL.
-fn start_http(dir: &Path) -> anyhow::Result<(Child, String)> {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
-        .arg("--config")
-        .arg(dir.join("warden.toml"))
-        .env("WARDEN_HTTP_TOKEN", TOKEN)
-        .env_remove("WARDEN_LOG")
-        .env_remove("RUST_LOG")
-        .env_remove("WARDEN_CONFIG")
-        .env_remove("WARDEN_PLUGINS")
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .context("spawn warden")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let (tx, rx) = std::sync::mpsc::channel();
-    // Keep draining stderr (a log line per call) so the server never blocks.
-    std::thread::spawn(move || {
-        let mut tx = Some(tx);
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if let Some(addr) = serde_json::from_str::<Value>(&line)
-                .ok()
-                .and_then(|e| e["fields"]["addr"].as_str().map(str::to_owned))
-                && let Some(tx) = tx.take()
-            {
-                let _ = tx.send(Ok(addr));
-            } else if let Some(tx) = &tx
-                && line.contains("\"ERROR\"")
-            {
-                let _ = tx.send(Err(line));
-            }
-        }
-    });
-    match rx.recv_timeout(Duration::from_secs(120)) {
-        Ok(Ok(addr)) => Ok((child, format!("http://{addr}/mcp"))),
-        Ok(Err(line)) => {
-            let _ = child.kill();
-            bail!("warden failed to start: {line}")
-        }
-        Err(_) => {
-            let _ = child.kill();
-            bail!("warden did not start listening")
-        }
+        // Dropping the HTTP server kills it.
+        drop(self.http.take());
     }
 }

@@ -1,6 +1,20 @@
 //! An append-only JSON Lines file that rotates by size. Each line is written
 //! with one `write_all` under a lock, so concurrent writers never interleave
 //! or split lines.
+//!
+//! Disk use is bounded: the file rotates before a line would take it past
+//! its limit, and [`KEEP_ROTATED`] older files are kept: at most
+//! `1 + KEEP_ROTATED` files of `max_bytes` each (a file passes its limit only
+//! when it holds one line longer than the limit, alone).
+//!
+//! Rotation is written here rather than taken from the `file-rotate` crate
+//! (0.8, the maintained one): its size limits either cut a line in two
+//! (`ContentLimit::Bytes`) or let the file pass the limit before rotating
+//! (`BytesSurpassed`); it panics when the folder cannot be created or a
+//! rotated file appears meanwhile; when the file cannot be reopened after a
+//! rotation it drops every later write silently (where this one returns the
+//! error, which the caller logs); and it brings `chrono` and `flate2`
+//! for time-based rotation and compression, which are not used here.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};

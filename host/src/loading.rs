@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::ConfigError;
-use crate::limits::{ByteSize, HumanDuration, LimitValueError, parse_size_value};
+use crate::limits::{ByteSize, parse_duration_value, parse_size_value};
 
 /// How plugins are read and described.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,30 +78,16 @@ impl RawLoading {
             },
             read_timeout: match &self.read_timeout {
                 None => defaults.read_timeout,
-                Some(value) => duration(value).map_err(|e| error("read_timeout", e))?,
+                Some(value) => parse_duration_value(value).map_err(|e| error("read_timeout", e))?,
             },
             describe_timeout: match &self.describe_timeout {
                 None => defaults.describe_timeout,
-                Some(value) => duration(value).map_err(|e| error("describe_timeout", e))?,
+                Some(value) => {
+                    parse_duration_value(value).map_err(|e| error("describe_timeout", e))?
+                }
             },
         })
     }
-}
-
-/// A duration string such as `"5s"`; never zero.
-fn duration(value: &toml::Value) -> Result<Duration, LimitValueError> {
-    let toml::Value::String(text) = value else {
-        return Err(LimitValueError::InvalidDuration {
-            value: value.to_string(),
-        });
-    };
-    let duration = text.parse::<HumanDuration>()?.0;
-    if duration.is_zero() {
-        return Err(LimitValueError::Zero {
-            value: value.to_string(),
-        });
-    }
-    Ok(duration)
 }
 
 #[cfg(test)]

@@ -316,16 +316,13 @@ impl Sandbox {
         op: Op<'_>,
     ) -> CallReport<OpResult> {
         if !plugin.exports.supports(&op) {
-            return CallReport {
-                outcome: Err(CallError::Internal(
+            return CallReport::not_run(
+                CallError::Internal(
                     "the plugin does not export the interface this call needs".into(),
-                )),
-                stats: CallStats::default(),
-                stdout: Captured::default(),
-                stderr: Captured::default(),
-                denials: Vec::new(),
-                announcements: Announcements::default(),
-            };
+                ),
+                Captured::default(),
+                Captured::default(),
+            );
         }
         let log_cap = usize::try_from(limits.max_log_bytes).unwrap_or(usize::MAX);
         let stdout = CapturedOutput::new(log_cap);
@@ -335,16 +332,7 @@ impl Sandbox {
         let started = Instant::now();
         let wasi = match wasi_context(grants, &stdout, &stderr) {
             Ok(wasi) => wasi,
-            Err(error) => {
-                return CallReport {
-                    outcome: Err(error),
-                    stats: CallStats::default(),
-                    stdout: stdout.snapshot(),
-                    stderr: stderr.snapshot(),
-                    denials: Vec::new(),
-                    announcements: Announcements::default(),
-                };
-            }
+            Err(error) => return CallReport::not_run(error, stdout.snapshot(), stderr.snapshot()),
         };
         let Some(memory) = CallMemory::new(limits.host_memory_bytes) else {
             return CallReport {
@@ -379,17 +367,14 @@ impl Sandbox {
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        let mut stats = CallStats::default();
         if let Err(e) = store.set_fuel(limits.fuel) {
-            return CallReport {
-                outcome: Err(CallError::Internal(format!("{e:#}"))),
-                stats,
-                stdout: stdout.snapshot(),
-                stderr: stderr.snapshot(),
-                denials: Vec::new(),
-                announcements: Announcements::default(),
-            };
+            return CallReport::not_run(
+                CallError::Internal(format!("{e:#}")),
+                stdout.snapshot(),
+                stderr.snapshot(),
+            );
         }
+        let mut stats = CallStats::default();
         let deadline = started + limits.timeout;
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(move |_| {

@@ -72,6 +72,20 @@ impl Announcements {
 }
 
 impl<T> CallReport<T> {
+    /// A call that failed before the guest ran: no stats, denials or
+    /// announcements, only what the guest's output had captured (nothing,
+    /// or what a failed set-up left).
+    pub(super) fn not_run(error: CallError, stdout: Captured, stderr: Captured) -> Self {
+        CallReport {
+            outcome: Err(error),
+            stats: CallStats::default(),
+            stdout,
+            stderr,
+            denials: Vec::new(),
+            announcements: Announcements::default(),
+        }
+    }
+
     pub(super) fn map<U>(self, f: impl FnOnce(T) -> Result<U, CallError>) -> CallReport<U> {
         CallReport {
             outcome: self.outcome.and_then(f),

@@ -5,6 +5,7 @@
 use std::io;
 
 use warden_plugin::ToolError;
+use warden_plugin::fs::{FsFailure, outside_granted_dir};
 
 /// Largest flag file read.
 const MAX_FILE: u64 = 4 * 1024 * 1024;
@@ -103,18 +104,6 @@ fn list_roots(roots: &[Root]) -> String {
         .join(", ")
 }
 
-/// Whether `error` is a refusal (`EACCES`, `EPERM`, `EROFS`, `ENOTCAPABLE`).
-fn is_denied(error: &io::Error) -> bool {
-    #[cfg(target_os = "wasi")]
-    const DENIED: [i32; 4] = [2, 63, 69, 76];
-    #[cfg(not(target_os = "wasi"))]
-    const DENIED: [i32; 3] = [1, 13, 30];
-    matches!(
-        error.kind(),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-    ) || error.raw_os_error().is_some_and(|c| DENIED.contains(&c))
-}
-
 /// Reads the flag file at `path` (from [`flag_file_path`]) as text.
 pub fn read_text(path: &str, roots: &[Root]) -> Result<String, ToolError> {
     let Some(root) = roots
@@ -150,19 +139,14 @@ pub fn read_text(path: &str, roots: &[Root]) -> Result<String, ToolError> {
 
 fn read_error(path: &str, root: &str, error: &io::Error) -> ToolError {
     if !Root::new(root).contains(&normalize(path)) {
-        return ToolError::failed(format!(
-            "access denied to {path}: the path leads outside the granted directory {root} \
-             (`..` cannot leave a granted directory)"
-        ));
+        return outside_granted_dir(path, root);
     }
-    if is_denied(error) {
-        return ToolError::failed(format!(
+    match FsFailure::of(error) {
+        FsFailure::Denied => ToolError::failed(format!(
             "cannot read {path}: permission denied (read-only or not granted; symbolic links \
              cannot leave {root})"
-        ));
-    }
-    match error.kind() {
-        io::ErrorKind::NotFound => {
+        )),
+        FsFailure::NotFound => {
             let dir = match path.rfind('/') {
                 Some(0) | None => "/",
                 Some(i) => &path[..i],
@@ -174,10 +158,10 @@ fn read_error(path: &str, root: &str, error: &io::Error) -> ToolError {
             };
             ToolError::failed(format!("flag file {path} does not exist{hint}"))
         }
-        io::ErrorKind::IsADirectory => ToolError::failed(format!(
+        FsFailure::IsADirectory => ToolError::failed(format!(
             "cannot read {path}: it is a directory, not a flag file"
         )),
-        io::ErrorKind::FileTooLarge => ToolError::failed(format!(
+        FsFailure::TooLarge => ToolError::failed(format!(
             "flag file {path} is too large ({error} bytes; at most {MAX_FILE})"
         )),
         _ => ToolError::failed(format!("cannot read {path}: {error}")),

@@ -9,6 +9,7 @@ use std::io;
 use std::path::Path;
 
 use warden_plugin::ToolError;
+use warden_plugin::fs::{FsFailure, outside_granted_dir};
 
 /// Said instead of the list of granted directories when there is none.
 pub const NONE_GRANTED: &str = "none is granted: a directory must be requested in the plugin's \
@@ -244,21 +245,6 @@ impl Op {
     }
 }
 
-/// Whether `error` is a refusal: `EACCES`, `EPERM`, `EROFS`, or WASI's
-/// `not-permitted` / `ENOTCAPABLE`.
-pub fn is_denied(error: &io::Error) -> bool {
-    // wasi-libc errno values: EACCES 2, EPERM 63, EROFS 69, ENOTCAPABLE 76.
-    #[cfg(target_os = "wasi")]
-    const DENIED: [i32; 4] = [2, 63, 69, 76];
-    // Linux errno values: EPERM 1, EACCES 13, EROFS 30.
-    #[cfg(not(target_os = "wasi"))]
-    const DENIED: [i32; 3] = [1, 13, 30];
-    matches!(
-        error.kind(),
-        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-    ) || error.raw_os_error().is_some_and(|c| DENIED.contains(&c))
-}
-
 /// Turns an I/O error on `target` into an actionable message.
 ///
 /// `symlink` is the first symbolic link on the way to the target, if any
@@ -279,57 +265,60 @@ pub fn io_error(
         error.raw_os_error()
     ));
     if target.escapes() {
-        return ToolError::failed(format!(
-            "access denied to {path}: the path leads outside the granted directory {root} \
-             (`..` cannot leave a granted directory)"
-        ));
+        return outside_granted_dir(path, root);
     }
-    if is_denied(error) {
-        if let Some((link, to)) = symlink {
-            let to = if to.is_empty() {
-                String::new()
-            } else {
-                format!(" to {to}")
-            };
-            return ToolError::failed(format!(
-                "access denied to {path}: {link} is a symbolic link{to}, which leads outside \
-                 the granted directory {root} (symbolic links cannot leave a granted directory)"
-            ));
-        }
-        if op.writes() && !target.root.writable {
-            return ToolError::failed(format!(
-                "cannot {} {path}: this plugin has read-only access to {root}",
-                op.verb()
-            ));
-        }
-        return ToolError::failed(format!(
-            "cannot {} {path}: permission denied (read-only or not granted)",
-            op.verb()
-        ));
-    }
-    match error.kind() {
-        io::ErrorKind::NotFound if op == Op::Write => ToolError::failed(format!(
+    match FsFailure::of(error) {
+        FsFailure::Denied => denied(op, target, symlink),
+        FsFailure::NotFound if op == Op::Write => ToolError::failed(format!(
             "cannot write {path}: the directory {} does not exist (pass create_dirs: true to \
              create it)",
             parent(path)
         )),
-        io::ErrorKind::NotFound => ToolError::failed(format!(
+        FsFailure::NotFound => ToolError::failed(format!(
             "{path} does not exist (list {} to see what is there)",
             parent(&target.normalized)
         )),
-        io::ErrorKind::IsADirectory => ToolError::failed(format!(
+        FsFailure::IsADirectory => ToolError::failed(format!(
             "cannot {} {path}: it is a directory (use `list` to see its contents)",
             op.verb()
         )),
-        io::ErrorKind::NotADirectory if op == Op::List => {
+        FsFailure::NotADirectory if op == Op::List => {
             ToolError::failed(format!("cannot list {path}: it is a file, not a directory"))
         }
-        io::ErrorKind::NotADirectory => ToolError::failed(format!(
+        FsFailure::NotADirectory => ToolError::failed(format!(
             "cannot {} {path}: a component of the path is a file, not a directory",
             op.verb()
         )),
         _ => ToolError::failed(format!("cannot {} {path}: {error}", op.verb())),
     }
+}
+
+/// The message for a refusal by the host: a symbolic link leading out of the
+/// granted directory, a write to a read-only one, or no grant.
+fn denied(op: Op, target: &Target, symlink: Option<(String, String)>) -> ToolError {
+    let path = &target.path;
+    let root = &target.root.path;
+    if let Some((link, to)) = symlink {
+        let to = if to.is_empty() {
+            String::new()
+        } else {
+            format!(" to {to}")
+        };
+        return ToolError::failed(format!(
+            "access denied to {path}: {link} is a symbolic link{to}, which leads outside \
+             the granted directory {root} (symbolic links cannot leave a granted directory)"
+        ));
+    }
+    if op.writes() && !target.root.writable {
+        return ToolError::failed(format!(
+            "cannot {} {path}: this plugin has read-only access to {root}",
+            op.verb()
+        ));
+    }
+    ToolError::failed(format!(
+        "cannot {} {path}: permission denied (read-only or not granted)",
+        op.verb()
+    ))
 }
 
 /// The first symbolic link on the way from the target's granted directory to
@@ -494,10 +483,15 @@ mod tests {
         );
         // Raw errno values count as denials too.
         #[cfg(not(target_os = "wasi"))]
-        for code in [1, 13, 30] {
-            assert!(is_denied(&io::Error::from_raw_os_error(code)), "{code}");
-        }
-        assert!(!is_denied(&io::Error::from(io::ErrorKind::NotFound)));
+        assert_eq!(
+            failed(io_error(
+                Op::Read,
+                &ro,
+                &io::Error::from_raw_os_error(13),
+                None
+            )),
+            "cannot read /workspace/x.md: permission denied (read-only or not granted)"
+        );
     }
 
     #[test]

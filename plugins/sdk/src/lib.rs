@@ -90,6 +90,7 @@
 extern crate self as warden_plugin;
 
 mod completion;
+pub mod fs;
 pub mod log;
 pub mod notify;
 mod output;
