@@ -335,16 +335,13 @@ impl Sandbox {
             Err(error) => return CallReport::not_run(error, stdout.snapshot(), stderr.snapshot()),
         };
         let Some(memory) = CallMemory::new(limits.host_memory_bytes) else {
-            return CallReport {
-                outcome: Err(CallError::Internal(
+            return CallReport::not_run(
+                CallError::Internal(
                     "too many calls at once to account for their host memory".into(),
-                )),
-                stats: CallStats::default(),
-                stdout: stdout.snapshot(),
-                stderr: stderr.snapshot(),
-                denials: Vec::new(),
-                announcements: Announcements::default(),
-            };
+                ),
+                stdout.snapshot(),
+                stderr.snapshot(),
+            );
         };
         let mut table = ResourceTable::new();
         table.set_max_capacity(usize::try_from(limits.max_handles).unwrap_or(usize::MAX));
