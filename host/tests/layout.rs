@@ -242,7 +242,7 @@ fn stages_import_only_the_stages_below_them() {
             .collect();
         writeln!(listing, "  {stage:<8} -> {}", uses.join(", ")).expect("write to a String");
     }
-    println!("{listing}");
+    eprintln!("{listing}");
 
     assert!(
         refused.is_empty(),

@@ -380,6 +380,8 @@ impl Drop for Waiting<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn limits(memory: u64, timeout_ms: u64) -> Limits {

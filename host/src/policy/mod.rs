@@ -8,4 +8,4 @@ pub mod lock;
 pub mod manifest;
 pub mod operator;
 
-pub use http::{Decision, decide};
+pub use http::{Decision, NO_GRANT, decide};

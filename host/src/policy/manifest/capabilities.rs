@@ -178,7 +178,11 @@ pub(crate) fn check_http_response(value: &toml::Value) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::manifest::{DirMode, GuestPath};
+    use crate::policy::manifest::DirMode;
+
+    fn origin(s: &str) -> HttpOrigin {
+        s.parse().unwrap_or_else(|e| panic!("{s:?}: {e}"))
+    }
 
     #[test]
     fn env_var_names() {
