@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::config::ConfigError;
+use crate::input::settings::ConfigError;
 use crate::limits::{ByteSize, parse_duration_value, parse_size_value};
 
 /// How plugins are read and described.

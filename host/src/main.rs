@@ -11,7 +11,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    warden::telemetry::init(cli.log_format);
+    warden::observe::telemetry::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -30,7 +30,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             // Errors can quote plugin text: shown by the rendering rule.
-            eprintln!("warden: {}", warden::render::escape(&format!("{e:#}")));
+            eprintln!(
+                "warden: {}",
+                warden::observe::render::escape(&format!("{e:#}"))
+            );
             ExitCode::FAILURE
         }
     }

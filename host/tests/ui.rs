@@ -13,7 +13,7 @@ use std::fmt::Display;
 use std::path::{Path, PathBuf};
 
 use warden::config::Config;
-use warden::manifest::Manifest;
+use warden::policy::manifest::Manifest;
 
 fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -96,7 +96,7 @@ fn toml_string(text: &str) -> String {
 fn assert_inert(text: &str, what: &str) {
     let bad: Vec<char> = text
         .chars()
-        .filter(|&c| c != '\n' && warden::render::is_unsafe(c))
+        .filter(|&c| c != '\n' && warden::observe::render::is_unsafe(c))
         .collect();
     assert!(
         bad.is_empty(),

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use warden::registry::{LoadedPlugin, PluginEntry, PluginStatus, Registry};
+use warden::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus, Registry};
 use warden::sandbox::{Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate};
 
 use crate::harness::{PLUGINS, harness};

@@ -6,10 +6,10 @@
 use std::sync::{Arc, OnceLock};
 
 use warden::config::Config;
-use warden::dispatch::Dispatcher;
-use warden::loader::LoadSettings;
-use warden::lock::LockFile;
-use warden::registry::{PluginEntry, PluginStatus, Registry};
+use warden::load::LoadSettings;
+use warden::mcp::dispatch::Dispatcher;
+use warden::mcp::registry::{PluginEntry, PluginStatus, Registry};
+use warden::policy::lock::LockFile;
 use warden::sandbox::{EngineSettings, Sandbox};
 
 /// The plugin names, in load (name) order.
@@ -74,7 +74,7 @@ fn setup() -> Result<Harness, String> {
         budget: budget.clone(),
     };
     let mut plugins = runtime
-        .block_on(warden::loader::load_dir(&sandbox, &plugins_dir, &settings))
+        .block_on(warden::load::load_dir(&sandbox, &plugins_dir, &settings))
         .map_err(|e| e.to_string())?;
     plugins.sort_by(|a, b| a.name.cmp(&b.name));
     let names: Vec<&str> = plugins.iter().map(|p| p.name.as_str()).collect();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use rmcp::ServiceExt as _;
 use rmcp::model::ServerJsonRpcMessage;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
-use warden::server::WardenServer;
+use warden::mcp::server::WardenServer;
 
 use crate::harness::harness;
 

@@ -6,8 +6,8 @@ use std::path::Path;
 use serde::Serialize;
 use warden::config::Config;
 use warden::limits::{LimitBounds, LimitKind, Limits};
-use warden::lock::{self, Approval, LockFile, NewPlugins, Verdict};
-use warden::manifest::{DirMode, HttpOrigin, Manifest, PluginName};
+use warden::policy::lock::{self, Approval, LockFile, NewPlugins, Verdict};
+use warden::policy::manifest::{DirMode, HttpOrigin, Manifest, PluginName};
 
 const KINDS: [LimitKind; 5] = [
     LimitKind::Fuel,
@@ -189,7 +189,7 @@ pub fn lock(data: &[u8]) {
                     approved
                         .http
                         .iter()
-                        .any(|a| warden::grants::covers(a, origin)),
+                        .any(|a| warden::policy::grants::covers(a, origin)),
                     "{origin} granted beyond the approval"
                 );
             }

@@ -1,7 +1,7 @@
 //! The outgoing HTTP policy: origin grants as manifests write them, and
 //! [`warden::policy::decide`] on request URIs as guests send them.
 
-use warden::manifest::{HostPattern, HttpOrigin};
+use warden::policy::manifest::{HostPattern, HttpOrigin};
 use warden::policy::{Decision, decide};
 
 /// Input: the first line holds origins separated by spaces, every further

@@ -50,11 +50,12 @@
 
 mod ledger;
 mod machine;
+mod refusal;
+mod size;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use tokio::sync::oneshot;
 
@@ -62,9 +63,12 @@ use crate::limits::Limits;
 pub use ledger::MAX_PASSES;
 use ledger::{Arrival, Bounds, Ledger, Refusal, Ticket};
 use machine::MachineMemory;
+pub use refusal::{Exhausted, Usage, Wait, Why};
+use size::derive;
+pub use size::{Approx, BudgetSource, Share};
 
-const MIB: u64 = 1 << 20;
-const GIB: u64 = 1 << 30;
+pub(crate) const MIB: u64 = 1 << 20;
+pub(crate) const GIB: u64 = 1 << 30;
 
 /// The fixed part of a call's host allowance: the WASI and HTTP contexts,
 /// the resource table, wasm tables (bounded by the instance pool) and the
@@ -74,222 +78,6 @@ pub const HOST_BASE_ALLOWANCE: u64 = 8 * MIB;
 pub const FALLBACK_BUDGET: u64 = 8 * GIB;
 /// Waiting requests allowed per allowed concurrent call.
 pub const QUEUE_PER_CALL_SLOT: usize = 4;
-
-/// The part of the budget one plugin may hold, as a fraction in (0, 1].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Share(u16);
-
-impl Share {
-    /// One half: two plugins flooding at once split the budget, and a third
-    /// finds room as soon as either's calls end.
-    pub const DEFAULT: Share = Share(500);
-    /// The whole budget.
-    pub const WHOLE: Share = Share(1000);
-
-    /// A share from a fraction; `None` unless it is in (0, 1].
-    pub fn from_fraction(fraction: f64) -> Option<Share> {
-        let thousandths = (fraction * 1000.0).round();
-        (fraction > 0.0 && (1.0..=1000.0).contains(&thousandths))
-            .then_some(Share(thousandths as u16))
-    }
-
-    /// This share of `bytes`.
-    pub fn of(self, bytes: u64) -> u64 {
-        u64::try_from(u128::from(bytes) * u128::from(self.0) / 1000).unwrap_or(bytes)
-    }
-}
-
-impl Default for Share {
-    fn default() -> Self {
-        Share::DEFAULT
-    }
-}
-
-impl fmt::Display for Share {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", f64::from(self.0) / 1000.0)
-    }
-}
-
-/// Where the budget's size comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BudgetSource {
-    /// `memory_budget` in `warden.toml`.
-    Configured,
-    /// Three quarters of this cgroup memory limit.
-    Cgroup(u64),
-    /// Half of this much physical memory.
-    Physical(u64),
-    /// [`FALLBACK_BUDGET`]: the machine said nothing.
-    Fallback,
-}
-
-impl fmt::Display for BudgetSource {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            BudgetSource::Configured => f.write_str("memory_budget in warden.toml"),
-            BudgetSource::Cgroup(limit) => {
-                write!(f, "3/4 of the cgroup memory limit of {}", Approx(limit))
-            }
-            BudgetSource::Physical(bytes) => {
-                write!(f, "1/2 of the {} of physical memory", Approx(bytes))
-            }
-            BudgetSource::Fallback => f.write_str("built-in: physical memory unknown"),
-        }
-    }
-}
-
-/// The default budget for a machine, rounded down to whole MiB.
-fn derive(machine: MachineMemory) -> (u64, BudgetSource) {
-    let from_cgroup = machine.cgroup_limit.map(|limit| limit / 4 * 3);
-    let from_physical = machine.physical.map(|bytes| bytes / 2);
-    let (bytes, source) = match (from_cgroup, from_physical, machine.cgroup_limit) {
-        (Some(c), Some(p), Some(limit)) if c < p => (c, BudgetSource::Cgroup(limit)),
-        (_, Some(p), _) => (p, BudgetSource::Physical(machine.physical.unwrap_or(0))),
-        (Some(c), None, Some(limit)) => (c, BudgetSource::Cgroup(limit)),
-        _ => (FALLBACK_BUDGET, BudgetSource::Fallback),
-    };
-    ((bytes / MIB * MIB).max(MIB), source)
-}
-
-/// Displays a byte count approximately (`11.8 GiB`, `273 MiB`), for messages
-/// about sizes that are not round.
-#[derive(Debug, Clone, Copy)]
-pub struct Approx(pub u64);
-
-impl fmt::Display for Approx {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let units = [("GiB", GIB), ("MiB", MIB), ("KiB", 1 << 10)];
-        for (name, size) in units {
-            if self.0 >= size {
-                let value = self.0 as f64 / size as f64;
-                return if value >= 100.0 || self.0.is_multiple_of(size) {
-                    write!(f, "{value:.0} {name}")
-                } else {
-                    write!(f, "{value:.1} {name}")
-                };
-            }
-        }
-        write!(f, "{} B", self.0)
-    }
-}
-
-/// How long a request may wait for memory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// A call from a client: at most this long (its timeout), in the bounded
-    /// queue.
-    Call(Duration),
-    /// A plugin description at load: as long as it takes, outside the queue
-    /// bounds.
-    Load,
-}
-
-/// What the budget looks like now, for `/readyz` and messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
-    /// The whole budget, in bytes.
-    pub budget: u64,
-    /// Bytes reserved by requests in flight.
-    pub reserved: u64,
-    /// Requests in flight.
-    pub in_flight: usize,
-    /// Requests waiting for memory.
-    pub queued: usize,
-}
-
-/// Why a request was not admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Why {
-    /// It reserves more than the whole budget.
-    TooLarge,
-    /// Too many requests already wait.
-    QueueFull,
-    /// It waited this long (its timeout) without memory coming free.
-    Deadline(Duration),
-}
-
-impl Why {
-    /// The metric label.
-    pub fn label(self) -> &'static str {
-        match self {
-            Why::TooLarge => "too_large",
-            Why::QueueFull => "queue_full",
-            Why::Deadline(_) => "deadline",
-        }
-    }
-}
-
-/// A request the budget did not admit, with the numbers at that moment.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Exhausted {
-    /// Why.
-    pub why: Why,
-    /// The plugin it was for.
-    pub plugin: Arc<str>,
-    /// What the request reserves.
-    pub needs: u64,
-    /// The request's linear-memory limit (part of `needs`).
-    pub memory_limit: u64,
-    /// The budget when refused.
-    pub usage: Usage,
-    /// What the request's plugin held.
-    pub plugin_held: u64,
-    /// The most one plugin may hold.
-    pub plugin_cap: u64,
-}
-
-impl fmt::Display for Exhausted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let Usage {
-            budget,
-            reserved,
-            in_flight,
-            queued,
-        } = self.usage;
-        write!(
-            f,
-            "server memory budget exhausted: this call reserves {} ({} of linear memory plus {} \
-             for the host) ",
-            Approx(self.needs),
-            Approx(self.memory_limit),
-            Approx(self.needs - self.memory_limit),
-        )?;
-        if self.why == Why::TooLarge {
-            return write!(
-                f,
-                "and the whole budget is {}; lower the plugin's memory limit or raise \
-                 memory_budget in warden.toml",
-                Approx(budget)
-            );
-        }
-        write!(
-            f,
-            "and {} of the {} budget is reserved by {in_flight} call(s) in flight ({} by plugin \
-             `{}`, which may hold {}); ",
-            Approx(reserved),
-            Approx(budget),
-            Approx(self.plugin_held),
-            self.plugin,
-            Approx(self.plugin_cap),
-        )?;
-        match self.why {
-            Why::QueueFull => write!(
-                f,
-                "{queued} request(s) already wait, the most allowed. Retry later."
-            ),
-            Why::Deadline(waited) => write!(
-                f,
-                "it waited {:.1} s, its timeout. Retry later, or raise memory_budget in \
-                 warden.toml.",
-                waited.as_secs_f64()
-            ),
-            Why::TooLarge => Ok(()),
-        }
-    }
-}
-
-impl std::error::Error for Exhausted {}
 
 #[derive(Debug)]
 struct State {
@@ -335,7 +123,7 @@ impl MemoryBudget {
                 .unwrap_or(max_queue)
                 .max(1),
         };
-        crate::metrics::memory_budget(total);
+        crate::observe::metrics::memory_budget(total);
         Self {
             source,
             share,
@@ -345,17 +133,6 @@ impl MemoryBudget {
                 wakers: HashMap::new(),
             }),
         }
-    }
-
-    /// The budget from `warden.toml` (or the machine).
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        Self::new(
-            config.memory_budget.map(|b| b.0),
-            config.memory_budget_plugin_share,
-            config.max_concurrent_calls,
-            // The sandbox gives each call's fiber the wasm stack plus 1 MiB.
-            config.max_wasm_stack.0.saturating_add(MIB),
-        )
     }
 
     /// The whole budget, in bytes.
@@ -496,7 +273,7 @@ impl MemoryBudget {
         limits: &Limits,
     ) -> Exhausted {
         publish(ledger);
-        crate::metrics::memory_refused(why.label());
+        crate::observe::metrics::memory_refused(why.label());
         let refusal = Exhausted {
             why,
             plugin: plugin.clone(),
@@ -540,7 +317,7 @@ fn usage(ledger: &Ledger) -> Usage {
 }
 
 fn publish(ledger: &Ledger) {
-    crate::metrics::memory_usage(ledger.reserved(), ledger.queued());
+    crate::observe::metrics::memory_usage(ledger.reserved(), ledger.queued());
 }
 
 /// Tells admitted waiters. One whose future is already gone is released by
@@ -603,6 +380,8 @@ impl Drop for Waiting<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn limits(memory: u64, timeout_ms: u64) -> Limits {

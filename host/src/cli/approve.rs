@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use anyhow::{Context as _, bail};
 
 use super::Common;
-use crate::audit::AuditLog;
-use crate::loader::{FoundPlugin, find_plugins};
-use crate::lock::{self, Approval};
-use crate::render;
+use crate::load::{FoundPlugin, find_plugins};
+use crate::observe::audit::AuditLog;
+use crate::observe::render;
+use crate::policy::lock::{self, Approval};
 
 /// Approve the current component and requested capabilities of plugins,
 /// recording them in the lock file. Prints every change: the component's
@@ -60,7 +60,7 @@ impl Approve {
         let mut out = std::io::stdout().lock();
         let mut changed = Vec::new();
         for plugin in &plugins {
-            let bytes = crate::bounded_file::read_entry(
+            let bytes = crate::input::bounded_file::read_entry(
                 &plugin.component_path,
                 config.loading.max_component_size.0,
             )

@@ -37,7 +37,7 @@ impl Call {
         let result = dispatcher.call(&self.tool, Some(arguments), None).await?;
         let mut stdout = std::io::stdout().lock();
         let json = serde_json::to_string_pretty(&result)?;
-        writeln!(stdout, "{}", crate::render::json(&json))?;
+        writeln!(stdout, "{}", crate::observe::render::json(&json))?;
         Ok(if result.is_error == Some(true) {
             ExitCode::FAILURE
         } else {

@@ -4,8 +4,8 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use super::Common;
-use crate::registry::PluginSummary;
-use crate::render;
+use crate::mcp::registry::PluginSummary;
+use crate::observe::render;
 
 /// List every plugin with its tools, capabilities and limits; plugins that
 /// failed to load are listed with their error.

@@ -13,15 +13,15 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 
-use crate::audit::AuditLog;
 use crate::budget::{Approx, MemoryBudget};
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
-use crate::loader::LoadSettings;
-use crate::lock::LockFile;
-use crate::registry::Registry;
+use crate::load::LoadSettings;
+use crate::mcp::dispatch::Dispatcher;
+use crate::mcp::registry::Registry;
+use crate::observe::audit::AuditLog;
+use crate::observe::telemetry::LogFormat;
+use crate::policy::lock::LockFile;
 use crate::sandbox::{EngineSettings, Sandbox};
-use crate::telemetry::LogFormat;
 
 /// Warden: an MCP server that runs tools as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -137,7 +137,7 @@ impl Common {
             loading: config.loading,
             budget: budget.clone(),
         };
-        let entries = crate::loader::load_dir(&sandbox, &dir, &settings)
+        let entries = crate::load::load_dir(&sandbox, &dir, &settings)
             .await
             .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
         let registry = Registry::build(entries);

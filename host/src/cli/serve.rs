@@ -9,13 +9,13 @@ use rmcp::ServiceExt;
 use rmcp::service::ServerInitializeError;
 
 use super::Common;
-use crate::audit::AuditLog;
 use crate::config::Config;
-use crate::dispatch::Dispatcher;
 use crate::http::HttpServer;
+use crate::mcp::dispatch::Dispatcher;
+use crate::mcp::server::WardenServer;
 use crate::observe::Observer;
-use crate::server::WardenServer;
-use crate::spans::SpanWriter;
+use crate::observe::audit::AuditLog;
+use crate::observe::spans::SpanWriter;
 
 /// Serve the plugins' tools over MCP on stdin/stdout, or over HTTP.
 #[derive(Debug, clap::Args)]
@@ -53,14 +53,14 @@ impl Serve {
             })?,
         };
         let metrics = match http {
-            Some(_) => Some(crate::metrics::install().context("cannot set up metrics")?),
+            Some(_) => Some(crate::observe::metrics::install().context("cannot set up metrics")?),
             None => None,
         };
         let observer = self.observer(&config)?;
         let audit = observer.audit.clone();
         let dispatcher = self.common.start(true, audit.clone()).await?;
         let (loaded, failed) = dispatcher.registry().counts();
-        crate::metrics::plugins(loaded, failed);
+        crate::observe::metrics::plugins(loaded, failed);
         dispatcher.set_observer(observer);
         match (http, metrics) {
             (Some(settings), Some(metrics)) => {
@@ -88,10 +88,10 @@ impl Serve {
         &self,
         config: &Config,
         addr: &str,
-    ) -> anyhow::Result<crate::ops::HttpSettings> {
+    ) -> anyhow::Result<crate::http::settings::HttpSettings> {
         let mut settings = config.http.clone();
         if !addr.is_empty() {
-            settings.addr = crate::ops::parse_addr(addr)
+            settings.addr = crate::http::settings::parse_addr(addr)
                 .map_err(|reason| anyhow::anyhow!("--http {addr}: {reason}"))?;
         }
         Ok(settings)

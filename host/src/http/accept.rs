@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::activity::{Activity, Watched};
-use crate::ops::ConnectionLimits;
+use crate::http::settings::ConnectionLimits;
 
 /// What a connection over a cap receives before it is closed.
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\
@@ -98,7 +98,7 @@ impl Drop for Slot {
                 per_client.remove(&self.client);
             }
         }
-        crate::metrics::http_connections(per_client.values().map(|&n| n as usize).sum());
+        crate::observe::metrics::http_connections(per_client.values().map(|&n| n as usize).sum());
     }
 }
 
@@ -138,7 +138,7 @@ pub async fn serve(
                 continue;
             }
         };
-        crate::metrics::http_connections(slots.open());
+        crate::observe::metrics::http_connections(slots.open());
         // Responses are streamed in several writes (SSE events): without
         // TCP_NODELAY, Nagle's algorithm and delayed ACKs add ~40 ms.
         if let Err(e) = tcp.set_nodelay(true) {
@@ -161,7 +161,7 @@ pub async fn serve(
 /// Answers 503 without waiting (the socket buffer of a fresh connection has
 /// room) and closes.
 fn refuse(tcp: TcpStream, reason: &'static str) {
-    crate::metrics::http_connection_refused(reason);
+    crate::observe::metrics::http_connection_refused(reason);
     tracing::debug!(reason, "HTTP connection refused");
     let _ = tcp.try_write(REFUSED);
 }
@@ -200,7 +200,7 @@ async fn connection(
     builder
         .max_header_size(header_size)
         // hyper keeps reading an incomplete head until its buffer is full.
-        .max_buf_size(header_size.max(crate::ops::MIN_HEADER_SIZE as usize))
+        .max_buf_size(header_size.max(crate::http::settings::MIN_HEADER_SIZE as usize))
         .keep_alive(true);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
@@ -217,7 +217,7 @@ async fn connection(
             result = conn.as_mut() => {
                 if let Err(e) = result {
                     if e.is_parse_too_large() {
-                        crate::metrics::http_connection_cut("header_too_large");
+                        crate::observe::metrics::http_connection_cut("header_too_large");
                     }
                     tracing::trace!("HTTP connection ended: {e}");
                 }
@@ -229,7 +229,7 @@ async fn connection(
                 if let Some((at, cut)) = activity.deadline(&limits)
                     && at <= tokio::time::Instant::now()
                 {
-                    crate::metrics::http_connection_cut(cut.label());
+                    crate::observe::metrics::http_connection_cut(cut.label());
                     return;
                 }
             }

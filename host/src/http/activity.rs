@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use crate::ops::ConnectionLimits;
+use crate::http::settings::ConnectionLimits;
 
 /// No time recorded.
 const NONE: u64 = u64::MAX;

@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 
 use super::AppState;
-use crate::grants::Secret;
-use crate::ops::{AuthMode, HttpSettings};
+use crate::http::settings::{AuthMode, HttpSettings};
+use crate::policy::grants::Secret;
 
 /// Why the HTTP server refuses to start.
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +98,7 @@ pub async fn require_token(
 
 fn refuse(state: &AppState, client: IpAddr, reason: &'static str) -> Response {
     tracing::warn!(%client, reason, "HTTP request refused: bad credentials");
-    crate::metrics::http_rejected("unauthorized");
+    crate::observe::metrics::http_rejected("unauthorized");
     if let Some(audit) = &state.audit {
         audit.auth_refused(Some(client), reason);
     }

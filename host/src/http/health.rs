@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use serde_json::{Value, json};
 
 use super::AppState;
-use crate::registry::PluginStatus;
+use crate::mcp::registry::PluginStatus;
 
 /// Alive: the process answers HTTP.
 pub async fn healthz() -> Json<Value> {

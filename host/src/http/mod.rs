@@ -24,6 +24,7 @@ mod auth;
 mod health;
 mod jsonrpc;
 mod rate_limit;
+pub mod settings;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -48,11 +49,11 @@ use tokio_util::task::TaskTracker;
 pub use auth::{AuthConfigError, resolve_token};
 pub use rate_limit::ClientLimiter;
 
-use crate::audit::AuditLog;
-use crate::dispatch::Dispatcher;
-use crate::grants::Secret;
-use crate::ops::HttpSettings;
-use crate::server::WardenServer;
+use crate::http::settings::HttpSettings;
+use crate::mcp::dispatch::Dispatcher;
+use crate::mcp::server::WardenServer;
+use crate::observe::audit::AuditLog;
+use crate::policy::grants::Secret;
 
 /// How long the server waits for connections to close once sessions are
 /// cancelled, after the drain.
@@ -237,7 +238,7 @@ fn router(
 /// (tool calls and other requests) until their response body is sent.
 async fn drain(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     if state.draining.load(Ordering::SeqCst) {
-        crate::metrics::http_rejected("draining");
+        crate::observe::metrics::http_rejected("draining");
         let mut response = (
             StatusCode::SERVICE_UNAVAILABLE,
             "the server is shutting down\n",

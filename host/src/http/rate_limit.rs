@@ -14,7 +14,7 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::AppState;
-use crate::ops::RateLimit;
+use crate::http::settings::RateLimit;
 
 /// How often the state of idle clients is dropped.
 const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
@@ -71,7 +71,7 @@ pub async fn limit_clients(
     match limiter.check(peer.ip()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
-            crate::metrics::http_rejected("rate_limited");
+            crate::observe::metrics::http_rejected("rate_limited");
             tracing::info!(client = %peer.ip(), "HTTP request refused: rate limit");
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut response = (

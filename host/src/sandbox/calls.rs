@@ -9,8 +9,8 @@ use super::{
     PromptError, PromptResult, ResourceContents, ResourceError, Sandbox, ToolDescriptor, ToolError,
     ToolOutput,
 };
-use crate::grants::Grants;
 use crate::limits::Limits;
+use crate::policy::grants::Grants;
 
 impl Sandbox {
     /// Calls `list-tools` in a fresh instance.

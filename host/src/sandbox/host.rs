@@ -57,7 +57,7 @@ impl bindings::warden::plugin::log::Host for HostState {
         self.log_budget = self.log_budget.saturating_sub(cost);
         let message = truncate(&message, MAX_LOG_MESSAGE);
         // One line in every log format, for every consumer of the log.
-        let message = crate::render::escape(&message);
+        let message = crate::observe::render::escape(&message);
         let plugin = &*self.ctx.plugin;
         let tool = self.ctx.tool.as_deref().unwrap_or("");
         match level {

@@ -32,7 +32,8 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::account::{self, CallMemory};
-use crate::grants::{Denial, Grants};
+use crate::observe::Denial;
+use crate::policy::grants::Grants;
 use crate::policy::{self, Decision};
 
 /// Denials recorded (and logged) per call; more are counted, not kept, so a
@@ -330,7 +331,7 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    use crate::grants::HttpGrant;
+    use crate::policy::grants::HttpGrant;
 
     /// A loopback HTTP/1.1 server answering every request with `body`;
     /// counts the connections it accepted.

@@ -52,9 +52,9 @@ pub use output::{Captured, CapturedOutput};
 pub use progress::{ProgressReport, ProgressSink, ProgressStream};
 pub use report::{Announcements, CallReport, CallStats};
 
-use crate::grants::Grants;
 use crate::limits::Limits;
-use crate::manifest::DirMode;
+use crate::policy::grants::Grants;
+use crate::policy::manifest::DirMode;
 use account::{Accounted, CallMemory};
 use bindings::FullPlugin;
 use checks::{

@@ -1,33 +1,9 @@
 //! What one call returns besides its outcome: timings, resource use, the
 //! guest's output, refused capabilities and announcements.
 
-use std::time::Duration;
-
 use super::{CallError, Captured};
-use crate::grants::Denial;
-
-/// Where the time and resources of one call went.
-#[derive(Debug, Clone, Default)]
-pub struct CallStats {
-    /// Creating the store and instantiating the component.
-    pub instantiate: Duration,
-    /// Running the exported function.
-    pub call: Duration,
-    /// Dropping the instance and its store.
-    pub teardown: Duration,
-    /// Fuel (instructions) consumed.
-    pub fuel_used: u64,
-    /// The largest linear memory size reached, in bytes.
-    pub peak_memory: u64,
-    /// Size of the result, in bytes.
-    pub output_bytes: u64,
-    /// The most host memory the call made the host hold at once, in bytes.
-    pub peak_host_memory: u64,
-    /// The most files and directories the call held open at once.
-    pub peak_open_files: u64,
-    /// Bytes written to read-write directory grants.
-    pub written_bytes: u64,
-}
+pub use crate::observe::CallStats;
+use crate::observe::Denial;
 
 /// The result of one call together with what the call left behind.
 #[derive(Debug)]

@@ -1,0 +1,86 @@
+//! Directories granted to more than one plugin, or containing Warden's own
+//! files: `policy.overlapping_dirs` decides.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::LoadSettings;
+use crate::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus};
+use crate::policy::grants;
+use crate::policy::manifest::DirMode;
+
+/// Applies `policy.overlapping_dirs` to the loaded plugins: a plugin whose
+/// read-write directory overlaps another granted directory (its own or
+/// another plugin's) is refused, or loads with a warning.
+/// A read-write directory that contains Warden's own files is always refused.
+pub(super) fn refuse_overlapping_dirs(entries: &mut [PluginEntry], settings: &LoadSettings) {
+    for entry in entries.iter_mut() {
+        let PluginStatus::Loaded(plugin) = &entry.status else {
+            continue;
+        };
+        let writable = plugin
+            .grants
+            .dirs
+            .iter()
+            .filter(|d| d.mode == DirMode::ReadWrite);
+        let inside = writable
+            .filter_map(|dir| Some((dir, grants::protected_inside(dir, &settings.protected)?)))
+            .next();
+        if let Some((dir, own)) = inside {
+            entry.status = PluginStatus::Failed(format!(
+                "{}: refused: its read-write directory {} contains {}, which belongs to Warden \
+                 (a plugin that can write there could replace plugins, approve itself or \
+                 rewrite the audit trail); grant it a directory that does not contain Warden's files",
+                entry.component_path.display(),
+                dir.host.display(),
+                own.display()
+            ));
+        }
+    }
+    let mode = settings.policy.overlapping_dirs;
+    let found = {
+        let loaded: Vec<(&str, &Arc<LoadedPlugin>)> = entries
+            .iter()
+            .filter_map(|e| match &e.status {
+                PluginStatus::Loaded(p) => Some((e.name.as_str(), p)),
+                PluginStatus::Failed(_) => None,
+            })
+            .collect();
+        let claims: Vec<grants::DirClaim<'_>> = loaded
+            .iter()
+            .flat_map(|(name, plugin)| {
+                plugin
+                    .grants
+                    .dirs
+                    .iter()
+                    .map(|dir| grants::DirClaim { plugin: name, dir })
+            })
+            .collect();
+        grants::conflicts(&claims)
+    };
+    let mut by_writer: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for conflict in found {
+        by_writer
+            .entry(conflict.writer.clone())
+            .or_default()
+            .push(conflict.to_string());
+    }
+    for (writer, conflicts) in by_writer {
+        let Some(entry) = entries.iter_mut().find(|e| e.name == writer) else {
+            continue;
+        };
+        let conflicts = conflicts.join("; ");
+        match mode {
+            grants::OverlappingDirs::Refuse => {
+                entry.status = PluginStatus::Failed(format!(
+                    "{}: refused: {conflicts} (policy.overlapping_dirs = \"refuse\"; give the \
+                     plugins directories that do not overlap, or set it to \"warn\")",
+                    entry.component_path.display()
+                ));
+            }
+            grants::OverlappingDirs::Warn => entry.notices.push(format!(
+                "{conflicts} (allowed by policy.overlapping_dirs = \"warn\")"
+            )),
+        }
+    }
+}

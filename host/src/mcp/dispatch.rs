@@ -1,0 +1,461 @@
+//! Routes a tool call: registry lookup, argument validation, a per-call
+//! sandbox, and the mapping of what happened to an MCP `CallToolResult`.
+//!
+//! Used by both the MCP server and `warden call`, so the two behave the same.
+
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Instant;
+
+use base64::Engine as _;
+use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
+use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
+use crate::observe::{CallRecord, Denial, Observer, Outcome};
+use crate::sandbox::{
+    CallContext, CallError, Captured, Content, ProgressSink, Sandbox, ToolError, ToolOutput,
+};
+
+/// How many schema violations a validation error lists.
+const MAX_REPORTED_VIOLATIONS: usize = 8;
+
+/// A call that could not be routed at all (a protocol error, not a tool error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DispatchError {
+    /// No tool with this name is exposed.
+    #[error("unknown tool `{0}`")]
+    UnknownTool(String),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// Why a request could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdmitError {
+    /// The memory budget refused it.
+    #[error(transparent)]
+    Budget(#[from] Exhausted),
+    /// The server is shutting down.
+    #[error("the server is shutting down")]
+    ShuttingDown,
+}
+
+/// What a request holds while its instance runs: its share of the memory
+/// budget and a call slot.
+#[derive(Debug)]
+pub struct Admission<'a> {
+    _memory: Reservation<'a>,
+    _slot: tokio::sync::SemaphorePermit<'a>,
+}
+
+/// The shared state behind every call: the sandbox, the current registry,
+/// the memory budget and the concurrency limit.
+#[derive(Debug)]
+pub struct Dispatcher {
+    sandbox: Arc<Sandbox>,
+    registry: RwLock<Arc<Registry>>,
+    budget: Arc<MemoryBudget>,
+    permits: Semaphore,
+    observer: OnceLock<Observer>,
+    announcer: crate::mcp::announce::Announcer,
+    /// Serializes registry swaps after a plugin announces a change.
+    refresh: tokio::sync::Mutex<()>,
+    /// This dispatcher, when shared ([`Dispatcher::shared`]).
+    me: Weak<Dispatcher>,
+}
+
+impl Dispatcher {
+    /// A dispatcher serving `registry`, running at most `max_concurrent_calls`
+    /// calls at once (others wait their turn), within `budget`.
+    pub fn new(
+        sandbox: Arc<Sandbox>,
+        registry: Registry,
+        max_concurrent_calls: usize,
+        budget: Arc<MemoryBudget>,
+    ) -> Self {
+        Self {
+            sandbox,
+            registry: RwLock::new(Arc::new(registry)),
+            budget,
+            permits: Semaphore::new(max_concurrent_calls.max(1)),
+            observer: OnceLock::new(),
+            announcer: crate::mcp::announce::Announcer::default(),
+            refresh: tokio::sync::Mutex::new(()),
+            me: Weak::new(),
+        }
+    }
+
+    /// [`Dispatcher::new`], shared, and able to hand itself to work that
+    /// outlives a call (acting on a plugin's announcements).
+    pub fn shared(
+        sandbox: Arc<Sandbox>,
+        registry: Registry,
+        max_concurrent_calls: usize,
+        budget: Arc<MemoryBudget>,
+    ) -> Arc<Self> {
+        Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            ..Self::new(sandbox, registry, max_concurrent_calls, budget)
+        })
+    }
+
+    /// This dispatcher, when it was made by [`Dispatcher::shared`].
+    pub(crate) fn handle(&self) -> Option<Arc<Dispatcher>> {
+        self.me.upgrade()
+    }
+
+    /// The sandbox every call runs in.
+    pub(crate) fn sandbox(&self) -> &Arc<Sandbox> {
+        &self.sandbox
+    }
+
+    /// The server-wide memory budget.
+    pub fn budget(&self) -> &MemoryBudget {
+        &self.budget
+    }
+
+    /// Admits one fresh instance of `plugin`: memory from the budget first
+    /// (waiting at most the plugin's timeout), then a call slot.
+    pub(crate) async fn admit(&self, plugin: &LoadedPlugin) -> Result<Admission<'_>, AdmitError> {
+        let limits = &plugin.limits;
+        let memory = self
+            .budget
+            .admit(&plugin.name, limits, Wait::Call(limits.timeout))
+            .await?;
+        let slot = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| AdmitError::ShuttingDown)?;
+        Ok(Admission {
+            _memory: memory,
+            _slot: slot,
+        })
+    }
+
+    /// Who hears about changes.
+    pub fn announcer(&self) -> &crate::mcp::announce::Announcer {
+        &self.announcer
+    }
+
+    /// Held while a plugin's lists are swapped in.
+    pub(crate) async fn refresh_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.refresh.lock().await
+    }
+
+    /// Sends every finished call to `observer` (spans, audit) besides the
+    /// metrics; only the first observer set is kept.
+    pub fn set_observer(&self, observer: Observer) {
+        if self.observer.set(observer).is_err() {
+            tracing::warn!("the call observer was already set");
+        }
+    }
+
+    fn observe(&self, record: &CallRecord<'_>) {
+        match self.observer.get() {
+            Some(observer) => observer.call_finished(record),
+            None => crate::observe::metrics::call_finished(record),
+        }
+    }
+
+    /// A snapshot of the current registry.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Replaces the registry; calls already running keep their snapshot.
+    pub fn replace_registry(&self, registry: Registry) {
+        *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+    }
+
+    /// Calls the tool exposed as `name`. Tool failures, limit hits and bad
+    /// arguments are `Ok` results with `isError: true`; only an unknown tool
+    /// is an `Err`.
+    pub async fn call(
+        &self,
+        name: &str,
+        arguments: Option<JsonObject>,
+        progress: Option<ProgressSink>,
+    ) -> Result<CallToolResult, DispatchError> {
+        let registry = self.registry();
+        let entry = registry
+            .tool(name)
+            .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;
+        let started = Instant::now();
+        let arguments = Value::Object(arguments.unwrap_or_default());
+        if let Some(message) = schema_violations(entry, &arguments) {
+            tracing::info!(tool = name, "arguments rejected by the input schema");
+            self.observe(&CallRecord {
+                tool: name,
+                plugin: &entry.plugin.name,
+                local_tool: &entry.local_name,
+                duration: started.elapsed(),
+                outcome: Outcome::InvalidArguments,
+                stats: None,
+                denials: &[],
+                arguments: &arguments,
+            });
+            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]));
+        }
+
+        let plugin = &entry.plugin;
+        let _admission = match self.admit(plugin).await {
+            Ok(admission) => admission,
+            Err(AdmitError::ShuttingDown) => return Err(DispatchError::ShuttingDown),
+            Err(AdmitError::Budget(refused)) => {
+                self.observe(&CallRecord {
+                    tool: name,
+                    plugin: &plugin.name,
+                    local_tool: &entry.local_name,
+                    duration: started.elapsed(),
+                    outcome: Outcome::Limit("memory_budget"),
+                    stats: None,
+                    denials: &[],
+                    arguments: &arguments,
+                });
+                return Ok(CallToolResult::error(vec![ContentBlock::text(
+                    refused.to_string(),
+                )]));
+            }
+        };
+        let _in_flight = crate::observe::metrics::call_in_flight();
+        let ctx = CallContext {
+            plugin: plugin.name.as_str().into(),
+            tool: Some(entry.local_name.as_str().into()),
+            progress,
+        };
+        let report = self
+            .sandbox
+            .call(
+                &plugin.compiled,
+                &plugin.limits,
+                &plugin.grants,
+                ctx,
+                &entry.local_name,
+                &arguments.to_string(),
+            )
+            .await;
+        log_guest_output(
+            &plugin.name,
+            Some(&entry.local_name),
+            &report.stdout,
+            &report.stderr,
+        );
+        let stats = &report.stats;
+        let mut observed = outcome_of(&report.outcome);
+        let result = match report.outcome {
+            Ok(Ok(output)) => success(entry, output),
+            Ok(Err(error)) => Err(tool_error_message(&error)),
+            Err(error) => Err(call_error_message(&error)),
+        };
+        // A failure caused by a missing grant says so, whatever the plugin
+        // made of the denied operation.
+        let result = result.map_err(|message| with_denials(message, &report.denials));
+        if result.is_err() && observed == Outcome::Ok {
+            observed = Outcome::BadOutput;
+        }
+        self.observe(&CallRecord {
+            tool: name,
+            plugin: &plugin.name,
+            local_tool: &entry.local_name,
+            duration: started.elapsed(),
+            outcome: observed,
+            stats: Some(stats),
+            denials: &report.denials,
+            arguments: &arguments,
+        });
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(_) => "error",
+        };
+        tracing::info!(
+            target: "warden::call",
+            tool = name,
+            plugin = %plugin.name,
+            outcome,
+            total_us = started.elapsed().as_micros() as u64,
+            instantiate_us = stats.instantiate.as_micros() as u64,
+            call_us = stats.call.as_micros() as u64,
+            fuel_used = stats.fuel_used,
+            peak_memory = stats.peak_memory,
+            output_bytes = stats.output_bytes,
+            "tool call finished"
+        );
+        crate::mcp::primitives::announce(self, plugin, &report.announcements).await;
+        Ok(result.unwrap_or_else(|message| {
+            tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
+            CallToolResult::error(vec![ContentBlock::text(message)])
+        }))
+    }
+}
+
+/// How the sandbox's outcome classifies, before the result is mapped.
+fn outcome_of<T>(outcome: &Result<Result<T, ToolError>, CallError>) -> Outcome {
+    match outcome {
+        Ok(Ok(_)) => Outcome::Ok,
+        Ok(Err(ToolError::InvalidArguments(_))) => Outcome::InvalidArguments,
+        Ok(Err(_)) => Outcome::ToolError,
+        Err(CallError::Limit(limit)) => Outcome::Limit(limit.kind()),
+        Err(CallError::Trap { .. }) => Outcome::Crash,
+        Err(CallError::Internal(_)) => Outcome::Internal,
+    }
+}
+
+/// Appends the capabilities the sandbox refused during the call.
+fn with_denials(message: String, denials: &[Denial]) -> String {
+    if denials.is_empty() {
+        return message;
+    }
+    let lines: Vec<String> = denials.iter().map(|d| format!("- {d}")).collect();
+    format!("{message}\n\nThe sandbox refused:\n{}", lines.join("\n"))
+}
+
+/// `None` when the arguments satisfy the tool's input schema, else a message
+/// listing the violations.
+fn schema_violations(entry: &ToolEntry, arguments: &Value) -> Option<String> {
+    let violations: Vec<String> = entry
+        .input_validator
+        .iter_errors(arguments)
+        .take(MAX_REPORTED_VIOLATIONS + 1)
+        .map(|e| {
+            let path = e.instance_path().to_string();
+            if path.is_empty() {
+                format!("- {e}")
+            } else {
+                format!("- at {path}: {e}")
+            }
+        })
+        .collect();
+    if violations.is_empty() {
+        return None;
+    }
+    let shown = violations.len().min(MAX_REPORTED_VIOLATIONS);
+    let mut message = format!(
+        "invalid arguments for `{}`: they do not match the tool's input schema\n{}",
+        entry.tool.name,
+        violations[..shown].join("\n")
+    );
+    if violations.len() > shown {
+        message.push_str("\n- ... and more");
+    }
+    Some(message)
+}
+
+/// Maps a successful plugin output to MCP content, checking structured
+/// content against the output schema.
+fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolResult, String> {
+    let mut content: Vec<ContentBlock> = output
+        .content
+        .into_iter()
+        .enumerate()
+        .map(|(index, part)| {
+            content_block(part, || {
+                format!(
+                    "warden://{}/{}/blob/{index}",
+                    entry.plugin.name, entry.local_name
+                )
+            })
+        })
+        .collect();
+    let structured = match output.structured {
+        None => None,
+        Some(text) => Some(serde_json::from_str::<Value>(&text).map_err(|e| {
+            format!(
+                "the plugin returned structured content that is not valid JSON ({e}); \
+                 this is a bug in the plugin `{}`",
+                entry.plugin.name
+            )
+        })?),
+    };
+    if let (Some(validator), Some(value)) = (&entry.output_validator, &structured)
+        && let Some(error) = validator.iter_errors(value).next()
+    {
+        return Err(format!(
+            "the plugin returned structured content that does not match its output \
+             schema ({error}); this is a bug in the plugin `{}`",
+            entry.plugin.name
+        ));
+    }
+    if entry.output_validator.is_some() && structured.is_none() {
+        return Err(format!(
+            "the tool declares an output schema but returned no structured content; \
+             this is a bug in the plugin `{}`",
+            entry.plugin.name
+        ));
+    }
+    if content.is_empty()
+        && let Some(value) = &structured
+    {
+        content.push(ContentBlock::text(value.to_string()));
+    }
+    let mut result = CallToolResult::success(content);
+    result.structured_content = structured;
+    Ok(result)
+}
+
+/// A plugin's content as an MCP content block: text as text, `image/*` and
+/// `audio/*` blobs as images and audio, other blobs as embedded resources at
+/// the URI `uri` makes.
+pub(crate) fn content_block(part: Content, uri: impl FnOnce() -> String) -> ContentBlock {
+    match part {
+        Content::Text(text) => ContentBlock::text(text),
+        Content::Blob(blob) => {
+            let data = base64::engine::general_purpose::STANDARD.encode(&blob.data);
+            let mime = blob.mime_type;
+            if mime.starts_with("image/") {
+                ContentBlock::image(data, mime)
+            } else if mime.starts_with("audio/") {
+                ContentBlock::audio(data, mime)
+            } else {
+                ContentBlock::resource(ResourceContents::blob(data, uri()).with_mime_type(mime))
+            }
+        }
+    }
+}
+
+fn tool_error_message(error: &ToolError) -> String {
+    match error {
+        ToolError::InvalidArguments(message) => format!("invalid arguments: {message}"),
+        ToolError::Failed(message) => message.clone(),
+        ToolError::UnknownTool(message) => {
+            format!("the plugin does not implement this tool: {message}")
+        }
+    }
+}
+
+fn call_error_message(error: &CallError) -> String {
+    match error {
+        CallError::Limit(limit) => format!("the call was stopped: {limit}"),
+        other => other.to_string(),
+    }
+}
+
+/// Sends what a guest wrote to stdout and stderr to the host's log.
+pub fn log_guest_output(plugin: &str, tool: Option<&str>, stdout: &Captured, stderr: &Captured) {
+    let tool = tool.unwrap_or("");
+    for (stream, captured) in [("stdout", stdout), ("stderr", stderr)] {
+        if captured.bytes.is_empty() && captured.dropped == 0 {
+            continue;
+        }
+        let text = String::from_utf8_lossy(&captured.bytes);
+        // Escaped here too, not only by the text log's formatter, so that
+        // the message is one line for every consumer of every log format.
+        let text = crate::observe::render::escape(text.trim_end());
+        tracing::info!(
+            target: "warden::plugin",
+            plugin,
+            tool,
+            stream,
+            dropped_bytes = captured.dropped,
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The MCP side: the registry of loaded plugins and what they offer, the
+//! dispatcher that runs one call in a fresh instance, and the rmcp handler.
+//!
+//! - [`registry`] (with [`catalog`], [`names`], [`descriptor_caps`] and
+//!   [`tool_schema`]): the tools, resources and prompts clients see;
+//! - [`dispatch`] and [`primitives`]: tool calls, resource reads and prompt
+//!   gets, each in a fresh sandbox instance;
+//! - [`announce`]: list-changed notifications to sessions;
+//! - [`server`]: the rmcp `ServerHandler`, shared by stdio and HTTP.
+
+pub mod announce;
+pub mod catalog;
+pub mod descriptor_caps;
+pub mod dispatch;
+pub mod names;
+pub mod primitives;
+pub mod registry;
+pub mod server;
+pub mod tool_schema;

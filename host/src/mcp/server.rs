@@ -1,0 +1,451 @@
+//! The MCP server: a thin `ServerHandler` over the [`Dispatcher`].
+//!
+//! Two error channels, as MCP defines them: a tool that failed, hit a limit or
+//! got arguments that fail its schema answers with a `CallToolResult` whose
+//! `isError` is true; an unknown tool or a bad cursor is a JSON-RPC
+//! `invalid_params` error. rmcp runs every request in its own task, so a slow
+//! call never delays `tools/list` or other calls.
+//!
+//! Resources, prompts and completions are declared as capabilities only when
+//! at least one loaded plugin offers them; otherwise their methods answer
+//! `method not found`. A missing resource is `-32002` for 2025-11-25 clients
+//! and `-32602` (invalid params) for 2026-07-28 clients, as each revision
+//! specifies.
+
+use std::sync::Arc;
+
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
+    CompleteResult, ErrorCode, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse,
+    Implementation, InitializeRequestParams, InitializeResult, ListPromptsRequestMethod,
+    ListPromptsResult, ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
+    ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
+    ProgressNotificationParam, PromptsCapability, ProtocolVersion, ReadResourceRequestMethod,
+    ReadResourceRequestParams, ReadResourceResponse, ResourcesCapability, ServerCapabilities,
+    ServerConfig, SubscribeRequestMethod, SubscribeRequestParams, SubscriptionFilter, Tool,
+    ToolsCapability, UnsubscribeRequestMethod, UnsubscribeRequestParams,
+};
+use rmcp::service::{RequestContext, SubscriptionContext};
+use rmcp::{ErrorData, RoleServer, ServerHandler};
+use serde_json::json;
+
+use crate::mcp::announce::Session;
+use crate::mcp::catalog::Offers;
+use crate::mcp::dispatch::{DispatchError, Dispatcher};
+use crate::mcp::primitives::{self, PrimitiveError};
+use crate::sandbox::ProgressSink;
+
+/// Tools per `tools/list` page.
+const PAGE_SIZE: usize = 200;
+/// Least time between two progress notifications of one call (at most ten
+/// per second); reports in between are coalesced into the latest.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// Warden's MCP handler. Each instance is one client session; all sessions
+/// share the dispatcher.
+#[derive(Debug, Clone)]
+pub struct WardenServer {
+    dispatcher: Arc<Dispatcher>,
+    session: Arc<Session>,
+}
+
+impl WardenServer {
+    /// A handler (one session) serving the dispatcher's plugins.
+    pub fn new(dispatcher: Arc<Dispatcher>) -> Self {
+        let session = Arc::new(Session::default());
+        dispatcher.announcer().add_session(&session);
+        Self {
+            dispatcher,
+            session,
+        }
+    }
+
+    fn offers(&self) -> Offers {
+        self.dispatcher.registry().catalog().offers()
+    }
+}
+
+/// One page of `items`, from the offset in `cursor`; the cursor of the next
+/// page when there is one.
+fn page<T: Clone>(
+    items: &[T],
+    request: Option<PaginatedRequestParams>,
+) -> Result<(Vec<T>, Option<String>), ErrorData> {
+    let start = match request.and_then(|r| r.cursor) {
+        None => 0,
+        Some(cursor) => cursor
+            .parse::<usize>()
+            .ok()
+            .filter(|start| *start <= items.len())
+            .ok_or_else(|| ErrorData::invalid_params(format!("invalid cursor `{cursor}`"), None))?,
+    };
+    let end = (start + PAGE_SIZE).min(items.len());
+    let next = (end < items.len()).then(|| end.to_string());
+    Ok((items[start..end].to_vec(), next))
+}
+
+/// Whether the request's protocol revision is 2026-07-28 or later.
+fn is_stateless_revision(context: &RequestContext<RoleServer>) -> bool {
+    context
+        .protocol_version()
+        .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// The JSON-RPC error for a failed read, get or completion.
+fn primitive_error(error: PrimitiveError, context: &RequestContext<RoleServer>) -> ErrorData {
+    match error {
+        PrimitiveError::ResourceNotFound { uri, message } => {
+            // 2025-11-25 defines -32002; 2026-07-28 (SEP-2164) uses invalid params.
+            let code = if is_stateless_revision(context) {
+                ErrorCode::INVALID_PARAMS
+            } else {
+                ErrorCode::RESOURCE_NOT_FOUND
+            };
+            ErrorData::new(code, message, Some(json!({ "uri": uri })))
+        }
+        PrimitiveError::InvalidParams(message) => ErrorData::invalid_params(message, None),
+        PrimitiveError::Failed(message) => ErrorData::internal_error(message, None),
+        PrimitiveError::ShuttingDown => {
+            ErrorData::internal_error("the server is shutting down", None)
+        }
+    }
+}
+
+impl ServerHandler for WardenServer {
+    fn get_info(&self) -> ServerConfig {
+        let offers = self.offers();
+        let mut capabilities = ServerCapabilities::default();
+        let mut tools = ToolsCapability::default();
+        tools.list_changed = Some(true);
+        capabilities.tools = Some(tools);
+        if offers.resources {
+            let mut resources = ResourcesCapability::default();
+            resources.list_changed = Some(true);
+            resources.subscribe = Some(true);
+            capabilities.resources = Some(resources);
+        }
+        if offers.prompts {
+            let mut prompts = PromptsCapability::default();
+            prompts.list_changed = Some(true);
+            capabilities.prompts = Some(prompts);
+        }
+        if offers.completions {
+            capabilities.completions = Some(Default::default());
+        }
+        ServerConfig::new(capabilities)
+            .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Warden hosts tools, resources and prompts from sandboxed WebAssembly \
+                 plugins. Tool and prompt names are PLUGIN_NAME; resource URIs are \
+                 PLUGIN+URI. A tool result with isError explains what went wrong, \
+                 including limits the call hit.",
+            )
+    }
+
+    async fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<InitializeResult, ErrorData> {
+        context.peer.set_peer_info(request.clone());
+        // Sessions on the initialize lifecycle get list_changed
+        // notifications on the session itself.
+        self.session.attach(context.peer.clone());
+        self.negotiate_initialize(&request)
+    }
+
+    async fn list_tools(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let registry = self.dispatcher.registry();
+        let tools: Vec<Tool> = registry.tools().map(|entry| entry.tool.clone()).collect();
+        let (tools, next) = page(&tools, request)?;
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn list_resources(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let registry = self.dispatcher.registry();
+        if !registry.catalog().offers().resources {
+            return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
+        }
+        let resources: Vec<_> = registry
+            .catalog()
+            .resources()
+            .iter()
+            .map(|r| r.resource.clone())
+            .collect();
+        let (resources, next) = page(&resources, request)?;
+        let mut result = ListResourcesResult::with_all_items(resources);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn list_resource_templates(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, ErrorData> {
+        let registry = self.dispatcher.registry();
+        if !registry.catalog().offers().resources {
+            return Err(ErrorData::method_not_found::<
+                ListResourceTemplatesRequestMethod,
+            >());
+        }
+        let templates: Vec<_> = registry
+            .catalog()
+            .templates()
+            .iter()
+            .map(|t| t.template.clone())
+            .collect();
+        let (templates, next) = page(&templates, request)?;
+        let mut result = ListResourceTemplatesResult::with_all_items(templates);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        if !self.offers().resources {
+            return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
+        }
+        let read = primitives::read_resource(&self.dispatcher, &request.uri);
+        let result = tokio::select! {
+            result = read => result,
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the read was cancelled", None));
+            }
+        };
+        result
+            .map(Into::into)
+            .map_err(|e| primitive_error(e, &context))
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if !self.offers().resources {
+            return Err(ErrorData::method_not_found::<SubscribeRequestMethod>());
+        }
+        let registry = self.dispatcher.registry();
+        let known = registry
+            .resolve_uri(&request.uri)
+            .is_some_and(|(plugin, _)| plugin.compiled.exports().resources);
+        if !known {
+            return Err(primitive_error(
+                PrimitiveError::ResourceNotFound {
+                    message: format!("no plugin serves the resource `{}`", request.uri),
+                    uri: request.uri,
+                },
+                &context,
+            ));
+        }
+        self.session.subscribe(&request.uri);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if !self.offers().resources {
+            return Err(ErrorData::method_not_found::<UnsubscribeRequestMethod>());
+        }
+        self.session.unsubscribe(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        // rmcp narrows this to what the capabilities advertise.
+        Some(requested.clone())
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), ErrorData> {
+        let sink = context.sink().clone();
+        self.dispatcher.announcer().add_stream(sink.clone());
+        context.cancelled().await;
+        self.dispatcher.announcer().remove_stream(&sink);
+        Ok(())
+    }
+
+    async fn list_prompts(
+        &self,
+        request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, ErrorData> {
+        let registry = self.dispatcher.registry();
+        if !registry.catalog().offers().prompts {
+            return Err(ErrorData::method_not_found::<ListPromptsRequestMethod>());
+        }
+        let prompts: Vec<_> = registry
+            .catalog()
+            .prompts()
+            .map(|p| p.prompt.clone())
+            .collect();
+        let (prompts, next) = page(&prompts, request)?;
+        let mut result = ListPromptsResult::with_all_items(prompts);
+        result.next_cursor = next;
+        Ok(result)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, ErrorData> {
+        if !self.offers().prompts {
+            return Err(ErrorData::method_not_found::<GetPromptRequestMethod>());
+        }
+        let get = primitives::get_prompt(&self.dispatcher, &request.name, request.arguments);
+        let result = tokio::select! {
+            result = get => result,
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the request was cancelled", None));
+            }
+        };
+        result
+            .map(Into::into)
+            .map_err(|e| primitive_error(e, &context))
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, ErrorData> {
+        if !self.offers().completions {
+            return Err(ErrorData::method_not_found::<CompleteRequestMethod>());
+        }
+        let complete = primitives::complete(
+            &self.dispatcher,
+            &request.r#ref,
+            &request.argument,
+            request.context,
+        );
+        let result = tokio::select! {
+            result = complete => result,
+            () = context.ct.cancelled() => {
+                return Err(ErrorData::internal_error("the request was cancelled", None));
+            }
+        };
+        result
+            .map(CompleteResult::new)
+            .map_err(|e| primitive_error(e, &context))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.dispatcher
+            .registry()
+            .tool(name)
+            .map(|entry| entry.tool.clone())
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        // Progress reports are forwarded by a task of their own, coalesced:
+        // the latest report at most once per PROGRESS_INTERVAL, and the last
+        // one as soon as the call ends. The task is awaited so that the last
+        // report reaches the client before the result does.
+        let (progress, forwarder) = match context.meta.get_progress_token() {
+            None => (None, None),
+            Some(token) => {
+                let (sink, mut stream) = ProgressSink::new();
+                let peer = context.peer.clone();
+                let forwarder = tokio::spawn(async move {
+                    let mut sent = 0u64;
+                    while let Some(report) = stream.next(PROGRESS_INTERVAL).await {
+                        let mut param =
+                            ProgressNotificationParam::new(token.clone(), report.progress);
+                        param.total = report.total;
+                        param.message = report.message;
+                        if let Err(e) = peer.notify_progress(param).await {
+                            tracing::debug!("progress notification not sent: {e}");
+                            break;
+                        }
+                        sent += 1;
+                    }
+                    tracing::debug!(
+                        received = stream.received(),
+                        sent,
+                        "progress reports forwarded"
+                    );
+                });
+                (Some(sink), Some(forwarder))
+            }
+        };
+        let call = self
+            .dispatcher
+            .call(&request.name, request.arguments, progress.clone());
+        let result = tokio::select! {
+            result = call => result,
+            () = context.ct.cancelled() => {
+                if let Some(progress) = &progress {
+                    progress.finish();
+                }
+                tracing::info!(tool = %request.name, "call cancelled by the client");
+                return Err(ErrorData::internal_error("the call was cancelled", None));
+            }
+        };
+        if let (Some(progress), Some(forwarder)) = (progress, forwarder) {
+            progress.finish();
+            let _ = forwarder.await;
+        }
+        match result {
+            Ok(result) => Ok(result.into()),
+            Err(e @ DispatchError::UnknownTool(_)) => {
+                Err(ErrorData::invalid_params(e.to_string(), None))
+            }
+            Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cursor(c: &str) -> Option<PaginatedRequestParams> {
+        Some(PaginatedRequestParams::default().with_cursor(Some(c.to_string())))
+    }
+
+    #[test]
+    fn pages_by_offset() {
+        let items: Vec<usize> = (0..450).collect();
+        let (first, next) = page(&items, None).unwrap();
+        assert_eq!((first.len(), next.as_deref()), (PAGE_SIZE, Some("200")));
+        let (second, next) = page(&items, cursor("200")).unwrap();
+        assert_eq!((second[0], next.as_deref()), (200, Some("400")));
+        let (last, next) = page(&items, cursor("400")).unwrap();
+        assert_eq!((last.len(), next), (50, None));
+        let (empty, next) = page(&Vec::<usize>::new(), None).unwrap();
+        assert!(empty.is_empty() && next.is_none());
+    }
+
+    #[test]
+    fn bad_cursors_are_invalid_params() {
+        let items = [1, 2, 3];
+        for bad in ["x", "-1", "4"] {
+            let error = page(&items, cursor(bad)).unwrap_err();
+            assert_eq!(error.code, ErrorCode::INVALID_PARAMS, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Observability: logs ([`telemetry`], with the escaping rule of [`render`]),
+//! metrics, the spans file and the audit log.
+//!
+//! What happens after a tool call: the dispatcher builds one plain
+//! [`CallRecord`] per call, fanned out to metrics, the spans file and the
+//! audit log. Nothing here reaches back into the sandbox or the dispatcher.
+
+pub mod audit;
+pub mod jsonl;
+pub mod metrics;
+pub mod render;
+pub mod settings;
+pub mod spans;
+pub mod telemetry;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use audit::AuditLog;
+use spans::SpanWriter;
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The tool returned a result.
+    Ok,
+    /// The arguments failed the tool's input schema; the plugin did not run.
+    InvalidArguments,
+    /// The tool returned an error.
+    ToolError,
+    /// A limit ended the call (`fuel`, `timeout`, `memory`, `stack`, `output`,
+    /// `handles`, `host_memory`, `open_files`, `write`).
+    Limit(&'static str),
+    /// The guest trapped.
+    Crash,
+    /// The plugin's result broke the contract (bad structured content).
+    BadOutput,
+    /// The host failed to run the call.
+    Internal,
+}
+
+impl Outcome {
+    /// The `outcome` metric label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::InvalidArguments => "invalid_arguments",
+            Outcome::ToolError => "tool_error",
+            Outcome::Limit(_) => "limit",
+            Outcome::Crash => "crash",
+            Outcome::BadOutput => "bad_output",
+            Outcome::Internal => "internal",
+        }
+    }
+
+    /// The spans' `error_code`: `None` for success, else a stable name such
+    /// as `tool_error` or `limit.fuel`.
+    pub fn error_code(self) -> Option<String> {
+        match self {
+            Outcome::Ok => None,
+            Outcome::Limit(kind) => Some(format!("limit.{kind}")),
+            other => Some(other.label().to_owned()),
+        }
+    }
+}
+
+/// One finished tool call.
+#[derive(Debug)]
+pub struct CallRecord<'a> {
+    /// The tool's exposed name (`PLUGIN_TOOL`).
+    pub tool: &'a str,
+    /// The plugin's name.
+    pub plugin: &'a str,
+    /// The tool's name inside its plugin (what audit settings name).
+    pub local_tool: &'a str,
+    /// From the start of dispatch to the mapped result.
+    pub duration: Duration,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Resource use; `None` when the plugin did not run.
+    pub stats: Option<&'a CallStats>,
+    /// Capability uses the sandbox refused.
+    pub denials: &'a [Denial],
+    /// The validated arguments.
+    pub arguments: &'a Value,
+}
+
+/// Where the time and resources of one call went.
+#[derive(Debug, Clone, Default)]
+pub struct CallStats {
+    /// Creating the store and instantiating the component.
+    pub instantiate: Duration,
+    /// Running the exported function.
+    pub call: Duration,
+    /// Dropping the instance and its store.
+    pub teardown: Duration,
+    /// Fuel (instructions) consumed.
+    pub fuel_used: u64,
+    /// The largest linear memory size reached, in bytes.
+    pub peak_memory: u64,
+    /// Size of the result, in bytes.
+    pub output_bytes: u64,
+    /// The most host memory the call made the host hold at once, in bytes.
+    pub peak_host_memory: u64,
+    /// The most files and directories the call held open at once.
+    pub peak_open_files: u64,
+    /// Bytes written to read-write directory grants.
+    pub written_bytes: u64,
+}
+
+/// A capability a plugin tried to use without a grant, recorded by the
+/// sandbox and reported with the call's result and in the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    /// Which capability was missing: `http`, `fs`, `env` or `socket`.
+    pub capability: &'static str,
+    /// What was asked for, without secrets (for HTTP: `scheme://host:port`,
+    /// never the path or query).
+    pub target: String,
+    /// Why it was refused, for a person.
+    pub reason: String,
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} access to {} denied: {}",
+            self.capability, self.target, self.reason
+        )
+    }
+}
+
+/// Where call records go besides metrics, which are always recorded.
+#[derive(Debug, Clone, Default)]
+pub struct Observer {
+    /// The spans file, when enabled.
+    pub spans: Option<Arc<SpanWriter>>,
+    /// The audit log, when enabled.
+    pub audit: Option<Arc<AuditLog>>,
+}
+
+impl Observer {
+    /// Records a finished call everywhere it belongs. Never fails the call:
+    /// a file that cannot be written is logged.
+    pub fn call_finished(&self, record: &CallRecord<'_>) {
+        metrics::call_finished(record);
+        if let Some(spans) = &self.spans {
+            spans.record(record);
+        }
+        if let Some(audit) = &self.audit {
+            audit.call(record);
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The lock file, `warden.lock`: per plugin, the sha256 of the component the
+//! operator approved and the capabilities approved with it.
+//!
+//! No silent escalation: when a plugin requests more than its approval covers
+//! (an update that asks for a new origin, variable or directory, or for write
+//! access to a read-only one), the growth is held back and the plugin runs
+//! with what was approved until the operator runs `warden approve NAME`. An
+//! update that asks for no more is recorded without asking. A plugin seen for
+//! the first time is trusted and recorded (trust on first use, the default) or
+//! not loaded until approved (`policy.new_plugins = "require-approval"`).
+//!
+//! The lock records what manifests *request*; the operator's policy in
+//! `warden.toml` still narrows what is granted.
+//!
+//! ```toml
+//! version = 1
+//!
+//! [plugins.fetch]
+//! sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//! http = ["https://example.com"]
+//! env = ["API_TOKEN"]
+//! dirs = [{ host = "docs", guest = "/docs", mode = "ro" }]
+//! ```
+
+mod changes;
+mod review;
+
+use std::collections::BTreeMap;
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use thiserror::Error;
+
+pub use changes::{Change, changes};
+pub use review::{Review, Verdict, review};
+
+use crate::policy::manifest::{Capabilities, DirGrant, DirMode, EnvVarName, GuestPath, HttpOrigin};
+
+/// The lock file's default name, beside `warden.toml`.
+pub const FILE_NAME: &str = "warden.lock";
+/// The format version this host reads and writes.
+const VERSION: u32 = 1;
+/// The comment at the top of every lock file Warden writes.
+const HEADER: &str = "# Capabilities the operator approved, per plugin. Written by Warden:\n\
+                      # review changes with `warden approve NAME --dry-run`, approve with\n\
+                      # `warden approve NAME`.\n\n";
+
+/// `policy.new_plugins`: what happens on the first sight of a plugin.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NewPlugins {
+    /// Load it and record what it requests (for a local folder the operator fills).
+    #[default]
+    TrustOnFirstUse,
+    /// Do not load it until `warden approve NAME`.
+    RequireApproval,
+}
+
+/// What the operator approved for one plugin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approval {
+    /// The sha256 of the approved component, in hex.
+    pub sha256: String,
+    /// Approved HTTP origins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub http: Vec<HttpOrigin>,
+    /// Approved environment variables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVarName>,
+    /// Approved directories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dirs: Vec<ApprovedDir>,
+}
+
+/// An approved directory: the manifest's request as written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedDir {
+    /// The host directory, relative to the workspace root.
+    pub host: PathBuf,
+    /// Where the guest sees it.
+    pub guest: GuestPath,
+    /// `ro` or `rw`.
+    pub mode: DirMode,
+}
+
+impl Approval {
+    /// Approves exactly `requested` for the component whose hash is `sha256`.
+    pub fn new(sha256: String, requested: &Capabilities) -> Self {
+        Self {
+            sha256,
+            http: requested.http.clone(),
+            env: requested.env.clone(),
+            dirs: requested
+                .dirs
+                .iter()
+                .map(|d| ApprovedDir {
+                    host: d.host.clone(),
+                    guest: d.guest.clone(),
+                    mode: d.mode,
+                })
+                .collect(),
+        }
+    }
+
+    /// The approved capabilities.
+    pub fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            http: self.http.clone(),
+            env: self.env.clone(),
+            dirs: self
+                .dirs
+                .iter()
+                .map(|d| DirGrant {
+                    host: d.host.clone(),
+                    guest: d.guest.clone(),
+                    mode: d.mode,
+                })
+                .collect(),
+            ..Capabilities::default()
+        }
+    }
+}
+
+/// The sha256 of a component file, in hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// The lock file: approvals by plugin name.
+#[derive(Debug, Clone, Default)]
+pub struct LockFile {
+    path: PathBuf,
+    plugins: BTreeMap<String, Approval>,
+}
+
+/// `warden.lock` as written.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLock {
+    version: u32,
+    #[serde(default)]
+    plugins: BTreeMap<String, Approval>,
+}
+
+/// Why the lock file cannot be used. A lock file that cannot be read is an
+/// error, never an empty lock: that would approve everything anew.
+#[derive(Debug, Error)]
+pub enum LockError {
+    /// The file exists but cannot be read.
+    #[error("{}: cannot read the lock file: {error}", path.display())]
+    Read {
+        /// The lock file.
+        path: PathBuf,
+        /// Why it could not be read.
+        error: crate::input::bounded_file::ReadError,
+    },
+    /// The file is not a lock file this host understands.
+    #[error("{}: the lock file is not valid: {message}; fix it or remove it (every plugin is then new)", path.display())]
+    Invalid {
+        /// The lock file.
+        path: PathBuf,
+        /// What is wrong, with the line.
+        message: String,
+    },
+    /// The file cannot be written.
+    #[error("{}: cannot write the lock file: {error}", path.display())]
+    Write {
+        /// The lock file.
+        path: PathBuf,
+        /// The I/O error.
+        error: io::Error,
+    },
+}
+
+impl LockFile {
+    /// Reads the lock file at `path`; a missing file is an empty lock.
+    pub fn load(path: &Path) -> Result<Self, LockError> {
+        let text = match crate::input::bounded_file::read_operator_text(
+            path,
+            crate::input::bounded_file::TEXT_LIMIT,
+        ) {
+            Ok(text) => text,
+            Err(e) if e.is_not_found() => {
+                return Ok(Self {
+                    path: path.to_owned(),
+                    plugins: BTreeMap::new(),
+                });
+            }
+            Err(error) => {
+                return Err(LockError::Read {
+                    path: path.to_owned(),
+                    error,
+                });
+            }
+        };
+        Self::parse(&text, path)
+    }
+
+    /// Parses lock file text. `path` names the file in errors and is where
+    /// [`LockFile::save`] writes.
+    pub fn parse(text: &str, path: &Path) -> Result<Self, LockError> {
+        let invalid = |message: String| LockError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let raw: RawLock =
+            toml::from_str(text).map_err(|e| invalid(e.to_string().trim_end().to_string()))?;
+        if raw.version != VERSION {
+            return Err(invalid(format!(
+                "version {} is not supported (this Warden reads version {VERSION})",
+                raw.version
+            )));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            plugins: raw.plugins,
+        })
+    }
+
+    /// Where this lock lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The approval recorded for `plugin`.
+    pub fn get(&self, plugin: &str) -> Option<&Approval> {
+        self.plugins.get(plugin)
+    }
+
+    /// Records `approval` for `plugin`, replacing any earlier one.
+    pub fn set(&mut self, plugin: &str, approval: Approval) {
+        self.plugins.insert(plugin.to_string(), approval);
+    }
+
+    /// Writes the lock atomically: a temporary file beside it, then a rename,
+    /// so a reader never sees half a lock.
+    pub fn save(&self) -> Result<(), LockError> {
+        let write_error = |error| LockError::Write {
+            path: self.path.clone(),
+            error,
+        };
+        let raw = RawLock {
+            version: VERSION,
+            plugins: self.plugins.clone(),
+        };
+        let body = toml::to_string(&raw).map_err(|e| write_error(io::Error::other(e)))?;
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(write_error)?;
+        file.write_all(HEADER.as_bytes())
+            .and_then(|()| file.write_all(body.as_bytes()))
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(write_error)?;
+        file.persist(&self.path).map_err(|e| write_error(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(http: &[&str], env: &[&str], dirs: &[(&str, &str, DirMode)]) -> Capabilities {
+        Capabilities {
+            http: http.iter().map(|o| o.parse().unwrap()).collect(),
+            env: env.iter().map(|v| v.parse().unwrap()).collect(),
+            dirs: dirs
+                .iter()
+                .map(|(host, guest, mode)| DirGrant {
+                    host: PathBuf::from(host),
+                    guest: guest.parse().unwrap(),
+                    mode: *mode,
+                })
+                .collect(),
+            ..Capabilities::default()
+        }
+    }
+
+    #[test]
+    fn first_sight_follows_the_mode() {
+        let requested = caps(&["https://example.com"], &["TOKEN"], &[]);
+        let tofu = review(None, "aa", &requested, NewPlugins::TrustOnFirstUse);
+        assert_eq!(tofu.verdict, Verdict::TrustedOnFirstUse);
+        assert_eq!(tofu.approved, requested);
+        assert!(tofu.held.is_empty());
+        let strict = review(None, "aa", &requested, NewPlugins::RequireApproval);
+        assert_eq!(strict.verdict, Verdict::NotApproved);
+        assert!(strict.approved.is_empty());
+        assert_eq!(strict.held, requested);
+    }
+
+    #[test]
+    fn an_unchanged_plugin_is_approved_and_a_quiet_update_is_recorded() {
+        let requested = caps(&["https://example.com"], &[], &[]);
+        let approval = Approval::new("aa".into(), &requested);
+        let same = review(
+            Some(&approval),
+            "aa",
+            &requested,
+            NewPlugins::RequireApproval,
+        );
+        assert_eq!(same.verdict, Verdict::Approved);
+        assert_eq!(same.approved, requested);
+        let updated = review(
+            Some(&approval),
+            "bb",
+            &requested,
+            NewPlugins::RequireApproval,
+        );
+        assert_eq!(updated.verdict, Verdict::Updated);
+        assert!(updated.held.is_empty());
+        let shrunk = review(
+            Some(&approval),
+            "aa",
+            &Capabilities::default(),
+            NewPlugins::TrustOnFirstUse,
+        );
+        assert_eq!(shrunk.verdict, Verdict::Updated);
+    }
+
+    #[test]
+    fn growth_is_held_and_the_rest_stays_granted() {
+        let ro = DirMode::ReadOnly;
+        let rw = DirMode::ReadWrite;
+        let approval = Approval::new(
+            "aa".into(),
+            &caps(
+                &["https://*.example.com"],
+                &["TOKEN"],
+                &[("notes", "/notes", ro), ("data", "/data", rw)],
+            ),
+        );
+        let requested = caps(
+            &["https://api.example.com", "https://evil.test"],
+            &["TOKEN", "AWS_SECRET_ACCESS_KEY"],
+            &[
+                ("notes", "/notes", rw),
+                ("data", "/data", rw),
+                ("/", "/root", ro),
+            ],
+        );
+        let review = review(
+            Some(&approval),
+            "aa",
+            &requested,
+            NewPlugins::TrustOnFirstUse,
+        );
+        assert_eq!(review.verdict, Verdict::Held);
+        assert_eq!(
+            review.approved,
+            caps(
+                &["https://api.example.com"],
+                &["TOKEN"],
+                &[("notes", "/notes", ro), ("data", "/data", rw)],
+            )
+        );
+        assert_eq!(
+            review.held,
+            caps(
+                &["https://evil.test"],
+                &["AWS_SECRET_ACCESS_KEY"],
+                &[("notes", "/notes", rw), ("/", "/root", ro)],
+            )
+        );
+    }
+
+    #[test]
+    fn a_moved_directory_is_growth() {
+        let approval = Approval::new(
+            "aa".into(),
+            &caps(&[], &[], &[("notes", "/notes", DirMode::ReadOnly)]),
+        );
+        let requested = caps(&[], &[], &[("secrets", "/notes", DirMode::ReadOnly)]);
+        let review = review(
+            Some(&approval),
+            "aa",
+            &requested,
+            NewPlugins::TrustOnFirstUse,
+        );
+        assert_eq!(review.verdict, Verdict::Held);
+        assert!(review.approved.is_empty());
+    }
+
+    #[test]
+    fn changes_list_the_component_and_each_capability() {
+        let old = Approval::new(
+            "aa".into(),
+            &caps(
+                &["https://example.com"],
+                &["OLD"],
+                &[("notes", "/notes", DirMode::ReadOnly)],
+            ),
+        );
+        let new = Approval::new(
+            "bb".into(),
+            &caps(
+                &["https://example.com", "https://api.example.org:8443"],
+                &[],
+                &[("notes", "/notes", DirMode::ReadWrite)],
+            ),
+        );
+        let lines: Vec<String> = changes(Some(&old), &new)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                "component sha256 aa -> bb",
+                "+ http https://api.example.org:8443",
+                "+ dir notes -> /notes (rw)",
+                "- env OLD",
+                "- dir notes -> /notes (ro)",
+            ]
+        );
+        assert!(changes(Some(&new), &new).is_empty());
+        let first: Vec<String> = changes(None, &old)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            first,
+            [
+                "component sha256 aa",
+                "+ http https://example.com",
+                "+ env OLD",
+                "+ dir notes -> /notes (ro)",
+            ]
+        );
+    }
+
+    #[test]
+    fn the_lock_round_trips_and_refuses_what_it_cannot_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let mut lock = LockFile::load(&path).unwrap();
+        assert!(lock.get("fetch").is_none());
+        let approval = Approval::new(
+            sha256_hex(b"component"),
+            &caps(
+                &["https://example.com"],
+                &["TOKEN"],
+                &[("docs", "/docs", DirMode::ReadOnly)],
+            ),
+        );
+        lock.set("fetch", approval.clone());
+        lock.save().unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("# Capabilities the operator approved"),
+            "{text}"
+        );
+        assert_eq!(LockFile::load(&path).unwrap().get("fetch"), Some(&approval));
+
+        std::fs::write(&path, "version = 2\n").unwrap();
+        let error = LockFile::load(&path).unwrap_err().to_string();
+        assert!(error.contains("version 2 is not supported"), "{error}");
+        std::fs::write(&path, "version = 1\n[plugins.x]\nsha = 1\n").unwrap();
+        let error = LockFile::load(&path).unwrap_err().to_string();
+        assert!(error.contains("the lock file is not valid"), "{error}");
+    }
+}

@@ -1,0 +1,11 @@
+//! What a plugin may do: what it asks for ([`manifest`]), what the operator
+//! allows ([`operator`]), what was approved ([`lock`]), and the resolved
+//! [`grants`] the sandbox enforces, with the HTTP decision ([`http`]).
+
+pub mod grants;
+pub mod http;
+pub mod lock;
+pub mod manifest;
+pub mod operator;
+
+pub use http::{Decision, NO_GRANT, decide};

@@ -1,0 +1,228 @@
+//! The operator's policy for plugins: `[policy]` and `[plugins.NAME]` in
+//! `warden.toml`. A plugin's effective grant is the intersection of its
+//! manifest's requests and this policy (see [`crate::policy::grants`]).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::input::settings::{ConfigError, invalid, limit};
+use crate::limits::{LimitsRequest, RawLimits};
+use crate::policy::grants::OverlappingDirs;
+use crate::policy::lock::NewPlugins;
+use crate::policy::manifest::capabilities::{check_http_requests, check_http_response};
+use crate::policy::manifest::{EnvVarName, GuestPath, HttpOrigin, PluginName};
+
+/// The operator's policy: what plugins may get, whatever their manifests ask.
+/// The effective grant of a plugin is the intersection of its manifest's
+/// requests and this policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperatorPolicy {
+    /// `policy.allow_network`: when false, no plugin gets outgoing HTTP.
+    pub allow_network: bool,
+    /// `policy.allow_write`: when false, every granted directory is read-only.
+    pub allow_write: bool,
+    /// `policy.new_plugins`: what happens on the first sight of a plugin
+    /// that the lock file has no approval for.
+    pub new_plugins: NewPlugins,
+    /// `policy.overlapping_dirs`: what happens to a plugin whose read-write
+    /// directory overlaps another granted directory.
+    pub overlapping_dirs: OverlappingDirs,
+    /// `[plugins.NAME]` tables, by plugin name.
+    pub plugins: BTreeMap<String, PluginPolicy>,
+}
+
+impl Default for OperatorPolicy {
+    fn default() -> Self {
+        Self {
+            allow_network: true,
+            allow_write: true,
+            new_plugins: NewPlugins::default(),
+            overlapping_dirs: OverlappingDirs::default(),
+            plugins: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[plugins.NAME]`: how the operator narrows one plugin. A key that is
+/// absent leaves that capability as the manifest requests it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PluginPolicy {
+    /// Origins the plugin may reach (`[]`: none).
+    pub http: Option<Vec<HttpOrigin>>,
+    /// Guest paths of the requested directories the plugin may have (`[]`: none).
+    pub dirs: Option<Vec<GuestPath>>,
+    /// Make every granted directory read-only.
+    pub read_only: bool,
+    /// Variables the plugin may read (`[]`: none).
+    pub env: Option<Vec<EnvVarName>>,
+    /// Values for requested variables, instead of the host's; `${VAR}`
+    /// references are expanded from the host environment at load.
+    pub env_values: BTreeMap<String, String>,
+    /// Tools (by their name inside the plugin) that are not exposed.
+    pub disabled_tools: Vec<String>,
+    /// Limits that override the manifest's requests (still under the ceilings).
+    pub limits: LimitsRequest,
+    /// `namespace = false`: expose the plugin's tools and prompts under their
+    /// own names and its resources under their own URIs, without the
+    /// plugin's name. For a server that hosts one plugin (or plugins that
+    /// must keep fixed names); collisions are still resolved and reported.
+    pub unprefixed: bool,
+    /// `http_max_requests`: at most this many requests per call.
+    pub http_max_requests: Option<u32>,
+    /// `http_max_response`: at most this many bytes per response body.
+    pub http_max_response: Option<u64>,
+}
+
+/// `[policy]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPolicy {
+    allow_network: Option<bool>,
+    allow_write: Option<bool>,
+    new_plugins: Option<NewPlugins>,
+    overlapping_dirs: Option<OverlappingDirs>,
+}
+
+/// One `[plugins.NAME]` table as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawPluginPolicy {
+    http: Option<Vec<HttpOrigin>>,
+    dirs: Option<Vec<GuestPath>>,
+    #[serde(default)]
+    read_only: bool,
+    env: Option<Vec<EnvVarName>>,
+    #[serde(default)]
+    env_values: BTreeMap<EnvVarName, String>,
+    #[serde(default)]
+    disabled_tools: Vec<String>,
+    #[serde(default)]
+    limits: RawLimits,
+    http_max_requests: Option<toml::Value>,
+    http_max_response: Option<toml::Value>,
+    namespace: Option<bool>,
+}
+
+impl RawPolicy {
+    /// Validates `[policy]` with the `[plugins.NAME]` tables; `path` is the
+    /// config file.
+    pub(crate) fn validate(
+        self,
+        raw_plugins: BTreeMap<PluginName, RawPluginPolicy>,
+        path: &Path,
+    ) -> Result<OperatorPolicy, ConfigError> {
+        let mut plugins = BTreeMap::new();
+        for (name, raw) in raw_plugins {
+            let limits = raw
+                .limits
+                .validate()
+                .map_err(|(kind, e)| limit(path, &format!("plugins.{name}.limits.{kind}"), e))?;
+            for (var, value) in &raw.env_values {
+                check_references(value).map_err(|reason| {
+                    invalid(
+                        path,
+                        &format!("plugins.{name}.env_values.{}", var.as_str()),
+                        "(value not shown)".into(),
+                        reason,
+                    )
+                })?;
+            }
+            let http_max_requests = raw
+                .http_max_requests
+                .as_ref()
+                .map(|value| {
+                    check_http_requests(value).map_err(|reason| {
+                        invalid(
+                            path,
+                            &format!("plugins.{name}.http_max_requests"),
+                            value.to_string(),
+                            reason,
+                        )
+                    })
+                })
+                .transpose()?;
+            let http_max_response = raw
+                .http_max_response
+                .as_ref()
+                .map(|value| {
+                    check_http_response(value).map_err(|reason| {
+                        invalid(
+                            path,
+                            &format!("plugins.{name}.http_max_response"),
+                            value.to_string(),
+                            reason,
+                        )
+                    })
+                })
+                .transpose()?;
+            plugins.insert(
+                name.to_string(),
+                PluginPolicy {
+                    http: raw.http,
+                    dirs: raw.dirs,
+                    read_only: raw.read_only,
+                    env: raw.env,
+                    env_values: raw
+                        .env_values
+                        .into_iter()
+                        .map(|(k, v)| (k.as_str().to_string(), v))
+                        .collect(),
+                    disabled_tools: raw.disabled_tools,
+                    limits,
+                    http_max_requests,
+                    http_max_response,
+                    unprefixed: raw.namespace == Some(false),
+                },
+            );
+        }
+        Ok(OperatorPolicy {
+            allow_network: self.allow_network.unwrap_or(true),
+            allow_write: self.allow_write.unwrap_or(true),
+            new_plugins: self.new_plugins.unwrap_or_default(),
+            overlapping_dirs: self.overlapping_dirs.unwrap_or_default(),
+            plugins,
+        })
+    }
+}
+
+/// Checks that every `${` in an operator-provided value opens a well-formed
+/// `${NAME}` reference.
+fn check_references(value: &str) -> Result<(), String> {
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else {
+            return Err("a `${` is not closed: write `${NAME}`".into());
+        };
+        let name = &after[..end];
+        if name.parse::<EnvVarName>().is_err() {
+            return Err(format!(
+                "`${{{name}}}` does not name an environment variable"
+            ));
+        }
+        rest = &after[end + 1..];
+    }
+    Ok(())
+}
+
+/// Expands `${NAME}` references from `lookup`; fails with the first name
+/// that is not set.
+pub fn expand_references(
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after.find('}').unwrap_or(after.len());
+        let name = &after[..end];
+        out.push_str(&lookup(name).ok_or_else(|| name.to_string())?);
+        rest = after.get(end + 1..).unwrap_or("");
+    }
+    out.push_str(rest);
+    Ok(out)
+}
