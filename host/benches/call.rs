@@ -74,12 +74,12 @@ use wasmtime::{
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use ::warden::dispatch::Dispatcher;
-use ::warden::grants::Grants;
 use ::warden::limits::{LimitBounds, Limits};
-use ::warden::registry::{LoadedPlugin, PluginStatus, Registry};
+use ::warden::mcp::dispatch::Dispatcher;
+use ::warden::mcp::registry::{LoadedPlugin, PluginStatus, Registry};
+use ::warden::mcp::server::WardenServer;
+use ::warden::policy::grants::Grants;
 use ::warden::sandbox::{CallContext, CapturedOutput, Content, EngineSettings, Sandbox};
-use ::warden::server::WardenServer;
 
 /// Bindings for the plugin world, for the baseline. In a module of its own:
 /// the generated code declares a `warden` module, like this crate's name.
@@ -203,7 +203,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         )?;
     }
     let budget = Arc::new(::warden::budget::MemoryBudget::from_config(&config));
-    let load_settings = ::warden::loader::LoadSettings {
+    let load_settings = ::warden::load::LoadSettings {
         bounds: LimitBounds::default(),
         workspace_root: plugins.path().to_path_buf(),
         policy: Default::default(),
@@ -214,7 +214,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         loading: Default::default(),
         budget: budget.clone(),
     };
-    let entries = ::warden::loader::load_dir(&sandbox, plugins.path(), &load_settings)
+    let entries = ::warden::load::load_dir(&sandbox, plugins.path(), &load_settings)
         .await
         .context("load_dir")?;
     for entry in &entries {
@@ -954,7 +954,7 @@ impl Bench<'_> {
 fn default_log() -> anyhow::Result<Dispatch> {
     let null = std::fs::OpenOptions::new().write(true).open("/dev/null")?;
     let subscriber = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(::warden::telemetry::DEFAULT_FILTER))
+        .with_env_filter(EnvFilter::new(::warden::observe::telemetry::DEFAULT_FILTER))
         .with_writer(Mutex::new(null))
         .with_ansi(false)
         .finish();

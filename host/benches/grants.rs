@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use ::warden::grants::{DirPreopen, EnvGrant, Grants, HttpGrant, Secret};
 use ::warden::limits::Limits;
-use ::warden::manifest::DirMode;
+use ::warden::policy::grants::{DirPreopen, EnvGrant, Grants, HttpGrant, Secret};
+use ::warden::policy::manifest::DirMode;
 use ::warden::sandbox::{CallContext, CompiledPlugin, EngineSettings, Sandbox};
 
 /// Samples per case in a full run (`WARDEN_BENCH_ITERS` overrides).

@@ -32,10 +32,3 @@ pub mod mcp;
 pub mod observe;
 pub mod policy;
 pub mod sandbox;
-
-// The flat paths of the modules that moved into stage folders, kept while the
-// benchmarks (changed on another branch) still name them.
-pub use load as loader;
-pub use mcp::{dispatch, registry, server};
-pub use observe::telemetry;
-pub use policy::{grants, manifest};
