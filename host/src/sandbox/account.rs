@@ -95,6 +95,25 @@ unsafe fn tag_of(ptr: *mut u8) -> Tag {
     unsafe { ptr.cast::<Tag>().sub(1).read() }
 }
 
+/// A block for `layout` from `allocate` (given the layout with the header),
+/// charged to the current call and tagged with it.
+///
+/// # Safety
+/// `allocate` returns null or a live block of the layout it is given.
+unsafe fn new_block(layout: Layout, allocate: impl FnOnce(Layout) -> *mut u8) -> *mut u8 {
+    let Some((header, outer)) = outer(layout) else {
+        return std::ptr::null_mut();
+    };
+    let base = allocate(outer);
+    if base.is_null() {
+        return base;
+    }
+    let tag = current();
+    charge(tag, layout.size() as u64);
+    // SAFETY: `base` is a fresh block of `outer.size() >= header` bytes.
+    unsafe { tag_block(base, header, tag) }
+}
+
 // SAFETY: every block comes from `System` with the caller's alignment and
 // room for the header in front; the pointer handed out is `header` bytes in
 // (a multiple of the alignment), and the same header size is found again
@@ -102,33 +121,13 @@ unsafe fn tag_of(ptr: *mut u8) -> Tag {
 // nor touches the caller's bytes.
 unsafe impl GlobalAlloc for Accounting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some((header, outer)) = outer(layout) else {
-            return std::ptr::null_mut();
-        };
-        // SAFETY: `outer` has a non-zero size (it includes the header).
-        let base = unsafe { System.alloc(outer) };
-        if base.is_null() {
-            return base;
-        }
-        let tag = current();
-        charge(tag, layout.size() as u64);
-        // SAFETY: `base` is a fresh block of `outer.size() >= header` bytes.
-        unsafe { tag_block(base, header, tag) }
+        // SAFETY: `System.alloc` gets a layout of non-zero size.
+        unsafe { new_block(layout, |outer| System.alloc(outer)) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let Some((header, outer)) = outer(layout) else {
-            return std::ptr::null_mut();
-        };
         // SAFETY: as in `alloc`.
-        let base = unsafe { System.alloc_zeroed(outer) };
-        if base.is_null() {
-            return base;
-        }
-        let tag = current();
-        charge(tag, layout.size() as u64);
-        // SAFETY: as in `alloc`.
-        unsafe { tag_block(base, header, tag) }
+        unsafe { new_block(layout, |outer| System.alloc_zeroed(outer)) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
