@@ -209,9 +209,11 @@ fn plan(i: u64) -> (&'static str, Value, bool) {
 async fn soak(dir: &Path, transport: Transport, calls: u64) -> anyhow::Result<Report> {
     let server = Server::start(dir, transport).await?;
     let warmup = (calls / 20).max(HOSTILE_EVERY * HOSTILE.len() as u64);
-    // Warm up: compile cache, instance pool, every hostile tool once.
+    // Warm up at full concurrency: compile cache, instance pool, every
+    // hostile tool, and as many instances and buffers at once as the run
+    // will use, so that drift measures growth, not the step to 8 clients.
     let client = server.client().await?;
-    drive(&client, 0, warmup, 1).await?;
+    drive(&client, 0, warmup, CLIENTS).await?;
     drop(client);
     let pid = server.pid;
     let fds_before = quiet_fds(pid).await?;

@@ -275,3 +275,89 @@ fn sha256(bytes: &[u8]) -> impl std::fmt::LowerHex {
     use sha2::Digest as _;
     sha2::Sha256::digest(bytes)
 }
+
+/// Waits until `check` holds for a call to `url`, or panics after a minute.
+async fn until_fetch(
+    server: &Server,
+    url: &str,
+    check: impl Fn(&rmcp::model::CallToolResult) -> bool,
+) {
+    let started = std::time::Instant::now();
+    loop {
+        let result = server.call("fetch_get", json!({ "url": url })).await;
+        if check(&result) {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "still {result:?}\n{}",
+            server.stderr()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_running_server_holds_a_grown_update_and_applies_warden_approve() {
+    let old = TestServer::start().await;
+    let new = TestServer::start().await;
+    old.route("/", Reply::ok("text/plain", "from the approved origin"));
+    new.route("/", Reply::ok("text/plain", "from the new origin"));
+    let old_origin = format!("http://127.0.0.1:{}", old.port());
+    let new_origin = format!("http://127.0.0.1:{}", new.port());
+
+    let root = tempfile::tempdir().unwrap();
+    let root = root.path();
+    let plugins = root.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let wasm = std::fs::read(warden_test_artifacts::FETCH_WASM).unwrap();
+    std::fs::write(plugins.join("fetch.wasm"), &wasm).unwrap();
+    std::fs::write(
+        plugins.join("fetch.toml"),
+        fetch_manifest(std::slice::from_ref(&old_origin)),
+    )
+    .unwrap();
+    let server = Server::start_in(&plugins, Revision::Legacy, &[], root, &[]).await;
+    let result = server
+        .call("fetch_get", json!({ "url": format!("{old_origin}/") }))
+        .await;
+    assert!(ok_text(&result).contains("from the approved origin"));
+    let lock = std::fs::read_to_string(root.join("warden.lock")).expect("first use recorded");
+
+    // The update asks for one more origin while the server runs: it loads
+    // with the growth held back, as it would at start-up.
+    std::fs::write(
+        plugins.join("fetch.toml"),
+        fetch_manifest(&[old_origin.clone(), new_origin.clone()]),
+    )
+    .unwrap();
+    std::fs::write(plugins.join("fetch.wasm"), updated_component(&wasm)).unwrap();
+    until_fetch(&server, &format!("{new_origin}/"), |r| {
+        r.is_error == Some(true)
+            && error_text(r).contains("not approved yet (run `warden approve fetch`)")
+    })
+    .await;
+    assert_eq!(new.connections(), 0, "a held origin was contacted");
+    assert_eq!(
+        std::fs::read_to_string(root.join("warden.lock")).unwrap(),
+        lock,
+        "a held update changed the lock"
+    );
+
+    // `warden approve` applies without a restart.
+    let approved = stdout(&warden_in(
+        &["approve", "fetch", "--plugins", plugins.to_str().unwrap()],
+        root,
+        &[],
+    ));
+    assert!(
+        approved.contains("a running `warden serve` applies it within a second"),
+        "{approved}"
+    );
+    assert!(!approved.contains("restart"), "{approved}");
+    until_fetch(&server, &format!("{new_origin}/"), |r| {
+        r.is_error != Some(true) && ok_text(r).contains("from the new origin")
+    })
+    .await;
+    server.stop().await;
+}

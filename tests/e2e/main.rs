@@ -15,6 +15,7 @@ mod http;
 mod http_limits;
 mod isolation;
 mod limits;
+mod live;
 mod lock;
 mod operator_text;
 mod primitives;

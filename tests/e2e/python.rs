@@ -98,3 +98,66 @@ fn python_sdk_on_2025_11_25() {
 fn python_sdk_on_2026_07_28() {
     check(&run("auto"), "2026-07-28");
 }
+
+/// The Python SDK hears of a plugin added to the folder while it is
+/// connected, on `revision`'s way (`list_changed` at 2025-11-25, a
+/// `subscriptions/listen` stream at 2026-07-28), and calls it.
+fn reload(mode: &str, protocol: &str) {
+    let plugins = Plugins::new().hostile(None);
+    let text = warden_test_artifacts::EXAMPLES
+        .iter()
+        .find(|(name, _)| *name == "text")
+        .map(|(_, wasm)| *wasm)
+        .expect("the text example");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/check_reload.py");
+    let out = std::process::Command::new(python())
+        .arg(&script)
+        .arg(WARDEN)
+        .arg(plugins.path())
+        .arg(mode)
+        .arg(text)
+        .current_dir(plugins.path())
+        .output()
+        .expect("run the Python client");
+    assert!(
+        out.status.success(),
+        "python client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("bad report ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(report["protocol_version"], protocol, "{report:#}");
+    let names = |key: &str| -> Vec<String> {
+        report[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(
+        names("before").contains(&"hostile_echo".to_string()),
+        "{report:#}"
+    );
+    assert!(
+        !names("before").iter().any(|n| n.starts_with("text_")),
+        "{report:#}"
+    );
+    assert!(!names("heard").is_empty(), "{report:#}");
+    assert!(
+        names("after").contains(&"text_base64_encode".to_string()),
+        "{report:#}"
+    );
+    assert_eq!(report["call_is_error"], false, "{report:#}");
+    assert_eq!(report["call"][0], "aGk=", "{report:#}");
+}
+
+#[test]
+fn python_sdk_hears_of_a_new_plugin_on_2025_11_25() {
+    reload("legacy", "2025-11-25");
+}
+
+#[test]
+fn python_sdk_hears_of_a_new_plugin_on_2026_07_28() {
+    reload("auto", "2026-07-28");
+}

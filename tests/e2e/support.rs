@@ -10,11 +10,12 @@ use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
     JsonObject, ProtocolVersion,
 };
-use rmcp::service::RunningService;
+use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
 
 /// The `warden` binary under test.
 pub const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
@@ -88,10 +89,21 @@ impl Plugins {
     }
 }
 
-/// A client handler that announces a chosen protocol revision.
+/// A client handler that announces a chosen protocol revision and, when
+/// asked to, reports the list changes it is told of (`tools`, `prompts`,
+/// `resources`).
 #[derive(Debug, Clone)]
 pub struct TestClient {
     version: ProtocolVersion,
+    events: Option<mpsc::UnboundedSender<&'static str>>,
+}
+
+impl TestClient {
+    fn report(&self, list: &'static str) {
+        if let Some(events) = &self.events {
+            let _ = events.send(list);
+        }
+    }
 }
 
 impl ClientHandler for TestClient {
@@ -103,6 +115,18 @@ impl ClientHandler for TestClient {
         config.protocol_version = self.version.clone();
         config
     }
+
+    async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.report("tools");
+    }
+
+    async fn on_prompt_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.report("prompts");
+    }
+
+    async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {
+        self.report("resources");
+    }
 }
 
 /// A running `warden serve` with an rmcp client attached.
@@ -110,6 +134,8 @@ pub struct Server {
     /// The connected client.
     pub client: RunningService<RoleClient, TestClient>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    /// The server's process id.
+    pub pid: u32,
 }
 
 impl Server {
@@ -131,6 +157,30 @@ impl Server {
         extra: &[&str],
         cwd: &Path,
         env: &[(&str, &str)],
+    ) -> Self {
+        Self::spawn(plugins, revision, extra, cwd, env, None).await
+    }
+
+    /// Like [`Server::start_in`], with a client that reports every
+    /// `list_changed` it receives on the returned channel.
+    pub async fn start_recording(
+        plugins: &Path,
+        revision: Revision,
+        extra: &[&str],
+        cwd: &Path,
+    ) -> (Self, mpsc::UnboundedReceiver<&'static str>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let server = Self::spawn(plugins, revision, extra, cwd, &[], Some(sender)).await;
+        (server, receiver)
+    }
+
+    async fn spawn(
+        plugins: &Path,
+        revision: Revision,
+        extra: &[&str],
+        cwd: &Path,
+        env: &[(&str, &str)],
+        events: Option<mpsc::UnboundedSender<&'static str>>,
     ) -> Self {
         let plugins: PathBuf = plugins.to_path_buf();
         let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
@@ -158,6 +208,7 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn warden");
+        let pid = transport.id().expect("the server's pid");
         let log = Arc::new(Mutex::new(Vec::new()));
         if let Some(mut stderr) = stderr {
             let log = log.clone();
@@ -183,13 +234,14 @@ impl Server {
                 },
             ),
         };
-        let client = TestClient { version }
+        let client = TestClient { version, events }
             .serve_with_lifecycle(transport, lifecycle)
             .await
             .expect("connect to warden");
         Self {
             client,
             stderr: log,
+            pid,
         }
     }
 
@@ -327,12 +379,14 @@ pub fn client_for(revision: Revision) -> (TestClient, ClientLifecycleMode) {
         Revision::Legacy => (
             TestClient {
                 version: ProtocolVersion::V_2025_11_25,
+                events: None,
             },
             ClientLifecycleMode::Initialize,
         ),
         Revision::Stateless => (
             TestClient {
                 version: ProtocolVersion::V_2026_07_28,
+                events: None,
             },
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],

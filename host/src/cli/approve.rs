@@ -124,7 +124,7 @@ impl Approve {
         }
         writeln!(
             out,
-            "approved: recorded in {lock_path}; restart Warden (or reconnect its MCP client) to apply"
+            "approved: recorded in {lock_path}; a running `warden serve` applies it within a second"
         )?;
         Ok(ExitCode::SUCCESS)
     }

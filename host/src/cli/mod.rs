@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 use crate::budget::{Approx, MemoryBudget};
 use crate::config::Config;
 use crate::load::LoadSettings;
+use crate::load::reload::{Reloader, SettingsSource};
+use crate::load::watch::Watched;
 use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::registry::Registry;
 use crate::observe::audit::AuditLog;
@@ -94,6 +96,15 @@ impl Common {
         record: bool,
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Arc<Dispatcher>> {
+        Ok(self.start_serving(record, audit).await?.dispatcher)
+    }
+
+    /// [`Common::start`], with what it takes to load the folder again.
+    async fn start_serving(
+        &self,
+        record: bool,
+        audit: Option<Arc<AuditLog>>,
+    ) -> anyhow::Result<Started> {
         let (config, dir, lock) = self.resolve()?;
         let settings = EngineSettings {
             max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
@@ -102,22 +113,6 @@ impl Common {
             cache_dir: config.cache_dir.clone().or_else(default_cache_dir),
         };
         let sandbox = Arc::new(Sandbox::new(&settings).context("cannot create the sandbox")?);
-        let workspace_root = match &config.workspace_root {
-            Some(root) => root.clone(),
-            None => std::env::current_dir().context("cannot read the current directory")?,
-        };
-        let mut protected: Vec<PathBuf> = [
-            Some(dir.clone()),
-            Some(lock.path().to_path_buf()),
-            config.path.clone(),
-            settings.cache_dir.clone(),
-            config.audit.file.clone(),
-            config.telemetry.spans_dir.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
-        protected.extend(audit.as_ref().map(|log| log.path().to_path_buf()));
         let budget = Arc::new(MemoryBudget::from_config(&config));
         tracing::info!(
             budget = %Approx(budget.total()),
@@ -126,18 +121,23 @@ impl Common {
             plugin_share = %budget.share(),
             "memory budget"
         );
-        let settings = LoadSettings {
-            bounds: config.limits,
-            workspace_root,
-            policy: config.policy.clone(),
-            lock,
+        let fixed = Fixed {
+            dir: dir.clone(),
             record,
             audit,
-            protected,
-            loading: config.loading,
+            cache_dir: settings.cache_dir.clone(),
             budget: budget.clone(),
         };
-        let entries = crate::load::load_dir(&sandbox, &dir, &settings)
+        let watched = Watched {
+            plugins_dir: dir.clone(),
+            config: config
+                .path
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(crate::config::FILE_NAME)),
+            lock: lock.path().to_path_buf(),
+        };
+        let load_settings = fixed.load_settings(&config, lock)?;
+        let entries = crate::load::load_dir(&sandbox, &dir, &load_settings)
             .await
             .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
         let registry = Registry::build(entries);
@@ -149,12 +149,77 @@ impl Common {
             tools = registry.tools().count(),
             "plugins loaded"
         );
-        Ok(Dispatcher::shared(
+        let dispatcher = Dispatcher::shared(
             sandbox,
             registry,
             usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
             budget,
-        ))
+        );
+        let (config_flag, lock_flag) = (self.config.clone(), self.lock.clone());
+        let source: SettingsSource = Box::new(move || {
+            let config = Config::discover(config_flag.as_deref()).map_err(|e| e.to_string())?;
+            let lock_path = lock_flag.clone().unwrap_or_else(|| config.lock_path());
+            let lock = LockFile::load(&lock_path).map_err(|e| e.to_string())?;
+            fixed
+                .load_settings(&config, lock)
+                .map_err(|e| format!("{e:#}"))
+        });
+        Ok(Started {
+            reloader: Arc::new(Reloader::new(dispatcher.clone(), dir, source)),
+            dispatcher,
+            watched,
+        })
+    }
+}
+
+/// A started server: its dispatcher and what reloads its plugins.
+struct Started {
+    dispatcher: Arc<Dispatcher>,
+    reloader: Arc<Reloader>,
+    watched: Watched,
+}
+
+/// What stays as it was at start for the life of a server: a reload reads
+/// the plugin settings of `warden.toml` again, but not the plugins folder,
+/// the cache or the memory budget.
+struct Fixed {
+    dir: PathBuf,
+    record: bool,
+    audit: Option<Arc<AuditLog>>,
+    cache_dir: Option<PathBuf>,
+    budget: Arc<MemoryBudget>,
+}
+
+impl Fixed {
+    /// The load settings `config` and `lock` give.
+    fn load_settings(&self, config: &Config, lock: LockFile) -> anyhow::Result<LoadSettings> {
+        let workspace_root = match &config.workspace_root {
+            Some(root) => root.clone(),
+            None => std::env::current_dir().context("cannot read the current directory")?,
+        };
+        let mut protected: Vec<PathBuf> = [
+            Some(self.dir.clone()),
+            Some(lock.path().to_path_buf()),
+            config.path.clone(),
+            self.cache_dir.clone(),
+            config.audit.file.clone(),
+            config.telemetry.spans_dir.clone(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        protected.extend(self.audit.as_ref().map(|log| log.path().to_path_buf()));
+        Ok(LoadSettings {
+            bounds: config.limits,
+            workspace_root,
+            policy: config.policy.clone(),
+            lock,
+            record: self.record,
+            audit: self.audit.clone(),
+            protected,
+            loading: config.loading,
+            budget: self.budget.clone(),
+        })
     }
 }
 

@@ -11,6 +11,7 @@ use rmcp::service::ServerInitializeError;
 use super::Common;
 use crate::config::Config;
 use crate::http::HttpServer;
+use crate::load::reload::Reloader;
 use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::server::WardenServer;
 use crate::observe::Observer;
@@ -34,6 +35,10 @@ pub struct Serve {
     /// (default: `audit.file` from the config).
     #[arg(long, value_name = "FILE")]
     audit_file: Option<PathBuf>,
+    /// Do not watch the plugins folder, the config and the lock for changes
+    /// (SIGHUP still reloads them once).
+    #[arg(long)]
+    no_watch: bool,
 }
 
 impl Serve {
@@ -58,10 +63,24 @@ impl Serve {
         };
         let observer = self.observer(&config)?;
         let audit = observer.audit.clone();
-        let dispatcher = self.common.start(true, audit.clone()).await?;
+        let started = self.common.start_serving(true, audit.clone()).await?;
+        let dispatcher = started.dispatcher;
         let (loaded, failed) = dispatcher.registry().counts();
         crate::observe::metrics::plugins(loaded, failed);
         dispatcher.set_observer(observer);
+        let _watch = if self.no_watch {
+            None
+        } else {
+            let watch = crate::load::watch::watch(started.reloader.clone(), &started.watched)
+                .with_context(|| {
+                    format!(
+                        "cannot watch the plugins folder {} (use --no-watch to serve without reloading)",
+                        started.watched.plugins_dir.display()
+                    )
+                })?;
+            Some(watch)
+        };
+        let _hangup = reload_on_hangup(started.reloader);
         match (http, metrics) {
             (Some(settings), Some(metrics)) => {
                 let server = HttpServer {
@@ -155,6 +174,42 @@ async fn serve_stdio(dispatcher: Arc<Dispatcher>) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+/// Reloads the plugins folder, the config and the lock on every SIGHUP,
+/// until the returned task is dropped (aborted).
+fn reload_on_hangup(reloader: Arc<Reloader>) -> Option<AbortOnDrop> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangup = match signal(SignalKind::hangup()) {
+            Ok(hangup) => hangup,
+            Err(error) => {
+                tracing::warn!("SIGHUP will not reload: {error}");
+                return None;
+            }
+        };
+        let task = tokio::spawn(async move {
+            while hangup.recv().await.is_some() {
+                let _ = reloader.reload("SIGHUP").await;
+            }
+        });
+        Some(AbortOnDrop(task))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = reloader;
+        None
+    }
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Resolves on SIGINT or SIGTERM.
 async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();

@@ -17,16 +17,20 @@ pub async fn healthz() -> Json<Value> {
 }
 
 /// Ready to serve calls: 200 with the plugins loaded and failed (names and
-/// counts) and the memory budget (bytes, reserved, queued requests), or 503
+/// counts), those serving their previous version because their newest files
+/// failed (names), and the memory budget (bytes, reserved, queued requests), or 503
 /// while the server drains. A plugin that failed to load
 /// does not make the server unready: the others serve.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let registry = state.dispatcher.registry();
-    let (mut loaded, mut failed) = (Vec::new(), Vec::new());
+    let (mut loaded, mut failed, mut kept) = (Vec::new(), Vec::new(), Vec::new());
     for plugin in registry.plugins() {
         match plugin.status {
             PluginStatus::Loaded(_) => loaded.push(plugin.name.as_str()),
             PluginStatus::Failed(_) => failed.push(plugin.name.as_str()),
+        }
+        if plugin.replacement_error.is_some() {
+            kept.push(plugin.name.as_str());
         }
     }
     let draining = state.draining.load(Ordering::SeqCst);
@@ -42,6 +46,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
             "failed": failed.len(),
             "loaded_names": loaded,
             "failed_names": failed,
+            "kept_previous": kept.len(),
+            "kept_previous_names": kept,
         },
         "tools": registry.tools().count(),
         "memory": memory(state.dispatcher.budget().usage()),

@@ -11,7 +11,9 @@
 mod approval;
 mod compile;
 mod overlap;
+pub mod reload;
 mod scan;
+pub mod watch;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -21,12 +23,13 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::budget::MemoryBudget;
-use crate::limits::LimitBounds;
+use crate::limits::{LimitBounds, Limits};
 use crate::loading::LoadingSettings;
-use crate::mcp::registry::{PluginEntry, PluginStatus};
+use crate::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus, Registry};
 use crate::observe::audit::AuditLog;
-use crate::policy::grants;
+use crate::policy::grants::{self, Grants};
 use crate::policy::lock::{self, Approval, LockFile};
+use crate::policy::manifest::Capabilities;
 use crate::policy::operator::OperatorPolicy;
 use crate::sandbox::Sandbox;
 use approval::{explain, record_approvals};
@@ -70,22 +73,43 @@ pub async fn load_dir(
     dir: &Path,
     settings: &LoadSettings,
 ) -> std::io::Result<Vec<PluginEntry>> {
+    load(sandbox, dir, settings, None).await
+}
+
+/// Loads `dir` again after something changed. A plugin whose component,
+/// limits and grants are the same as in `previous` keeps its loaded version
+/// (not compiled or described again, not audited again); the rest load as
+/// at start-up.
+pub(crate) async fn reload_dir(
+    sandbox: &Arc<Sandbox>,
+    dir: &Path,
+    settings: &LoadSettings,
+    previous: &Registry,
+) -> std::io::Result<Vec<PluginEntry>> {
+    load(sandbox, dir, settings, Some(previous)).await
+}
+
+async fn load(
+    sandbox: &Arc<Sandbox>,
+    dir: &Path,
+    settings: &LoadSettings,
+    previous: Option<&Registry>,
+) -> std::io::Result<Vec<PluginEntry>> {
     let (components, mut manifests) = scan(dir)?;
 
     let mut entries = Vec::new();
     for (stem, manifest_path) in &manifests {
         if !components.contains_key(stem) {
-            entries.push(PluginEntry {
-                name: stem.clone(),
-                component_path: dir.join(format!("{stem}.wasm")),
-                manifest_path: Some(manifest_path.clone()),
-                manifest: None,
-                notices: Vec::new(),
-                status: PluginStatus::Failed(format!(
-                    "{}: manifest without a component: expected {stem}.wasm beside it",
-                    manifest_path.display()
-                )),
-            });
+            let mut entry = PluginEntry::new(
+                stem.clone(),
+                dir.join(format!("{stem}.wasm")),
+                Some(manifest_path.clone()),
+            );
+            entry.status = PluginStatus::Failed(format!(
+                "{}: manifest without a component: expected {stem}.wasm beside it",
+                manifest_path.display()
+            ));
+            entries.push(entry);
         }
     }
 
@@ -113,119 +137,39 @@ pub async fn load_dir(
     let mut jobs = JoinSet::new();
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut to_record = BTreeMap::new();
+    let mut reused = Vec::new();
     for (stem, (component_path, manifest_path, files)) in read {
-        let mut entry = PluginEntry {
-            name: stem.clone(),
-            component_path: component_path.clone(),
-            manifest_path: manifest_path.clone(),
-            manifest: None,
-            notices: Vec::new(),
-            status: PluginStatus::Failed(String::new()),
-        };
-        let (manifest, bytes) = match files {
-            Ok(files) => files,
-            Err(error) => (Err(error.clone()), Err(error)),
-        };
-        if let Err(error) = prepare(&mut entry, &stem, &mut names, manifest) {
-            entry.status = PluginStatus::Failed(error);
-            entries.push(entry);
-            continue;
-        }
-        let (limits, notices) = settings.bounds.resolve(
-            &entry
-                .manifest
-                .as_ref()
-                .map(|m| m.limits)
-                .unwrap_or_default(),
-        );
-        entry
-            .notices
-            .extend(notices.iter().map(ToString::to_string));
-        let narrowing = settings.policy.plugins.get(&entry.name);
-        let limits = match narrowing {
-            Some(policy) if !policy.limits.is_empty() => limits
-                .with_overrides(&policy.limits)
-                .clamped_to(&settings.bounds.ceilings),
-            _ => limits,
-        };
-        if let Err(error) = settings.budget.check_fits(&limits) {
-            entry.fail(error);
-            entries.push(entry);
-            continue;
-        }
-        let disabled = narrowing
-            .map(|p| p.disabled_tools.clone())
-            .unwrap_or_default();
-        let namespaced = !narrowing.is_some_and(|p| p.unprefixed);
-        let requested = entry
-            .manifest
-            .as_ref()
-            .map(|m| m.capabilities.clone())
-            .unwrap_or_default();
-        let (review, bytes) = match bytes {
-            Ok(bytes) => {
-                let sha256 = lock::sha256_hex(&bytes);
-                let review = lock::review(
-                    settings.lock.get(&entry.name),
-                    &sha256,
-                    &requested,
-                    settings.policy.new_plugins,
-                );
-                if review.verdict.records() {
-                    to_record.insert(entry.name.clone(), Approval::new(sha256, &requested));
-                }
-                (review, bytes)
-            }
+        let mut entry = PluginEntry::new(stem.clone(), component_path, manifest_path);
+        let settled = match settle(&mut entry, &stem, &mut names, files, settings, previous) {
+            Ok(settled) => settled,
             Err(error) => {
                 entry.status = PluginStatus::Failed(error);
                 entries.push(entry);
                 continue;
             }
         };
-        if let Err(error) = explain(&mut entry, &review, settings) {
-            entry.status = PluginStatus::Failed(error);
+        let Settled::Load(to_load) = settled else {
+            reused.push(entry.name.clone());
             entries.push(entry);
             continue;
-        }
-        let lookup_env = |name: &str| std::env::var(name).ok();
-        let grants = match grants::resolve(
-            &review.approved,
-            &settings.policy,
-            &entry.name,
-            &settings.workspace_root,
-            &lookup_env,
-        ) {
-            Ok((mut grants, notices)) => {
-                entry.notices.extend(notices);
-                grants.http.pending = review
-                    .held
-                    .http
-                    .iter()
-                    .filter(|o| grants::http_refusal(&settings.policy, &entry.name, o).is_none())
-                    .cloned()
-                    .collect();
-                Arc::new(grants)
-            }
-            Err(error) => {
-                entry.fail(error);
-                entries.push(entry);
-                continue;
-            }
         };
+        let ToLoad {
+            plugin,
+            bytes,
+            approval,
+        } = *to_load;
+        if let Some(approval) = approval {
+            to_record.insert(entry.name.clone(), approval);
+        }
         let sandbox = sandbox.clone();
-        let describe_timeout = settings.loading.describe_timeout;
         let budget = settings.budget.clone();
         jobs.spawn(async move {
-            let plugin = Plugin {
-                limits,
-                grants,
-                disabled,
-                namespaced,
-                describe_timeout,
-            };
             entry.status = match load_one(&sandbox, &budget, &mut entry, bytes, plugin).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
-                Err(error) => PluginStatus::Failed(error.to_string()),
+                Err(error) => {
+                    entry.files_at_fault = true;
+                    PluginStatus::Failed(error)
+                }
             };
             entry
         });
@@ -236,9 +180,12 @@ pub async fn load_dir(
             Err(e) => tracing::error!("a plugin load task failed: {e}"),
         }
     }
+    if let Some(previous) = previous {
+        keep_serving(&mut entries, previous, settings);
+    }
     refuse_overlapping_dirs(&mut entries, settings);
     record_approvals(&mut entries, to_record, settings);
-    for entry in &entries {
+    for entry in entries.iter().filter(|e| !reused.contains(&e.name)) {
         match &entry.status {
             PluginStatus::Loaded(p) => tracing::info!(
                 plugin = %entry.name,
@@ -255,4 +202,217 @@ pub async fn load_dir(
         }
     }
     Ok(entries)
+}
+
+/// What became of one plugin's files before compiling.
+enum Settled {
+    /// Compile and describe it.
+    Load(Box<ToLoad>),
+    /// The entry holds the unchanged loaded version from before.
+    Reused,
+}
+
+/// A plugin to compile and describe.
+struct ToLoad {
+    plugin: Plugin,
+    bytes: Vec<u8>,
+    /// What to record in the lock if it loads.
+    approval: Option<Approval>,
+}
+
+/// Settles one plugin's name from its `files`, then its limits, approval and
+/// grants. A plugin unchanged since `previous` (same component, limits and
+/// grants) gets its loaded version from there.
+fn settle(
+    entry: &mut PluginEntry,
+    stem: &str,
+    names: &mut BTreeMap<String, PathBuf>,
+    files: Result<scan::PluginFiles, String>,
+    settings: &LoadSettings,
+    previous: Option<&Registry>,
+) -> Result<Settled, String> {
+    let (manifest, bytes) = match files {
+        Ok(files) => files,
+        Err(error) => (Err(error.clone()), Err(error)),
+    };
+    if let Err(error) = prepare(entry, stem, names, manifest) {
+        entry.files_at_fault = true;
+        return Err(error);
+    }
+    let bytes = bytes.inspect_err(|_| entry.files_at_fault = true)?;
+    let sha256 = lock::sha256_hex(&bytes);
+    entry.sha256 = Some(sha256.clone());
+    let decided = decide(entry, &sha256, settings)?;
+    if let Some(same) = previous.and_then(|p| p.entry_for(&entry.component_path))
+        && same.sha256.as_deref() == Some(sha256.as_str())
+        && same.name == entry.name
+        && let PluginStatus::Loaded(loaded) = &same.status
+        && decided.matches(loaded)
+    {
+        entry.notices = same.notices.clone();
+        entry.status = same.status.clone();
+        return Ok(Settled::Reused);
+    }
+    let Decided {
+        limits,
+        grants,
+        disabled,
+        namespaced,
+        review,
+        requested,
+        limit_notices,
+        grant_notices,
+    } = decided;
+    entry.notices.extend(limit_notices);
+    explain(entry, &review, settings)?;
+    entry.notices.extend(grant_notices);
+    let approval = review
+        .verdict
+        .records()
+        .then(|| Approval::new(sha256, &requested));
+    Ok(Settled::Load(Box::new(ToLoad {
+        plugin: Plugin {
+            limits,
+            grants: Arc::new(grants),
+            disabled,
+            namespaced,
+            describe_timeout: settings.loading.describe_timeout,
+        },
+        bytes,
+        approval,
+    })))
+}
+
+/// What the operator's settings decide for one plugin.
+struct Decided {
+    limits: Limits,
+    grants: Grants,
+    disabled: Vec<String>,
+    namespaced: bool,
+    review: lock::Review,
+    requested: Capabilities,
+    /// Limits clamped to the operator's ceilings, and such.
+    limit_notices: Vec<String>,
+    /// What resolving the grants noted.
+    grant_notices: Vec<String>,
+}
+
+impl Decided {
+    /// Whether `loaded` runs under exactly these limits and grants.
+    fn matches(&self, loaded: &LoadedPlugin) -> bool {
+        loaded.limits == self.limits
+            && loaded.grants.same_as(&self.grants)
+            && loaded.disabled_tools == self.disabled
+            && loaded.namespaced == self.namespaced
+    }
+}
+
+/// The limits, lock review and grants the settings give the plugin of
+/// `entry` (named, with its manifest parsed) whose component hashes to
+/// `sha256`.
+fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<Decided, String> {
+    let in_file = |error: &dyn std::fmt::Display| {
+        let file = entry
+            .manifest_path
+            .as_ref()
+            .unwrap_or(&entry.component_path);
+        format!("{}: {error}", file.display())
+    };
+    let (limits, limit_notices) = settings.bounds.resolve(
+        &entry
+            .manifest
+            .as_ref()
+            .map(|m| m.limits)
+            .unwrap_or_default(),
+    );
+    let narrowing = settings.policy.plugins.get(&entry.name);
+    let limits = match narrowing {
+        Some(policy) if !policy.limits.is_empty() => limits
+            .with_overrides(&policy.limits)
+            .clamped_to(&settings.bounds.ceilings),
+        _ => limits,
+    };
+    settings
+        .budget
+        .check_fits(&limits)
+        .map_err(|e| in_file(&e))?;
+    let requested = entry
+        .manifest
+        .as_ref()
+        .map(|m| m.capabilities.clone())
+        .unwrap_or_default();
+    let review = lock::review(
+        settings.lock.get(&entry.name),
+        sha256,
+        &requested,
+        settings.policy.new_plugins,
+    );
+    let lookup_env = |name: &str| std::env::var(name).ok();
+    let (mut grants, grant_notices) = grants::resolve(
+        &review.approved,
+        &settings.policy,
+        &entry.name,
+        &settings.workspace_root,
+        &lookup_env,
+    )
+    .map_err(|e| in_file(&e))?;
+    grants.http.pending = review
+        .held
+        .http
+        .iter()
+        .filter(|o| grants::http_refusal(&settings.policy, &entry.name, o).is_none())
+        .cloned()
+        .collect();
+    Ok(Decided {
+        limits,
+        grants,
+        disabled: narrowing
+            .map(|p| p.disabled_tools.clone())
+            .unwrap_or_default(),
+        namespaced: !narrowing.is_some_and(|p| p.unprefixed),
+        review,
+        requested,
+        limit_notices: limit_notices.iter().map(ToString::to_string).collect(),
+        grant_notices,
+    })
+}
+
+/// A plugin whose newest files failed to load (a broken replacement) keeps
+/// serving the version loaded before, as long as the settings still give
+/// that version exactly the limits and grants it runs under; the failure is
+/// kept on the entry. A removed component is never kept.
+fn keep_serving(entries: &mut [PluginEntry], previous: &Registry, settings: &LoadSettings) {
+    let taken: Vec<String> = entries
+        .iter()
+        .filter(|e| matches!(e.status, PluginStatus::Loaded(_)))
+        .map(|e| e.name.clone())
+        .collect();
+    for entry in entries.iter_mut().filter(|e| e.files_at_fault) {
+        let PluginStatus::Failed(error) = &entry.status else {
+            continue;
+        };
+        let Some(old) = previous.entry_for(&entry.component_path) else {
+            continue;
+        };
+        let (PluginStatus::Loaded(loaded), Some(sha256)) = (&old.status, &old.sha256) else {
+            continue;
+        };
+        if taken.contains(&old.name) || !entry.component_path.is_file() {
+            continue;
+        }
+        let still = decide(old, sha256, settings).is_ok_and(|d| d.matches(loaded));
+        if !still {
+            continue;
+        }
+        tracing::warn!(
+            plugin = %old.name,
+            error = %error,
+            "the plugin's new files did not load; the previous version keeps serving"
+        );
+        let error = error.clone();
+        *entry = PluginEntry {
+            replacement_error: Some(error),
+            ..old.clone()
+        };
+    }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::input::bounded_file::{ReadError, read_entry};
 use crate::limits::HumanDuration;
 use crate::loading::LoadingSettings;
-use crate::mcp::registry::{PluginEntry, PluginStatus};
+use crate::mcp::registry::PluginEntry;
 use crate::policy::manifest::{Manifest, PluginName};
 
 /// Folder entries read at the same time.
@@ -57,14 +57,7 @@ pub fn find_plugins(dir: &Path) -> std::io::Result<Vec<Result<FoundPlugin, Strin
     let mut names = BTreeMap::new();
     let mut found = Vec::new();
     for (stem, component_path) in components {
-        let mut entry = PluginEntry {
-            name: stem.clone(),
-            component_path,
-            manifest_path: manifests.remove(&stem),
-            manifest: None,
-            notices: Vec::new(),
-            status: PluginStatus::Failed(String::new()),
-        };
+        let mut entry = PluginEntry::new(stem.clone(), component_path, manifests.remove(&stem));
         let manifest = read_manifest(entry.manifest_path.as_deref());
         found.push(
             prepare(&mut entry, &stem, &mut names, manifest).map(|()| FoundPlugin {

@@ -16,7 +16,7 @@ use crate::mcp::announce::Changes;
 use crate::mcp::dispatch::{
     Admission, AdmitError, DispatchError, Dispatcher, content_block, log_guest_output,
 };
-use crate::mcp::registry::{LoadedPlugin, Registry};
+use crate::mcp::registry::LoadedPlugin;
 use crate::sandbox::{
     Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
     ResourceError, Role,
@@ -426,11 +426,11 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
     let updated = Arc::new(plugin.redescribed(description));
     let _guard = dispatcher.refresh_lock().await;
     let old = dispatcher.registry();
-    let Some(new) = old.with_plugin(updated) else {
-        tracing::warn!(plugin = %plugin.name, "plugin no longer loaded; not refreshed");
+    let Some(new) = old.with_plugin(&plugin, updated) else {
+        tracing::info!(plugin = %plugin.name, "plugin reloaded meanwhile; not refreshed");
         return Changes::default();
     };
-    let changes = visible_changes(&old, &new);
+    let changes = new.changes_from(&old);
     dispatcher.replace_registry(new);
     tracing::info!(
         plugin = %plugin.name,
@@ -440,29 +440,4 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
         "plugin lists refreshed"
     );
     changes
-}
-
-/// Which lists a client would see differently in `new` than in `old`.
-fn visible_changes(old: &Registry, new: &Registry) -> Changes {
-    let (a, b) = (old.catalog(), new.catalog());
-    Changes {
-        tools: !old
-            .tools()
-            .map(|t| &t.tool)
-            .eq(new.tools().map(|t| &t.tool)),
-        prompts: !a
-            .prompts()
-            .map(|p| &p.prompt)
-            .eq(b.prompts().map(|p| &p.prompt)),
-        resources: !a
-            .resources()
-            .iter()
-            .map(|r| &r.resource)
-            .eq(b.resources().iter().map(|r| &r.resource))
-            || !a
-                .templates()
-                .iter()
-                .map(|t| &t.template)
-                .eq(b.templates().iter().map(|t| &t.template)),
-    }
 }

@@ -17,6 +17,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::limits::Limits;
+use crate::mcp::announce::Changes;
 use crate::mcp::catalog::Catalog;
 use crate::mcp::names::UniqueNames;
 use crate::mcp::tool_schema::{compile_schema, schema_object};
@@ -152,9 +153,34 @@ pub struct PluginEntry {
     pub notices: Vec<String>,
     /// Loaded, or why not.
     pub status: PluginStatus,
+    /// The sha256 of the component, when it was read.
+    pub sha256: Option<String>,
+    /// Whether a failure lies in the plugin's own files (unreadable, a bad
+    /// manifest, not a component of Warden's world, describing failed)
+    /// rather than in what the operator decided (policy, approval, budget).
+    pub files_at_fault: bool,
+    /// Why the newest files of this plugin did not load, while the version
+    /// loaded before them keeps serving (a broken replacement).
+    pub replacement_error: Option<String>,
 }
 
 impl PluginEntry {
+    /// An entry for the component at `component_path`, named `name` until
+    /// its manifest says otherwise, not loaded yet.
+    pub fn new(name: String, component_path: PathBuf, manifest_path: Option<PathBuf>) -> Self {
+        Self {
+            name,
+            component_path,
+            manifest_path,
+            manifest: None,
+            notices: Vec::new(),
+            status: PluginStatus::Failed(String::new()),
+            sha256: None,
+            files_at_fault: false,
+            replacement_error: None,
+        }
+    }
+
     /// Fails the entry with `error`, naming the manifest if there is one,
     /// else the component.
     pub fn fail(&mut self, error: impl std::fmt::Display) {
@@ -285,9 +311,18 @@ impl Registry {
                 notices.push(format!("and {more} more notices like these"));
             }
         }
+        let kept = |entry: &PluginEntry| match &entry.status {
+            PluginStatus::Loaded(p) => previous.is_some_and(|r| {
+                r.plugins
+                    .iter()
+                    .any(|e| matches!(&e.status, PluginStatus::Loaded(q) if Arc::ptr_eq(p, q)))
+            }),
+            PluginStatus::Failed(_) => false,
+        };
         for entry in &plugins {
             let built = built_notices.get(&entry.name).into_iter().flatten();
-            let loaded = entry.notices.iter().filter(|_| log_load_notices);
+            let log_load = log_load_notices && !kept(entry);
+            let loaded = entry.notices.iter().filter(|_| log_load);
             for notice in loaded.chain(built) {
                 tracing::warn!(plugin = %entry.name, "{notice}");
             }
@@ -301,14 +336,52 @@ impl Registry {
         }
     }
 
-    /// This registry with the loaded plugin of the same name replaced by
-    /// `plugin` (after it announced a change); `None` when no such plugin is
-    /// loaded.
-    pub fn with_plugin(&self, plugin: Arc<LoadedPlugin>) -> Option<Self> {
+    /// The registry after the plugins folder was loaded again: plugins kept
+    /// from `previous` keep their compiled validators, and only the notices
+    /// of plugins that were loaded anew are logged.
+    pub fn rebuilt(plugins: Vec<PluginEntry>, previous: &Registry) -> Self {
+        Self::assemble(plugins, true, Some(previous))
+    }
+
+    /// Which lists a client sees differently here than in `old`.
+    pub fn changes_from(&self, old: &Registry) -> Changes {
+        let new = self;
+        let (a, b) = (old.catalog(), new.catalog());
+        Changes {
+            tools: !old
+                .tools()
+                .map(|t| &t.tool)
+                .eq(new.tools().map(|t| &t.tool)),
+            prompts: !a
+                .prompts()
+                .map(|p| &p.prompt)
+                .eq(b.prompts().map(|p| &p.prompt)),
+            resources: !a
+                .resources()
+                .iter()
+                .map(|r| &r.resource)
+                .eq(b.resources().iter().map(|r| &r.resource))
+                || !a
+                    .templates()
+                    .iter()
+                    .map(|t| &t.template)
+                    .eq(b.templates().iter().map(|t| &t.template)),
+        }
+    }
+
+    /// The entry of the component at `path`.
+    pub fn entry_for(&self, path: &std::path::Path) -> Option<&PluginEntry> {
+        self.plugins.iter().find(|e| e.component_path == path)
+    }
+
+    /// This registry with the loaded plugin `was` replaced by `plugin` (after
+    /// it announced a change); `None` when `was` is no longer loaded (the
+    /// folder was reloaded meanwhile).
+    pub fn with_plugin(&self, was: &Arc<LoadedPlugin>, plugin: Arc<LoadedPlugin>) -> Option<Self> {
         let mut plugins = self.plugins.clone();
         let entry = plugins
             .iter_mut()
-            .find(|e| e.name == plugin.name && matches!(e.status, PluginStatus::Loaded(_)))?;
+            .find(|e| matches!(&e.status, PluginStatus::Loaded(p) if Arc::ptr_eq(p, was)))?;
         entry.status = PluginStatus::Loaded(plugin);
         Some(Self::assemble(plugins, false, Some(self)))
     }

@@ -27,6 +27,12 @@ pub const DENIALS: &str = "warden_capability_denials_total";
 pub const PLUGINS_LOADED: &str = "warden_plugins_loaded";
 /// Plugins that failed to load.
 pub const PLUGINS_FAILED: &str = "warden_plugins_failed";
+/// Gauge: plugins whose newest files failed to load while the version loaded
+/// before them keeps serving.
+pub const PLUGINS_KEPT_PREVIOUS: &str = "warden_plugins_kept_previous";
+/// Counter: reloads of the plugins folder that changed nothing because the
+/// settings or the folder could not be read.
+pub const RELOAD_FAILURES: &str = "warden_reload_failures_total";
 /// HTTP requests refused before reaching MCP, by `reason` (unauthorized,
 /// rate_limited, draining).
 pub const HTTP_REJECTED: &str = "warden_http_requests_rejected_total";
@@ -77,6 +83,14 @@ fn describe() {
     metrics::describe_counter!(DENIALS, "Capability uses refused by the sandbox, by kind.");
     metrics::describe_gauge!(PLUGINS_LOADED, "Plugins serving.");
     metrics::describe_gauge!(PLUGINS_FAILED, "Plugins that failed to load.");
+    metrics::describe_gauge!(
+        PLUGINS_KEPT_PREVIOUS,
+        "Plugins serving their previous version because their newest files failed to load."
+    );
+    metrics::describe_counter!(
+        RELOAD_FAILURES,
+        "Reloads that changed nothing because the settings or the folder could not be read."
+    );
     metrics::describe_counter!(
         HTTP_REJECTED,
         "HTTP requests refused before reaching MCP, by reason."
@@ -159,6 +173,16 @@ impl Drop for InFlight {
 pub fn plugins(loaded: usize, failed: usize) {
     gauge!(PLUGINS_LOADED).set(loaded as f64);
     gauge!(PLUGINS_FAILED).set(failed as f64);
+}
+
+/// Records how many plugins serve their previous version after a reload.
+pub fn plugins_kept_previous(count: usize) {
+    gauge!(PLUGINS_KEPT_PREVIOUS).set(count as f64);
+}
+
+/// Counts a reload that changed nothing.
+pub fn reload_failed() {
+    counter!(RELOAD_FAILURES).increment(1);
 }
 
 /// Records the size of the memory budget.

@@ -102,7 +102,7 @@ pub struct Sandbox {
     linker: Linker<HostState>,
     max_wasm_stack: usize,
     files: Arc<FilePool>,
-    _ticker: EpochTicker,
+    ticker: EpochTicker,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -238,7 +238,7 @@ impl Sandbox {
             linker,
             max_wasm_stack: settings.max_wasm_stack,
             files: Arc::new(files),
-            _ticker: ticker,
+            ticker,
         })
     }
 
@@ -382,6 +382,7 @@ impl Sandbox {
             })
         });
 
+        let _ticking = self.ticker.running();
         let mut instantiated = None;
         let run = async {
             let instance = plugin.pre.instantiate_async(&mut store).await?;

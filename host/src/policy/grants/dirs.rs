@@ -107,6 +107,13 @@ impl DirPreopen {
         })
     }
 
+    /// Whether `other` grants the same directory the same way: equal paths
+    /// and mode, and the held directory is the same one on disk (device and
+    /// inode), so a directory swapped in under the same path differs.
+    pub fn same_grant(&self, other: &Self) -> bool {
+        self == other && self.written == other.written && self.held.id == other.held.id
+    }
+
     /// The same grant with another mode (the operator narrowed it).
     pub fn with_mode(self, mode: DirMode) -> Self {
         Self { mode, ..self }
@@ -124,6 +131,8 @@ struct HeldDir {
     /// Keeps the descriptor that `open_path` names alive.
     _dir: File,
     open_path: PathBuf,
+    /// Device and inode of the held directory.
+    id: (u64, u64),
 }
 
 impl HeldDir {
@@ -149,6 +158,7 @@ impl HeldDir {
         Ok(Self {
             _dir: dir,
             open_path,
+            id: (held.dev(), held.ino()),
         })
     }
 }

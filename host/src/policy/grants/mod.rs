@@ -35,6 +35,19 @@ pub struct Grants {
 }
 
 impl Grants {
+    /// Whether `other` grants exactly the same, down to the identity of each
+    /// held directory (see [`DirPreopen::same_grant`]).
+    pub fn same_as(&self, other: &Self) -> bool {
+        self.http == other.http
+            && self.env == other.env
+            && self.dirs.len() == other.dirs.len()
+            && self
+                .dirs
+                .iter()
+                .zip(&other.dirs)
+                .all(|(a, b)| a.same_grant(b))
+    }
+
     /// Whether nothing at all is granted.
     pub fn is_empty(&self) -> bool {
         self.http.origins.is_empty() && self.dirs.is_empty() && self.env.is_empty()
@@ -76,7 +89,7 @@ impl fmt::Display for Grants {
 }
 
 /// Outgoing HTTP a plugin may make.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HttpGrant {
     /// Origins the plugin may reach; empty means no HTTP at all.
     pub origins: Vec<HttpOrigin>,
@@ -103,7 +116,7 @@ impl Default for HttpGrant {
 }
 
 /// One environment variable a plugin may read.
-#[derive(Clone, Serialize)]
+#[derive(Clone, PartialEq, Serialize)]
 pub struct EnvGrant {
     /// The variable's name.
     pub name: String,
