@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::{LoadSettings, reload_dir};
+use crate::mcp::announce::Changes;
 use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::registry::{PluginEntry, PluginStatus, Registry};
 
@@ -91,7 +92,7 @@ impl Reloader {
                 error
             })?;
         let new = Registry::rebuilt(entries, &old);
-        let changes = new.changes_from(&old);
+        let changes = Changes::between(&old, &new);
         let reloaded = summary(new.plugins());
         self.dispatcher.replace_registry(new);
         crate::observe::metrics::plugins(reloaded.loaded, reloaded.failed);

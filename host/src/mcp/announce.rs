@@ -20,6 +20,8 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use rmcp::RoleServer;
+
+use crate::mcp::registry::Registry;
 use rmcp::model::ResourceUpdatedNotificationParam;
 use rmcp::service::{Peer, SubscriptionSendError, SubscriptionSink};
 
@@ -35,6 +37,31 @@ pub struct Changes {
 }
 
 impl Changes {
+    /// Which lists a client sees differently in `new` than in `old`.
+    pub fn between(old: &Registry, new: &Registry) -> Self {
+        let (a, b) = (old.catalog(), new.catalog());
+        Changes {
+            tools: !old
+                .tools()
+                .map(|t| &t.tool)
+                .eq(new.tools().map(|t| &t.tool)),
+            prompts: !a
+                .prompts()
+                .map(|p| &p.prompt)
+                .eq(b.prompts().map(|p| &p.prompt)),
+            resources: !a
+                .resources()
+                .iter()
+                .map(|r| &r.resource)
+                .eq(b.resources().iter().map(|r| &r.resource))
+                || !a
+                    .templates()
+                    .iter()
+                    .map(|t| &t.template)
+                    .eq(b.templates().iter().map(|t| &t.template)),
+        }
+    }
+
     /// Whether any list changed.
     pub fn any(self) -> bool {
         self.tools || self.prompts || self.resources

@@ -430,7 +430,7 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
         tracing::info!(plugin = %plugin.name, "plugin reloaded meanwhile; not refreshed");
         return Changes::default();
     };
-    let changes = new.changes_from(&old);
+    let changes = Changes::between(&old, &new);
     dispatcher.replace_registry(new);
     tracing::info!(
         plugin = %plugin.name,

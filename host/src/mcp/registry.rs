@@ -17,7 +17,6 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::limits::Limits;
-use crate::mcp::announce::Changes;
 use crate::mcp::catalog::Catalog;
 use crate::mcp::names::UniqueNames;
 use crate::mcp::tool_schema::{compile_schema, schema_object};
@@ -341,32 +340,6 @@ impl Registry {
     /// of plugins that were loaded anew are logged.
     pub fn rebuilt(plugins: Vec<PluginEntry>, previous: &Registry) -> Self {
         Self::assemble(plugins, true, Some(previous))
-    }
-
-    /// Which lists a client sees differently here than in `old`.
-    pub fn changes_from(&self, old: &Registry) -> Changes {
-        let new = self;
-        let (a, b) = (old.catalog(), new.catalog());
-        Changes {
-            tools: !old
-                .tools()
-                .map(|t| &t.tool)
-                .eq(new.tools().map(|t| &t.tool)),
-            prompts: !a
-                .prompts()
-                .map(|p| &p.prompt)
-                .eq(b.prompts().map(|p| &p.prompt)),
-            resources: !a
-                .resources()
-                .iter()
-                .map(|r| &r.resource)
-                .eq(b.resources().iter().map(|r| &r.resource))
-                || !a
-                    .templates()
-                    .iter()
-                    .map(|t| &t.template)
-                    .eq(b.templates().iter().map(|t| &t.template)),
-        }
     }
 
     /// The entry of the component at `path`.
