@@ -24,6 +24,7 @@
 
 mod common;
 mod load_support;
+mod stats;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -169,7 +170,7 @@ impl LoadResult {
     }
 
     fn percentile(&self, p: f64) -> Duration {
-        load_support::percentile(&self.latencies, p)
+        stats::percentile(&self.latencies, p)
     }
 }
 

@@ -25,6 +25,7 @@
 
 mod common;
 mod load_support;
+mod stats;
 
 use std::path::Path;
 use std::process::Stdio;
@@ -40,7 +41,8 @@ use rmcp::service::RunningService;
 use rmcp::transport::{ConfigureCommandExt as _, TokioChildProcess};
 use serde_json::{Value, json};
 
-use load_support::{HttpServer, percentile};
+use load_support::HttpServer;
+use stats::percentile;
 
 /// Calls in a full run, over both transports (`WARDEN_SOAK_CALLS` overrides).
 const DEFAULT_CALLS: u64 = 100_000;
