@@ -153,6 +153,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
         cache_dir: None,
+        cache_max_size: 512 << 20,
     };
     let targets = [
         Target::new(

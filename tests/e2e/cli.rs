@@ -1,8 +1,8 @@
-//! `warden list` and `warden call` from the shell.
+//! `warden list`, `warden call` and `warden cache` from the shell.
 
 use serde_json::Value;
 
-use crate::support::{Plugins, warden};
+use crate::support::{Plugins, warden, warden_in};
 
 #[test]
 fn list_shows_plugins_tools_and_limits() {
@@ -133,4 +133,61 @@ fn config_sets_the_folder_defaults_and_ceilings_and_requests_are_clamped() {
     let bad = warden(&["list", "--config", "/no/such/warden.toml"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("/no/such/warden.toml"));
+}
+
+#[test]
+fn cache_warm_fills_stats_counts_and_clear_empties_the_cache() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(
+        root.path().join("warden.toml"),
+        "cache_dir = \"compiled\"\ncache_max_size = \"64MiB\"\n",
+    )
+    .unwrap();
+    let plugins = Plugins::new()
+        .hostile(None)
+        .raw("broken", b"\0asm\x0d\0\x01\0 not really");
+    let dir = plugins.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let out = warden_in(args, root.path(), &[]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+
+    let (ok, stats) = run(&["cache", "stats"]);
+    assert!(ok, "{stats}");
+    let cache = root.path().join("compiled");
+    assert!(
+        stats.contains(&format!("cache: {}", cache.display())),
+        "{stats}"
+    );
+    assert!(stats.contains("compiled components: 0 "), "{stats}");
+    assert!(
+        stats.contains("trimmed above 64 MiB (cache_max_size)"),
+        "{stats}"
+    );
+
+    // One component compiles, the broken one is named; the exit code says
+    // something failed.
+    let (ok, warmed) = run(&["cache", "warm", dir]);
+    assert!(!ok, "a broken component must fail `cache warm`: {warmed}");
+    assert!(
+        warmed.contains("compiled ") && warmed.contains("hostile.wasm in "),
+        "{warmed}"
+    );
+    assert!(
+        warmed.contains("failed   ") && warmed.contains("broken.wasm: "),
+        "{warmed}"
+    );
+    let (_, stats) = run(&["cache", "stats"]);
+    assert!(!stats.contains("compiled components: 0 "), "{stats}");
+
+    let (ok, cleared) = run(&["cache", "clear"]);
+    assert!(ok, "{cleared}");
+    assert!(cleared.starts_with("cleared "), "{cleared}");
+    assert!(!cleared.starts_with("cleared 0 "), "{cleared}");
+    let (_, stats) = run(&["cache", "stats"]);
+    assert!(stats.contains("compiled components: 0 "), "{stats}");
+    assert!(cache.is_dir(), "clear removes only what wasmtime wrote");
 }

@@ -57,6 +57,7 @@ fn setup() -> Result<Harness, String> {
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
         cache_dir: None,
+        cache_max_size: 512 << 20,
     })
     .map_err(|e| e.to_string())?;
     let sandbox = Arc::new(sandbox);

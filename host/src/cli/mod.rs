@@ -2,6 +2,7 @@
 //! with a `run`. Logic lives in the library modules.
 
 mod approve;
+mod cache;
 mod call;
 mod list;
 mod serve;
@@ -47,6 +48,8 @@ enum Command {
     /// Approve what plugins request now, recording it in the lock file;
     /// prints exactly what changes.
     Approve(approve::Approve),
+    /// Show, clear or fill the compiled-component cache.
+    Cache(cache::Cache),
 }
 
 /// Options shared by every subcommand.
@@ -72,6 +75,7 @@ impl Cli {
             Command::List(cmd) => cmd.run().await,
             Command::Call(cmd) => cmd.run().await,
             Command::Approve(cmd) => cmd.run(),
+            Command::Cache(cmd) => cmd.run().await,
         }
     }
 }
@@ -106,12 +110,7 @@ impl Common {
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Started> {
         let (config, dir, lock) = self.resolve()?;
-        let settings = EngineSettings {
-            max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
-            max_concurrent_calls: config.max_concurrent_calls,
-            memory_ceiling: config.limits.ceilings.memory_bytes,
-            cache_dir: config.cache_dir.clone().or_else(default_cache_dir),
-        };
+        let settings = engine_settings(&config);
         let sandbox = Arc::new(Sandbox::new(&settings).context("cannot create the sandbox")?);
         let budget = Arc::new(MemoryBudget::from_config(&config));
         tracing::info!(
@@ -220,6 +219,18 @@ impl Fixed {
             loading: config.loading,
             budget: self.budget.clone(),
         })
+    }
+}
+
+/// The engine `config` asks for: the same for `serve` and `cache warm`, so
+/// that what one compiles the other finds in the cache.
+fn engine_settings(config: &Config) -> EngineSettings {
+    EngineSettings {
+        max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
+        max_concurrent_calls: config.max_concurrent_calls,
+        memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_dir: config.cache_dir.clone().or_else(default_cache_dir),
+        cache_max_size: config.cache_max_size.0,
     }
 }
 

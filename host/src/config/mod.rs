@@ -9,6 +9,7 @@
 //! memory_budget_plugin_share = 0.5 # the most one plugin may hold; default: 0.5
 //! max_wasm_stack = "1MiB"        # engine-wide; default: 1 MiB
 //! cache_dir = "/var/cache/warden" # compiled components; default: unset (the host picks)
+//! cache_max_size = "512MiB"      # the cache is trimmed above this; default: 512 MiB
 //! lock_file = "warden.lock"      # approvals; default: beside this file
 //!
 //! [policy]
@@ -76,6 +77,9 @@ pub struct Config {
     /// Where compiled components are cached, resolved against the config
     /// file's directory; `None` lets the host pick (`~/.cache/warden/components`).
     pub cache_dir: Option<PathBuf>,
+    /// `cache_max_size`: the compiled-component cache is trimmed (oldest
+    /// first, in the background) when its files grow above this.
+    pub cache_max_size: ByteSize,
     /// Default and ceiling limits for tool calls.
     pub limits: LimitBounds,
     /// The directory that manifests' `capabilities.dirs[].host` paths are
@@ -118,6 +122,8 @@ impl Config {
     pub const MAX_CONCURRENT_CALLS: u32 = 100_000;
     /// The default for `max_wasm_stack`: 1 MiB.
     pub const DEFAULT_MAX_WASM_STACK: ByteSize = ByteSize(1 << 20);
+    /// The default for `cache_max_size`: 512 MiB.
+    pub const DEFAULT_CACHE_MAX_SIZE: ByteSize = ByteSize(512 << 20);
 
     /// Finds the configuration: `explicit` if given (it must exist), else
     /// `./warden.toml` if present, else the built-in defaults.
@@ -187,6 +193,7 @@ impl Default for Config {
             memory_budget_plugin_share: Share::DEFAULT,
             max_wasm_stack: Config::DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
+            cache_max_size: Config::DEFAULT_CACHE_MAX_SIZE,
             limits: LimitBounds::default(),
             workspace_root: None,
             policy: OperatorPolicy::default(),
@@ -209,6 +216,7 @@ struct RawConfig {
     memory_budget_plugin_share: Option<toml::Value>,
     max_wasm_stack: Option<toml::Value>,
     cache_dir: Option<String>,
+    cache_max_size: Option<toml::Value>,
     workspace_root: Option<String>,
     #[serde(default)]
     limits: RawLimitTables,
@@ -319,6 +327,13 @@ impl RawConfig {
             ),
         };
 
+        let cache_max_size = match &self.cache_max_size {
+            None => defaults.cache_max_size,
+            Some(value) => ByteSize(
+                parse_size_value(value).map_err(|e| limit_error("cache_max_size".into(), e))?,
+            ),
+        };
+
         let default_request = self
             .limits
             .default
@@ -365,6 +380,7 @@ impl RawConfig {
             memory_budget_plugin_share,
             max_wasm_stack,
             cache_dir,
+            cache_max_size,
             limits: LimitBounds {
                 defaults: defaults_limits,
                 ceilings,
@@ -405,6 +421,17 @@ mod tests {
 
     fn error(text: &str) -> String {
         parse(text).expect_err(text).to_string()
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let text = include_str!("../../../examples/warden.toml");
+        let config = parse(text).expect("examples/warden.toml");
+        assert_eq!(config.cache_max_size, Config::DEFAULT_CACHE_MAX_SIZE);
+        assert_eq!(
+            error("cache_max_size = \"big\""),
+            "etc/warden.toml: cache_max_size: invalid size \"big\" (expected a size such as \"64MiB\")"
+        );
     }
 
     #[test]

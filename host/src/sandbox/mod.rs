@@ -94,6 +94,8 @@ pub struct EngineSettings {
     pub memory_ceiling: u64,
     /// Where compiled components are cached; `None` disables the cache.
     pub cache_dir: Option<std::path::PathBuf>,
+    /// The cache is trimmed in the background above this many bytes.
+    pub cache_max_size: u64,
 }
 
 /// The shared engine and linker.
@@ -188,7 +190,10 @@ impl Sandbox {
 
         if let Some(dir) = &settings.cache_dir {
             let mut cache = wasmtime::CacheConfig::new();
-            cache.with_directory(dir.clone());
+            // wasmtime takes only an absolute directory; `cache_dir` in a
+            // config found as `./warden.toml` resolves to a relative one.
+            cache.with_directory(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
+            cache.with_files_total_size_soft_limit(settings.cache_max_size);
             match wasmtime::Cache::new(cache) {
                 Ok(cache) => {
                     config.cache(Some(cache));
