@@ -32,6 +32,28 @@ fn updated_component(wasm: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// An origin server answering `/` with `text`.
+async fn origin(text: &'static str) -> TestServer {
+    let server = TestServer::start().await;
+    server.route("/", Reply::ok("text/plain", text));
+    server
+}
+
+/// `ROOT/plugins` with the fetch plugin requesting `origin`; the folder and
+/// the component's bytes.
+fn fetch_plugin(root: &Path, origin: &str) -> (std::path::PathBuf, Vec<u8>) {
+    let plugins = root.join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    let wasm = std::fs::read(warden_test_artifacts::FETCH_WASM).unwrap();
+    std::fs::write(plugins.join("fetch.wasm"), &wasm).unwrap();
+    std::fs::write(
+        plugins.join("fetch.toml"),
+        fetch_manifest(&[origin.to_string()]),
+    )
+    .unwrap();
+    (plugins, wasm)
+}
+
 fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
@@ -65,25 +87,17 @@ async fn fetch(root: &Path, plugins: &Path, url: &str) -> rmcp::model::CallToolR
 
 #[tokio::test]
 async fn a_capability_growth_update_is_held_until_approved_and_then_works() {
-    let old = TestServer::start().await;
-    let new = TestServer::start().await;
-    old.route("/", Reply::ok("text/plain", "from the approved origin"));
-    new.route("/", Reply::ok("text/plain", "from the new origin"));
+    let (old, new) = (
+        origin("from the approved origin").await,
+        origin("from the new origin").await,
+    );
     let old_origin = format!("http://127.0.0.1:{}", old.port());
     let new_origin = format!("http://127.0.0.1:{}", new.port());
 
     // Started in `root` without a config: the lock is ./warden.lock.
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
-    let plugins = root.join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let wasm = std::fs::read(warden_test_artifacts::FETCH_WASM).unwrap();
-    std::fs::write(plugins.join("fetch.wasm"), &wasm).unwrap();
-    std::fs::write(
-        plugins.join("fetch.toml"),
-        fetch_manifest(std::slice::from_ref(&old_origin)),
-    )
-    .unwrap();
+    let (plugins, wasm) = fetch_plugin(root, &old_origin);
     let lock_path = root.join("warden.lock");
     let plugins_arg = plugins.to_str().unwrap();
 
@@ -299,24 +313,16 @@ async fn until_fetch(
 
 #[tokio::test]
 async fn a_running_server_holds_a_grown_update_and_applies_warden_approve() {
-    let old = TestServer::start().await;
-    let new = TestServer::start().await;
-    old.route("/", Reply::ok("text/plain", "from the approved origin"));
-    new.route("/", Reply::ok("text/plain", "from the new origin"));
+    let (old, new) = (
+        origin("from the approved origin").await,
+        origin("from the new origin").await,
+    );
     let old_origin = format!("http://127.0.0.1:{}", old.port());
     let new_origin = format!("http://127.0.0.1:{}", new.port());
 
     let root = tempfile::tempdir().unwrap();
     let root = root.path();
-    let plugins = root.join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    let wasm = std::fs::read(warden_test_artifacts::FETCH_WASM).unwrap();
-    std::fs::write(plugins.join("fetch.wasm"), &wasm).unwrap();
-    std::fs::write(
-        plugins.join("fetch.toml"),
-        fetch_manifest(std::slice::from_ref(&old_origin)),
-    )
-    .unwrap();
+    let (plugins, wasm) = fetch_plugin(root, &old_origin);
     let server = Server::start_in(&plugins, Revision::Legacy, &[], root, &[]).await;
     let result = server
         .call("fetch_get", json!({ "url": format!("{old_origin}/") }))

@@ -30,13 +30,21 @@ fn python() -> PathBuf {
 
 fn run(mode: &str) -> Value {
     let plugins = Plugins::new().examples().hostile(None);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/check_client.py");
+    report("check_client.py", plugins.path(), &[mode])
+}
+
+/// Runs `tests/python/SCRIPT WARDEN PLUGINS ARGS...` in the plugins folder
+/// and returns the JSON report it prints.
+fn report(script: &str, plugins: &std::path::Path, args: &[&str]) -> Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/python")
+        .join(script);
     let out = std::process::Command::new(python())
         .arg(&script)
         .arg(WARDEN)
-        .arg(plugins.path())
-        .arg(mode)
-        .current_dir(plugins.path())
+        .arg(plugins)
+        .args(args)
+        .current_dir(plugins)
         .output()
         .expect("run the Python client");
     assert!(
@@ -109,23 +117,7 @@ fn reload(mode: &str, protocol: &str) {
         .find(|(name, _)| *name == "text")
         .map(|(_, wasm)| *wasm)
         .expect("the text example");
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/python/check_reload.py");
-    let out = std::process::Command::new(python())
-        .arg(&script)
-        .arg(WARDEN)
-        .arg(plugins.path())
-        .arg(mode)
-        .arg(text)
-        .current_dir(plugins.path())
-        .output()
-        .expect("run the Python client");
-    assert!(
-        out.status.success(),
-        "python client failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let report: Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("bad report ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+    let report = report("check_reload.py", plugins.path(), &[mode, text]);
     assert_eq!(report["protocol_version"], protocol, "{report:#}");
     let names = |key: &str| -> Vec<String> {
         report[key]
