@@ -29,7 +29,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::policy::manifest::{HostPattern, HttpOrigin, Scheme};
+use crate::policy::manifest::{HostPattern, HttpOrigin, Scheme, looks_like_legacy_ipv4};
 
 /// The verdict on one outgoing request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,22 +287,6 @@ fn parse_host(host: &str) -> Result<Host, String> {
     }
     check_name(name).map_err(|why| format!("{host:?} is not a valid host name: {why}"))?;
     Ok(Host::Name(name.to_string()))
-}
-
-/// Whether a resolver would read `name` as an IPv4 address in one of the
-/// legacy forms (`inet_aton`): one to four parts, each decimal, octal or hex.
-fn looks_like_legacy_ipv4(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('.').collect();
-    (1..=4).contains(&parts.len())
-        && parts.iter().all(|p| {
-            let digits = p.strip_prefix("0x").unwrap_or(p);
-            !p.is_empty()
-                && if digits.len() == p.len() {
-                    p.bytes().all(|b| b.is_ascii_digit())
-                } else {
-                    digits.bytes().all(|b| b.is_ascii_hexdigit())
-                }
-        })
 }
 
 /// Checks a lowercase DNS name: LDH labels of 1-63 characters, at most 253

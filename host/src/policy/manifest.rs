@@ -46,6 +46,7 @@ use thiserror::Error;
 pub use self::capabilities::{Capabilities, EnvVarName, EnvVarNameError};
 pub use self::dirs::{DirGrant, DirMode, GuestPath, GuestPathError};
 pub use self::name::{PluginName, PluginNameError};
+pub(crate) use self::origin::looks_like_legacy_ipv4;
 pub use self::origin::{HostPattern, HttpOrigin, HttpOriginError, Scheme};
 use crate::limits::LimitValueError;
 pub use crate::limits::LimitsRequest;

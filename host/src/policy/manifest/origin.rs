@@ -271,7 +271,28 @@ fn check_host_name(host: &str) -> Result<(), String> {
             "{host:?} is neither an IPv4 address nor a host name"
         ));
     }
+    if looks_like_legacy_ipv4(host) {
+        return Err(format!(
+            "{host:?} is an unusual spelling of an IPv4 address: write it as a dotted quad such as 127.0.0.1"
+        ));
+    }
     Ok(())
+}
+
+/// Whether a resolver would read `name` as an IPv4 address in one of the
+/// legacy forms (`inet_aton`): one to four parts, each decimal, octal or hex.
+pub(crate) fn looks_like_legacy_ipv4(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('.').collect();
+    (1..=4).contains(&parts.len())
+        && parts.iter().all(|p| {
+            let digits = p.strip_prefix("0x").unwrap_or(p);
+            !p.is_empty()
+                && if digits.len() == p.len() {
+                    p.bytes().all(|b| b.is_ascii_digit())
+                } else {
+                    digits.bytes().all(|b| b.is_ascii_hexdigit())
+                }
+        })
 }
 
 impl FromStr for HttpOrigin {
@@ -415,6 +436,24 @@ mod tests {
         );
         assert_ne!(origin("https://example.com"), origin("http://example.com"));
         assert_ne!(origin("http://localhost"), origin("http://127.0.0.1"));
+    }
+
+    #[test]
+    fn legacy_ipv4_spellings_are_refused_as_the_request_check_refuses_them() {
+        // Found by the `policy` fuzzer: accepted as a grant, every request to
+        // it was then refused.
+        for host in ["126.0.0x1", "0x7f.1", "2130706433", "10.0x0"] {
+            let reason = origin_err(&format!("http://{host}:8080"));
+            assert!(
+                reason.contains("unusual spelling of an IPv4 address")
+                    || reason.contains("neither an IPv4 address nor a host name"),
+                "{host}: {reason}"
+            );
+        }
+        assert_eq!(
+            origin("http://0x1.example.com").to_string(),
+            "http://0x1.example.com"
+        );
     }
 
     #[test]
