@@ -53,7 +53,7 @@ enum Command {
 }
 
 /// Options shared by every subcommand.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 struct Common {
     /// The plugins folder (default: `plugins_dir` from the config, else ./plugins).
     #[arg(long, value_name = "DIR", env = "WARDEN_PLUGINS")]
@@ -154,11 +154,9 @@ impl Common {
             usize::try_from(config.max_concurrent_calls).unwrap_or(usize::MAX),
             budget,
         );
-        let (config_flag, lock_flag) = (self.config.clone(), self.lock.clone());
+        let common = self.clone();
         let source: SettingsSource = Box::new(move || {
-            let config = Config::discover(config_flag.as_deref()).map_err(|e| e.to_string())?;
-            let lock_path = lock_flag.clone().unwrap_or_else(|| config.lock_path());
-            let lock = LockFile::load(&lock_path).map_err(|e| e.to_string())?;
+            let (config, _, lock) = common.resolve().map_err(|e| format!("{e:#}"))?;
             fixed
                 .load_settings(&config, lock)
                 .map_err(|e| format!("{e:#}"))

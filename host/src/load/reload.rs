@@ -60,11 +60,6 @@ impl Reloader {
         }
     }
 
-    /// The folder it reloads.
-    pub fn dir(&self) -> &std::path::Path {
-        &self.dir
-    }
-
     /// Loads the folder again and swaps the result in. Settings that do not
     /// parse, or a folder that cannot be read, change nothing (the error is
     /// logged and returned).
