@@ -119,6 +119,8 @@ impl Warden {
                 .arg("--plugins")
                 .arg(&plugins_dir)
                 .env("WARDEN_LOG", "warden=info")
+                // As many operators run it: host errors capture backtraces.
+                .env("RUST_BACKTRACE", "1")
                 .env_remove("WARDEN_CONFIG")
                 .env_remove("WARDEN_PLUGINS")
                 .current_dir(&cwd);
@@ -252,6 +254,50 @@ async fn every_host_resource_attack_hits_its_limit_and_memory_comes_back() {
     );
     let echo = server.call("hog_echo", json!({"text": "healthy"})).await;
     assert_eq!(ok_text(&echo), "healthy");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn host_errors_give_plugins_no_backtrace_and_cost_no_symbolization() {
+    let big = crate::http::TestServer::start().await;
+    big.route(
+        "/big",
+        crate::http::Reply::ok("text/plain", vec![b'a'; (8 << 20) + 1]),
+    );
+    let origin = format!("http://127.0.0.1:{}", big.port());
+    let manifest = format!(
+        "manifest_version = 1\nname = \"hog\"\n[capabilities]\nhttp = [{origin:?}]\n\
+         [limits]\ntimeout = \"20s\"\n"
+    );
+    let server = Warden::start(&manifest).await;
+    let before = server.rss();
+    // Under the default host_memory limit: formatting the error with its
+    // backtrace used to symbolize Warden's binary, about 130 MB, on the
+    // call's behalf.
+    let result = server
+        .call(
+            "hog_body_error",
+            json!({ "url": format!("{origin}/big"), "times": 3 }),
+        )
+        .await;
+    let message = ok_text(&result);
+    assert!(
+        message.contains("8388608"),
+        "the plugin is told which limit it hit: {message}"
+    );
+    for leak in ["backtrace", ".rs:", "/rustc/", "0x"] {
+        assert!(
+            !message.contains(leak),
+            "the host's stack leaked to the plugin ({leak}): {message}"
+        );
+    }
+    assert!(message.len() <= 4096, "{} bytes", message.len());
+    let after = server.rss_settles_below(before + RSS_TOLERANCE).await;
+    assert!(
+        after <= before + RSS_TOLERANCE,
+        "the server kept {:.1} MiB more than before",
+        mib(after.saturating_sub(before))
+    );
     server.stop().await;
 }
 

@@ -361,9 +361,6 @@ async fn response_bodies_are_capped_by_the_host() {
     // One byte over the default cap of 8 MiB per response body.
     big.route("/big", Reply::ok("text/plain", vec![b'a'; (8 << 20) + 1]));
     big.route("/small", Reply::ok("text/plain", vec![b'b'; 1000]));
-    // Known issue (README, Limits): reading a streamed response body is
-    // charged to `host_memory` several times over (about 130 MB for this
-    // 8 MiB body), so this test raises the limit to see the body cap itself.
     let list = format!("{:?}", format!("http://127.0.0.1:{}", big.port()));
     let plugins = Plugins::new()
         .component("fetch", warden_test_artifacts::FETCH_WASM)
@@ -371,7 +368,7 @@ async fn response_bodies_are_capped_by_the_host() {
             "fetch",
             &format!(
                 "manifest_version = 1\n[capabilities]\nhttp = [{list}]\n\
-                 [limits]\ntimeout = \"20s\"\nhost_memory = \"1GiB\"\n"
+                 [limits]\ntimeout = \"20s\"\n"
             ),
         );
     let server = Server::start(plugins.path(), Revision::Stateless).await;

@@ -21,6 +21,7 @@ mod exports;
 mod files;
 mod host;
 mod http;
+mod io_error;
 mod limiter;
 mod output;
 mod progress;
@@ -217,6 +218,7 @@ impl Sandbox {
             |s| s,
         ))?;
         link(files::add_to_linker(&mut linker))?;
+        link(io_error::add_to_linker(&mut linker))?;
 
         if !CallMemory::active() {
             tracing::warn!(
