@@ -102,7 +102,7 @@ async fn run(quick: bool) -> anyhow::Result<()> {
 
     let (sender, mut changed) = mpsc::unbounded_channel();
     let command = tokio::process::Command::new(env!("CARGO_BIN_EXE_warden")).configure(|cmd| {
-        cmd.args(["serve", "--plugins"])
+        cmd.args(["serve", "--wait-for-plugins", "--plugins"])
             .arg(&plugins)
             .env("WARDEN_LOG", "warn")
             .env_remove("WARDEN_CONFIG")

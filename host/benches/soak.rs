@@ -1,8 +1,12 @@
 //! Soak: many tool calls mixing a normal plugin and a hostile one against
 //! the real `warden serve`, half over stdio and half over Streamable HTTP.
 //! Reports, per transport, the server's RSS after warm-up and at the end
-//! (drift), its open descriptors before and after (`/proc/PID/fd`), and the
-//! p50/p99 latency of the normal calls.
+//! (drift), the trend of the RSS sampled every 2 s during the run (the
+//! median of the last third of the samples against the median of the first
+//! third: the hostile `alloc` and `flood` calls make it swing by about 10 MiB
+//! and back, which the two single readings can catch at either end), its
+//! open descriptors before and after (`/proc/PID/fd`), and the p50/p99
+//! latency of the normal calls.
 //!
 //! Normal calls are `text_hash` and `text_base64_encode` (the `text` example
 //! plugin with its example manifest). One call in ten goes to the `hostile`
@@ -110,13 +114,14 @@ async fn run(quick: bool, calls: u64) -> anyhow::Result<()> {
         if quick { "smoke (cargo test)" } else { "full" }
     );
     println!(
-        "{:>9} {:>8} {:>9} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8} {:>9}",
+        "{:>9} {:>8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>9} {:>8} {:>8} {:>9}",
         "transport",
         "calls",
         "calls/s",
         "RSS warm",
         "RSS end",
         "drift",
+        "trend",
         "fds b/a",
         "p50 ms",
         "p99 ms",
@@ -128,13 +133,14 @@ async fn run(quick: bool, calls: u64) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("soak over {transport:?}"))?;
         println!(
-            "{:>9} {:>8} {:>9.0} {:>8.1}M {:>8.1}M {:>6.1}% {:>4}/{:<4} {:>8.3} {:>8.3} {:>9}",
+            "{:>9} {:>8} {:>9.0} {:>8.1}M {:>8.1}M {:>6.1}% {:>6.1}% {:>4}/{:<4} {:>8.3} {:>8.3} {:>9}",
             format!("{transport:?}").to_lowercase(),
             report.calls,
             report.calls as f64 / report.elapsed.as_secs_f64(),
             mib(report.rss_warm),
             mib(report.rss_end),
             (report.rss_end as f64 - report.rss_warm as f64) / report.rss_warm as f64 * 100.0,
+            trend(&report.rss_samples) * 100.0,
             report.fds_before,
             report.fds_after,
             percentile(&report.latencies, 0.50).as_secs_f64() * 1e3,
@@ -162,6 +168,22 @@ async fn run(quick: bool, calls: u64) -> anyhow::Result<()> {
     }
     ensure!(failures.is_empty(), "{}", failures.join("; "));
     Ok(())
+}
+
+/// The median of the last third of `samples` relative to the median of the
+/// first third (0 with fewer than three samples).
+fn trend(samples: &[u64]) -> f64 {
+    let third = samples.len() / 3;
+    if third == 0 {
+        return 0.0;
+    }
+    let median = |part: &[u64]| {
+        let mut part = part.to_vec();
+        part.sort_unstable();
+        part[part.len() / 2] as f64
+    };
+    let first = median(&samples[..third]);
+    (median(&samples[samples.len() - third..]) - first) / first
 }
 
 fn mib(bytes: u64) -> f64 {
@@ -210,8 +232,8 @@ fn plan(i: u64) -> (&'static str, Value, bool) {
 
 async fn soak(dir: &Path, transport: Transport, calls: u64) -> anyhow::Result<Report> {
     let server = Server::start(dir, transport).await?;
-    let warmup = (calls / 20).max(HOSTILE_EVERY * HOSTILE.len() as u64);
-    // Warm up at full concurrency: compile cache, instance pool, every
+    let warmup = (calls / 10).max(HOSTILE_EVERY * HOSTILE.len() as u64);
+    // Warm up (a tenth of the calls) at full concurrency: compile cache, instance pool, every
     // hostile tool, and as many instances and buffers at once as the run
     // will use, so that drift measures growth, not the step to 8 clients.
     let client = server.client().await?;
@@ -425,6 +447,7 @@ impl Server {
                 let command =
                     tokio::process::Command::new(env!("CARGO_BIN_EXE_warden")).configure(|cmd| {
                         cmd.arg("serve")
+                            .arg("--wait-for-plugins")
                             .arg("--config")
                             .arg(dir.join("warden.toml"))
                             .env_remove("WARDEN_CONFIG")

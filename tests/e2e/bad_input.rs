@@ -176,6 +176,7 @@ async fn malformed_json_rpc_gets_an_error_and_the_server_keeps_going() {
     let plugins = Plugins::new().examples();
     let mut child = tokio::process::Command::new(WARDEN)
         .args(["serve", "--plugins", plugins.path().to_str().unwrap()])
+        .env("WARDEN_WAIT_FOR_PLUGINS", "1")
         .current_dir(plugins.path())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -184,6 +184,7 @@ fn peak_rss_after_load(config: &str, cwd: &Path) -> u64 {
     let log = cwd.join("serve.log");
     let mut child = Command::new(WARDEN)
         .args(["serve", "--config", config])
+        .env("WARDEN_WAIT_FOR_PLUGINS", "1")
         .current_dir(cwd)
         .env("WARDEN_LOG", "warden=info")
         .env_remove("WARDEN_CONFIG")

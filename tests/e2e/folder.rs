@@ -106,6 +106,7 @@ fn run(args: &[&str], cwd: &Path) -> (String, String) {
         .args(args)
         .current_dir(cwd)
         .env("WARDEN_LOG", "warden=info")
+        .env("WARDEN_WAIT_FOR_PLUGINS", "1")
         .env_remove("WARDEN_CONFIG")
         .env_remove("WARDEN_PLUGINS")
         .env_remove("WARDEN_LOCK")

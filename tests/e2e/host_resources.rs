@@ -116,6 +116,7 @@ impl Warden {
             cmd.arg("--log-format")
                 .arg("json")
                 .arg("serve")
+                .env("WARDEN_WAIT_FOR_PLUGINS", "1")
                 .arg("--plugins")
                 .arg(&plugins_dir)
                 .env("WARDEN_LOG", "warden=info")

@@ -319,3 +319,64 @@ async fn the_epoch_ticker_sleeps_while_no_call_runs() {
     assert!(error_text(&spin).contains("timeout"), "{spin:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn plugins_still_compiling_do_not_hold_the_first_answer_and_calls_wait_for_them() {
+    for revision in [Revision::Legacy, Revision::Stateless] {
+        let (root, plugins) = root();
+        // A cache of its own: nothing is compiled yet, so every plugin takes
+        // far longer to compile than the server waits before answering.
+        std::fs::write(root.path().join("warden.toml"), "cache_dir = \"cache\"\n").unwrap();
+        for name in ["text", "time"] {
+            std::fs::copy(example(name), plugins.join(format!("{name}.wasm"))).unwrap();
+        }
+        let (server, mut events) = Server::start_progressive(&plugins, revision, root.path()).await;
+
+        let first = server.tool_names().await;
+        assert!(
+            !(first.iter().any(|t| t.starts_with("text_"))
+                && first.iter().any(|t| t.starts_with("time_"))),
+            "the first tools/list waited for every plugin to compile: {first:?}"
+        );
+        // A tool not listed yet: the call waits for its plugin.
+        let hashed = server
+            .call("text_hash", json!({"text": "abc", "algorithm": "sha256"}))
+            .await;
+        assert!(
+            ok_text(&hashed).contains("ba7816bf"),
+            "{}",
+            ok_text(&hashed)
+        );
+
+        let started = Instant::now();
+        loop {
+            let names = server.tool_names().await;
+            if names.iter().any(|t| t.starts_with("time_"))
+                && names.iter().any(|t| t.starts_with("text_"))
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "tools never all listed: {names:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if revision == Revision::Legacy {
+            assert_eq!(next_change(&mut events).await, "tools");
+        }
+        logged(
+            &server,
+            "still compiling; serving the others, it follows when ready",
+            1,
+        )
+        .await;
+        // An unknown tool is still unknown once everything loaded.
+        let unknown = server
+            .try_call("no_such_tool", json!({}))
+            .await
+            .expect_err("an unknown tool");
+        assert!(unknown.to_string().contains("unknown tool"), "{unknown}");
+        server.stop().await;
+    }
+}

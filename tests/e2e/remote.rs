@@ -112,6 +112,7 @@ async fn auth_off_is_for_loopback_only_and_otherwise_a_token_is_required() {
         std::fs::write(dir.path().join("warden.toml"), config).unwrap();
         std::process::Command::new(crate::support::WARDEN)
             .args(["serve", "--http", addr, "--plugins"])
+            .env("WARDEN_WAIT_FOR_PLUGINS", "1")
             .arg(plugins.path())
             .arg("--config")
             .arg(dir.path().join("warden.toml"))
@@ -622,6 +623,7 @@ fn stdio_mode_ends_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = std::process::Command::new(crate::support::WARDEN)
         .args(["--log-format", "json", "serve", "--plugins"])
+        .env("WARDEN_WAIT_FOR_PLUGINS", "1")
         .arg(plugins.path())
         .env_remove("WARDEN_CONFIG")
         .env_remove("WARDEN_PLUGINS")

@@ -47,6 +47,7 @@ impl Remote {
         std::fs::write(&config_path, config).expect("write warden.toml");
         let mut child = Command::new(WARDEN)
             .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
+            .env("WARDEN_WAIT_FOR_PLUGINS", "1")
             .arg("--plugins")
             .arg(plugins)
             .arg("--config")

@@ -174,6 +174,20 @@ impl Server {
         (server, receiver)
     }
 
+    /// Like [`Server::start_recording`], but the server answers at once
+    /// while plugins compile in the background (its default), instead of
+    /// loading every plugin first as the other tests have it do.
+    pub async fn start_progressive(
+        plugins: &Path,
+        revision: Revision,
+        cwd: &Path,
+    ) -> (Self, mpsc::UnboundedReceiver<&'static str>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        let env = [("WARDEN_WAIT_FOR_PLUGINS", "0")];
+        let server = Self::spawn(plugins, revision, &[], cwd, &env, Some(sender)).await;
+        (server, receiver)
+    }
+
     async fn spawn(
         plugins: &Path,
         revision: Revision,
@@ -195,6 +209,7 @@ impl Server {
                 .arg("--log-format")
                 .arg("json")
                 .arg("serve")
+                .env("WARDEN_WAIT_FOR_PLUGINS", "1")
                 .arg("--plugins")
                 .arg(&plugins)
                 .args(&extra)
@@ -408,6 +423,7 @@ pub async fn connect_with<H: ClientHandler>(
     let plugins = plugins.to_path_buf();
     let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
         cmd.arg("serve")
+            .env("WARDEN_WAIT_FOR_PLUGINS", "1")
             .arg("--plugins")
             .arg(&plugins)
             .env("WARDEN_LOG", "warden=info")

@@ -14,7 +14,7 @@ import mcp
 async def main(warden: str, plugins: str, mode: str) -> dict:
     params = mcp.StdioServerParameters(
         command=warden,
-        args=["serve", "--plugins", plugins],
+        args=["serve", "--wait-for-plugins", "--plugins", plugins],
         env={"WARDEN_LOG": "warn"},
     )
     progress = []

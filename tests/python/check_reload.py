@@ -26,7 +26,7 @@ def method_of(message) -> str | None:
 async def main(warden: str, plugins: str, mode: str, new_wasm: str) -> dict:
     params = mcp.StdioServerParameters(
         command=warden,
-        args=["serve", "--plugins", plugins],
+        args=["serve", "--wait-for-plugins", "--plugins", plugins],
         env={"WARDEN_LOG": "warn"},
     )
     heard: list[str] = []

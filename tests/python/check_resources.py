@@ -25,7 +25,7 @@ async def error_code(call) -> int | None:
 async def main(warden: str, plugins: str, mode: str) -> dict:
     params = mcp.StdioServerParameters(
         command=warden,
-        args=["serve", "--plugins", plugins],
+        args=["serve", "--wait-for-plugins", "--plugins", plugins],
         env={"WARDEN_LOG": "warn"},
     )
     async with mcp.Client(params, mode=mode, read_timeout_seconds=60) as client:

@@ -26,6 +26,7 @@ impl HttpServer {
         let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
         command
             .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
+            .arg("--wait-for-plugins")
             .arg("--config")
             .arg(dir.join("warden.toml"))
             .env("WARDEN_HTTP_TOKEN", TOKEN)

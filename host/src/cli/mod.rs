@@ -17,6 +17,7 @@ use clap::{Parser, Subcommand};
 use crate::budget::{Approx, MemoryBudget};
 use crate::config::Config;
 use crate::load::LoadSettings;
+use crate::load::background::Background;
 use crate::load::reload::{Reloader, SettingsSource};
 use crate::load::watch::Watched;
 use crate::mcp::dispatch::Dispatcher;
@@ -100,14 +101,17 @@ impl Common {
         record: bool,
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Arc<Dispatcher>> {
-        Ok(self.start_serving(record, audit).await?.dispatcher)
+        Ok(self.start_serving(record, audit, true).await?.dispatcher)
     }
 
     /// [`Common::start`], with what it takes to load the folder again.
+    /// Unless `wait_for_all`, it returns once the plugins whose compiled code
+    /// is cached are loaded; the others follow in the background.
     async fn start_serving(
         &self,
         record: bool,
         audit: Option<Arc<AuditLog>>,
+        wait_for_all: bool,
     ) -> anyhow::Result<Started> {
         let (config, dir, lock) = self.resolve()?;
         let settings = engine_settings(&config);
@@ -136,15 +140,20 @@ impl Common {
             lock: lock.path().to_path_buf(),
         };
         let load_settings = fixed.load_settings(&config, lock)?;
-        let entries = crate::load::load_dir(&sandbox, &dir, &load_settings)
-            .await
-            .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
+        let background = Arc::new(Background::default());
+        let entries = if wait_for_all {
+            crate::load::load_dir(&sandbox, &dir, &load_settings).await
+        } else {
+            crate::load::load_dir_patiently(&sandbox, &dir, &load_settings, &background).await
+        }
+        .with_context(|| format!("cannot read the plugins folder {}", dir.display()))?;
         let registry = Registry::build(entries);
         let (loaded, failed) = registry.counts();
         tracing::info!(
             plugins_dir = %dir.display(),
             loaded,
             failed,
+            loading = background.loading().len(),
             tools = registry.tools().count(),
             "plugins loaded"
         );
@@ -161,8 +170,23 @@ impl Common {
                 .load_settings(&config, lock)
                 .map_err(|e| format!("{e:#}"))
         });
+        dispatcher.set_background(background.clone());
+        let reloader = Arc::new(Reloader::new(
+            dispatcher.clone(),
+            dir,
+            source,
+            background.clone(),
+        ));
+        let weak = Arc::downgrade(&reloader);
+        background.on_finished(move || {
+            if let Some(reloader) = weak.upgrade() {
+                tokio::spawn(async move {
+                    let _ = reloader.reload("a plugin finished compiling").await;
+                });
+            }
+        });
         Ok(Started {
-            reloader: Arc::new(Reloader::new(dispatcher.clone(), dir, source)),
+            reloader,
             dispatcher,
             watched,
         })

@@ -18,7 +18,8 @@ pub async fn healthz() -> Json<Value> {
 
 /// Ready to serve calls: 200 with the plugins loaded and failed (names and
 /// counts), those serving their previous version because their newest files
-/// failed (names), and the memory budget (bytes, reserved, queued requests), or 503
+/// failed (names), those still compiling in the background (names), and
+/// the memory budget (bytes, reserved, queued requests), or 503
 /// while the server drains. A plugin that failed to load
 /// does not make the server unready: the others serve.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
@@ -33,6 +34,11 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
             kept.push(plugin.name.as_str());
         }
     }
+    let loading = state
+        .dispatcher
+        .background()
+        .map(|b| b.loading())
+        .unwrap_or_default();
     let draining = state.draining.load(Ordering::SeqCst);
     let status = if draining {
         StatusCode::SERVICE_UNAVAILABLE
@@ -48,6 +54,8 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
             "failed_names": failed,
             "kept_previous": kept.len(),
             "kept_previous_names": kept,
+            "loading": loading.len(),
+            "loading_names": loading,
         },
         "tools": registry.tools().count(),
         "memory": memory(state.dispatcher.budget().usage()),

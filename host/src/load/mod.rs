@@ -9,6 +9,7 @@
 //! misses its deadline fails with that as its load error.
 
 mod approval;
+pub mod background;
 mod compile;
 mod overlap;
 pub mod reload;
@@ -33,6 +34,7 @@ use crate::policy::manifest::Capabilities;
 use crate::policy::operator::OperatorPolicy;
 use crate::sandbox::Sandbox;
 use approval::{explain, record_approvals};
+use background::{Background, Running};
 use compile::{Plugin, load_one};
 use overlap::refuse_overlapping_dirs;
 use scan::{CONCURRENT_READS, prepare, read_files, scan};
@@ -73,20 +75,34 @@ pub async fn load_dir(
     dir: &Path,
     settings: &LoadSettings,
 ) -> std::io::Result<Vec<PluginEntry>> {
-    load(sandbox, dir, settings, None).await
+    load(sandbox, dir, settings, None, None).await
+}
+
+/// Like [`load_dir`], but waits for the plugins only up to
+/// [`background::PATIENCE`]: the ones not ready by then go on loading in
+/// `background` and are left out of the result.
+pub async fn load_dir_patiently(
+    sandbox: &Arc<Sandbox>,
+    dir: &Path,
+    settings: &LoadSettings,
+    background: &Arc<Background>,
+) -> std::io::Result<Vec<PluginEntry>> {
+    load(sandbox, dir, settings, None, Some(background)).await
 }
 
 /// Loads `dir` again after something changed. A plugin whose component,
 /// limits and grants are the same as in `previous` keeps its loaded version
 /// (not compiled or described again, not audited again); the rest load as
-/// at start-up.
+/// at start-up. With `background`, it waits for what it loads only as
+/// [`load_dir_patiently`] does, and adopts plugins that finished there.
 pub(crate) async fn reload_dir(
     sandbox: &Arc<Sandbox>,
     dir: &Path,
     settings: &LoadSettings,
     previous: &Registry,
+    background: Option<&Arc<Background>>,
 ) -> std::io::Result<Vec<PluginEntry>> {
-    load(sandbox, dir, settings, Some(previous)).await
+    load(sandbox, dir, settings, Some(previous), background).await
 }
 
 async fn load(
@@ -94,7 +110,9 @@ async fn load(
     dir: &Path,
     settings: &LoadSettings,
     previous: Option<&Registry>,
+    background: Option<&Arc<Background>>,
 ) -> std::io::Result<Vec<PluginEntry>> {
+    let started = tokio::time::Instant::now();
     let (components, mut manifests) = scan(dir)?;
 
     let mut entries = Vec::new();
@@ -135,35 +153,64 @@ async fn load(
     }
 
     let mut jobs = JoinSet::new();
+    let mut in_progress = BTreeMap::new();
     let mut names: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut to_record = BTreeMap::new();
     let mut reused = Vec::new();
+    let mut current = BTreeMap::new();
+    let mut loading_elsewhere = Vec::new();
     for (stem, (component_path, manifest_path, files)) in read {
         let mut entry = PluginEntry::new(stem.clone(), component_path, manifest_path);
-        let settled = match settle(&mut entry, &stem, &mut names, files, settings, previous) {
-            Ok(settled) => settled,
+        let settled = settle(
+            &mut entry,
+            &stem,
+            &mut names,
+            files,
+            settings,
+            previous,
+            background.map(|b| &**b),
+        );
+        if let Some(sha256) = &entry.sha256 {
+            current.insert(entry.component_path.clone(), sha256.clone());
+        }
+        let to_load = match settled {
             Err(error) => {
                 entry.status = PluginStatus::Failed(error);
                 entries.push(entry);
                 continue;
             }
-        };
-        let Settled::Load(to_load) = settled else {
-            reused.push(entry.name.clone());
-            entries.push(entry);
-            continue;
+            Ok(Settled::Reused) => {
+                reused.push(entry.name.clone());
+                entries.push(entry);
+                continue;
+            }
+            Ok(Settled::Adopted(approval)) => {
+                if let Some(approval) = approval {
+                    to_record.insert(entry.name.clone(), approval);
+                }
+                entries.push(entry);
+                continue;
+            }
+            Ok(Settled::StillLoading) => {
+                loading_elsewhere.push(entry.component_path.clone());
+                continue;
+            }
+            Ok(Settled::Load(to_load)) => to_load,
         };
         let ToLoad {
             plugin,
             bytes,
             approval,
         } = *to_load;
-        if let Some(approval) = approval {
-            to_record.insert(entry.name.clone(), approval);
-        }
+        let running = Running {
+            name: entry.name.clone(),
+            sha256: entry.sha256.clone().unwrap_or_default(),
+            grants: plugin.grants.clone(),
+        };
+        let path = entry.component_path.clone();
         let sandbox = sandbox.clone();
         let budget = settings.budget.clone();
-        jobs.spawn(async move {
+        let job = jobs.spawn(async move {
             entry.status = match load_one(&sandbox, &budget, &mut entry, bytes, plugin).await {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => {
@@ -171,19 +218,71 @@ async fn load(
                     PluginStatus::Failed(error)
                 }
             };
-            entry
+            (entry, approval)
+        });
+        in_progress.insert(job.id(), (path, running));
+    }
+    if let Some(background) = background {
+        background.forget_stale(&current);
+    }
+    let deadline = started + background::PATIENCE;
+    loop {
+        let next = match background {
+            Some(_) => match tokio::time::timeout_at(deadline, jobs.join_next_with_id()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+            None => jobs.join_next_with_id().await,
+        };
+        let Some(joined) = next else { break };
+        match joined {
+            Ok((id, (entry, approval))) => {
+                in_progress.remove(&id);
+                if let Some(approval) = approval {
+                    to_record.insert(entry.name.clone(), approval);
+                }
+                entries.push(entry);
+            }
+            Err(e) => tracing::error!("a plugin load task failed: {e}"),
+        }
+    }
+    if let Some(background) = background
+        && !jobs.is_empty()
+    {
+        for (path, running) in in_progress.into_values() {
+            tracing::info!(
+                plugin = %running.name,
+                "still compiling; serving the others, it follows when ready"
+            );
+            loading_elsewhere.push(path.clone());
+            background.started(path, running);
+        }
+        let background = background.clone();
+        tokio::spawn(async move {
+            while let Some(joined) = jobs.join_next().await {
+                match joined {
+                    Ok((entry, _)) => background.finish(entry),
+                    Err(e) => tracing::error!("a plugin load task failed: {e}"),
+                }
+            }
         });
     }
-    while let Some(joined) = jobs.join_next().await {
-        match joined {
-            Ok(entry) => entries.push(entry),
-            Err(e) => tracing::error!("a plugin load task failed: {e}"),
+    if let Some(previous) = previous {
+        // A replacement still loading leaves the version before it serving.
+        for path in &loading_elsewhere {
+            let mut entry = PluginEntry::new(String::new(), path.clone(), None);
+            entry.status = PluginStatus::Failed("still loading".into());
+            entry.files_at_fault = true;
+            if let Some(old) = still_allowed(&entry, previous, settings, &entries) {
+                entries.push(old);
+            }
         }
     }
     if let Some(previous) = previous {
         keep_serving(&mut entries, previous, settings);
     }
-    refuse_overlapping_dirs(&mut entries, settings);
+    let loading = background.map(|b| b.all_running()).unwrap_or_default();
+    refuse_overlapping_dirs(&mut entries, &loading, settings);
     record_approvals(&mut entries, to_record, settings);
     for entry in entries.iter().filter(|e| !reused.contains(&e.name)) {
         match &entry.status {
@@ -210,6 +309,11 @@ enum Settled {
     Load(Box<ToLoad>),
     /// The entry holds the unchanged loaded version from before.
     Reused,
+    /// The entry holds what finished loading in the background (loaded or
+    /// failed), with what to record in the lock if it loaded.
+    Adopted(Option<Approval>),
+    /// The same component is still loading in the background.
+    StillLoading,
 }
 
 /// A plugin to compile and describe.
@@ -222,7 +326,8 @@ struct ToLoad {
 
 /// Settles one plugin's name from its `files`, then its limits, approval and
 /// grants. A plugin unchanged since `previous` (same component, limits and
-/// grants) gets its loaded version from there.
+/// grants) gets its loaded version from there; one that finished loading in
+/// `background` under these same settings is adopted from there.
 fn settle(
     entry: &mut PluginEntry,
     stem: &str,
@@ -230,6 +335,7 @@ fn settle(
     files: Result<scan::PluginFiles, String>,
     settings: &LoadSettings,
     previous: Option<&Registry>,
+    background: Option<&Background>,
 ) -> Result<Settled, String> {
     let (manifest, bytes) = match files {
         Ok(files) => files,
@@ -253,6 +359,16 @@ fn settle(
         entry.status = same.status.clone();
         return Ok(Settled::Reused);
     }
+    // What finished loading in the background under these same settings.
+    let finished = background
+        .and_then(|b| b.take_finished(&entry.component_path, &sha256))
+        .filter(|f| {
+            f.name == entry.name
+                && match &f.status {
+                    PluginStatus::Loaded(loaded) => decided.matches(loaded),
+                    PluginStatus::Failed(_) => true,
+                }
+        });
     let Decided {
         limits,
         grants,
@@ -269,7 +385,17 @@ fn settle(
     let approval = review
         .verdict
         .records()
-        .then(|| Approval::new(sha256, &requested));
+        .then(|| Approval::new(sha256.clone(), &requested));
+    if let Some(finished) = finished {
+        *entry = finished;
+        return Ok(Settled::Adopted(approval));
+    }
+    if background.is_some_and(|b| {
+        b.running(&entry.component_path, &sha256)
+            .is_some_and(|r| r.name == entry.name)
+    }) {
+        return Ok(Settled::StillLoading);
+    }
     Ok(Settled::Load(Box::new(ToLoad {
         plugin: Plugin {
             limits,
@@ -382,37 +508,51 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
 /// that version exactly the limits and grants it runs under; the failure is
 /// kept on the entry. A removed component is never kept.
 fn keep_serving(entries: &mut [PluginEntry], previous: &Registry, settings: &LoadSettings) {
-    let taken: Vec<String> = entries
-        .iter()
-        .filter(|e| matches!(e.status, PluginStatus::Loaded(_)))
-        .map(|e| e.name.clone())
-        .collect();
-    for entry in entries.iter_mut().filter(|e| e.files_at_fault) {
+    for i in 0..entries.len() {
+        let entry = &entries[i];
         let PluginStatus::Failed(error) = &entry.status else {
             continue;
         };
-        let Some(old) = previous.entry_for(&entry.component_path) else {
-            continue;
-        };
-        let (PluginStatus::Loaded(loaded), Some(sha256)) = (&old.status, &old.sha256) else {
-            continue;
-        };
-        if taken.contains(&old.name) || !entry.component_path.is_file() {
+        if !entry.files_at_fault {
             continue;
         }
-        let still = decide(old, sha256, settings).is_ok_and(|d| d.matches(loaded));
-        if !still {
+        let error = error.clone();
+        let Some(old) = still_allowed(entry, previous, settings, entries) else {
             continue;
-        }
+        };
         tracing::warn!(
             plugin = %old.name,
             error = %error,
             "the plugin's new files did not load; the previous version keeps serving"
         );
-        let error = error.clone();
-        *entry = PluginEntry {
+        entries[i] = PluginEntry {
             replacement_error: Some(error),
-            ..old.clone()
+            ..old
         };
     }
+}
+
+/// The version of `entry`'s component loaded before (in `previous`), if it
+/// may go on serving: its file is still there, no plugin in `entries` took
+/// its name, and the settings still give it exactly the limits and grants
+/// it runs under.
+fn still_allowed(
+    entry: &PluginEntry,
+    previous: &Registry,
+    settings: &LoadSettings,
+    entries: &[PluginEntry],
+) -> Option<PluginEntry> {
+    let old = previous.entry_for(&entry.component_path)?;
+    let (PluginStatus::Loaded(loaded), Some(sha256)) = (&old.status, &old.sha256) else {
+        return None;
+    };
+    let taken = entries
+        .iter()
+        .any(|e| e.name == old.name && matches!(e.status, PluginStatus::Loaded(_)));
+    if taken || !entry.component_path.is_file() {
+        return None;
+    }
+    decide(old, sha256, settings)
+        .is_ok_and(|d| d.matches(loaded))
+        .then(|| old.clone())
 }

@@ -5,15 +5,21 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::LoadSettings;
-use crate::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus};
-use crate::policy::grants;
+use super::background::Running;
+use crate::mcp::registry::{PluginEntry, PluginStatus};
+use crate::policy::grants::{self, Grants};
 use crate::policy::manifest::DirMode;
 
 /// Applies `policy.overlapping_dirs` to the loaded plugins: a plugin whose
 /// read-write directory overlaps another granted directory (its own or
 /// another plugin's) is refused, or loads with a warning.
 /// A read-write directory that contains Warden's own files is always refused.
-pub(super) fn refuse_overlapping_dirs(entries: &mut [PluginEntry], settings: &LoadSettings) {
+/// The grants of plugins still `loading` count as if they were loaded.
+pub(super) fn refuse_overlapping_dirs(
+    entries: &mut [PluginEntry],
+    loading: &[Running],
+    settings: &LoadSettings,
+) {
     for entry in entries.iter_mut() {
         let PluginStatus::Loaded(plugin) = &entry.status else {
             continue;
@@ -39,18 +45,25 @@ pub(super) fn refuse_overlapping_dirs(entries: &mut [PluginEntry], settings: &Lo
     }
     let mode = settings.policy.overlapping_dirs;
     let found = {
-        let loaded: Vec<(&str, &Arc<LoadedPlugin>)> = entries
+        let loaded: Vec<(&str, &Arc<Grants>)> = entries
             .iter()
             .filter_map(|e| match &e.status {
-                PluginStatus::Loaded(p) => Some((e.name.as_str(), p)),
+                PluginStatus::Loaded(p) => Some((e.name.as_str(), &p.grants)),
                 PluginStatus::Failed(_) => None,
             })
             .collect();
+        // A plugin loading a new version while its previous one serves
+        // claims its directories once.
+        let loading: Vec<(&str, &Arc<Grants>)> = loading
+            .iter()
+            .filter(|r| !loaded.iter().any(|(name, _)| *name == r.name))
+            .map(|r| (r.name.as_str(), &r.grants))
+            .collect();
+        let loaded = [loaded, loading].concat();
         let claims: Vec<grants::DirClaim<'_>> = loaded
             .iter()
-            .flat_map(|(name, plugin)| {
-                plugin
-                    .grants
+            .flat_map(|(name, grants)| {
+                grants
                     .dirs
                     .iter()
                     .map(|dir| grants::DirClaim { plugin: name, dir })

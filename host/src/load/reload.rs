@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::background::Background;
 use super::{LoadSettings, reload_dir};
 use crate::mcp::announce::Changes;
 use crate::mcp::dispatch::Dispatcher;
@@ -25,6 +26,8 @@ pub struct Reloader {
     dispatcher: Arc<Dispatcher>,
     dir: PathBuf,
     settings: SettingsSource,
+    /// Plugins loading in the background, which reloads publish.
+    background: Arc<Background>,
     /// One reload at a time; a reload asked for while one runs waits for it.
     running: tokio::sync::Mutex<()>,
 }
@@ -50,12 +53,18 @@ pub struct Reloaded {
 
 impl Reloader {
     /// A reloader of `dir` into `dispatcher`, reading its settings from
-    /// `settings` each time.
-    pub fn new(dispatcher: Arc<Dispatcher>, dir: PathBuf, settings: SettingsSource) -> Self {
+    /// `settings` each time, and publishing what finishes in `background`.
+    pub fn new(
+        dispatcher: Arc<Dispatcher>,
+        dir: PathBuf,
+        settings: SettingsSource,
+        background: Arc<Background>,
+    ) -> Self {
         Self {
             dispatcher,
             dir,
             settings,
+            background,
             running: tokio::sync::Mutex::new(()),
         }
     }
@@ -64,6 +73,7 @@ impl Reloader {
     /// parse, or a folder that cannot be read, change nothing (the error is
     /// logged and returned).
     pub async fn reload(&self, why: &str) -> Result<Reloaded, String> {
+        let _publishing = self.background.publishing();
         let _one = self.running.lock().await;
         tracing::info!(reason = why, "reloading the plugins folder");
         let settings = (self.settings)().map_err(|error| {
@@ -78,14 +88,20 @@ impl Reloader {
         // undoes the other.
         let _swap = self.dispatcher.refresh_lock().await;
         let old = self.dispatcher.registry();
-        let entries = reload_dir(self.dispatcher.sandbox(), &self.dir, &settings, &old)
-            .await
-            .map_err(|e| {
-                let error = format!("cannot read the plugins folder {}: {e}", self.dir.display());
-                tracing::error!("cannot reload: {error}; the plugins stay as they were");
-                crate::observe::metrics::reload_failed();
-                error
-            })?;
+        let entries = reload_dir(
+            self.dispatcher.sandbox(),
+            &self.dir,
+            &settings,
+            &old,
+            Some(&self.background),
+        )
+        .await
+        .map_err(|e| {
+            let error = format!("cannot read the plugins folder {}: {e}", self.dir.display());
+            tracing::error!("cannot reload: {error}; the plugins stay as they were");
+            crate::observe::metrics::reload_failed();
+            error
+        })?;
         let new = Registry::rebuilt(entries, &old);
         let changes = Changes::between(&old, &new);
         let reloaded = summary(new.plugins());

@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
+use crate::load::background::Background;
 use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
 use crate::observe::{CallRecord, Denial, Observer, Outcome};
 use crate::sandbox::{
@@ -20,6 +21,9 @@ use crate::sandbox::{
 
 /// How many schema violations a validation error lists.
 const MAX_REPORTED_VIOLATIONS: usize = 8;
+/// How long a call to a tool not listed yet waits for plugins still
+/// loading in the background: the default call timeout.
+const LOADING_WAIT: std::time::Duration = crate::limits::Limits::DEFAULTS.timeout;
 
 /// A call that could not be routed at all (a protocol error, not a tool error).
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,8 @@ pub struct Dispatcher {
     budget: Arc<MemoryBudget>,
     permits: Semaphore,
     observer: OnceLock<Observer>,
+    /// Plugins loading in the background, which calls to their tools wait for.
+    background: OnceLock<Arc<Background>>,
     announcer: crate::mcp::announce::Announcer,
     /// Serializes registry swaps after a plugin announces a change.
     refresh: tokio::sync::Mutex<()>,
@@ -84,6 +90,7 @@ impl Dispatcher {
             budget,
             permits: Semaphore::new(max_concurrent_calls.max(1)),
             observer: OnceLock::new(),
+            background: OnceLock::new(),
             announcer: crate::mcp::announce::Announcer::default(),
             refresh: tokio::sync::Mutex::new(()),
             me: Weak::new(),
@@ -156,6 +163,49 @@ impl Dispatcher {
         }
     }
 
+    /// Makes calls to tools not listed yet wait while `background` loads
+    /// plugins; only the first one set is kept.
+    pub fn set_background(&self, background: Arc<Background>) {
+        let _ = self.background.set(background);
+    }
+
+    /// The plugins loading in the background, if any are tracked.
+    pub fn background(&self) -> Option<&Arc<Background>> {
+        self.background.get()
+    }
+
+    /// The registry once it has the tool `name`: at once, or after waiting
+    /// (at most [`LOADING_WAIT`]) for plugins still loading in the
+    /// background, one of which may offer it.
+    async fn registry_with_tool(&self, name: &str) -> Option<Arc<Registry>> {
+        let registry = self.registry();
+        if registry.tool(name).is_some() {
+            return Some(registry);
+        }
+        let background = self.background.get()?;
+        let mut changes = background.watch();
+        let deadline = tokio::time::Instant::now() + LOADING_WAIT;
+        let mut waited = false;
+        while background.busy() {
+            if !waited {
+                tracing::info!(tool = name, "waiting for plugins still loading");
+                waited = true;
+            }
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                break;
+            }
+            let registry = self.registry();
+            if registry.tool(name).is_some() {
+                return Some(registry);
+            }
+        }
+        let registry = self.registry();
+        registry.tool(name).is_some().then_some(registry)
+    }
+
     fn observe(&self, record: &CallRecord<'_>) {
         match self.observer.get() {
             Some(observer) => observer.call_finished(record),
@@ -185,7 +235,10 @@ impl Dispatcher {
         arguments: Option<JsonObject>,
         progress: Option<ProgressSink>,
     ) -> Result<CallToolResult, DispatchError> {
-        let registry = self.registry();
+        let registry = self
+            .registry_with_tool(name)
+            .await
+            .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;
         let entry = registry
             .tool(name)
             .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;

@@ -60,8 +60,17 @@ impl WardenServer {
         }
     }
 
+    /// What the server offers. While plugins load in the background (and
+    /// when the folder can change), the resource and prompt lists are
+    /// offered even when empty so far, so that clients ask again on
+    /// `list_changed`.
     fn offers(&self) -> Offers {
-        self.dispatcher.registry().catalog().offers()
+        let mut offers = self.dispatcher.registry().catalog().offers();
+        if self.dispatcher.background().is_some() {
+            offers.resources = true;
+            offers.prompts = true;
+        }
+        offers
     }
 }
 
