@@ -22,8 +22,9 @@ use crate::sandbox::{
 /// How many schema violations a validation error lists.
 const MAX_REPORTED_VIOLATIONS: usize = 8;
 /// How long a call to a tool not listed yet waits for plugins still
-/// loading in the background: the default call timeout.
-const LOADING_WAIT: std::time::Duration = crate::limits::Limits::DEFAULTS.timeout;
+/// loading in the background (an interpreter plugin compiles for several
+/// seconds; a busy machine takes longer).
+const LOADING_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A call that could not be routed at all (a protocol error, not a tool error).
 #[derive(Debug, thiserror::Error)]

@@ -60,13 +60,13 @@ impl WardenServer {
         }
     }
 
-    /// What the server offers. While plugins load in the background (and
-    /// when the folder can change), the resource and prompt lists are
-    /// offered even when empty so far, so that clients ask again on
+    /// What the server offers. While plugins load in the background, the
+    /// resource and prompt lists are offered even when empty so far: a
+    /// plugin still loading may bring some, and clients ask again on
     /// `list_changed`.
     fn offers(&self) -> Offers {
         let mut offers = self.dispatcher.registry().catalog().offers();
-        if self.dispatcher.background().is_some() {
+        if self.dispatcher.background().is_some_and(|b| b.busy()) {
             offers.resources = true;
             offers.prompts = true;
         }
