@@ -1,7 +1,10 @@
 //! Plugins still compiling while the server already answers.
 //!
-//! A load waits for its plugins only up to [`PATIENCE`]. Plugins not ready
-//! by then go on compiling and describing here, in the background; the load
+//! A load waits for its plugins only up to [`PATIENCE`], extended by
+//! [`ARRIVAL_GAP`] after each plugin that arrives (up to [`MOST_PATIENCE`]):
+//! plugins from the compile cache arrive a few milliseconds apart, a cold
+//! compile takes hundreds. Plugins not ready by then go on compiling and
+//! describing here, in the background; the load
 //! returns without them, and the server serves what is ready. Each one that
 //! finishes is parked in [`Background`] and the server is asked to reload
 //! ([`Background::on_finished`]); that reload adopts the finished plugin when
@@ -23,10 +26,14 @@ use tokio::sync::watch;
 use crate::mcp::registry::PluginEntry;
 use crate::policy::grants::Grants;
 
-/// How long a load waits for its plugins before serving without the ones
-/// still compiling. Plugins whose compiled code is cached are ready well
-/// within it.
+/// How long a load waits for its first plugins before serving without the
+/// ones still compiling.
 pub const PATIENCE: Duration = Duration::from_millis(60);
+/// While plugins keep arriving (from the compile cache, each within a few
+/// milliseconds), a load waits this much longer after each one...
+pub const ARRIVAL_GAP: Duration = Duration::from_millis(40);
+/// ...but never longer than this in all.
+pub const MOST_PATIENCE: Duration = Duration::from_millis(400);
 
 /// A plugin loading in the background.
 #[derive(Debug, Clone)]

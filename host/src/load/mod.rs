@@ -225,7 +225,8 @@ async fn load(
     if let Some(background) = background {
         background.forget_stale(&current);
     }
-    let deadline = started + background::PATIENCE;
+    let mut deadline = started + background::PATIENCE;
+    let latest = started + background::MOST_PATIENCE;
     loop {
         let next = match background {
             Some(_) => match tokio::time::timeout_at(deadline, jobs.join_next_with_id()).await {
@@ -238,6 +239,9 @@ async fn load(
         match joined {
             Ok((id, (entry, approval))) => {
                 in_progress.remove(&id);
+                deadline = deadline
+                    .max(tokio::time::Instant::now() + background::ARRIVAL_GAP)
+                    .min(latest);
                 if let Some(approval) = approval {
                     to_record.insert(entry.name.clone(), approval);
                 }
