@@ -159,6 +159,7 @@ impl Serve {
 
 /// Serves MCP on stdin/stdout until stdin closes or a signal arrives.
 async fn serve_stdio(dispatcher: Arc<Dispatcher>) -> anyhow::Result<ExitCode> {
+    let shutdown = shutdown_signal();
     let service = match WardenServer::new(dispatcher)
         .serve(rmcp::transport::stdio())
         .await
@@ -176,7 +177,7 @@ async fn serve_stdio(dispatcher: Arc<Dispatcher>) -> anyhow::Result<ExitCode> {
         result = service.waiting() => {
             result?;
         }
-        () = shutdown_signal() => {
+        () = shutdown => {
             tracing::info!("shutting down");
             cancel.cancel();
         }
@@ -220,25 +221,22 @@ impl Drop for AbortOnDrop {
 }
 
 /// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+fn shutdown_signal() -> impl Future<Output = ()> {
+    // SIGTERM is caught from here on, not from the first poll: a client
+    // that stops the server right after its first answer must not find the
+    // default action (death by signal) still in place.
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = ctrl_c.await;
     }
 }
