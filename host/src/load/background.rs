@@ -184,6 +184,20 @@ impl Background {
     }
 }
 
+impl crate::mcp::dispatch::PendingPlugins for Background {
+    fn busy(&self) -> bool {
+        Background::busy(self)
+    }
+
+    fn watch(&self) -> watch::Receiver<u64> {
+        Background::watch(self)
+    }
+
+    fn loading(&self) -> Vec<String> {
+        Background::loading(self)
+    }
+}
+
 /// A reload publishing what finished in the background; see
 /// [`Background::publishing`].
 #[derive(Debug)]

@@ -12,7 +12,6 @@ use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
-use crate::load::background::Background;
 use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
 use crate::observe::{CallRecord, Denial, Observer, Outcome};
 use crate::sandbox::{
@@ -21,6 +20,17 @@ use crate::sandbox::{
 
 /// How many schema violations a validation error lists.
 const MAX_REPORTED_VIOLATIONS: usize = 8;
+/// Plugins still loading (in the load stage, which serves this one): calls
+/// to tools not listed yet wait for them.
+pub trait PendingPlugins: Send + Sync + std::fmt::Debug {
+    /// Whether a plugin is loading, or finished and not yet published.
+    fn busy(&self) -> bool;
+    /// A receiver that sees every change of [`PendingPlugins::busy`].
+    fn watch(&self) -> tokio::sync::watch::Receiver<u64>;
+    /// The names of the plugins loading.
+    fn loading(&self) -> Vec<String>;
+}
+
 /// How long a call to a tool not listed yet waits for plugins still
 /// loading in the background (an interpreter plugin compiles for several
 /// seconds; a busy machine takes longer).
@@ -68,7 +78,7 @@ pub struct Dispatcher {
     permits: Semaphore,
     observer: OnceLock<Observer>,
     /// Plugins loading in the background, which calls to their tools wait for.
-    background: OnceLock<Arc<Background>>,
+    background: OnceLock<Arc<dyn PendingPlugins>>,
     announcer: crate::mcp::announce::Announcer,
     /// Serializes registry swaps after a plugin announces a change.
     refresh: tokio::sync::Mutex<()>,
@@ -166,12 +176,12 @@ impl Dispatcher {
 
     /// Makes calls to tools not listed yet wait while `background` loads
     /// plugins; only the first one set is kept.
-    pub fn set_background(&self, background: Arc<Background>) {
+    pub fn set_background(&self, background: Arc<dyn PendingPlugins>) {
         let _ = self.background.set(background);
     }
 
     /// The plugins loading in the background, if any are tracked.
-    pub fn background(&self) -> Option<&Arc<Background>> {
+    pub fn background(&self) -> Option<&Arc<dyn PendingPlugins>> {
         self.background.get()
     }
 
