@@ -274,15 +274,10 @@ async fn load(
     if let Some(previous) = previous {
         // A replacement still loading leaves the version before it serving.
         for path in &loading_elsewhere {
-            let mut entry = PluginEntry::new(String::new(), path.clone(), None);
-            entry.status = PluginStatus::Failed("still loading".into());
-            entry.files_at_fault = true;
-            if let Some(old) = still_allowed(&entry, previous, settings, &entries) {
+            if let Some(old) = still_allowed(path, previous, settings, &entries) {
                 entries.push(old);
             }
         }
-    }
-    if let Some(previous) = previous {
         keep_serving(&mut entries, previous, settings);
     }
     let loading = background.map(|b| b.all_running()).unwrap_or_default();
@@ -521,7 +516,7 @@ fn keep_serving(entries: &mut [PluginEntry], previous: &Registry, settings: &Loa
             continue;
         }
         let error = error.clone();
-        let Some(old) = still_allowed(entry, previous, settings, entries) else {
+        let Some(old) = still_allowed(&entry.component_path, previous, settings, entries) else {
             continue;
         };
         tracing::warn!(
@@ -536,24 +531,24 @@ fn keep_serving(entries: &mut [PluginEntry], previous: &Registry, settings: &Loa
     }
 }
 
-/// The version of `entry`'s component loaded before (in `previous`), if it
-/// may go on serving: its file is still there, no plugin in `entries` took
-/// its name, and the settings still give it exactly the limits and grants
-/// it runs under.
+/// The version of the component at `path` loaded before (in `previous`), if
+/// it may go on serving: its file is still there, no plugin in `entries`
+/// took its name, and the settings still give it exactly the limits and
+/// grants it runs under.
 fn still_allowed(
-    entry: &PluginEntry,
+    path: &Path,
     previous: &Registry,
     settings: &LoadSettings,
     entries: &[PluginEntry],
 ) -> Option<PluginEntry> {
-    let old = previous.entry_for(&entry.component_path)?;
+    let old = previous.entry_for(path)?;
     let (PluginStatus::Loaded(loaded), Some(sha256)) = (&old.status, &old.sha256) else {
         return None;
     };
     let taken = entries
         .iter()
         .any(|e| e.name == old.name && matches!(e.status, PluginStatus::Loaded(_)));
-    if taken || !entry.component_path.is_file() {
+    if taken || !path.is_file() {
         return None;
     }
     decide(old, sha256, settings)

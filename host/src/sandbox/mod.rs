@@ -81,9 +81,8 @@ const HOST_GRACE: Duration = Duration::from_millis(250);
 const STACK_KEEP_RESIDENT: usize = 64 << 10;
 /// Idle instance slots kept warm for the plugin that used them last. Above
 /// this, a call takes over the least recently used warm slot instead of a
-/// fresh one, so the resident memory of idle slots stops growing here
-/// (wasmtime's default of 100 let the server's resident size climb for a
-/// long time under a varied load).
+/// fresh one, which bounds the memory idle slots keep resident (wasmtime's
+/// default is 100).
 const WARM_SLOTS: u32 = 16;
 /// Longest single `log` message kept from a guest.
 const MAX_LOG_MESSAGE: usize = 4096;
