@@ -28,8 +28,8 @@
 //!
 //! It also reports host-side pieces on their own (building the WASI context,
 //! schema validation, argument serialization) and plugin load times: a cold
-//! compile without the compile cache plus `list-tools`, and a warm load from a
-//! compile cache in a temp dir.
+//! compile without the artifact cache plus `list-tools`, and a warm load from
+//! an artifact cache in a temp dir.
 //!
 //! All cases are interleaved in small batches so that a noisy machine slows
 //! them alike; compare ratios from one run, not absolute figures across runs.
@@ -79,7 +79,9 @@ use ::warden::mcp::dispatch::Dispatcher;
 use ::warden::mcp::registry::{LoadedPlugin, PluginStatus, Registry};
 use ::warden::mcp::server::WardenServer;
 use ::warden::policy::grants::Grants;
-use ::warden::sandbox::{CallContext, CapturedOutput, Content, EngineSettings, Sandbox};
+use ::warden::sandbox::{
+    ArtifactCache, CallContext, CapturedOutput, Content, EngineSettings, Fetched, Sandbox,
+};
 
 /// Bindings for the plugin world, for the baseline. In a module of its own:
 /// the generated code declares a `warden` module, like this crate's name.
@@ -152,8 +154,6 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_dir: None,
-        cache_max_size: 512 << 20,
     };
     let targets = [
         Target::new(
@@ -214,6 +214,8 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         protected: Vec::new(),
         loading: Default::default(),
         budget: budget.clone(),
+        cache: None,
+        cached_descriptions: false,
     };
     let entries = ::warden::load::load_dir(&sandbox, plugins.path(), &load_settings)
         .await
@@ -304,7 +306,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     client.cancel().await?;
     let _ = server_task.await;
 
-    let loads = measure_loads(&settings, &sandbox, &targets, plan).await?;
+    let loads = measure_loads(&sandbox, &targets, plan).await?;
     print_loads(&loads, &targets);
     Ok(())
 }
@@ -1078,7 +1080,6 @@ struct Load {
 
 /// `Sandbox::compile` without and with the compile cache, and `list-tools`.
 async fn measure_loads(
-    settings: &EngineSettings,
     cold: &Sandbox,
     targets: &[Target],
     plan: Plan,
@@ -1111,25 +1112,28 @@ async fn measure_loads(
             load.tools = report.outcome.map_err(anyhow::Error::from)?.len();
         }
 
-        // A fresh sandbox and cache dir per repetition, so that each "first
-        // load" really misses and each "second load" is the first hit.
+        // A fresh cache dir per repetition, so that each "first load" really
+        // misses and each "second load" is the first hit.
+        let sha256 = ::warden::policy::lock::sha256_hex(&bytes);
         for _ in 0..plan.load_reps {
-            let cache = tempfile::tempdir()?;
-            let warm = Sandbox::new(&EngineSettings {
-                cache_dir: Some(cache.path().to_path_buf()),
-                ..settings.clone()
-            })
-            .map_err(anyhow::Error::from)?;
+            let dir = tempfile::tempdir()?;
+            let cache =
+                ArtifactCache::open(dir.path(), 512 << 20, cold).map_err(anyhow::Error::msg)?;
             let started = Instant::now();
-            warm.compile(&bytes).map_err(anyhow::Error::from)?;
+            let compiled = cold.compile(&bytes).map_err(anyhow::Error::from)?;
+            cache
+                .store(&sha256, &compiled, None)
+                .map_err(anyhow::Error::msg)?;
             load.warm_first.push(started.elapsed());
             ensure!(
-                dir_size(cache.path()) > 0,
-                "the compile cache in {} stayed empty",
-                cache.path().display()
+                dir_size(dir.path()) > 0,
+                "the artifact cache in {} stayed empty",
+                dir.path().display()
             );
             let started = Instant::now();
-            warm.compile(&bytes).map_err(anyhow::Error::from)?;
+            let Fetched::Hit { .. } = cache.fetch(cold, &sha256) else {
+                bail!("the artifact cache missed what was just stored");
+            };
             load.warm_hit.push(started.elapsed());
         }
         loads.push(load);

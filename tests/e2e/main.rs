@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `warden` binary, real wasm components built from
 //! source in this repo, and real MCP clients.
 
+mod artifact_cache;
 mod bad_input;
 mod budget;
 mod cli;

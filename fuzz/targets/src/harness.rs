@@ -56,8 +56,6 @@ fn setup() -> Result<Harness, String> {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_dir: None,
-        cache_max_size: 512 << 20,
     })
     .map_err(|e| e.to_string())?;
     let sandbox = Arc::new(sandbox);
@@ -73,6 +71,8 @@ fn setup() -> Result<Harness, String> {
         protected: Vec::new(),
         loading: config.loading,
         budget: budget.clone(),
+        cache: None,
+        cached_descriptions: false,
     };
     let mut plugins = runtime
         .block_on(warden::load::load_dir(&sandbox, &plugins_dir, &settings))

@@ -9,11 +9,12 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 
-use super::{Common, default_cache_dir, engine_settings};
+use super::{Common, cache_dir, engine_settings};
 use crate::budget::Approx;
 use crate::config::Config;
 use crate::input::bounded_file::read_entry;
-use crate::sandbox::Sandbox;
+use crate::policy::lock::sha256_hex;
+use crate::sandbox::{ArtifactCache, Fetched, Sandbox};
 
 /// Show, clear or fill the compiled-component cache.
 #[derive(Debug, clap::Args)]
@@ -37,54 +38,45 @@ enum Action {
     },
 }
 
-/// The folder wasmtime keeps its compiled artifacts in, inside the cache
-/// directory; the only thing `clear` removes.
-const MODULES: &str = "modules";
-
 impl Cache {
     /// Runs the chosen action.
     pub async fn run(self) -> anyhow::Result<ExitCode> {
         let mut out = std::io::stdout().lock();
         match self.action {
             Action::Stats(common) => {
-                let (config, dir) = cache_dir(&common)?;
-                let (files, bytes) = usage(&dir.join(MODULES))?;
-                writeln!(out, "cache: {}", dir.display())?;
+                let (_, _, cache) = open(&common)?;
+                let usage = cache.usage()?;
+                writeln!(out, "cache: {}", cache.dir().display())?;
                 writeln!(
                     out,
-                    "compiled components: {files} ({}); trimmed above {} (cache_max_size)",
-                    Approx(bytes),
-                    Approx(config.cache_max_size.0)
+                    "compiled components: {} ({}); trimmed above {} (cache_max_size)",
+                    usage.entries,
+                    Approx(usage.bytes),
+                    Approx(cache.max_size())
                 )?;
                 Ok(ExitCode::SUCCESS)
             }
             Action::Clear(common) => {
-                let (_, dir) = cache_dir(&common)?;
-                let modules = dir.join(MODULES);
-                let (files, bytes) = usage(&modules)?;
-                match std::fs::remove_dir_all(&modules) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => {
-                        return Err(e)
-                            .with_context(|| format!("cannot clear {}", modules.display()));
-                    }
-                }
+                let (_, _, cache) = open(&common)?;
+                let cleared = cache
+                    .clear()
+                    .with_context(|| format!("cannot clear {}", cache.dir().display()))?;
                 writeln!(
                     out,
-                    "cleared {files} compiled components ({}) from {}",
-                    Approx(bytes),
-                    dir.display()
+                    "cleared {} compiled components ({}) from {}",
+                    cleared.entries,
+                    Approx(cleared.bytes),
+                    cache.dir().display()
                 )?;
                 Ok(ExitCode::SUCCESS)
             }
             Action::Warm { dir, common } => {
-                let (config, cache) = cache_dir(&common)?;
+                let (config, sandbox, cache) = open(&common)?;
                 let folder = dir
                     .or_else(|| common.plugins.clone())
                     .unwrap_or_else(|| config.plugins_dir.clone());
-                let failed = warm(&config, &folder, &mut out)?;
-                writeln!(out, "cache: {}", cache.display())?;
+                let failed = warm(&config, &sandbox, &cache, &folder, &mut out)?;
+                writeln!(out, "cache: {}", cache.dir().display())?;
                 Ok(if failed == 0 {
                     ExitCode::SUCCESS
                 } else {
@@ -95,23 +87,30 @@ impl Cache {
     }
 }
 
-/// The config and the cache directory it names; an error when the cache is
-/// off (no directory can be found).
-fn cache_dir(common: &Common) -> anyhow::Result<(Config, PathBuf)> {
+/// The config, a sandbox with the engine `serve` would use, and the cache
+/// for that engine; an error when there is no cache directory or it cannot
+/// be used.
+fn open(common: &Common) -> anyhow::Result<(Config, Sandbox, ArtifactCache)> {
     let config = Config::discover(common.config.as_deref())?;
-    let dir = config
-        .cache_dir
-        .clone()
-        .or_else(default_cache_dir)
-        .context("no cache directory: set cache_dir in warden.toml (or HOME)")?;
-    let dir = std::path::absolute(&dir).unwrap_or(dir);
-    Ok((config, dir))
+    let dir =
+        cache_dir(&config).context("no cache directory: set cache_dir in warden.toml (or HOME)")?;
+    let sandbox = Sandbox::new(&engine_settings(&config)).context("cannot create the sandbox")?;
+    let cache = ArtifactCache::open(&dir, config.cache_max_size.0, &sandbox)
+        .map_err(|e| anyhow::anyhow!("the cache cannot be used: {e}"))?;
+    Ok((config, sandbox, cache))
 }
 
-/// Compiles each `.wasm` in `folder` with the engine `serve` would use;
-/// prints one line per component and returns how many failed.
-fn warm(config: &Config, folder: &Path, out: &mut impl std::io::Write) -> anyhow::Result<usize> {
-    let sandbox = Sandbox::new(&engine_settings(config)).context("cannot create the sandbox")?;
+/// Compiles each `.wasm` in `folder` into the cache (those already there
+/// are checked and kept); prints one line per component and returns how
+/// many failed. Descriptions are added when `serve` first describes each
+/// plugin with its grants.
+fn warm(
+    config: &Config,
+    sandbox: &Sandbox,
+    cache: &ArtifactCache,
+    folder: &Path,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<usize> {
     let mut components: Vec<PathBuf> = std::fs::read_dir(folder)
         .with_context(|| format!("cannot read {}", folder.display()))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -121,13 +120,21 @@ fn warm(config: &Config, folder: &Path, out: &mut impl std::io::Write) -> anyhow
     let mut failed = 0;
     for path in &components {
         let started = Instant::now();
-        let compiled = read_entry(path, config.loading.max_component_size.0)
+        let warmed = read_entry(path, config.loading.max_component_size.0)
             .map_err(|e| e.to_string())
-            .and_then(|bytes| sandbox.compile(&bytes).map_err(|e| e.to_string()));
-        match compiled {
-            Ok(_) => writeln!(
+            .and_then(|bytes| {
+                let sha256 = sha256_hex(&bytes);
+                if let Fetched::Hit { .. } = cache.fetch(sandbox, &sha256) {
+                    return Ok("cached  ");
+                }
+                let compiled = sandbox.compile(&bytes).map_err(|e| e.to_string())?;
+                cache.store(&sha256, &compiled, None)?;
+                Ok("compiled")
+            });
+        match warmed {
+            Ok(what) => writeln!(
                 out,
-                "compiled {} in {} ms",
+                "{what} {} in {} ms",
                 path.display(),
                 started.elapsed().as_millis()
             )?,
@@ -146,26 +153,4 @@ fn warm(config: &Config, folder: &Path, out: &mut impl std::io::Write) -> anyhow
         writeln!(out, "no components in {}", folder.display())?;
     }
     Ok(failed)
-}
-
-/// How many files `dir` holds (recursively, wasmtime's `.stats` files aside)
-/// and their total size; zero when it does not exist.
-fn usage(dir: &Path) -> anyhow::Result<(u64, u64)> {
-    let mut totals = (0u64, 0u64);
-    let entries = match std::fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(totals),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", dir.display())),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        if kind.is_dir() {
-            let (files, bytes) = usage(&entry.path())?;
-            totals = (totals.0 + files, totals.1 + bytes);
-        } else if kind.is_file() && entry.path().extension().is_none_or(|e| e != "stats") {
-            totals = (totals.0 + 1, totals.1 + entry.metadata()?.len());
-        }
-    }
-    Ok(totals)
 }

@@ -25,7 +25,7 @@ use crate::mcp::registry::Registry;
 use crate::observe::audit::AuditLog;
 use crate::observe::telemetry::LogFormat;
 use crate::policy::lock::LockFile;
-use crate::sandbox::{EngineSettings, Sandbox};
+use crate::sandbox::{ArtifactCache, EngineSettings, Sandbox};
 
 /// Warden: an MCP server that runs tools as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -101,17 +101,23 @@ impl Common {
         record: bool,
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Arc<Dispatcher>> {
-        Ok(self.start_serving(record, audit, true).await?.dispatcher)
+        Ok(self
+            .start_serving(record, audit, true, false)
+            .await?
+            .dispatcher)
     }
 
     /// [`Common::start`], with what it takes to load the folder again.
     /// Unless `wait_for_all`, it returns once the plugins whose compiled code
-    /// is cached are loaded; the others follow in the background.
+    /// is cached are loaded; the others follow in the background. With
+    /// `cached_descriptions`, plugins are listed from their cached
+    /// descriptions and described again once serving.
     async fn start_serving(
         &self,
         record: bool,
         audit: Option<Arc<AuditLog>>,
         wait_for_all: bool,
+        cached_descriptions: bool,
     ) -> anyhow::Result<Started> {
         let (config, dir, lock) = self.resolve()?;
         let settings = engine_settings(&config);
@@ -128,7 +134,9 @@ impl Common {
             dir: dir.clone(),
             record,
             audit,
-            cache_dir: settings.cache_dir.clone(),
+            cache_dir: cache_dir(&config),
+            cache: open_cache(&config, &sandbox),
+            cached_descriptions,
             budget: budget.clone(),
         };
         let watched = Watched {
@@ -208,6 +216,8 @@ struct Fixed {
     record: bool,
     audit: Option<Arc<AuditLog>>,
     cache_dir: Option<PathBuf>,
+    cache: Option<Arc<ArtifactCache>>,
+    cached_descriptions: bool,
     budget: Arc<MemoryBudget>,
 }
 
@@ -240,6 +250,8 @@ impl Fixed {
             protected,
             loading: config.loading,
             budget: self.budget.clone(),
+            cache: self.cache.clone(),
+            cached_descriptions: self.cached_descriptions,
         })
     }
 }
@@ -251,8 +263,24 @@ fn engine_settings(config: &Config) -> EngineSettings {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_dir: config.cache_dir.clone().or_else(default_cache_dir),
-        cache_max_size: config.cache_max_size.0,
+    }
+}
+
+/// The configured cache directory, or the default one.
+fn cache_dir(config: &Config) -> Option<PathBuf> {
+    config.cache_dir.clone().or_else(default_cache_dir)
+}
+
+/// The artifact cache `config` names for the engine of `sandbox`; `None`
+/// (with a warning) when it cannot be used.
+fn open_cache(config: &Config, sandbox: &Sandbox) -> Option<Arc<ArtifactCache>> {
+    let dir = cache_dir(config)?;
+    match ArtifactCache::open(&dir, config.cache_max_size.0, sandbox) {
+        Ok(cache) => Some(Arc::new(cache)),
+        Err(error) => {
+            tracing::warn!("compiled-component cache disabled: {error}");
+            None
+        }
     }
 }
 

@@ -39,10 +39,12 @@ pub struct Serve {
     /// (SIGHUP still reloads them once).
     #[arg(long)]
     no_watch: bool,
-    /// Answer clients only once every plugin is loaded (compiled and
-    /// described), as scripts that list tools right after start expect;
-    /// by default Warden answers at once and plugins still compiling follow
-    /// with `list_changed`
+    /// Answer clients only once every plugin is loaded (compiled, and
+    /// described now rather than listed from the cache), as scripts that
+    /// list tools right after start expect; by default Warden answers at
+    /// once, lists cached plugins from their cached descriptions (described
+    /// again in the background), and plugins still compiling follow with
+    /// `list_changed`
     #[arg(long, env = "WARDEN_WAIT_FOR_PLUGINS", value_parser = clap::builder::BoolishValueParser::new())]
     wait_for_plugins: bool,
 }
@@ -71,7 +73,12 @@ impl Serve {
         let audit = observer.audit.clone();
         let started = self
             .common
-            .start_serving(true, audit.clone(), self.wait_for_plugins)
+            .start_serving(
+                true,
+                audit.clone(),
+                self.wait_for_plugins,
+                !self.wait_for_plugins,
+            )
             .await?;
         let dispatcher = started.dispatcher;
         let (loaded, failed) = dispatcher.registry().counts();

@@ -8,7 +8,10 @@ use crate::budget::{MemoryBudget, Wait};
 use crate::limits::Limits;
 use crate::mcp::registry::{LoadedPlugin, PluginEntry};
 use crate::policy::grants::Grants;
-use crate::sandbox::{CallContext, CallError, LimitHit, LoadError, Sandbox};
+use crate::sandbox::{
+    ArtifactCache, CachedAs, CallContext, CallError, CompiledPlugin, Description, Fetched,
+    LimitHit, LoadError, Sandbox,
+};
 
 /// What the operator settled for one plugin before it is compiled.
 pub(super) struct Plugin {
@@ -19,14 +22,26 @@ pub(super) struct Plugin {
     pub(super) describe_timeout: Duration,
 }
 
+/// Where compiled components and descriptions are cached, and whether a
+/// cached description may stand in for describing the plugin.
+#[derive(Clone, Copy)]
+pub(super) struct Caching<'a> {
+    pub(super) cache: Option<&'a Arc<ArtifactCache>>,
+    pub(super) descriptions: bool,
+}
+
 /// Compiles the component (`bytes`, read and hashed by the caller) and asks
 /// it for its tools, under the describe timeout and the descriptor caps.
+/// With a cache, a cached compiled component is mapped instead of compiled,
+/// and (when `caching.descriptions`) a cached description stands in for
+/// describing it; what was made is stored for next time.
 pub(super) async fn load_one(
     sandbox: &Arc<Sandbox>,
     budget: &MemoryBudget,
     entry: &mut PluginEntry,
     bytes: Vec<u8>,
     plugin: Plugin,
+    caching: Caching<'_>,
 ) -> Result<LoadedPlugin, String> {
     let Plugin {
         limits,
@@ -38,39 +53,49 @@ pub(super) async fn load_one(
     let started = Instant::now();
     let path = entry.component_path.clone();
     let name = entry.name.clone();
-    let context = |e: LoadError| format!("{}: {e}", path.display());
-    let compiler = sandbox.clone();
-    let compiled = tokio::task::spawn_blocking(move || compiler.compile(&bytes))
+    let cached_as = caching
+        .cache
+        .zip(entry.sha256.clone())
+        .map(|(cache, sha256)| CachedAs {
+            cache: cache.clone(),
+            sha256,
+        });
+    let (compiled, cached_description, compiled_now) = compile_or_fetch(sandbox, bytes, &cached_as)
         .await
-        .map_err(|e| format!("{}: compiling panicked: {e}", path.display()))?
-        .map_err(context)?;
-    let ctx = CallContext {
-        plugin: name.as_str().into(),
-        tool: None,
-        progress: None,
-    };
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     let describe_limits = Limits {
         timeout: limits.timeout.min(describe_timeout),
         ..limits
     };
-    let reserved = budget
-        .admit(&name, &describe_limits, Wait::Load)
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let report = sandbox
-        .describe_all(&compiled, &describe_limits, &grants, ctx)
-        .await;
-    drop(reserved);
-    crate::mcp::dispatch::log_guest_output(&name, None, &report.stdout, &report.stderr);
-    let description = report.outcome.map_err(|e| {
-        let hint = match e {
-            CallError::Limit(LimitHit::Timeout(t)) if t == describe_timeout => {
-                " (loading.describe_timeout)"
+    let (description, described_from_cache) = match cached_description {
+        Some(description) if caching.descriptions => (description, true),
+        _ => {
+            let described = describe(
+                sandbox,
+                budget,
+                &compiled,
+                &describe_limits,
+                &grants,
+                &name,
+                describe_timeout,
+            )
+            .await;
+            if let Some(cached_as) = &cached_as {
+                store(cached_as, &compiled, compiled_now, described.as_ref().ok());
             }
-            _ => "",
-        };
-        format!("{}{hint}", context(LoadError::Describe(e)))
-    })?;
+            (
+                described.map_err(|e| format!("{}: {e}", path.display()))?,
+                false,
+            )
+        }
+    };
+    let from = |cache: bool| if cache { "cache" } else { "now" };
+    tracing::debug!(
+        plugin = %name,
+        compiled = from(!compiled_now),
+        described = from(described_from_cache),
+        "plugin prepared"
+    );
     let (description, notices) = crate::mcp::descriptor_caps::check(description)
         .map_err(|reason| format!("{}: {reason}", path.display()))?;
     let tools = &description.tools;
@@ -99,9 +124,101 @@ pub(super) async fn load_one(
         namespaced,
         load_time: started.elapsed(),
         notices: Vec::new(),
+        cached_as,
+        described_from_cache,
     };
     let mut plugin = plugin.redescribed(description);
     plugin.notices.splice(0..0, notices);
     plugin.load_time = started.elapsed();
+    plugin.described_from_cache = described_from_cache;
     Ok(plugin)
+}
+
+/// The compiled component, from the cache when it holds it (with its cached
+/// description), else compiled now (the `bool`).
+async fn compile_or_fetch(
+    sandbox: &Arc<Sandbox>,
+    bytes: Vec<u8>,
+    cached_as: &Option<CachedAs>,
+) -> Result<(CompiledPlugin, Option<Description>, bool), String> {
+    let compiler = sandbox.clone();
+    let cached_as = cached_as.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Some(CachedAs { cache, sha256 }) = &cached_as
+            && let Fetched::Hit {
+                compiled,
+                description,
+            } = cache.fetch(&compiler, sha256)
+        {
+            return Ok((compiled, description, false));
+        }
+        let compiled = compiler.compile(&bytes).map_err(|e| e.to_string())?;
+        Ok((compiled, None, true))
+    })
+    .await
+    .map_err(|e| format!("compiling panicked: {e}"))?
+}
+
+/// Describes the plugin in an instance of its own, under the describe
+/// limits and the memory budget.
+async fn describe(
+    sandbox: &Sandbox,
+    budget: &MemoryBudget,
+    compiled: &CompiledPlugin,
+    describe_limits: &Limits,
+    grants: &Arc<Grants>,
+    name: &str,
+    describe_timeout: Duration,
+) -> Result<Description, String> {
+    let ctx = CallContext {
+        plugin: name.into(),
+        tool: None,
+        progress: None,
+    };
+    let reserved = budget
+        .admit(name, describe_limits, Wait::Load)
+        .await
+        .map_err(|e| e.to_string())?;
+    let report = sandbox
+        .describe_all(compiled, describe_limits, grants, ctx)
+        .await;
+    drop(reserved);
+    crate::mcp::dispatch::log_guest_output(name, None, &report.stdout, &report.stderr);
+    report.outcome.map_err(|e| {
+        let hint = match e {
+            CallError::Limit(LimitHit::Timeout(t)) if t == describe_timeout => {
+                " (loading.describe_timeout)"
+            }
+            _ => "",
+        };
+        format!("{}{hint}", LoadError::Describe(e))
+    })
+}
+
+/// Stores in the cache, off the loading path, the component compiled now
+/// with its description, or a new description of a cached one.
+fn store(
+    cached_as: &CachedAs,
+    compiled: &CompiledPlugin,
+    compiled_now: bool,
+    description: Option<&Description>,
+) {
+    let (cached_as, compiled, description) =
+        (cached_as.clone(), compiled.clone(), description.cloned());
+    tokio::task::spawn_blocking(move || {
+        let stored = if compiled_now {
+            cached_as
+                .cache
+                .store(&cached_as.sha256, &compiled, description.as_ref())
+        } else if let Some(description) = &description {
+            cached_as
+                .cache
+                .store_description(&cached_as.sha256, description)
+        } else {
+            Ok(())
+        };
+        if let Err(error) = stored {
+            tracing::warn!("cannot cache a compiled plugin: {error}");
+        }
+    });
 }

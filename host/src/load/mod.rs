@@ -32,10 +32,10 @@ use crate::policy::grants::{self, Grants};
 use crate::policy::lock::{self, Approval, LockFile};
 use crate::policy::manifest::Capabilities;
 use crate::policy::operator::OperatorPolicy;
-use crate::sandbox::Sandbox;
+use crate::sandbox::{ArtifactCache, Sandbox};
 use approval::{explain, record_approvals};
 use background::{Background, Running};
-use compile::{Plugin, load_one};
+use compile::{Caching, Plugin, load_one};
 use overlap::refuse_overlapping_dirs;
 use scan::{CONCURRENT_READS, prepare, read_files, scan};
 
@@ -66,6 +66,12 @@ pub struct LoadSettings {
     /// The server-wide memory budget: a plugin whose calls would not fit in
     /// it is refused, and describing a plugin reserves from it.
     pub budget: Arc<MemoryBudget>,
+    /// Where compiled components and descriptions are cached, if anywhere.
+    pub cache: Option<Arc<ArtifactCache>>,
+    /// Whether a cached description stands in for describing a plugin at
+    /// load (`serve`, which describes it again once serving); otherwise a
+    /// cached component is still used but the plugin is described.
+    pub cached_descriptions: bool,
 }
 
 /// Loads every plugin in `dir`, concurrently. Fails only if the folder itself
@@ -210,8 +216,14 @@ async fn load(
         let path = entry.component_path.clone();
         let sandbox = sandbox.clone();
         let budget = settings.budget.clone();
+        let (cache, descriptions) = (settings.cache.clone(), settings.cached_descriptions);
         let job = jobs.spawn(async move {
-            entry.status = match load_one(&sandbox, &budget, &mut entry, bytes, plugin).await {
+            let caching = Caching {
+                cache: cache.as_ref(),
+                descriptions,
+            };
+            let loaded = load_one(&sandbox, &budget, &mut entry, bytes, plugin, caching).await;
+            entry.status = match loaded {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => {
                     entry.files_at_fault = true;

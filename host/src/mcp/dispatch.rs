@@ -116,10 +116,12 @@ impl Dispatcher {
         max_concurrent_calls: usize,
         budget: Arc<MemoryBudget>,
     ) -> Arc<Self> {
-        Arc::new_cyclic(|me| Self {
+        let dispatcher = Arc::new_cyclic(|me| Self {
             me: me.clone(),
             ..Self::new(sandbox, registry, max_concurrent_calls, budget)
-        })
+        });
+        crate::mcp::primitives::revalidate_cached(&dispatcher);
+        dispatcher
     }
 
     /// This dispatcher, when it was made by [`Dispatcher::shared`].
@@ -233,8 +235,10 @@ impl Dispatcher {
     }
 
     /// Replaces the registry; calls already running keep their snapshot.
+    /// Plugins listed from the cache are described again in the background.
     pub fn replace_registry(&self, registry: Registry) {
         *self.registry.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registry);
+        crate::mcp::primitives::revalidate_cached(self);
     }
 
     /// Calls the tool exposed as `name`. Tool failures, limit hits and bad

@@ -16,7 +16,7 @@ use crate::mcp::announce::Changes;
 use crate::mcp::dispatch::{
     Admission, AdmitError, DispatchError, Dispatcher, content_block, log_guest_output,
 };
-use crate::mcp::registry::LoadedPlugin;
+use crate::mcp::registry::{LoadedPlugin, PluginStatus};
 use crate::sandbox::{
     Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
     ResourceError, Role,
@@ -379,6 +379,53 @@ async fn drain(dispatcher: &Dispatcher, name: &str) {
     }
 }
 
+/// How long after a plugin starts serving from its cached description it is
+/// described again: long enough that a client's first requests after start
+/// do not compete with it.
+const REVALIDATE_AFTER: Duration = Duration::from_millis(250);
+
+/// Describes again, in the background, every plugin of the shared
+/// `dispatcher` whose lists came from the artifact cache: what it lists now
+/// replaces them (announced if clients see a difference), and a plugin that
+/// no longer describes is taken out of service as if it had failed to load.
+pub fn revalidate_cached(dispatcher: &Dispatcher) {
+    let Some(shared) = dispatcher.handle() else {
+        return;
+    };
+    let registry = dispatcher.registry();
+    for entry in registry.plugins() {
+        if let PluginStatus::Loaded(plugin) = &entry.status
+            && plugin.described_from_cache
+            && dispatcher.announcer().queue(&plugin.name, true, &[])
+        {
+            let (shared, name) = (shared.clone(), plugin.name.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(REVALIDATE_AFTER).await;
+                drain(&shared, &name).await;
+            });
+        }
+    }
+}
+
+/// Takes `plugin`, listed from the cache, out of service: describing it
+/// failed with `error`, as it would have at load.
+async fn unload(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>, error: CallError) -> Changes {
+    let error = format!("{}", crate::sandbox::LoadError::Describe(error));
+    tracing::error!(
+        plugin = %plugin.name,
+        error = %error,
+        "the plugin listed from the cache failed to describe itself; it no longer serves"
+    );
+    let _guard = dispatcher.refresh_lock().await;
+    let old = dispatcher.registry();
+    let Some(new) = old.with_failed(plugin, error) else {
+        return Changes::default();
+    };
+    let changes = Changes::between(&old, &new);
+    dispatcher.replace_registry(new);
+    changes
+}
+
 /// Re-describes the plugin called `name` and swaps the result into the
 /// registry; returns which lists clients see differently. On failure the old
 /// lists stay.
@@ -415,6 +462,9 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
     log_guest_output(&plugin.name, None, &report.stdout, &report.stderr);
     let description = match report.outcome {
         Ok(description) => description,
+        Err(error) if plugin.described_from_cache => {
+            return unload(dispatcher, &plugin, error).await;
+        }
         Err(error) => {
             tracing::warn!(
                 plugin = %plugin.name,
@@ -423,6 +473,10 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
             return Changes::default();
         }
     };
+    if let Some(cached_as) = plugin.cached_as.clone() {
+        let description = description.clone();
+        tokio::task::spawn_blocking(move || cached_as.store_description(&description));
+    }
     let updated = Arc::new(plugin.redescribed(description));
     let _guard = dispatcher.refresh_lock().await;
     let old = dispatcher.registry();

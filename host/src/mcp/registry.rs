@@ -23,7 +23,7 @@ use crate::mcp::tool_schema::{compile_schema, schema_object};
 use crate::policy::grants::Grants;
 use crate::policy::manifest::{Capabilities, Manifest};
 use crate::sandbox::{
-    CompiledPlugin, Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
+    CachedAs, CompiledPlugin, Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
     ToolDescriptor,
 };
 
@@ -66,6 +66,11 @@ pub struct LoadedPlugin {
     /// What checking its description against the caps skipped
     /// ([`crate::mcp::descriptor_caps`]).
     pub notices: Vec<String>,
+    /// Its entry in the artifact cache, where new descriptions are stored.
+    pub cached_as: Option<CachedAs>,
+    /// Its lists come from the cache and have not been confirmed by
+    /// describing it since it loaded.
+    pub described_from_cache: bool,
 }
 
 impl LoadedPlugin {
@@ -112,6 +117,8 @@ impl LoadedPlugin {
             namespaced: self.namespaced,
             load_time: self.load_time,
             notices: Vec::new(),
+            cached_as: self.cached_as.clone(),
+            described_from_cache: false,
         }
     }
 
@@ -356,6 +363,18 @@ impl Registry {
             .iter_mut()
             .find(|e| matches!(&e.status, PluginStatus::Loaded(p) if Arc::ptr_eq(p, was)))?;
         entry.status = PluginStatus::Loaded(plugin);
+        Some(Self::assemble(plugins, false, Some(self)))
+    }
+
+    /// This registry with the loaded plugin `was` failed with `error` (its
+    /// lists came from the cache, and describing it failed); `None` when
+    /// `was` is no longer loaded.
+    pub fn with_failed(&self, was: &Arc<LoadedPlugin>, error: String) -> Option<Self> {
+        let mut plugins = self.plugins.clone();
+        let entry = plugins
+            .iter_mut()
+            .find(|e| matches!(&e.status, PluginStatus::Loaded(p) if Arc::ptr_eq(p, was)))?;
+        entry.status = PluginStatus::Failed(error);
         Some(Self::assemble(plugins, false, Some(self)))
     }
 

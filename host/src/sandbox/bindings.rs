@@ -9,6 +9,7 @@ wasmtime::component::bindgen!({
     path: "../wit",
     world: "full-plugin",
     exports: { default: async },
+    additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
 pub use self::exports::warden::plugin::completions::{Completion, CompletionRef};

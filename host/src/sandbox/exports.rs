@@ -167,7 +167,7 @@ impl Exports {
 
 /// Everything a plugin lists: what `list-tools`, `list-resources`,
 /// `list-resource-templates` and `list-prompts` returned, in one instance.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Description {
     /// The tools.
     pub tools: Vec<ToolDescriptor>,

@@ -13,6 +13,7 @@
 //! redefined in front of wasmtime-wasi's).
 
 mod account;
+mod artifacts;
 mod bindings;
 mod calls;
 mod checks;
@@ -40,6 +41,7 @@ use wasmtime::{Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
+pub use artifacts::{ArtifactCache, CachedAs, Fetched, Usage};
 pub use bindings::{
     Annotations, Blob, Completion, CompletionRef, Content, Level, ListKind, PromptArgument,
     PromptDescriptor, PromptError, PromptMessage, PromptResult, ResourceBody, ResourceContents,
@@ -101,10 +103,6 @@ pub struct EngineSettings {
     pub max_concurrent_calls: u32,
     /// The largest linear memory any plugin may be granted, in bytes.
     pub memory_ceiling: u64,
-    /// Where compiled components are cached; `None` disables the cache.
-    pub cache_dir: Option<std::path::PathBuf>,
-    /// The cache is trimmed in the background above this many bytes.
-    pub cache_max_size: u64,
 }
 
 /// The shared engine and linker.
@@ -137,6 +135,11 @@ impl CompiledPlugin {
     /// Which optional interfaces the component exports.
     pub fn exports(&self) -> ExportSet {
         self.exports.set()
+    }
+
+    /// The compiled code, as the artifact cache stores it.
+    fn serialize(&self) -> wasmtime::Result<Vec<u8>> {
+        self.pre.component().serialize()
     }
 }
 
@@ -204,23 +207,6 @@ impl Sandbox {
         }
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
 
-        if let Some(dir) = &settings.cache_dir {
-            let mut cache = wasmtime::CacheConfig::new();
-            // wasmtime takes only an absolute directory; `cache_dir` in a
-            // config found as `./warden.toml` resolves to a relative one.
-            cache.with_directory(std::path::absolute(dir).unwrap_or_else(|_| dir.clone()));
-            cache.with_files_total_size_soft_limit(settings.cache_max_size);
-            match wasmtime::Cache::new(cache) {
-                Ok(cache) => {
-                    config.cache(Some(cache));
-                }
-                Err(e) => tracing::warn!(
-                    dir = %dir.display(),
-                    "compiled-component cache disabled: {e:#}"
-                ),
-            }
-        }
-
         let engine = Engine::new(&config).map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         let link = |r: wasmtime::Result<()>| r.map_err(|e| LoadError::Link(format!("{e:#}")));
@@ -277,6 +263,11 @@ impl Sandbox {
         check_header(bytes)?;
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        self.link(component)
+    }
+
+    /// Checks the world of `component`, links it and finds its exports.
+    fn link(&self, component: Component) -> Result<CompiledPlugin, LoadError> {
         let world_version = self.check_world(&component)?;
         let pre = self
             .linker
