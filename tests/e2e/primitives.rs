@@ -16,7 +16,7 @@ use rmcp::{ClientHandler, RoleClient, ServiceError};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::support::{Plugins, Revision, Server, connect_with, list_json, ok_text, warden_in};
+use crate::support::{Plugins, Revision, Server, connect_with, ok_text, warden_in};
 
 /// Guards a wait for a notification that must come; it only fails a test
 /// that would otherwise hang.
@@ -281,60 +281,82 @@ async fn reads_run_in_the_sandbox_with_the_plugins_grants() {
 }
 
 #[tokio::test]
-async fn tools_only_plugins_declare_no_other_capabilities() {
-    let plugins = Plugins::new().component("legacy", warden_test_artifacts::TOOLS_ONLY_WASM);
+async fn a_tools_only_server_offers_every_list_so_plugins_added_later_reach_its_clients() {
     for revision in [Revision::Legacy, Revision::Stateless] {
-        let server = Server::start(plugins.path(), revision).await;
+        let workspace = workspace();
+        let plugins = Plugins::new().component("legacy", warden_test_artifacts::TOOLS_ONLY_WASM);
+        let (server, mut changes) =
+            Server::start_recording(plugins.path(), revision, &[], workspace.path()).await;
         let client = &server.client;
+        // The folder may gain any kind of plugin while the client is
+        // connected, and it learns capabilities only now.
         let info = client.peer_info().expect("server info");
         assert!(info.capabilities.tools.is_some());
-        assert!(info.capabilities.resources.is_none(), "{revision:?}");
-        assert!(info.capabilities.prompts.is_none(), "{revision:?}");
-        assert!(info.capabilities.completions.is_none(), "{revision:?}");
+        assert!(info.capabilities.resources.is_some(), "{revision:?}");
+        assert!(info.capabilities.prompts.is_some(), "{revision:?}");
+        assert!(info.capabilities.completions.is_some(), "{revision:?}");
 
-        let error = client
-            .list_resources(None)
-            .await
-            .expect_err("resources/list");
-        assert_eq!(code(error), ErrorCode::METHOD_NOT_FOUND);
-        let error = client
-            .list_resource_templates(None)
-            .await
-            .expect_err("templates");
-        assert_eq!(code(error), ErrorCode::METHOD_NOT_FOUND);
+        // Empty lists, and clear errors for what no plugin offers yet.
+        assert!(client.list_all_resources().await.unwrap().is_empty());
+        assert!(
+            client
+                .list_all_resource_templates()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(client.list_all_prompts().await.unwrap().is_empty());
         let error = client
             .read_resource(ReadResourceRequestParams::new("legacy+x://y"))
             .await
             .expect_err("resources/read");
-        assert_eq!(code(error), ErrorCode::METHOD_NOT_FOUND);
-        let error = client.list_prompts(None).await.expect_err("prompts/list");
-        assert_eq!(code(error), ErrorCode::METHOD_NOT_FOUND);
+        assert_eq!(code(error), not_found_code(revision));
         let error = client
             .get_prompt(GetPromptRequestParams::new("legacy_x"))
             .await
             .expect_err("prompts/get");
-        assert_eq!(code(error), ErrorCode::METHOD_NOT_FOUND);
+        assert_eq!(code(error), ErrorCode::INVALID_PARAMS);
         let error = client
             .complete_prompt_simple("legacy_x", "a", "")
             .await
             .expect_err("completion/complete");
-        assert_eq!(code(error), ErrorCode::METHOD_NOT_FOUND);
-
+        assert_eq!(code(error), ErrorCode::INVALID_PARAMS);
         assert_eq!(server.tool_names().await, ["legacy_reverse"]);
+
+        // A plugin with resources and prompts arrives: the client hears of
+        // it and reads from it without reconnecting.
+        std::fs::write(plugins.path().join("docs.toml"), DOCS_MANIFEST).unwrap();
+        std::fs::copy(
+            warden_test_artifacts::DOCS_WASM,
+            plugins.path().join("docs.wasm"),
+        )
+        .unwrap();
+        let started = std::time::Instant::now();
+        while client.list_all_prompts().await.unwrap().is_empty() {
+            assert!(started.elapsed() < PATIENCE, "the docs prompts never came");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if revision == Revision::Legacy {
+            let mut heard = Vec::new();
+            while !(heard.contains(&"resources") && heard.contains(&"prompts")) {
+                let change = tokio::time::timeout(PATIENCE, changes.recv()).await;
+                heard.push(change.expect("a list change").expect("connected"));
+            }
+        }
+        let read = client
+            .read_resource(ReadResourceRequestParams::new("docs+docs://alpha.md"))
+            .await
+            .expect("resources/read");
+        assert!(
+            text_of(&read.contents[0]).1.contains("Alpha explains"),
+            "{read:?}"
+        );
         let reversed = server
             .call("legacy_reverse", json!({ "text": "warden" }))
             .await;
         assert_eq!(ok_text(&reversed), "nedraw");
         server.stop().await;
     }
-
-    let listing = list_json(
-        &["--plugins", &plugins.path().to_string_lossy()],
-        plugins.path(),
-        &[],
-    );
-    assert_eq!(listing[0]["world_version"], "0.1.0", "{listing:?}");
-    assert_eq!(listing[0]["status"], "loaded", "{listing:?}");
 }
 
 #[tokio::test]

@@ -356,8 +356,7 @@ fn settle(
         entry.files_at_fault = true;
         return Err(error);
     }
-    let bytes = bytes.inspect_err(|_| entry.files_at_fault = true)?;
-    let sha256 = lock::sha256_hex(&bytes);
+    let (bytes, sha256) = bytes.inspect_err(|_| entry.files_at_fault = true)?;
     entry.sha256 = Some(sha256.clone());
     let decided = decide(entry, &sha256, settings)?;
     if let Some(same) = previous.and_then(|p| p.entry_for(&entry.component_path))

@@ -8,6 +8,7 @@ use crate::input::bounded_file::{ReadError, read_entry};
 use crate::limits::HumanDuration;
 use crate::loading::LoadingSettings;
 use crate::mcp::registry::PluginEntry;
+use crate::policy::lock::sha256_hex;
 use crate::policy::manifest::{Manifest, PluginName};
 
 /// Folder entries read at the same time.
@@ -71,8 +72,11 @@ pub fn find_plugins(dir: &Path) -> std::io::Result<Vec<Result<FoundPlugin, Strin
 }
 
 /// A plugin's manifest, parsed (`None` without one), and its component's
-/// bytes, or why each could not be read.
-pub(super) type PluginFiles = (Result<Option<Manifest>, String>, Result<Vec<u8>, String>);
+/// bytes with their sha256, or why each could not be read.
+pub(super) type PluginFiles = (
+    Result<Option<Manifest>, String>,
+    Result<(Vec<u8>, String), String>,
+);
 
 /// Reads a plugin's manifest and component on a thread of its own and waits
 /// at most `loading.read_timeout` for it. A read still stuck then (a
@@ -101,6 +105,11 @@ pub(super) async fn read_files(
                     "{}: cannot read the component: {error}{hint}",
                     component_path.display()
                 )
+            });
+            // Hashed here, so that components are hashed side by side.
+            let bytes = bytes.map(|bytes| {
+                let sha256 = sha256_hex(&bytes);
+                (bytes, sha256)
             });
             // The receiver is gone when the read took too long.
             let _ = sender.send((manifest, bytes));

@@ -60,17 +60,22 @@ impl WardenServer {
         }
     }
 
-    /// What the server offers. While plugins load in the background, the
-    /// resource and prompt lists are offered even when empty so far: a
-    /// plugin still loading may bring some, and clients ask again on
-    /// `list_changed`.
+    /// What the server offers: every list when it serves a plugins folder
+    /// (lists stay empty until a plugin fills them, and clients ask again
+    /// on `list_changed`); otherwise what its plugins offer.
     fn offers(&self) -> Offers {
-        let mut offers = self.dispatcher.registry().catalog().offers();
-        if self.dispatcher.background().is_some_and(|b| b.busy()) {
-            offers.resources = true;
-            offers.prompts = true;
+        // A server whose plugins folder can change (`serve`) offers every
+        // list from the start: a plugin with resources, prompts or
+        // completions may arrive with any reload, and a client learns a
+        // server's capabilities only when it connects.
+        if self.dispatcher.background().is_some() {
+            return Offers {
+                resources: true,
+                prompts: true,
+                completions: true,
+            };
         }
-        offers
+        self.dispatcher.registry().catalog().offers()
     }
 }
 
@@ -182,7 +187,7 @@ impl ServerHandler for WardenServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let registry = self.dispatcher.registry();
-        if !registry.catalog().offers().resources {
+        if !self.offers().resources {
             return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
         }
         let resources: Vec<_> = registry
@@ -203,7 +208,7 @@ impl ServerHandler for WardenServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let registry = self.dispatcher.registry();
-        if !registry.catalog().offers().resources {
+        if !self.offers().resources {
             return Err(ErrorData::method_not_found::<
                 ListResourceTemplatesRequestMethod,
             >());
@@ -299,7 +304,7 @@ impl ServerHandler for WardenServer {
         _context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let registry = self.dispatcher.registry();
-        if !registry.catalog().offers().prompts {
+        if !self.offers().prompts {
             return Err(ErrorData::method_not_found::<ListPromptsRequestMethod>());
         }
         let prompts: Vec<_> = registry
