@@ -13,6 +13,7 @@
 //! ```text
 //! cargo bench -p warden --bench start
 //! WARDEN_START_ROUNDS=20 WARDEN_IDLE_SECONDS=60 cargo bench -p warden --bench start
+//! WARDEN_BIN=/path/to/another/warden cargo bench -p warden --bench start
 //! ```
 //!
 //! Under `cargo test --benches` it runs each case once with a short idle
@@ -97,7 +98,9 @@ struct Server {
 
 impl Server {
     fn spawn(plugins: &Path, cwd: &Path, extra: &[&str]) -> anyhow::Result<Self> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        let binary =
+            std::env::var_os("WARDEN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_warden").into());
+        let mut child = Command::new(binary)
             .args(["serve", "--no-watch", "--plugins"])
             .arg(plugins)
             .args(extra)

@@ -445,3 +445,133 @@ fn remove(path: &Path) {
         Err(e) => tracing::warn!(path = %path.display(), "cannot remove a cache file: {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    use super::*;
+    use crate::sandbox::EngineSettings;
+
+    fn sandbox() -> Sandbox {
+        Sandbox::new(&EngineSettings {
+            max_wasm_stack: 512 << 10,
+            max_concurrent_calls: 2,
+            memory_ceiling: 64 << 20,
+        })
+        .unwrap()
+    }
+
+    fn compiled(sandbox: &Sandbox) -> (CompiledPlugin, String) {
+        let bytes = std::fs::read(warden_test_artifacts::TOOLS_ONLY_WASM).unwrap();
+        let sha256 = crate::policy::lock::sha256_hex(&bytes);
+        (sandbox.compile(&bytes).unwrap(), sha256)
+    }
+
+    fn description(tool: &str) -> Description {
+        serde_json::from_value(serde_json::json!({
+            "tools": [{
+                "name": tool, "title": null, "description": "d",
+                "input_schema": "{\"type\":\"object\"}", "output_schema": null,
+                "annotations": {"read_only": true, "destructive": null,
+                                "idempotent": null, "open_world": null}
+            }],
+            "resources": [], "templates": [], "prompts": []
+        }))
+        .unwrap()
+    }
+
+    fn hit(cache: &ArtifactCache, sandbox: &Sandbox, sha256: &str) -> Option<Option<String>> {
+        match cache.fetch(sandbox, sha256) {
+            Fetched::Hit { description, .. } => Some(description.map(|d| d.tools[0].name.clone())),
+            Fetched::Miss => None,
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_and_descriptions_are_replaced_only_when_they_differ() {
+        let (sandbox, dir) = (sandbox(), tempfile::tempdir().unwrap());
+        let cache = ArtifactCache::open(dir.path(), 1 << 30, &sandbox).unwrap();
+        let (plugin, sha256) = compiled(&sandbox);
+        assert_eq!(hit(&cache, &sandbox, &sha256), None);
+
+        cache.store(&sha256, &plugin, None).unwrap();
+        assert_eq!(hit(&cache, &sandbox, &sha256), Some(None));
+        cache.store_description(&sha256, &description("a")).unwrap();
+        assert_eq!(hit(&cache, &sandbox, &sha256), Some(Some("a".into())));
+
+        // The same description again leaves the file as it was.
+        let (_, json) = cache.paths(&sha256);
+        let before = std::fs::read(&json).unwrap();
+        cache.store_description(&sha256, &description("a")).unwrap();
+        assert_eq!(std::fs::read(&json).unwrap(), before);
+        cache.store_description(&sha256, &description("b")).unwrap();
+        assert_eq!(hit(&cache, &sandbox, &sha256), Some(Some("b".into())));
+
+        let usage = cache.usage().unwrap();
+        assert_eq!(usage.entries, 1);
+        assert_eq!(cache.clear().unwrap(), usage);
+        assert_eq!(cache.usage().unwrap(), Usage::default());
+        assert_eq!(hit(&cache, &sandbox, &sha256), None);
+    }
+
+    #[test]
+    fn a_damaged_entry_is_a_miss_and_is_removed() {
+        let (sandbox, dir) = (sandbox(), tempfile::tempdir().unwrap());
+        let cache = ArtifactCache::open(dir.path(), 1 << 30, &sandbox).unwrap();
+        let (plugin, sha256) = compiled(&sandbox);
+        let (cwasm, json) = cache.paths(&sha256);
+        for damage in [
+            |_: &Path, json: &Path| std::fs::write(json, b"not json").unwrap(),
+            |cwasm: &Path, _: &Path| std::fs::remove_file(cwasm).unwrap(),
+            |cwasm: &Path, _: &Path| {
+                let mut bytes = std::fs::read(cwasm).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 1;
+                std::fs::write(cwasm, bytes).unwrap();
+            },
+        ] {
+            cache
+                .store(&sha256, &plugin, Some(&description("a")))
+                .unwrap();
+            damage(&cwasm, &json);
+            assert_eq!(hit(&cache, &sandbox, &sha256), None);
+            assert!(!json.exists() && !cwasm.exists());
+        }
+    }
+
+    #[test]
+    fn the_cache_is_trimmed_to_its_bound_least_recently_used_first() {
+        let (sandbox, dir) = (sandbox(), tempfile::tempdir().unwrap());
+        let (plugin, _) = compiled(&sandbox);
+        let size = plugin.serialize().unwrap().len() as u64;
+        // Room for two entries, not three.
+        let cache = ArtifactCache::open(dir.path(), size * 2 + 4096, &sandbox).unwrap();
+        let keys = ["a".repeat(64), "b".repeat(64), "c".repeat(64)];
+        cache.store(&keys[0], &plugin, None).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        cache.store(&keys[1], &plugin, None).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        // Using the older entry makes the other the least recently used.
+        assert!(hit(&cache, &sandbox, &keys[0]).is_some());
+        std::thread::sleep(Duration::from_millis(20));
+        cache.store(&keys[2], &plugin, None).unwrap();
+        assert!(cache.usage().unwrap().bytes <= size * 2 + 4096);
+        assert!(hit(&cache, &sandbox, &keys[0]).is_some());
+        assert!(hit(&cache, &sandbox, &keys[1]).is_none());
+        assert!(hit(&cache, &sandbox, &keys[2]).is_some());
+    }
+
+    #[test]
+    fn a_directory_others_may_write_is_refused() {
+        let (sandbox, dir) = (sandbox(), tempfile::tempdir().unwrap());
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let error = ArtifactCache::open(dir.path(), 1 << 30, &sandbox).unwrap_err();
+        assert!(
+            error.contains("may be written by other users (mode 777)"),
+            "{error}"
+        );
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(ArtifactCache::open(dir.path(), 1 << 30, &sandbox).is_ok());
+    }
+}
