@@ -1131,7 +1131,7 @@ async fn measure_loads(
                 dir.path().display()
             );
             let started = Instant::now();
-            let Fetched::Hit { .. } = cache.fetch(cold, &sha256) else {
+            let Fetched::Hit(_) = cache.fetch(cold, &sha256) else {
                 bail!("the artifact cache missed what was just stored");
             };
             load.warm_hit.push(started.elapsed());

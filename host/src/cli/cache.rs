@@ -124,7 +124,7 @@ fn warm(
             .map_err(|e| e.to_string())
             .and_then(|bytes| {
                 let sha256 = sha256_hex(&bytes);
-                if let Fetched::Hit { .. } = cache.fetch(sandbox, &sha256) {
+                if let Fetched::Hit(_) = cache.fetch(sandbox, &sha256) {
                     return Ok("cached  ");
                 }
                 let compiled = sandbox.compile(&bytes).map_err(|e| e.to_string())?;

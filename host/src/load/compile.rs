@@ -145,12 +145,9 @@ async fn compile_or_fetch(
     let cached_as = cached_as.clone();
     tokio::task::spawn_blocking(move || {
         if let Some(CachedAs { cache, sha256 }) = &cached_as
-            && let Fetched::Hit {
-                compiled,
-                description,
-            } = cache.fetch(&compiler, sha256)
+            && let Fetched::Hit(cached) = cache.fetch(&compiler, sha256)
         {
-            return Ok((compiled, description, false));
+            return Ok((cached.compiled, cached.description, false));
         }
         let compiled = compiler.compile(&bytes).map_err(|e| e.to_string())?;
         Ok((compiled, None, true))

@@ -79,14 +79,18 @@ impl CachedAs {
 #[derive(Debug)]
 pub enum Fetched {
     /// Its compiled form, and its last description if one was stored.
-    Hit {
-        /// The component, mapped from the cache.
-        compiled: CompiledPlugin,
-        /// What the plugin listed when it was last described.
-        description: Option<Description>,
-    },
+    Hit(Box<Cached>),
     /// Nothing usable: compile it.
     Miss,
+}
+
+/// A component found in the cache.
+#[derive(Debug)]
+pub struct Cached {
+    /// The component, mapped from the cache.
+    pub compiled: CompiledPlugin,
+    /// What the plugin listed when it was last described.
+    pub description: Option<Description>,
 }
 
 /// The JSON file of an entry.
@@ -148,10 +152,10 @@ impl ArtifactCache {
                 if let Ok(file) = File::options().append(true).open(&json) {
                     let _ = file.set_modified(SystemTime::now());
                 }
-                Fetched::Hit {
+                Fetched::Hit(Box::new(Cached {
                     compiled,
                     description,
-                }
+                }))
             }
             Ok(None) => Fetched::Miss,
             Err(reason) => {
@@ -483,7 +487,7 @@ mod tests {
 
     fn hit(cache: &ArtifactCache, sandbox: &Sandbox, sha256: &str) -> Option<Option<String>> {
         match cache.fetch(sandbox, sha256) {
-            Fetched::Hit { description, .. } => Some(description.map(|d| d.tools[0].name.clone())),
+            Fetched::Hit(cached) => Some(cached.description.map(|d| d.tools[0].name.clone())),
             Fetched::Miss => None,
         }
     }

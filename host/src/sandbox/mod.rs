@@ -41,7 +41,7 @@ use wasmtime::{Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
-pub use artifacts::{ArtifactCache, CachedAs, Fetched, Usage};
+pub use artifacts::{ArtifactCache, Cached, CachedAs, Fetched, Usage};
 pub use bindings::{
     Annotations, Blob, Completion, CompletionRef, Content, Level, ListKind, PromptArgument,
     PromptDescriptor, PromptError, PromptMessage, PromptResult, ResourceBody, ResourceContents,
