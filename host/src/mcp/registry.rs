@@ -358,23 +358,22 @@ impl Registry {
     /// it announced a change); `None` when `was` is no longer loaded (the
     /// folder was reloaded meanwhile).
     pub fn with_plugin(&self, was: &Arc<LoadedPlugin>, plugin: Arc<LoadedPlugin>) -> Option<Self> {
-        let mut plugins = self.plugins.clone();
-        let entry = plugins
-            .iter_mut()
-            .find(|e| matches!(&e.status, PluginStatus::Loaded(p) if Arc::ptr_eq(p, was)))?;
-        entry.status = PluginStatus::Loaded(plugin);
-        Some(Self::assemble(plugins, false, Some(self)))
+        self.with_status(was, PluginStatus::Loaded(plugin))
     }
 
     /// This registry with the loaded plugin `was` failed with `error` (its
     /// lists came from the cache, and describing it failed); `None` when
     /// `was` is no longer loaded.
     pub fn with_failed(&self, was: &Arc<LoadedPlugin>, error: String) -> Option<Self> {
+        self.with_status(was, PluginStatus::Failed(error))
+    }
+
+    fn with_status(&self, was: &Arc<LoadedPlugin>, status: PluginStatus) -> Option<Self> {
         let mut plugins = self.plugins.clone();
         let entry = plugins
             .iter_mut()
             .find(|e| matches!(&e.status, PluginStatus::Loaded(p) if Arc::ptr_eq(p, was)))?;
-        entry.status = PluginStatus::Failed(error);
+        entry.status = status;
         Some(Self::assemble(plugins, false, Some(self)))
     }
 
