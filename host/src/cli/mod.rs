@@ -101,23 +101,18 @@ impl Common {
         record: bool,
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Arc<Dispatcher>> {
-        Ok(self
-            .start_serving(record, audit, true, false)
-            .await?
-            .dispatcher)
+        Ok(self.start_serving(record, audit, true).await?.dispatcher)
     }
 
     /// [`Common::start`], with what it takes to load the folder again.
     /// Unless `wait_for_all`, it returns once the plugins whose compiled code
-    /// is cached are loaded; the others follow in the background. With
-    /// `cached_descriptions`, plugins are listed from their cached
-    /// descriptions and described again once serving.
+    /// is cached are loaded, listed from their cached descriptions (and
+    /// described again once serving); the others follow in the background.
     async fn start_serving(
         &self,
         record: bool,
         audit: Option<Arc<AuditLog>>,
         wait_for_all: bool,
-        cached_descriptions: bool,
     ) -> anyhow::Result<Started> {
         let (config, dir, lock) = self.resolve()?;
         let settings = engine_settings(&config);
@@ -136,7 +131,7 @@ impl Common {
             audit,
             cache_dir: cache_dir(&config),
             cache: open_cache(&config, &sandbox),
-            cached_descriptions,
+            cached_descriptions: !wait_for_all,
             budget: budget.clone(),
         };
         let watched = Watched {

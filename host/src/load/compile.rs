@@ -203,19 +203,15 @@ fn store(
     let (cached_as, compiled, description) =
         (cached_as.clone(), compiled.clone(), description.cloned());
     tokio::task::spawn_blocking(move || {
-        let stored = if compiled_now {
-            cached_as
+        if compiled_now {
+            let stored = cached_as
                 .cache
-                .store(&cached_as.sha256, &compiled, description.as_ref())
+                .store(&cached_as.sha256, &compiled, description.as_ref());
+            if let Err(error) = stored {
+                tracing::warn!("cannot cache a compiled plugin: {error}");
+            }
         } else if let Some(description) = &description {
-            cached_as
-                .cache
-                .store_description(&cached_as.sha256, description)
-        } else {
-            Ok(())
-        };
-        if let Err(error) = stored {
-            tracing::warn!("cannot cache a compiled plugin: {error}");
+            cached_as.store_description(description);
         }
     });
 }

@@ -316,7 +316,7 @@ impl ArtifactCache {
                 break;
             }
             let cwasm = meta.path.with_extension("cwasm");
-            let cwasm_len = std::fs::metadata(&cwasm).map(|m| m.len()).unwrap_or(0);
+            let cwasm_len = files.iter().find(|f| f.path == cwasm).map_or(0, |f| f.len);
             remove(&meta.path);
             remove(&cwasm);
             total = total.saturating_sub(meta.len + cwasm_len);
