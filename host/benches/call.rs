@@ -786,11 +786,16 @@ impl Bench<'_> {
             tool: Some(t.tool.into()),
             progress: None,
         };
+        let compiled = self.loaded[target]
+            .code
+            .get()
+            .await
+            .map_err(anyhow::Error::msg)?;
         let started = Instant::now();
         let report = self
             .sandbox
             .call(
-                &self.loaded[target].compiled,
+                compiled,
                 &Limits::DEFAULTS,
                 &self.loaded[target].grants,
                 ctx,
@@ -1038,6 +1043,8 @@ fn micro_costs(bench: &Bench<'_>, plan: Plan) -> anyhow::Result<Vec<Micro>> {
             per_op: per_op(samples, reps, || {
                 let violations: Vec<String> = entry
                     .input_validator
+                    .get()
+                    .expect("a usable schema")
                     .iter_errors(&arguments)
                     .take(9)
                     .map(|e| e.to_string())

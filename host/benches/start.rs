@@ -341,6 +341,10 @@ fn main() -> anyhow::Result<()> {
     let empty = tempfile::tempdir()?;
     let ten = folder(&ten_plugins())?;
     let eleven = folder(&ten_plugins())?;
+    // A restart finds component files that have sat in the folder a while:
+    // a file written in the last two seconds is hashed at every start (its
+    // digest is not remembered yet; see `warden::sandbox::Digests`).
+    std::thread::sleep(Duration::from_millis(2500));
     let warm = tempfile::tempdir()?;
     // A restart happens where the server ran before: each warm case has a
     // workspace of its own (its lock written), sharing one warm cache.

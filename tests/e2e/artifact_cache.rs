@@ -1,9 +1,12 @@
-//! The artifact cache: a warm start maps the compiled component and lists the
-//! plugin from its cached description, without compiling or instantiating
-//! it, in the first answer; the plugin is described again once serving and
-//! a difference reaches clients as `list_changed`; a damaged entry (flipped
-//! bytes, a truncated file, a JSON file that does not parse) is logged,
-//! rebuilt and never crashes or misleads the host.
+//! The artifact cache: a warm start lists the plugin from its cached
+//! description in the first answer, without compiling, instantiating or
+//! even mapping it (the code is mapped when first needed); the plugin is
+//! described again once serving and a difference reaches clients as
+//! `list_changed`; a damaged entry (flipped bytes, a truncated file, a JSON
+//! file that does not parse) is logged, rebuilt and never crashes or
+//! misleads the host, even when the damage is found only at the first
+//! call. A component's remembered digest is never taken for a file written
+//! since.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -118,13 +121,14 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
         "{meta}"
     );
 
-    // Warm: mapped and listed from the cache, complete in the first answer,
-    // and calls run on the mapped code.
+    // Warm: listed from the cache, complete in the first answer; the first
+    // call maps the cached code and runs on it.
     let (server, _) = start(root, &plugins).await;
     let first = server.tool_names().await;
     assert!(first.iter().any(|t| t == "text_hash"), "{first:?}");
-    assert_eq!(prepared(&server).await, ("cache".into(), "cache".into()));
+    assert_eq!(prepared(&server).await, ("later".into(), "cache".into()));
     hashes(&server).await;
+    logged(&server, "compiled plugin mapped", 1).await;
     logged(&server, "plugin lists refreshed", 1).await;
     server.stop().await;
 
@@ -159,10 +163,12 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
 
     // Damage, each kind on its own: the entry is refused with a warning,
     // the plugin compiles again and serves, and the entry is rebuilt (the
-    // next start maps it again).
+    // next start lists from it again). Damaged compiled code is found when
+    // the code is first needed (the listing comes from the intact JSON
+    // file): that call waits for the compile and succeeds.
     type Damage = fn(&Path, &Path);
-    let damages: [(&str, Damage); 3] = [
-        ("flipped bytes", |cwasm, _| {
+    let damages: [(&str, &str, Damage); 3] = [
+        ("flipped bytes", "later", |cwasm, _| {
             let mut bytes = std::fs::read(cwasm).unwrap();
             let middle = bytes.len() / 2;
             for byte in &mut bytes[middle..middle + 64] {
@@ -170,24 +176,26 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
             }
             std::fs::write(cwasm, bytes).unwrap();
         }),
-        ("truncated compiled file", |cwasm, _| {
+        ("truncated compiled file", "later", |cwasm, _| {
             let len = std::fs::metadata(cwasm).unwrap().len();
             let file = std::fs::File::options().write(true).open(cwasm).unwrap();
             file.set_len(len / 3).unwrap();
         }),
-        ("JSON that does not parse", |_, json| {
+        ("JSON that does not parse", "now", |_, json| {
             std::fs::write(json, b"{\"format\": 1, \"cwasm_len\": ").unwrap();
         }),
     ];
-    for (what, damage) in damages {
+    for (what, compiled, damage) in damages {
         damage(&cwasm, &json);
         let (server, _) = start(root, &plugins).await;
         wait_for_tool(&server, "text_hash").await;
+        let described = if compiled == "later" { "cache" } else { "now" };
         assert_eq!(
             prepared(&server).await,
-            ("now".into(), "now".into()),
+            (compiled.into(), described.into()),
             "{what}"
         );
+        hashes(&server).await;
         let warned = server.log_events().into_iter().any(|e| {
             e["level"] == "WARN"
                 && e["fields"]["message"]
@@ -195,17 +203,64 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
                     .is_some_and(|m| m.contains("cache entry damaged or stale"))
         });
         assert!(warned, "{what}: no warning:\n{}", server.stderr());
-        hashes(&server).await;
         logged(&server, "compiled plugin cached", 1).await;
+        if compiled == "later" {
+            // Compiled again without its lists; describing it again once
+            // serving stores them.
+            logged(&server, "plugin description cached", 1).await;
+        }
         server.stop().await;
 
         let (server, _) = start(root, &plugins).await;
         assert_eq!(
             prepared(&server).await,
-            ("cache".into(), "cache".into()),
+            ("later".into(), "cache".into()),
             "{what}: not rebuilt"
         );
         hashes(&server).await;
+        logged(&server, "compiled plugin mapped", 1).await;
         server.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_remembered_digest_is_never_taken_for_a_file_written_since() {
+    let (root, plugins) = workspace();
+    let root = root.path();
+    let component = plugins.join("text.wasm");
+    // A file written in the last two seconds is hashed at every start; one
+    // left alone longer has its digest remembered.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let (server, _) = start(root, &plugins).await;
+    wait_for_tool(&server, "text_hash").await;
+    server.stop().await;
+    let digests: Vec<PathBuf> = std::fs::read_dir(root.join("cache").join("digests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(digests.len(), 1, "{digests:?}");
+
+    // Served from the remembered digest and the cache.
+    let (server, _) = start(root, &plugins).await;
+    assert_eq!(prepared(&server).await, ("later".into(), "cache".into()));
+    hashes(&server).await;
+    server.stop().await;
+
+    // Rewritten in place: same length, modification time set back, other
+    // bytes (zeros: not a component). Taken for the remembered file, it
+    // would load from the cache; it is read, hashed and refused instead.
+    let len = std::fs::metadata(&component).unwrap().len();
+    let modified = std::fs::metadata(&component).unwrap().modified().unwrap();
+    std::fs::write(&component, vec![0u8; usize::try_from(len).unwrap()]).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&component)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+    let (server, _) = start(root, &plugins).await;
+    logged(&server, "plugin failed to load", 1).await;
+    let names = server.tool_names().await;
+    assert!(!names.iter().any(|t| t == "text_hash"), "{names:?}");
+    server.stop().await;
 }

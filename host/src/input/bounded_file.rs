@@ -75,9 +75,93 @@ impl ReadError {
     }
 }
 
+/// What tells one version of a file's content from another without reading
+/// it: its device and inode, length, and modification and change times.
+/// Every write moves the change time, which only the kernel sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
+
+impl Stamp {
+    fn of(metadata: &std::fs::Metadata) -> Self {
+        Self {
+            dev: metadata.dev(),
+            ino: metadata.ino(),
+            len: metadata.len(),
+            modified: (metadata.mtime(), metadata.mtime_nsec()),
+            changed: (metadata.ctime(), metadata.ctime_nsec()),
+        }
+    }
+
+    /// The file's length.
+    pub fn size(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the file was last written at least `quiet` before `now`.
+    /// File times move in clock ticks, so a write in the same tick as the
+    /// stamp was taken can leave it unchanged; a settled file cannot have
+    /// had such a write.
+    pub fn settled(&self, now: std::time::SystemTime, quiet: std::time::Duration) -> bool {
+        let latest = self.modified.max(self.changed);
+        let Ok(since_epoch) = now.duration_since(std::time::UNIX_EPOCH) else {
+            return false;
+        };
+        let Ok(now) = i64::try_from(since_epoch.saturating_sub(quiet).as_secs()) else {
+            return false;
+        };
+        latest.0 < now
+    }
+
+    /// The stamp as bytes, for naming what is remembered about the file.
+    pub fn to_bytes(&self) -> [u8; 56] {
+        let mut bytes = [0; 56];
+        let fields = [
+            self.dev,
+            self.ino,
+            self.len,
+            self.modified.0 as u64,
+            self.modified.1 as u64,
+            self.changed.0 as u64,
+            self.changed.1 as u64,
+        ];
+        for (chunk, field) in bytes.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
+        }
+        bytes
+    }
+}
+
 /// Reads `path`, an entry of the plugins folder, resolving it beneath its
 /// parent directory; at most `limit` bytes.
 pub fn read_entry(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    read_entry_stamped(path, limit).map(|(bytes, _)| bytes)
+}
+
+/// [`read_entry`], with the file's stamp when the file did not change while
+/// it was read.
+pub fn read_entry_stamped(path: &Path, limit: u64) -> Result<(Vec<u8>, Option<Stamp>), ReadError> {
+    let (dir, name) = parent_of(path)?;
+    read_checked(limit, |flags| open_beneath(&dir, name, flags))
+}
+
+/// The stamp of `path`, an entry of the plugins folder resolved as
+/// [`read_entry`] resolves it, without opening it for reading; fails as
+/// `read_entry` would unless it is a regular file.
+pub fn entry_stamp(path: &Path) -> Result<Stamp, ReadError> {
+    let (dir, name) = parent_of(path)?;
+    let metadata = open_beneath(&dir, name, OFlags::PATH | OFlags::CLOEXEC)?.metadata()?;
+    regular(&metadata)?;
+    Ok(Stamp::of(&metadata))
+}
+
+/// The parent directory of `path` (opened `O_PATH`) and its file name.
+fn parent_of(path: &Path) -> Result<(rustix::fd::OwnedFd, &std::ffi::OsStr), ReadError> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -91,7 +175,7 @@ pub fn read_entry(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         Mode::empty(),
     )
     .map_err(io::Error::from)?;
-    read_checked(limit, |flags| open_beneath(&dir, name, flags))
+    Ok((dir, name))
 }
 
 /// Reads `path`, a file the operator names (it may be a symbolic link
@@ -102,6 +186,7 @@ pub fn read_operator_file(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError>
             .map(File::from)
             .map_err(|e| ReadError::Io(e.into()))
     })
+    .map(|(bytes, _)| bytes)
 }
 
 /// [`read_entry`] for UTF-8 text.
@@ -140,11 +225,12 @@ fn open_beneath(
 }
 
 /// Checks the type with an `O_PATH` handle, then opens the same regular file
-/// for reading and reads at most `limit` bytes of it.
+/// for reading and reads at most `limit` bytes of it; with the file's stamp
+/// when it was the same before and after reading.
 fn read_checked(
     limit: u64,
     open: impl Fn(OFlags) -> Result<File, ReadError>,
-) -> Result<Vec<u8>, ReadError> {
+) -> Result<(Vec<u8>, Option<Stamp>), ReadError> {
     let probe = open(OFlags::PATH | OFlags::CLOEXEC)?.metadata()?;
     regular(&probe)?;
     let file = open(OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC)?;
@@ -161,12 +247,15 @@ fn read_checked(
     }
     let capacity = usize::try_from(metadata.len()).unwrap_or(0);
     let mut bytes = Vec::with_capacity(capacity);
-    file.take(limit.saturating_add(1)).read_to_end(&mut bytes)?;
+    let mut reader = (&file).take(limit.saturating_add(1));
+    reader.read_to_end(&mut bytes)?;
     let read = bytes.len() as u64;
     if read > limit {
         return Err(ReadError::TooLarge { size: read, limit });
     }
-    Ok(bytes)
+    let before = Stamp::of(&metadata);
+    let after = file.metadata().map(|m| Stamp::of(&m)).ok();
+    Ok((bytes, (after == Some(before)).then_some(before)))
 }
 
 /// Fails unless `metadata` is a regular file's, naming what it is instead.

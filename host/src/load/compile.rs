@@ -4,13 +4,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::scan::{ComponentFile, read_component};
 use crate::budget::{MemoryBudget, Wait};
 use crate::limits::Limits;
+use crate::loading::LoadingSettings;
 use crate::mcp::registry::{LoadedPlugin, PluginEntry};
 use crate::policy::grants::Grants;
 use crate::sandbox::{
     ArtifactCache, CachedAs, CallContext, CallError, CompiledPlugin, Description, Fetched,
-    LimitHit, LoadError, Sandbox,
+    LimitHit, LoadError, PluginCode, Reread, Sandbox,
 };
 
 /// What the operator settled for one plugin before it is compiled.
@@ -19,7 +21,7 @@ pub(super) struct Plugin {
     pub(super) grants: Arc<Grants>,
     pub(super) disabled: Vec<String>,
     pub(super) namespaced: bool,
-    pub(super) describe_timeout: Duration,
+    pub(super) loading: LoadingSettings,
 }
 
 /// Where compiled components and descriptions are cached, and whether a
@@ -30,16 +32,17 @@ pub(super) struct Caching<'a> {
     pub(super) descriptions: bool,
 }
 
-/// Compiles the component (`bytes`, read and hashed by the caller) and asks
-/// it for its tools, under the describe timeout and the descriptor caps.
-/// With a cache, a cached compiled component is mapped instead of compiled,
-/// and (when `caching.descriptions`) a cached description stands in for
-/// describing it; what was made is stored for next time.
+/// Compiles the component (hashed, and perhaps read, by the caller) and
+/// asks it for its tools, under the describe timeout and the descriptor
+/// caps. With a cache, a cached compiled component is mapped instead of
+/// compiled, and (when `caching.descriptions`) a cached description stands
+/// in for describing it, and the code is mapped only when first needed;
+/// what was made is stored for next time.
 pub(super) async fn load_one(
     sandbox: &Arc<Sandbox>,
     budget: &MemoryBudget,
     entry: &mut PluginEntry,
-    bytes: Vec<u8>,
+    mut file: ComponentFile,
     plugin: Plugin,
     caching: Caching<'_>,
 ) -> Result<LoadedPlugin, String> {
@@ -48,8 +51,9 @@ pub(super) async fn load_one(
         grants,
         disabled,
         namespaced,
-        describe_timeout,
+        loading,
     } = plugin;
+    let describe_timeout = loading.describe_timeout;
     let started = Instant::now();
     let path = entry.component_path.clone();
     let name = entry.name.clone();
@@ -60,40 +64,57 @@ pub(super) async fn load_one(
             cache: cache.clone(),
             sha256,
         });
-    let (compiled, cached_description, compiled_now) = compile_or_fetch(sandbox, bytes, &cached_as)
-        .await
-        .map_err(|e| format!("{}: {e}", path.display()))?;
     let describe_limits = Limits {
         timeout: limits.timeout.min(describe_timeout),
         ..limits
     };
-    let (description, described_from_cache) = match cached_description {
-        Some(description) if caching.descriptions => (description, true),
-        _ => {
-            let described = describe(
-                sandbox,
-                budget,
-                &compiled,
-                &describe_limits,
-                &grants,
-                &name,
-                describe_timeout,
-            )
-            .await;
-            if let Some(cached_as) = &cached_as {
-                store(cached_as, &compiled, compiled_now, described.as_ref().ok());
-            }
-            (
-                described.map_err(|e| format!("{}: {e}", path.display()))?,
-                false,
-            )
+    let listed = file.listed.take().filter(|_| caching.descriptions);
+    let (code, description, compiled, described_from_cache) = if let Some((listed, cached_as)) =
+        listed.zip(cached_as.clone())
+    {
+        let (reread_path, sha256) = (path.clone(), cached_as.sha256.clone());
+        let reread: Reread = Arc::new(move || {
+            let (path, sha256) = (reread_path.clone(), sha256.clone());
+            Box::pin(async move { read_component(&path, &sha256, loading).await })
+        });
+        let code = PluginCode::deferred(
+            (listed.exports, listed.world_version),
+            sandbox.clone(),
+            cached_as,
+            name.clone(),
+            reread,
+        );
+        (code, listed.description, "later", true)
+    } else {
+        let (compiled, compiled_now) = compile_or_fetch(sandbox, file, &cached_as, &path, loading)
+            .await
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let described = describe(
+            sandbox,
+            budget,
+            &compiled,
+            &describe_limits,
+            &grants,
+            &name,
+            describe_timeout,
+        )
+        .await;
+        if let Some(cached_as) = &cached_as {
+            store(cached_as, &compiled, compiled_now, described.as_ref().ok());
         }
+        let description = described.map_err(|e| format!("{}: {e}", path.display()))?;
+        let compiled_from = if compiled_now { "now" } else { "cache" };
+        (
+            PluginCode::ready(compiled),
+            description,
+            compiled_from,
+            false,
+        )
     };
-    let from = |cache: bool| if cache { "cache" } else { "now" };
     tracing::debug!(
         plugin = %name,
-        compiled = from(!compiled_now),
-        described = from(described_from_cache),
+        compiled,
+        described = if described_from_cache { "cache" } else { "now" },
         "plugin prepared"
     );
     let (description, notices) = crate::mcp::descriptor_caps::check(description)
@@ -112,7 +133,7 @@ pub(super) async fn load_one(
     }
     let plugin = LoadedPlugin {
         name,
-        compiled,
+        code,
         limits,
         describe_limits,
         grants,
@@ -134,26 +155,34 @@ pub(super) async fn load_one(
     Ok(plugin)
 }
 
-/// The compiled component, from the cache when it holds it (with its cached
-/// description), else compiled now (the `bool`).
+/// The compiled component, from the cache when it holds it, else compiled
+/// now (the `bool`) from the file's bytes (read now if the caller had not).
 async fn compile_or_fetch(
     sandbox: &Arc<Sandbox>,
-    bytes: Vec<u8>,
+    file: ComponentFile,
     cached_as: &Option<CachedAs>,
-) -> Result<(CompiledPlugin, Option<Description>, bool), String> {
-    let compiler = sandbox.clone();
-    let cached_as = cached_as.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Some(CachedAs { cache, sha256 }) = &cached_as
-            && let Fetched::Hit(cached) = cache.fetch(&compiler, sha256)
-        {
-            return Ok((cached.compiled, cached.description, false));
+    path: &std::path::Path,
+    loading: LoadingSettings,
+) -> Result<(CompiledPlugin, bool), String> {
+    if let Some(cached_as) = cached_as.clone() {
+        let mapper = sandbox.clone();
+        let fetched =
+            tokio::task::spawn_blocking(move || cached_as.cache.fetch(&mapper, &cached_as.sha256))
+                .await
+                .map_err(|e| format!("mapping panicked: {e}"))?;
+        if let Fetched::Hit(cached) = fetched {
+            return Ok((cached.compiled, false));
         }
-        let compiled = compiler.compile(&bytes).map_err(|e| e.to_string())?;
-        Ok((compiled, None, true))
-    })
-    .await
-    .map_err(|e| format!("compiling panicked: {e}"))?
+    }
+    let bytes = match file.bytes {
+        Some(bytes) => bytes,
+        None => read_component(path, &file.sha256, loading).await?,
+    };
+    let compiler = sandbox.clone();
+    tokio::task::spawn_blocking(move || compiler.compile(&bytes).map_err(|e| e.to_string()))
+        .await
+        .map_err(|e| format!("compiling panicked: {e}"))?
+        .map(|compiled| (compiled, true))
 }
 
 /// Describes the plugin in an instance of its own, under the describe

@@ -37,7 +37,7 @@ use approval::{explain, record_approvals};
 use background::{Background, Running};
 use compile::{Caching, Plugin, load_one};
 use overlap::refuse_overlapping_dirs;
-use scan::{CONCURRENT_READS, prepare, read_files, scan};
+use scan::{CONCURRENT_READS, ComponentFile, prepare, read_files, scan};
 
 pub use scan::{FoundPlugin, find_plugins};
 
@@ -142,9 +142,14 @@ async fn load(
     for (stem, component_path) in components {
         let manifest_path = manifests.remove(&stem);
         let (permits, loading) = (permits.clone(), settings.loading);
+        let caching = settings
+            .cache
+            .clone()
+            .map(|cache| (cache, settings.cached_descriptions));
         reads.spawn(async move {
             let _permit = permits.acquire_owned().await;
-            let files = read_files(&component_path, manifest_path.as_deref(), loading).await;
+            let files =
+                read_files(&component_path, manifest_path.as_deref(), loading, caching).await;
             (stem, component_path, manifest_path, files)
         });
     }
@@ -205,7 +210,7 @@ async fn load(
         };
         let ToLoad {
             plugin,
-            bytes,
+            file,
             approval,
         } = *to_load;
         let running = Running {
@@ -222,7 +227,7 @@ async fn load(
                 cache: cache.as_ref(),
                 descriptions,
             };
-            let loaded = load_one(&sandbox, &budget, &mut entry, bytes, plugin, caching).await;
+            let loaded = load_one(&sandbox, &budget, &mut entry, file, plugin, caching).await;
             entry.status = match loaded {
                 Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
                 Err(error) => {
@@ -330,7 +335,7 @@ enum Settled {
 /// A plugin to compile and describe.
 struct ToLoad {
     plugin: Plugin,
-    bytes: Vec<u8>,
+    file: ComponentFile,
     /// What to record in the lock if it loads.
     approval: Option<Approval>,
 }
@@ -348,7 +353,7 @@ fn settle(
     previous: Option<&Registry>,
     background: Option<&Background>,
 ) -> Result<Settled, String> {
-    let (manifest, bytes) = match files {
+    let (manifest, file) = match files {
         Ok(files) => files,
         Err(error) => (Err(error.clone()), Err(error)),
     };
@@ -356,7 +361,8 @@ fn settle(
         entry.files_at_fault = true;
         return Err(error);
     }
-    let (bytes, sha256) = bytes.inspect_err(|_| entry.files_at_fault = true)?;
+    let file = file.inspect_err(|_| entry.files_at_fault = true)?;
+    let sha256 = file.sha256.clone();
     entry.sha256 = Some(sha256.clone());
     let decided = decide(entry, &sha256, settings)?;
     if let Some(same) = previous.and_then(|p| p.entry_for(&entry.component_path))
@@ -412,9 +418,9 @@ fn settle(
             grants: Arc::new(grants),
             disabled,
             namespaced,
-            describe_timeout: settings.loading.describe_timeout,
+            loading: settings.loading,
         },
-        bytes,
+        file,
         approval,
     })))
 }

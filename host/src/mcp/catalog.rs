@@ -115,7 +115,7 @@ impl Catalog {
             };
             catalog.add_resources(plugin, &mut note);
             catalog.add_prompts(plugin, &mut note);
-            let exports = plugin.compiled.exports();
+            let exports = plugin.code.exports();
             if exports.completions && (!plugin.prompts.is_empty() || !plugin.templates.is_empty()) {
                 catalog.offers.completions = true;
             }

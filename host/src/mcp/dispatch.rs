@@ -13,6 +13,7 @@ use tokio::sync::Semaphore;
 
 use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
 use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
+use crate::mcp::tool_schema::SchemaValidator;
 use crate::observe::{CallRecord, Denial, Observer, Outcome};
 use crate::sandbox::{
     CallContext, CallError, Captured, Content, ProgressSink, Sandbox, ToolError, ToolOutput,
@@ -275,6 +276,26 @@ impl Dispatcher {
         }
 
         let plugin = &entry.plugin;
+        let compiled = match plugin.code.get().await {
+            Ok(compiled) => compiled,
+            Err(error) => {
+                tracing::error!(plugin = %plugin.name, %error, "the plugin's code cannot be had");
+                self.observe(&CallRecord {
+                    tool: name,
+                    plugin: &plugin.name,
+                    local_tool: &entry.local_name,
+                    duration: started.elapsed(),
+                    outcome: Outcome::Internal,
+                    stats: None,
+                    denials: &[],
+                    arguments: &arguments,
+                });
+                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
+                    "the plugin `{}` cannot run: {error}",
+                    plugin.name
+                ))]));
+            }
+        };
         let _admission = match self.admit(plugin).await {
             Ok(admission) => admission,
             Err(AdmitError::ShuttingDown) => return Err(DispatchError::ShuttingDown),
@@ -303,7 +324,7 @@ impl Dispatcher {
         let report = self
             .sandbox
             .call(
-                &plugin.compiled,
+                compiled,
                 &plugin.limits,
                 &plugin.grants,
                 ctx,
@@ -389,8 +410,11 @@ fn with_denials(message: String, denials: &[Denial]) -> String {
 /// `None` when the arguments satisfy the tool's input schema, else a message
 /// listing the violations.
 fn schema_violations(entry: &ToolEntry, arguments: &Value) -> Option<String> {
-    let violations: Vec<String> = entry
-        .input_validator
+    let validator = match entry.input_validator.get() {
+        Ok(validator) => validator,
+        Err(error) => return Some(format!("`{}` cannot be called: {error}", entry.tool.name)),
+    };
+    let violations: Vec<String> = validator
         .iter_errors(arguments)
         .take(MAX_REPORTED_VIOLATIONS + 1)
         .map(|e| {
@@ -443,7 +467,13 @@ fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolResult, Stri
             )
         })?),
     };
-    if let (Some(validator), Some(value)) = (&entry.output_validator, &structured)
+    let output_validator = entry
+        .output_validator
+        .as_deref()
+        .map(SchemaValidator::get)
+        .transpose()
+        .map_err(|error| format!("`{}` cannot be checked: {error}", entry.tool.name))?;
+    if let (Some(validator), Some(value)) = (output_validator, &structured)
         && let Some(error) = validator.iter_errors(value).next()
     {
         return Err(format!(

@@ -115,20 +115,21 @@ pub async fn read_resource(
     let registry = dispatcher.registry();
     let (plugin, local) = registry
         .resolve_uri(uri)
-        .filter(|(plugin, _)| plugin.compiled.exports().resources)
+        .filter(|(plugin, _)| plugin.code.exports().resources)
         .ok_or_else(|| {
             not_found(format!(
                 "no resource has the URI `{uri}`: resource URIs are `PLUGIN+URI`, as \
                  resources/list and resources/templates/list show them"
             ))
         })?;
+    let compiled = plugin.code.get().await.map_err(PrimitiveError::Failed)?;
     let admission = dispatcher.admit(&plugin).await?;
     let started = Instant::now();
     let what = format!("resource {local}");
     let report = dispatcher
         .sandbox()
         .read_resource(
-            &plugin.compiled,
+            compiled,
             &plugin.limits,
             &plugin.grants,
             context(&plugin, what.clone()),
@@ -199,13 +200,14 @@ pub async fn get_prompt(
         )));
     }
     let plugin = entry.plugin.clone();
+    let compiled = plugin.code.get().await.map_err(PrimitiveError::Failed)?;
     let admission = dispatcher.admit(&plugin).await?;
     let started = Instant::now();
     let what = format!("prompt {}", entry.local_name);
     let report = dispatcher
         .sandbox()
         .get_prompt(
-            &plugin.compiled,
+            compiled,
             &plugin.limits,
             &plugin.grants,
             context(&plugin, what.clone()),
@@ -284,7 +286,7 @@ pub async fn complete(
             ));
         }
     };
-    if !plugin.compiled.exports().completions {
+    if !plugin.code.exports().completions {
         return Ok(CompletionInfo::default());
     }
     let mut resolved: Vec<(String, String)> = context_args
@@ -293,13 +295,14 @@ pub async fn complete(
         .into_iter()
         .collect();
     resolved.sort();
+    let compiled = plugin.code.get().await.map_err(PrimitiveError::Failed)?;
     let admission = dispatcher.admit(&plugin).await?;
     let started = Instant::now();
     let what = "complete".to_string();
     let report = dispatcher
         .sandbox()
         .complete(
-            &plugin.compiled,
+            compiled,
             &plugin.limits,
             &plugin.grants,
             context(&plugin, what.clone()),
@@ -407,14 +410,14 @@ pub fn revalidate_cached(dispatcher: &Dispatcher) {
     }
 }
 
-/// Takes `plugin`, listed from the cache, out of service: describing it
-/// failed with `error`, as it would have at load.
-async fn unload(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>, error: CallError) -> Changes {
-    let error = format!("{}", crate::sandbox::LoadError::Describe(error));
+/// Takes `plugin`, listed from the cache, out of service: its code could
+/// not be had or describing it failed, with `error`, as it would have at
+/// load.
+async fn unload(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>, error: String) -> Changes {
     tracing::error!(
         plugin = %plugin.name,
         error = %error,
-        "the plugin listed from the cache failed to describe itself; it no longer serves"
+        "the plugin listed from the cache failed to load; it no longer serves"
     );
     let _guard = dispatcher.refresh_lock().await;
     let old = dispatcher.registry();
@@ -432,6 +435,10 @@ async fn unload(dispatcher: &Dispatcher, plugin: &Arc<LoadedPlugin>, error: Call
 async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
     let Some(plugin) = dispatcher.registry().plugin(name).cloned() else {
         return Changes::default();
+    };
+    let compiled = match plugin.code.get().await {
+        Ok(compiled) => compiled,
+        Err(error) => return unload(dispatcher, &plugin, error).await,
     };
     // The description is a fresh instance like any other: it waits for
     // memory and a call slot.
@@ -452,17 +459,13 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
     };
     let report = dispatcher
         .sandbox()
-        .describe_all(
-            &plugin.compiled,
-            &plugin.describe_limits,
-            &plugin.grants,
-            ctx,
-        )
+        .describe_all(compiled, &plugin.describe_limits, &plugin.grants, ctx)
         .await;
     log_guest_output(&plugin.name, None, &report.stdout, &report.stderr);
     let description = match report.outcome {
         Ok(description) => description,
         Err(error) if plugin.described_from_cache => {
+            let error = crate::sandbox::LoadError::Describe(error).to_string();
             return unload(dispatcher, &plugin, error).await;
         }
         Err(error) => {

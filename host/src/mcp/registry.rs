@@ -19,11 +19,11 @@ use serde_json::Value;
 use crate::limits::Limits;
 use crate::mcp::catalog::Catalog;
 use crate::mcp::names::UniqueNames;
-use crate::mcp::tool_schema::{compile_schema, schema_object};
+use crate::mcp::tool_schema::{SchemaValidator, compile_schema, schema_object};
 use crate::policy::grants::Grants;
 use crate::policy::manifest::{Capabilities, Manifest};
 use crate::sandbox::{
-    CachedAs, CompiledPlugin, Description, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
+    CachedAs, Description, PluginCode, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
     ToolDescriptor,
 };
 
@@ -39,8 +39,8 @@ const MAX_BUILT_NOTICES: usize = 50;
 pub struct LoadedPlugin {
     /// The plugin's name (its namespace).
     pub name: String,
-    /// The compiled component.
-    pub compiled: CompiledPlugin,
+    /// The compiled component (perhaps mapped only when first needed).
+    pub code: PluginCode,
     /// The limits every call of this plugin runs under.
     pub limits: Limits,
     /// The limits describing it runs under: [`Self::limits`] with the
@@ -105,7 +105,7 @@ impl LoadedPlugin {
         tools.retain(|tool| !self.disabled_tools.contains(&tool.name));
         Self {
             name: self.name.clone(),
-            compiled: self.compiled.clone(),
+            code: self.code.clone(),
             limits: self.limits,
             describe_limits: self.describe_limits,
             grants: self.grants.clone(),
@@ -214,9 +214,9 @@ pub struct ToolEntry {
     /// The MCP tool definition (with the exposed name).
     pub tool: Tool,
     /// Validates arguments before the plugin runs.
-    pub input_validator: Arc<jsonschema::Validator>,
+    pub input_validator: Arc<SchemaValidator>,
     /// Validates structured results, when the tool declares an output schema.
-    pub output_validator: Option<Arc<jsonschema::Validator>>,
+    pub output_validator: Option<Arc<SchemaValidator>>,
 }
 
 /// All plugins and their tools, resources and prompts; immutable once
@@ -279,13 +279,15 @@ impl Registry {
                             e.output_validator.clone(),
                         ))
                     });
-                let tool = match reused.unwrap_or_else(|| mcp_tool(descriptor, &mut patterns)) {
-                    Ok(tool) => tool,
-                    Err(reason) => {
-                        notices.push(format!("tool `{}` skipped: {reason}", descriptor.name));
-                        continue;
-                    }
-                };
+                let later = plugin.described_from_cache;
+                let tool =
+                    match reused.unwrap_or_else(|| mcp_tool(descriptor, &mut patterns, later)) {
+                        Ok(tool) => tool,
+                        Err(reason) => {
+                            notices.push(format!("tool `{}` skipped: {reason}", descriptor.name));
+                            continue;
+                        }
+                    };
                 let wanted = plugin.exposed_name(&descriptor.name);
                 let exposed = names.assign(&wanted, &tools);
                 if exposed != wanted {
@@ -436,15 +438,17 @@ impl Registry {
     }
 }
 
-type CheckedTool = (
-    Tool,
-    Arc<jsonschema::Validator>,
-    Option<Arc<jsonschema::Validator>>,
-);
+type CheckedTool = (Tool, Arc<SchemaValidator>, Option<Arc<SchemaValidator>>);
 
 /// Checks a descriptor and turns it into an MCP tool with its validators;
 /// `patterns` is what is left of the plugin's regular expression budget.
-fn mcp_tool(descriptor: &ToolDescriptor, patterns: &mut usize) -> Result<CheckedTool, String> {
+/// The schemas are compiled when first used if `later` (a description from
+/// the artifact cache, whose schemas compiled before), else now.
+fn mcp_tool(
+    descriptor: &ToolDescriptor,
+    patterns: &mut usize,
+    later: bool,
+) -> Result<CheckedTool, String> {
     if descriptor.name.is_empty() {
         return Err("the tool name is empty".into());
     }
@@ -452,7 +456,7 @@ fn mcp_tool(descriptor: &ToolDescriptor, patterns: &mut usize) -> Result<Checked
     if input.get("type").and_then(Value::as_str) != Some("object") {
         return Err("the input schema's root must have \"type\": \"object\"".into());
     }
-    let input_validator = compile_schema(&input, "input schema", patterns)?;
+    let input_validator = compile_schema(&input, "input schema", patterns, later)?;
     let output = descriptor
         .output_schema
         .as_deref()
@@ -460,7 +464,7 @@ fn mcp_tool(descriptor: &ToolDescriptor, patterns: &mut usize) -> Result<Checked
         .transpose()?;
     let output_validator = output
         .as_ref()
-        .map(|schema| compile_schema(schema, "output schema", patterns))
+        .map(|schema| compile_schema(schema, "output schema", patterns, later))
         .transpose()?;
 
     let a = &descriptor.annotations;
@@ -563,7 +567,7 @@ impl Registry {
                         .as_ref()
                         .and_then(|m| m.version.as_ref().map(ToString::to_string)),
                     description: entry.manifest.as_ref().and_then(|m| m.description.clone()),
-                    world_version: loaded.map(|p| p.compiled.world_version.clone()),
+                    world_version: loaded.map(|p| p.code.world_version().to_owned()),
                     requested: entry.manifest.as_ref().map(|m| m.capabilities.clone()),
                     granted: loaded.map(|p| (*p.grants).clone()),
                     limits: loaded.map(|p| p.limits),

@@ -256,7 +256,7 @@ impl ServerHandler for WardenServer {
         let registry = self.dispatcher.registry();
         let known = registry
             .resolve_uri(&request.uri)
-            .is_some_and(|(plugin, _)| plugin.compiled.exports().resources);
+            .is_some_and(|(plugin, _)| plugin.code.exports().resources);
         if !known {
             return Err(primitive_error(
                 PrimitiveError::ResourceNotFound {

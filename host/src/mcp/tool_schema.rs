@@ -12,8 +12,14 @@
 //! [`REGEX_BACKTRACK_LIMIT`] backtracking steps (the arguments then fail
 //! validation). The engine stays `fancy-regex`, which JSON Schema's
 //! ECMA-262 patterns (look-around, back-references) need.
+//!
+//! A schema is compiled when its tool is added, so a tool whose schema is
+//! unusable is never listed; only a plugin listed from the artifact cache,
+//! whose schemas compiled when it was last described, has its validators
+//! compiled when first used instead (its lists are confirmed by describing
+//! it again right after the start).
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use jsonschema::PatternOptions;
 use rmcp::model::JsonObject;
@@ -39,13 +45,34 @@ pub(crate) fn schema_object(text: &str, what: &str) -> Result<JsonObject, String
     }
 }
 
-/// Compiles a schema into a validator with bounded regular expressions,
-/// charging its patterns to `budget` (what is left of the plugin's).
+/// A schema's validator: compiled, or compiled when first used.
+#[derive(Debug)]
+pub struct SchemaValidator {
+    schema: Value,
+    what: &'static str,
+    compiled: OnceLock<Result<jsonschema::Validator, String>>,
+}
+
+impl SchemaValidator {
+    /// The validator, compiled now if it was not yet; an error says why the
+    /// schema is not usable.
+    pub fn get(&self) -> Result<&jsonschema::Validator, &str> {
+        self.compiled
+            .get_or_init(|| build(&self.schema, self.what))
+            .as_ref()
+            .map_err(String::as_str)
+    }
+}
+
+/// Makes a validator with bounded regular expressions for a schema,
+/// charging its patterns to `budget` (what is left of the plugin's). The
+/// schema is compiled now (and must compile) unless `later`.
 pub(crate) fn compile_schema(
     schema: &JsonObject,
-    what: &str,
+    what: &'static str,
     budget: &mut usize,
-) -> Result<Arc<jsonschema::Validator>, String> {
+    later: bool,
+) -> Result<Arc<SchemaValidator>, String> {
     let schema = Value::Object(schema.clone());
     let patterns = count_patterns(&schema);
     if patterns > MAX_PATTERNS {
@@ -61,6 +88,19 @@ pub(crate) fn compile_schema(
         ));
     }
     *budget -= patterns;
+    let validator = SchemaValidator {
+        compiled: OnceLock::new(),
+        schema,
+        what,
+    };
+    if !later {
+        validator.get().map_err(str::to_owned)?;
+    }
+    Ok(Arc::new(validator))
+}
+
+/// Compiles `schema` (the `what` of a tool).
+fn build(schema: &Value, what: &str) -> Result<jsonschema::Validator, String> {
     jsonschema::options()
         .with_pattern_options(
             PatternOptions::fancy_regex()
@@ -68,8 +108,7 @@ pub(crate) fn compile_schema(
                 .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
                 .backtrack_limit(REGEX_BACKTRACK_LIMIT),
         )
-        .build(&schema)
-        .map(Arc::new)
+        .build(schema)
         .map_err(|e| {
             format!(
                 "the {what} is not a usable JSON Schema: {}",
@@ -110,11 +149,12 @@ fn shorten(message: &str) -> String {
 mod tests {
     use super::*;
 
-    fn compile(schema: &str, budget: &mut usize) -> Result<Arc<jsonschema::Validator>, String> {
+    fn compile(schema: &str, budget: &mut usize) -> Result<Arc<SchemaValidator>, String> {
         compile_schema(
             &schema_object(schema, "input schema")?,
             "input schema",
             budget,
+            false,
         )
     }
 
@@ -154,6 +194,20 @@ mod tests {
         let bomb = r#"{"type": "object", "properties": {"a": {"type": "string", "pattern": "^(a|a)*(?=b)c$"}}}"#;
         let validator = compile(bomb, &mut budget).unwrap();
         let argument = serde_json::json!({"a": "a".repeat(64)});
-        assert!(!validator.is_valid(&argument));
+        assert!(!validator.get().unwrap().is_valid(&argument));
+    }
+
+    #[test]
+    fn a_schema_compiled_later_still_counts_its_patterns_and_says_why_it_is_unusable() {
+        let huge = r#"{"type": "object", "properties": {"a": {"type": "string", "pattern": "^[a-z]{20000}$"}}}"#;
+        let object = schema_object(huge, "input schema").unwrap();
+        let mut budget = MAX_PATTERNS_PER_PLUGIN;
+        let validator = compile_schema(&object, "input schema", &mut budget, true).unwrap();
+        assert_eq!(budget, MAX_PATTERNS_PER_PLUGIN - 1);
+        let error = validator.get().unwrap_err();
+        assert!(error.contains("not a usable JSON Schema"), "{error}");
+        let mut budget = 0;
+        let error = compile_schema(&object, "input schema", &mut budget, true).unwrap_err();
+        assert!(error.contains("at most 256 in all"), "{error}");
     }
 }

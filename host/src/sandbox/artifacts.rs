@@ -8,9 +8,14 @@
 //! - `KEY.cwasm`: the compiled component as wasmtime serializes it. A hit
 //!   maps it from disk instead of compiling, so a warm start neither
 //!   compiles nor copies code into memory.
-//! - `KEY.json`: its length and CRC-32, and the plugin's last description
-//!   (tools, resources, templates, prompts), so a warm start lists a plugin
-//!   without instantiating it.
+//! - `KEY.json`: its length and CRC-32, the world version it was built
+//!   against and which optional interfaces it exports, and the plugin's last
+//!   description (tools, resources, templates, prompts), so a warm start
+//!   lists a plugin without instantiating it, or even mapping its code.
+//!
+//! Beside the entries, [`Digests`] remembers the sha256 of each component
+//! file by its stamp, so a warm start does not read and hash components
+//! either.
 //!
 //! The JSON file is written last, each file through a temporary one and a
 //! rename, so a reader sees a whole entry or none; a server killed while
@@ -34,14 +39,16 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledPlugin, Description, Sandbox, WORLD_VERSION};
+use super::{CompiledPlugin, Description, Digests, ExportSet, Sandbox, WORLD_VERSION};
 
 /// The folder of entries inside the cache directory.
 const ENTRIES: &str = "artifacts";
+/// The folder of remembered component digests.
+const DIGESTS: &str = "digests";
 /// The folder wasmtime's own cache used before; `clear` removes it too.
 const LEGACY: &str = "modules";
 /// Bumped when the entry format changes.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 /// The largest JSON file read: far above what the descriptor caps let a
 /// description reach.
 const MAX_META: u64 = 64 << 20;
@@ -54,6 +61,7 @@ pub struct ArtifactCache {
     dir: PathBuf,
     max_size: u64,
     tag: String,
+    digests: Digests,
 }
 
 /// A loaded plugin's place in the cache: where a new description of it is
@@ -93,12 +101,25 @@ pub struct Cached {
     pub description: Option<Description>,
 }
 
+/// What a warm start lists a plugin from, without its code.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// What the plugin listed when it was last described.
+    pub description: Description,
+    /// Which optional interfaces the component exports.
+    pub exports: ExportSet,
+    /// The world version the component was built against.
+    pub world_version: String,
+}
+
 /// The JSON file of an entry.
 #[derive(Serialize, Deserialize)]
 struct Meta {
     format: u32,
     cwasm_len: u64,
     cwasm_crc32: u32,
+    exports: ExportSet,
+    world_version: String,
     description: Option<Description>,
 }
 
@@ -125,10 +146,32 @@ impl ArtifactCache {
             .map_err(|e| format!("cannot create {}: {e}", entries.display()))?;
         check_private(&dir)?;
         check_private(&entries)?;
+        let digests = Digests::open(dir.join(DIGESTS))?;
+        check_private(digests.dir())?;
         Ok(Self {
             dir,
             max_size,
             tag: engine_tag(sandbox),
+            digests,
+        })
+    }
+
+    /// The remembered digests of component files.
+    pub fn digests(&self) -> &Digests {
+        &self.digests
+    }
+
+    /// What the entry of the component hashing to `sha256` lists, read from
+    /// its JSON file alone: its compiled file is checked only when it is
+    /// [fetched](Self::fetch). `None` without an entry or a description,
+    /// or when the entry is not one this engine wrote.
+    pub fn listed(&self, sha256: &str) -> Option<Listed> {
+        let (_, json) = self.paths(sha256);
+        let meta = read_meta(&json).ok()??;
+        Some(Listed {
+            description: meta.description.filter(|_| meta.format == FORMAT)?,
+            exports: meta.exports,
+            world_version: meta.world_version,
         })
     }
 
@@ -211,6 +254,8 @@ impl ArtifactCache {
             format: FORMAT,
             cwasm_len: bytes.len() as u64,
             cwasm_crc32: crc32fast::hash(&bytes),
+            exports: compiled.exports(),
+            world_version: compiled.world_version.clone(),
             description: description.cloned(),
         };
         self.write(&cwasm, &bytes)?;
@@ -246,6 +291,10 @@ impl ArtifactCache {
             usage.bytes += file.len;
             usage.entries += u64::from(file.path.extension().is_some_and(|e| e == "cwasm"));
         }
+        usage.bytes += files(self.digests.dir())?
+            .iter()
+            .map(|f| f.len)
+            .sum::<u64>();
         Ok(usage)
     }
 
@@ -253,14 +302,19 @@ impl ArtifactCache {
     /// returns what was removed.
     pub fn clear(&self) -> std::io::Result<Usage> {
         let usage = self.usage()?;
-        for folder in [ENTRIES, LEGACY] {
+        for folder in [ENTRIES, DIGESTS, LEGACY] {
             match std::fs::remove_dir_all(self.dir.join(folder)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
-        std::fs::create_dir_all(self.dir.join(ENTRIES))?;
+        for folder in [ENTRIES, DIGESTS] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(self.dir.join(folder))?;
+        }
         Ok(usage)
     }
 

@@ -25,7 +25,7 @@ pub(super) struct Exports {
 }
 
 /// Which optional interfaces a plugin exports.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExportSet {
     /// `warden:plugin/resources`.
     pub resources: bool,

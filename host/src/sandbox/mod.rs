@@ -17,6 +17,8 @@ mod artifacts;
 mod bindings;
 mod calls;
 mod checks;
+mod code;
+mod digests;
 mod error;
 mod exports;
 mod files;
@@ -41,7 +43,7 @@ use wasmtime::{Trap, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
-pub use artifacts::{ArtifactCache, Cached, CachedAs, Fetched, Usage};
+pub use artifacts::{ArtifactCache, Cached, CachedAs, Fetched, Listed, Usage};
 pub use bindings::{
     Annotations, Blob, Completion, CompletionRef, Content, Level, ListKind, PromptArgument,
     PromptDescriptor, PromptError, PromptMessage, PromptResult, ResourceBody, ResourceContents,
@@ -49,6 +51,8 @@ pub use bindings::{
     ToolOutput,
 };
 pub use checks::output_size;
+pub use code::{PluginCode, Reread};
+pub use digests::Digests;
 pub use error::{CallError, LimitHit, LoadError};
 pub use exports::{Description, ExportSet};
 pub use output::{Captured, CapturedOutput};
