@@ -5,7 +5,8 @@
 //!    tools it holds), and to the complete list (following `list_changed`),
 //!    for an empty folder and ten small plugins with a cold cache, a warm
 //!    cache, a warm cache with `--wait-for-plugins`, and ten cached plugins
-//!    plus one that is not. Cases alternate within each round.
+//!    plus one that is not: a small one, or the Python example plugin (about
+//!    18 MB, seconds to compile). Cases alternate within each round.
 //! 2. **Idle**: with the ten plugins loaded from a warm cache, RSS (anonymous
 //!    and file-backed) once start-up has settled, and CPU time and context
 //!    switches of every thread over an idle window.
@@ -341,6 +342,7 @@ fn main() -> anyhow::Result<()> {
     let empty = tempfile::tempdir()?;
     let ten = folder(&ten_plugins())?;
     let eleven = folder(&ten_plugins())?;
+    let with_python = folder(&ten_plugins())?;
     // A restart finds component files that have sat in the folder a while:
     // a file written in the last two seconds is hashed at every start (its
     // digest is not remembered yet; see `warden::sandbox::Digests`).
@@ -348,7 +350,7 @@ fn main() -> anyhow::Result<()> {
     let warm = tempfile::tempdir()?;
     // A restart happens where the server ran before: each warm case has a
     // workspace of its own (its lock written), sharing one warm cache.
-    let ws: Vec<tempfile::TempDir> = (0..4)
+    let ws: Vec<tempfile::TempDir> = (0..5)
         .map(|_| workspace(warm.path()))
         .collect::<anyhow::Result<_>>()?;
     // Fill the warm cache, and learn how many tools a complete list has.
@@ -359,6 +361,20 @@ fn main() -> anyhow::Result<()> {
     let alone = folder(&[("extra", text)])?;
     let text_tools =
         start_once(alone.path(), ws[3].path(), &["--wait-for-plugins"], 0)?.first_tools;
+    // The Python example plugin (componentize-py, about 18 MB), built from
+    // source like the others: a plugin that takes seconds to compile.
+    let python = warden_test_artifacts::DATA_WASM;
+    // Named so that no example manifest is copied beside it: it needs no
+    // grant to load.
+    let python_alone = folder(&[("python", python)])?;
+    let python_tools = start_once(
+        python_alone.path(),
+        ws[4].path(),
+        &["--wait-for-plugins"],
+        0,
+    )?
+    .first_tools;
+    ensure!(python_tools > 0, "the Python plugin listed no tools");
     for (plugins, ws) in [
         (empty.path(), &ws[0]),
         (ten.path(), &ws[1]),
@@ -375,7 +391,7 @@ fn main() -> anyhow::Result<()> {
     // (name, plugins, workspace (`None`: a new one with a cold cache), extra
     // arguments, tools in the complete list)
     type Case<'a> = (&'a str, &'a Path, Option<&'a Path>, &'a [&'a str], usize);
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
         ("empty folder", empty.path(), Some(ws[0].path()), &[], 0),
         ("10 plugins, cold cache", ten.path(), None, &[], expected),
         (
@@ -399,6 +415,13 @@ fn main() -> anyhow::Result<()> {
             &[],
             expected + text_tools,
         ),
+        (
+            "10 cached + 18 MB Python plugin not cached",
+            with_python.path(),
+            Some(ws[4].path()),
+            &[],
+            expected + python_tools,
+        ),
     ];
     let mut samples: Vec<Vec<Started>> = cases.iter().map(|_| Vec::new()).collect();
     for round in 0..rounds {
@@ -409,6 +432,12 @@ fn main() -> anyhow::Result<()> {
                 std::fs::write(
                     plugins.join("extra.wasm"),
                     uncached_copy(text, round as u64 + 1)?,
+                )?;
+            }
+            if i == 5 {
+                std::fs::write(
+                    plugins.join("python.wasm"),
+                    uncached_copy(python, round as u64 + 1)?,
                 )?;
             }
             let cwd = cwd.unwrap_or(cold_ws.path());

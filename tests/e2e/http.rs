@@ -124,7 +124,7 @@ impl TestServer {
     }
 
     /// Request targets (path and query) seen so far.
-    fn requests(&self) -> Vec<String> {
+    pub(crate) fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
 }
@@ -383,20 +383,20 @@ async fn response_bodies_are_capped_by_the_host() {
     let text = error_text(&result);
     assert!(
         text.contains(
-            "is larger than the host allows this plugin (8388608 bytes, max_response_bytes)"
+            "is larger than the host allows this plugin (8388608 bytes, http_max_response)"
         ),
         "{text}"
     );
     assert!(
         text.contains(&format!(
             "- http access to http://127.0.0.1:{} denied: the response body is larger than \
-             the plugin's limit of 8388608 bytes (max_response_bytes)",
+             the plugin's limit of 8388608 bytes (http_max_response)",
             big.port()
         )),
         "{text}"
     );
     let reason = assert_denied_logged(&server, &format!("http://127.0.0.1:{}", big.port()));
-    assert!(reason.contains("max_response_bytes"), "{reason}");
+    assert!(reason.contains("http_max_response"), "{reason}");
 
     // Under the cap everything arrives; the plugin's own max_bytes cuts earlier.
     let result = server
@@ -477,7 +477,7 @@ async fn manifest_and_operator_http_limits_take_the_lower_value() {
     assert!(
         text.contains(&format!(
             "- http access to http://127.0.0.1:{port} denied: the plugin already made 1 HTTP \
-             request in this call (max_requests_per_call = 1)"
+             request in this call (http_max_requests = 1)"
         )),
         "{text}"
     );

@@ -2,10 +2,17 @@
 //! with a `run`. Logic lives in the library modules.
 
 mod approve;
+mod build;
 mod cache;
 mod call;
+mod check;
+mod client_config;
+mod doctor;
 mod list;
+mod new;
+mod report;
 mod serve;
+mod toolchain;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -51,6 +58,23 @@ enum Command {
     Approve(approve::Approve),
     /// Show, clear or fill the compiled-component cache.
     Cache(cache::Cache),
+    /// Say whether a component will load and why not, one line per check
+    /// (exit code 1 when it will not).
+    Check(check::Check),
+    /// Create a plugin project in Rust, Python, JavaScript or C that builds
+    /// and loads unchanged.
+    New(new::New),
+    /// Build a plugin project, check the component and put it with its
+    /// manifest into the plugins folder.
+    Build(build::Build),
+    /// Install (once) and locate the pinned toolchain for plugins in a
+    /// language (used by the build scripts `warden new` writes).
+    Toolchain(toolchain::Toolchain),
+    /// Check the set-up, one pass/fail line each with the fix.
+    Doctor(doctor::Doctor),
+    /// Print (or `--write`) the configuration an MCP client needs to use
+    /// this Warden.
+    Config(client_config::ClientConfig),
 }
 
 /// Options shared by every subcommand.
@@ -77,6 +101,12 @@ impl Cli {
             Command::Call(cmd) => cmd.run().await,
             Command::Approve(cmd) => cmd.run(),
             Command::Cache(cmd) => cmd.run().await,
+            Command::Check(cmd) => cmd.run().await,
+            Command::New(cmd) => cmd.run(),
+            Command::Build(cmd) => cmd.run().await,
+            Command::Toolchain(cmd) => cmd.run(),
+            Command::Doctor(cmd) => cmd.run().await,
+            Command::Config(cmd) => cmd.run().await,
         }
     }
 }
@@ -101,7 +131,12 @@ impl Common {
         record: bool,
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Arc<Dispatcher>> {
-        Ok(self.start_serving(record, audit, true).await?.dispatcher)
+        let started = self.start_serving(record, audit, true).await?;
+        // The command exits soon: what it compiled must reach the cache.
+        if let Some(cache) = &started.cache {
+            cache.flush().await;
+        }
+        Ok(started.dispatcher)
     }
 
     /// [`Common::start`], with what it takes to load the folder again.
@@ -125,12 +160,13 @@ impl Common {
             plugin_share = %budget.share(),
             "memory budget"
         );
+        let cache = open_cache(&config, &sandbox);
         let fixed = Fixed {
             dir: dir.clone(),
             record,
             audit,
             cache_dir: cache_dir(&config),
-            cache: open_cache(&config, &sandbox),
+            cache: cache.clone(),
             cached_descriptions: !wait_for_all,
             budget: budget.clone(),
         };
@@ -192,6 +228,7 @@ impl Common {
             reloader,
             dispatcher,
             watched,
+            cache,
         })
     }
 }
@@ -201,6 +238,7 @@ struct Started {
     dispatcher: Arc<Dispatcher>,
     reloader: Arc<Reloader>,
     watched: Watched,
+    cache: Option<Arc<ArtifactCache>>,
 }
 
 /// What stays as it was at start for the life of a server: a reload reads

@@ -1,6 +1,7 @@
 //! One plugin compiled and described: its tools, resources and prompts,
 //! under the describe timeout, the memory budget and the descriptor caps.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,7 +13,7 @@ use crate::mcp::registry::{LoadedPlugin, PluginEntry};
 use crate::policy::grants::Grants;
 use crate::sandbox::{
     ArtifactCache, CachedAs, CallContext, CallError, CompiledPlugin, Description, Fetched,
-    LimitHit, LoadError, PluginCode, Reread, Sandbox,
+    LimitHit, LoadError, MakeCode, PluginCode, Sandbox,
 };
 
 /// What the operator settled for one plugin before it is compiled.
@@ -72,18 +73,8 @@ pub(super) async fn load_one(
     let (code, description, compiled, described_from_cache) = if let Some((listed, cached_as)) =
         listed.zip(cached_as.clone())
     {
-        let (reread_path, sha256) = (path.clone(), cached_as.sha256.clone());
-        let reread: Reread = Arc::new(move || {
-            let (path, sha256) = (reread_path.clone(), sha256.clone());
-            Box::pin(async move { read_component(&path, &sha256, loading).await })
-        });
-        let code = PluginCode::deferred(
-            (listed.exports, listed.world_version),
-            sandbox.clone(),
-            cached_as,
-            name.clone(),
-            reread,
-        );
+        let make = make_later(sandbox, cached_as, &path, &name, loading);
+        let code = PluginCode::deferred(listed.exports, listed.world_version, make);
         (code, listed.description, "later", true)
     } else {
         let (compiled, compiled_now) = compile_or_fetch(sandbox, file, &cached_as, &path, loading)
@@ -100,7 +91,13 @@ pub(super) async fn load_one(
         )
         .await;
         if let Some(cached_as) = &cached_as {
-            store(cached_as, &compiled, compiled_now, described.as_ref().ok());
+            // Not waited for: loading goes on while it is written.
+            drop(store(
+                cached_as,
+                &compiled,
+                compiled_now,
+                described.as_ref().ok(),
+            ));
         }
         let description = described.map_err(|e| format!("{}: {e}", path.display()))?;
         let compiled_from = if compiled_now { "now" } else { "cache" };
@@ -161,7 +158,7 @@ async fn compile_or_fetch(
     sandbox: &Arc<Sandbox>,
     file: ComponentFile,
     cached_as: &Option<CachedAs>,
-    path: &std::path::Path,
+    path: &Path,
     loading: LoadingSettings,
 ) -> Result<(CompiledPlugin, bool), String> {
     if let Some(cached_as) = cached_as.clone() {
@@ -183,6 +180,50 @@ async fn compile_or_fetch(
         .await
         .map_err(|e| format!("compiling panicked: {e}"))?
         .map(|compiled| (compiled, true))
+}
+
+/// Makes the code of a plugin listed from the cache when it is first
+/// needed: mapped from the cache, or (the cached code damaged or gone)
+/// compiled from the component read again, which must still hash to what
+/// was listed, and stored.
+fn make_later(
+    sandbox: &Arc<Sandbox>,
+    cached_as: CachedAs,
+    path: &Path,
+    name: &str,
+    loading: LoadingSettings,
+) -> MakeCode {
+    let (sandbox, path, name) = (sandbox.clone(), path.to_owned(), name.to_owned());
+    Arc::new(move || {
+        let (sandbox, cached_as, path, name) = (
+            sandbox.clone(),
+            cached_as.clone(),
+            path.clone(),
+            name.clone(),
+        );
+        Box::pin(async move {
+            let file = ComponentFile {
+                sha256: cached_as.sha256.clone(),
+                bytes: None,
+                listed: None,
+            };
+            let cache = Some(cached_as.clone());
+            let (compiled, compiled_now) =
+                compile_or_fetch(&sandbox, file, &cache, &path, loading).await?;
+            if compiled_now {
+                tracing::info!(
+                    plugin = %name,
+                    "the cached code was gone or damaged; compiled the plugin again"
+                );
+                // Stored before the code is handed out, so that describing
+                // the plugin again finds the entry to add its lists to.
+                let _ = store(&cached_as, &compiled, true, None).await;
+            } else {
+                tracing::debug!(plugin = %name, "compiled plugin mapped");
+            }
+            Ok(compiled)
+        })
+    })
 }
 
 /// Describes the plugin in an instance of its own, under the describe
@@ -222,16 +263,18 @@ async fn describe(
 }
 
 /// Stores in the cache, off the loading path, the component compiled now
-/// with its description, or a new description of a cached one.
+/// with its description, or a new description of a cached one; the handle
+/// says when it is stored.
 fn store(
     cached_as: &CachedAs,
     compiled: &CompiledPlugin,
     compiled_now: bool,
     description: Option<&Description>,
-) {
+) -> tokio::task::JoinHandle<()> {
     let (cached_as, compiled, description) =
         (cached_as.clone(), compiled.clone(), description.cloned());
-    tokio::task::spawn_blocking(move || {
+    let cache = cached_as.cache.clone();
+    cache.spawn_write(move || {
         if compiled_now {
             let stored = cached_as
                 .cache
@@ -242,5 +285,5 @@ fn store(
         } else if let Some(description) = &description {
             cached_as.store_description(description);
         }
-    });
+    })
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::input::bounded_file::{ReadError, entry_stamp, read_entry_stamped};
+use crate::input::bounded_file::{ReadError, entry_stamp, read_entry, read_entry_stamped};
 use crate::limits::HumanDuration;
 use crate::loading::LoadingSettings;
 use crate::mcp::registry::PluginEntry;
@@ -133,9 +133,8 @@ pub(crate) async fn read_component(
 ) -> Result<Vec<u8>, String> {
     let (owned, expected) = (path.to_owned(), sha256.to_owned());
     let read = on_reader_thread(path, loading, move || {
-        let bytes = read_entry_stamped(&owned, loading.max_component_size.0)
-            .map_err(|error| cannot_read(&owned, &error))?
-            .0;
+        let bytes = read_entry(&owned, loading.max_component_size.0)
+            .map_err(|error| cannot_read(&owned, &error))?;
         if sha256_hex(&bytes) != expected {
             return Err(format!(
                 "{}: the component changed since it was loaded; it is loaded again when \

@@ -541,6 +541,8 @@ pub struct ToolSummary {
     pub title: Option<String>,
     /// The tool's description.
     pub description: String,
+    /// Whether the plugin annotates it read-only (a hint, from the plugin).
+    pub read_only: bool,
 }
 
 impl Registry {
@@ -584,6 +586,12 @@ impl Registry {
                                 .as_deref()
                                 .unwrap_or_default()
                                 .to_string(),
+                            read_only: t
+                                .tool
+                                .annotations
+                                .as_ref()
+                                .and_then(|a| a.read_only_hint)
+                                .unwrap_or(false),
                         })
                         .collect(),
                     resources: self

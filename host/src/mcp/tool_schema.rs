@@ -88,14 +88,20 @@ pub(crate) fn compile_schema(
         ));
     }
     *budget -= patterns;
-    let validator = SchemaValidator {
-        compiled: OnceLock::new(),
-        schema,
-        what,
+    let validator = if later {
+        SchemaValidator {
+            compiled: OnceLock::new(),
+            schema,
+            what,
+        }
+    } else {
+        // Compiled now: the schema is not kept twice (the tool holds it).
+        SchemaValidator {
+            compiled: OnceLock::from(Ok(build(&schema, what)?)),
+            schema: Value::Null,
+            what,
+        }
     };
-    if !later {
-        validator.get().map_err(str::to_owned)?;
-    }
     Ok(Arc::new(validator))
 }
 

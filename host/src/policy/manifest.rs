@@ -20,6 +20,10 @@
 //! timeout = "5s"
 //! max_output = "1MiB"
 //! max_log = "64KiB"
+//!
+//! [build]                         # optional, read only by `warden build`
+//! command = "./build"             # run by `sh -c` in the manifest's folder
+//! output = "target/text.wasm"     # the component it writes, relative to it
 //! ```
 //!
 //! Loading reads `manifest_version` alone first, then parses the file with the
@@ -74,6 +78,19 @@ pub struct Manifest {
     pub capabilities: Capabilities,
     /// Requested limits (`[limits]`).
     pub limits: LimitsRequest,
+    /// How the plugin's project builds its component (`[build]`); only
+    /// `warden build` reads it.
+    pub build: Option<BuildRecipe>,
+}
+
+/// The `[build]` section of a plugin project's manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BuildRecipe {
+    /// The shell command that builds the component, run by `sh -c` in the
+    /// manifest's folder.
+    pub command: String,
+    /// The component the command writes, relative to the manifest's folder.
+    pub output: PathBuf,
 }
 
 impl Manifest {
@@ -87,6 +104,7 @@ impl Manifest {
             description: None,
             capabilities: Capabilities::default(),
             limits: LimitsRequest::default(),
+            build: None,
         }
     }
 
@@ -434,6 +452,26 @@ max_log = "64KiB"
                 max_log_bytes: Some(64 << 10),
                 ..LimitsRequest::default()
             }
+        );
+    }
+
+    #[test]
+    fn a_build_section_is_read_and_checked() {
+        let m = parse(
+            "manifest_version = 1\n[build]\ncommand = \"./build\"\noutput = \"target/x.wasm\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            m.build,
+            Some(BuildRecipe {
+                command: "./build".into(),
+                output: "target/x.wasm".into(),
+            })
+        );
+        assert!(parse("manifest_version = 1\n[build]\ncommand = \"make\"\n").is_err());
+        assert!(
+            parse("manifest_version = 1\n[build]\ncommand = \"a\"\noutput = \"b\"\nlang = \"c\"\n")
+                .is_err()
         );
     }
 

@@ -62,6 +62,8 @@ pub struct ArtifactCache {
     max_size: u64,
     tag: String,
     digests: Digests,
+    /// Entries being written off the loading path.
+    writes: tokio_util::task::TaskTracker,
 }
 
 /// A loaded plugin's place in the cache: where a new description of it is
@@ -153,7 +155,25 @@ impl ArtifactCache {
             max_size,
             tag: engine_tag(sandbox),
             digests,
+            writes: tokio_util::task::TaskTracker::new(),
         })
+    }
+
+    /// Runs `write` (storing an entry) on the blocking pool, tracked so that
+    /// [`flush`](Self::flush) can wait for it.
+    pub fn spawn_write(
+        &self,
+        write: impl FnOnce() + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
+        self.writes.spawn_blocking(write)
+    }
+
+    /// Waits for every write started so far: a command that exits right
+    /// after loading calls it, so that what it compiled is not lost.
+    pub async fn flush(&self) {
+        self.writes.close();
+        self.writes.wait().await;
+        self.writes.reopen();
     }
 
     /// The remembered digests of component files.

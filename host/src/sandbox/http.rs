@@ -95,7 +95,7 @@ impl OutboundHttp {
                 let limit = http.max_requests_per_call;
                 let reason = format!(
                     "the plugin already made {limit} HTTP request{} in this call \
-                     (max_requests_per_call = {limit})",
+                     (http_max_requests = {limit})",
                     if limit == 1 { "" } else { "s" }
                 );
                 self.denials
@@ -248,7 +248,7 @@ impl CappedBody {
         let limit = self.cap.limit;
         let reason = format!(
             "the response body is larger than the plugin's limit of {limit} bytes \
-             (max_response_bytes)"
+             (http_max_response)"
         );
         self.cap.denials.record(
             &self.cap.plugin,
@@ -478,7 +478,7 @@ mod tests {
         assert_eq!(denials.len(), 1);
         assert_eq!(
             denials[0].reason,
-            "the plugin already made 2 HTTP requests in this call (max_requests_per_call = 2)"
+            "the plugin already made 2 HTTP requests in this call (http_max_requests = 2)"
         );
         // Denied requests do not use up the budget of a fresh call.
         assert_eq!(hooks.requests, 2);
@@ -505,7 +505,7 @@ mod tests {
         let denials = tight.denials();
         assert_eq!(denials.len(), 1);
         assert_eq!(denials[0].target, format!("http://{addr}"));
-        assert!(denials[0].reason.contains("max_response_bytes"));
+        assert!(denials[0].reason.contains("http_max_response"));
     }
 
     #[tokio::test]

@@ -51,7 +51,7 @@ pub use bindings::{
     ToolOutput,
 };
 pub use checks::output_size;
-pub use code::{PluginCode, Reread};
+pub use code::{MakeCode, PluginCode};
 pub use digests::Digests;
 pub use error::{CallError, LimitHit, LoadError};
 pub use exports::{Description, ExportSet};

@@ -123,7 +123,7 @@ fn fetch_error(error: FetchError, url: &Url, redirected_from: Option<&Url>) -> T
         FetchError::BodyTooLarge(limit) => format!(
             "the response from {url}{via} is larger than the host allows this plugin{}",
             limit
-                .map(|l| format!(" ({l} bytes, max_response_bytes)"))
+                .map(|l| format!(" ({l} bytes, http_max_response)"))
                 .unwrap_or_default()
         ),
         FetchError::Other(why) => format!("GET {url}{via} failed: {why}"),
@@ -444,7 +444,7 @@ mod tests {
         assert_eq!(
             fetch_error(FetchError::BodyTooLarge(Some(1024)), &url, None).message(),
             "the response from http://h/big is larger than the host allows this plugin \
-             (1024 bytes, max_response_bytes)"
+             (1024 bytes, http_max_response)"
         );
     }
 

@@ -325,6 +325,24 @@ mod tests {
     }
 
     #[test]
+    fn an_approved_plugin_keeps_its_http_settings() {
+        let requested = Capabilities {
+            http_max_requests: Some(128),
+            http_max_response: Some(1 << 20),
+            ..caps(&["https://example.com"], &[], &[])
+        };
+        let approval = Approval::new("aa".into(), &requested);
+        let again = review(
+            Some(&approval),
+            "aa",
+            &requested,
+            NewPlugins::RequireApproval,
+        );
+        assert_eq!(again.verdict, Verdict::Approved);
+        assert_eq!(again.approved, requested);
+    }
+
+    #[test]
     fn growth_is_held_and_the_rest_stays_granted() {
         let ro = DirMode::ReadOnly;
         let rw = DirMode::ReadWrite;

@@ -91,8 +91,16 @@ pub fn review(
 /// Splits `requested` into what `approved` covers and what it does not. A
 /// read-write directory approved read-only is covered read-only, and its
 /// write access is held.
+///
+/// The request's HTTP settings (`http_max_requests`, `http_max_response`)
+/// go with the covered origins: they grant no access of their own, and the
+/// operator's settings and ceilings bound them when grants are resolved.
 fn split(approved: &Capabilities, requested: &Capabilities) -> (Capabilities, Capabilities) {
-    let mut covered = Capabilities::default();
+    let mut covered = Capabilities {
+        http_max_requests: requested.http_max_requests,
+        http_max_response: requested.http_max_response,
+        ..Capabilities::default()
+    };
     let mut held = Capabilities::default();
     for origin in &requested.http {
         if approved.http.iter().any(|a| covers(a, origin)) {

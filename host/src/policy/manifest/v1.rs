@@ -7,8 +7,8 @@ use serde::de::IgnoredAny;
 
 use super::dirs::check_host_dir;
 use super::{
-    Capabilities, DirGrant, DirMode, EnvVarName, FieldError, GuestPath, HttpOrigin, Manifest,
-    ManifestError, PluginName, Seen, name_from_file,
+    BuildRecipe, Capabilities, DirGrant, DirMode, EnvVarName, FieldError, GuestPath, HttpOrigin,
+    Manifest, ManifestError, PluginName, Seen, name_from_file,
 };
 use crate::limits::RawLimits;
 
@@ -26,6 +26,14 @@ pub(super) struct RawManifest {
     capabilities: RawCapabilities,
     #[serde(default)]
     limits: RawLimits,
+    build: Option<RawBuild>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBuild {
+    command: String,
+    output: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -173,6 +181,10 @@ impl RawManifest {
                 http_max_response,
             },
             limits,
+            build: self.build.map(|b| BuildRecipe {
+                command: b.command,
+                output: b.output.into(),
+            }),
         })
     }
 }

@@ -1,0 +1,331 @@
+// Warden JavaScript SDK: the core.
+//
+// A tool is a plain function plus a schema object beside it:
+//
+//   export const greet = tool({
+//     name: 'greet',
+//     description: 'Says hello',
+//     inputSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+//     annotations: { readOnly: true },
+//   }, ({ name }) => `Hello, ${name}!`);
+//
+// This module imports nothing from the component world, so plain node can
+// load and test it. `component.js` wires it to the `warden:plugin` imports
+// (log, progress) and is what a plugin's entry file uses.
+//
+// The `tools` export of the world `warden:plugin/plugin@0.1.1` is, in
+// componentize-js terms, an exported object `tools` with `listTools()` and
+// `callTool(name, argumentsJson)`. Records are objects with camelCase fields,
+// `option<T>` is T or undefined, variants are `{ tag, val }`, and a
+// `result` is returned as `{ tag: 'ok' | 'err', val }`. `exportTools` builds
+// that object; `callTool` never throws (a thrown value that is not an
+// explicit error result would trap the component).
+
+/** The arguments passed the schema but cannot be used. */
+export class InvalidArguments extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'InvalidArguments';
+    this.toolError = 'invalid-arguments';
+  }
+}
+
+/** The tool ran and could not do its job. */
+export class ToolFailed extends Error {
+  constructor(message) {
+    super(message);
+    this.name = 'ToolFailed';
+    this.toolError = 'failed';
+  }
+}
+
+const OUTPUT = Symbol.for('warden.output');
+const TOOL = Symbol.for('warden.tool');
+const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+
+/** A text content block. */
+export function text(value) {
+  return { tag: 'text', val: String(value) };
+}
+
+/** A binary content block (`image/*`, `audio/*`, or any other MIME type). */
+export function blob(data, mimeType) {
+  if (!(data instanceof Uint8Array)) {
+    throw new TypeError('blob data must be a Uint8Array');
+  }
+  return { tag: 'blob', val: { data, mimeType: String(mimeType) } };
+}
+
+/**
+ * A result with several parts: `text` (a string, shown to the model),
+ * `structured` (a plain object, sent as structured content; its JSON is added
+ * as text when no other content is given) and `content` (more blocks made
+ * with `text()` or `blob()`).
+ */
+export function output({ text: body, structured, content = [] } = {}) {
+  const blocks = [];
+  if (body !== undefined) blocks.push(text(body));
+  blocks.push(...content);
+  if (structured !== undefined && !isPlainObject(structured)) {
+    throw new TypeError('structured content must be a plain object');
+  }
+  return { [OUTPUT]: true, content: blocks, structured };
+}
+
+/**
+ * Declares one tool. `spec` holds `name`, `description`, and optionally
+ * `title`, `inputSchema` (a JSON Schema object; default: no arguments),
+ * `outputSchema` and `annotations` (`readOnly`, `destructive`, `idempotent`,
+ * `openWorld`). `handler(args, ctx)` may be async; see `toOutput` for what it
+ * may return.
+ */
+export function tool(spec, handler) {
+  if (!spec || typeof spec !== 'object') throw new TypeError('tool(spec, handler): spec must be an object');
+  const { name, title, description, inputSchema = { type: 'object', properties: {} }, outputSchema, annotations = {} } = spec;
+  if (typeof name !== 'string' || !NAME.test(name)) {
+    throw new TypeError(`tool name ${JSON.stringify(name)} must be 1-64 characters of [a-zA-Z0-9_-]`);
+  }
+  if (typeof description !== 'string' || description === '') {
+    throw new TypeError(`tool ${name}: description must be a non-empty string`);
+  }
+  if (title !== undefined && typeof title !== 'string') throw new TypeError(`tool ${name}: title must be a string`);
+  if (typeof handler !== 'function') throw new TypeError(`tool ${name}: handler must be a function`);
+  if (!isPlainObject(inputSchema) || inputSchema.type !== 'object') {
+    throw new TypeError(`tool ${name}: inputSchema must be a JSON Schema object with "type": "object"`);
+  }
+  if (outputSchema !== undefined && (!isPlainObject(outputSchema) || outputSchema.type !== 'object')) {
+    throw new TypeError(`tool ${name}: outputSchema must be a JSON Schema object with "type": "object"`);
+  }
+  const hints = {};
+  for (const key of ['readOnly', 'destructive', 'idempotent', 'openWorld']) {
+    const value = annotations[key];
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new TypeError(`tool ${name}: annotations.${key} must be a boolean`);
+    }
+    hints[key] = value;
+  }
+  for (const key of Object.keys(annotations)) {
+    if (!(key in hints)) throw new TypeError(`tool ${name}: unknown annotation ${key}`);
+  }
+  const descriptor = {
+    name,
+    title,
+    description,
+    inputSchema: JSON.stringify(inputSchema),
+    outputSchema: outputSchema === undefined ? undefined : JSON.stringify(outputSchema),
+    annotations: hints,
+  };
+  return Object.freeze({ [TOOL]: true, name, inputSchema, outputSchema, handler, descriptor });
+}
+
+/**
+ * Builds the object the world exports as `tools`. `imports` are the
+ * component's imports as functions: `log(level, message)` from
+ * `warden:plugin/log` and `report(progress, total, message)` from
+ * `warden:plugin/progress`; without them (in tests) logs go to
+ * console.error and progress is dropped.
+ */
+export function exportTools(tools, imports = {}) {
+  const byName = new Map();
+  for (const t of tools) {
+    if (!t || !t[TOOL]) throw new TypeError('exportTools: every entry must be made with tool()');
+    if (byName.has(t.name)) throw new TypeError(`exportTools: two tools are named ${t.name}`);
+    byName.set(t.name, t);
+  }
+  const log = makeLog(imports.log);
+  const progress = makeProgress(imports.report);
+  return {
+    listTools() {
+      return [...byName.values()].map((t) => t.descriptor);
+    },
+    async callTool(name, argumentsJson) {
+      const t = byName.get(name);
+      if (!t) return err('unknown-tool', `this plugin has no tool named ${name}`);
+      try {
+        let args;
+        try {
+          args = argumentsJson === '' ? {} : JSON.parse(argumentsJson);
+        } catch (e) {
+          throw new InvalidArguments(`the arguments are not valid JSON: ${e.message}`);
+        }
+        args = checkArguments(t.inputSchema, args);
+        const value = await t.handler(args, { tool: name, log, progress });
+        return { tag: 'ok', val: toOutput(value, t) };
+      } catch (e) {
+        const error = toToolError(e);
+        if (error.tag === 'failed' && !(e && e.toolError)) {
+          log.warn(`${name} failed: ${(e && e.stack) || error.val}`);
+        }
+        return { tag: 'err', val: error };
+      }
+    },
+  };
+}
+
+/**
+ * What a handler's return value becomes: a string is a text block; a plain
+ * object is structured content plus its JSON as text; an array, number or
+ * boolean is its JSON as text; `undefined` or `null` is an empty result; a
+ * value made with `output()` is used as built.
+ */
+export function toOutput(value, t = {}) {
+  if (value && value[OUTPUT]) {
+    const content = value.content.slice();
+    const structured = value.structured === undefined ? undefined : JSON.stringify(value.structured);
+    if (content.length === 0 && structured !== undefined) content.push(text(structured));
+    return { content, structured };
+  }
+  if (value === undefined || value === null) return { content: [], structured: undefined };
+  if (typeof value === 'string') return { content: [text(value)], structured: undefined };
+  if (isPlainObject(value)) {
+    const json = JSON.stringify(value);
+    return { content: [text(json)], structured: json };
+  }
+  if (Array.isArray(value) || typeof value === 'number' || typeof value === 'boolean') {
+    if (t.outputSchema !== undefined) {
+      throw new ToolFailed(`tool ${t.name} declares an output schema but returned ${describeType(value)}`);
+    }
+    return { content: [text(JSON.stringify(value))], structured: undefined };
+  }
+  throw new ToolFailed(`${t.name ? `tool ${t.name}` : 'the tool'} returned ${describeType(value)}, which is not a result`);
+}
+
+/** The `tool-error` variant for a thrown value. */
+export function toToolError(e) {
+  if (e && (e.toolError === 'invalid-arguments' || e.toolError === 'failed')) {
+    return { tag: e.toolError, val: String(e.message) };
+  }
+  let message;
+  if (e && e.payload && typeof e.payload === 'object' && typeof e.payload.tag === 'string') {
+    // An error result of an imported function (componentize-js throws it
+    // with the WIT error value as `payload`).
+    const { tag, val } = e.payload;
+    message = val === undefined || val === null ? tag : `${tag}: ${typeof val === 'string' ? val : safeJson(val)}`;
+  } else if (e instanceof Error || (e && typeof e.message === 'string')) {
+    message = e.message || e.name || 'error';
+    if (e.name && e.name !== 'Error' && !message.startsWith(e.name)) message = `${e.name}: ${message}`;
+  } else {
+    try {
+      message = typeof e === 'string' ? e : JSON.stringify(e) ?? String(e);
+    } catch {
+      message = String(e);
+    }
+  }
+  return { tag: 'failed', val: message };
+}
+
+/**
+ * Light argument checks against the schema (the host has already validated
+ * them against the full JSON Schema): the arguments are an object, `required`
+ * properties are present, top-level properties have their primitive `type`
+ * and `enum` value, and no unknown property is passed when
+ * `additionalProperties` is false. Missing properties with a `default` get
+ * it. Returns the arguments; throws InvalidArguments.
+ */
+export function checkArguments(schema, args) {
+  if (!isPlainObject(args)) throw new InvalidArguments(`the arguments must be a JSON object, not ${describeType(args)}`);
+  const properties = isPlainObject(schema.properties) ? schema.properties : {};
+  const out = { ...args };
+  for (const key of Array.isArray(schema.required) ? schema.required : []) {
+    if (!(key in out)) throw new InvalidArguments(`missing required argument ${key}`);
+  }
+  for (const [key, prop] of Object.entries(properties)) {
+    if (!isPlainObject(prop)) continue;
+    if (!(key in out)) {
+      if ('default' in prop) out[key] = JSON.parse(JSON.stringify(prop.default));
+      continue;
+    }
+    const value = out[key];
+    if (prop.type !== undefined) {
+      const types = Array.isArray(prop.type) ? prop.type : [prop.type];
+      if (!types.some((type) => hasType(value, type))) {
+        throw new InvalidArguments(`argument ${key} must be ${types.map(article).join(' or ')}, not ${describeType(value)}`);
+      }
+    }
+    if (Array.isArray(prop.enum) && !prop.enum.some((allowed) => sameJson(allowed, value))) {
+      throw new InvalidArguments(`argument ${key} must be one of ${prop.enum.map((v) => JSON.stringify(v)).join(', ')}`);
+    }
+  }
+  if (schema.additionalProperties === false) {
+    for (const key of Object.keys(out)) {
+      if (!(key in properties)) throw new InvalidArguments(`unknown argument ${key}`);
+    }
+  }
+  return out;
+}
+
+/** A logger over the `warden:plugin/log` import: log.info('...'), ... */
+export function makeLog(hostLog) {
+  const write = (level, parts) => {
+    const message = parts.map((p) => (typeof p === 'string' ? p : safeJson(p))).join(' ');
+    try {
+      if (hostLog) hostLog(level, message);
+      else console.error(`[${level}] ${message}`);
+    } catch {
+      // Logging must never break a call.
+    }
+  };
+  const log = (level, ...parts) => write(LEVELS.includes(level) ? level : 'info', parts);
+  for (const level of LEVELS) log[level] = (...parts) => write(level, parts);
+  return log;
+}
+
+/** progress(done, total?, message?) over the `warden:plugin/progress` import. */
+export function makeProgress(report) {
+  return (done, total, message) => {
+    if (!report) return;
+    try {
+      report(Number(done), total === undefined || total === null ? undefined : Number(total),
+        message === undefined || message === null ? undefined : String(message));
+    } catch {
+      // Progress reports are best effort.
+    }
+  };
+}
+
+function err(tag, message) {
+  return { tag: 'err', val: { tag, val: message } };
+}
+
+function isPlainObject(value) {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function hasType(value, type) {
+  switch (type) {
+    case 'string': return typeof value === 'string';
+    case 'number': return typeof value === 'number' && Number.isFinite(value);
+    case 'integer': return Number.isInteger(value);
+    case 'boolean': return typeof value === 'boolean';
+    case 'object': return isPlainObject(value);
+    case 'array': return Array.isArray(value);
+    case 'null': return value === null;
+    default: return true; // Not a type this light check knows: the host checked it.
+  }
+}
+
+function describeType(value) {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (Number.isInteger(value)) return 'an integer';
+  return article(typeof value);
+}
+
+function article(type) {
+  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+}
+
+function sameJson(a, b) {
+  return a === b || safeJson(a) === safeJson(b);
+}
+
+function safeJson(value) {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}

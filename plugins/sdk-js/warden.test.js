@@ -1,0 +1,204 @@
+// Unit tests of the SDK core: node --test plugins/sdk-js
+import test from 'node:test';
+import assert from 'node:assert/strict';
+
+import { tool, exportTools, output, text, blob, InvalidArguments, ToolFailed, checkArguments, toToolError, makeLog } from './warden.js';
+
+const add = tool(
+  {
+    name: 'add',
+    title: 'Add',
+    description: 'Adds two numbers',
+    inputSchema: {
+      type: 'object',
+      properties: { a: { type: 'number' }, b: { type: 'number', default: 1 }, unit: { type: 'string', enum: ['m', 'km'] } },
+      required: ['a'],
+      additionalProperties: false,
+    },
+    outputSchema: { type: 'object', properties: { sum: { type: 'number' } }, required: ['sum'] },
+    annotations: { readOnly: true, idempotent: true },
+  },
+  ({ a, b }) => ({ sum: a + b }),
+);
+
+function plugin(tools, imports) {
+  return exportTools(tools, imports ?? { log: () => {} });
+}
+
+test('listTools describes each tool as the WIT record, with schemas as JSON text', () => {
+  const [d] = plugin([add]).listTools();
+  assert.equal(d.name, 'add');
+  assert.equal(d.title, 'Add');
+  assert.equal(d.description, 'Adds two numbers');
+  assert.equal(JSON.parse(d.inputSchema).required[0], 'a');
+  assert.deepEqual(JSON.parse(d.outputSchema).required, ['sum']);
+  assert.deepEqual(d.annotations, { readOnly: true, destructive: undefined, idempotent: true, openWorld: undefined });
+});
+
+test('a tool without inputSchema takes no arguments', () => {
+  const t = tool({ name: 'ping', description: 'Pong' }, () => 'pong');
+  assert.deepEqual(JSON.parse(t.descriptor.inputSchema), { type: 'object', properties: {} });
+  assert.equal(t.descriptor.outputSchema, undefined);
+  assert.equal(t.descriptor.title, undefined);
+});
+
+test('tool() refuses bad declarations at build time', () => {
+  assert.throws(() => tool({ name: 'bad name', description: 'x' }, () => {}), /must be 1-64 characters/);
+  assert.throws(() => tool({ name: 'x', description: '' }, () => {}), /description/);
+  assert.throws(() => tool({ name: 'x', description: 'd', inputSchema: { type: 'array' } }, () => {}), /"type": "object"/);
+  assert.throws(() => tool({ name: 'x', description: 'd', annotations: { readonly: true } }, () => {}), /unknown annotation/);
+  assert.throws(() => tool({ name: 'x', description: 'd' }), /handler/);
+  const t = tool({ name: 'x', description: 'd' }, () => {});
+  assert.throws(() => exportTools([t, t]), /two tools are named x/);
+});
+
+test('an object result is structured content plus its JSON as text', async () => {
+  const r = await plugin([add]).callTool('add', '{"a": 2}');
+  assert.deepEqual(r, { tag: 'ok', val: { content: [{ tag: 'text', val: '{"sum":3}' }], structured: '{"sum":3}' } });
+});
+
+test('a string result is one text block; null is empty; arrays are JSON text', async () => {
+  const p = plugin([
+    tool({ name: 's', description: 'd' }, () => 'hello'),
+    tool({ name: 'n', description: 'd' }, () => undefined),
+    tool({ name: 'a', description: 'd' }, async () => [1, 2]),
+  ]);
+  assert.deepEqual(await p.callTool('s', '{}'), { tag: 'ok', val: { content: [{ tag: 'text', val: 'hello' }], structured: undefined } });
+  assert.deepEqual(await p.callTool('n', '{}'), { tag: 'ok', val: { content: [], structured: undefined } });
+  assert.deepEqual(await p.callTool('a', '{}'), { tag: 'ok', val: { content: [{ tag: 'text', val: '[1,2]' }], structured: undefined } });
+});
+
+test('output() combines text, structured content and blobs', async () => {
+  const png = new Uint8Array([137, 80, 78, 71]);
+  const p = plugin([
+    tool({ name: 'o', description: 'd' }, () => output({ text: 'two rows', structured: { rows: 2 }, content: [blob(png, 'image/png'), text('end')] })),
+    tool({ name: 'j', description: 'd' }, () => output({ structured: { ok: true } })),
+  ]);
+  const r = await p.callTool('o', '{}');
+  assert.equal(r.tag, 'ok');
+  assert.deepEqual(r.val.content[0], { tag: 'text', val: 'two rows' });
+  assert.deepEqual(r.val.content[1], { tag: 'blob', val: { data: png, mimeType: 'image/png' } });
+  assert.deepEqual(r.val.content[2], { tag: 'text', val: 'end' });
+  assert.equal(r.val.structured, '{"rows":2}');
+  const j = await p.callTool('j', '{}');
+  assert.deepEqual(j.val.content, [{ tag: 'text', val: '{"ok":true}' }]);
+  assert.throws(() => output({ structured: [1] }), /plain object/);
+});
+
+test('InvalidArguments and ToolFailed become the matching tool-error', async () => {
+  const p = plugin([
+    tool({ name: 'i', description: 'd' }, () => {
+      throw new InvalidArguments('unknown zone Mars/Olympus');
+    }),
+    tool({ name: 'f', description: 'd' }, async () => {
+      throw new ToolFailed('upstream said no');
+    }),
+  ]);
+  assert.deepEqual(await p.callTool('i', '{}'), { tag: 'err', val: { tag: 'invalid-arguments', val: 'unknown zone Mars/Olympus' } });
+  assert.deepEqual(await p.callTool('f', '{}'), { tag: 'err', val: { tag: 'failed', val: 'upstream said no' } });
+});
+
+test('any other thrown value fails the call with its message, never throws', async () => {
+  const logged = [];
+  const p = plugin(
+    [
+      tool({ name: 'type', description: 'd' }, (args) => args.missing.field),
+      tool({ name: 'str', description: 'd' }, () => {
+        throw 'plain string';
+      }),
+      tool({ name: 'obj', description: 'd' }, () => {
+        throw { code: 7 };
+      }),
+      tool({ name: 'bad', description: 'd' }, () => Symbol('x')),
+      tool({ name: 'cycle', description: 'd' }, () => {
+        const o = {};
+        o.self = o;
+        return o;
+      }),
+    ],
+    { log: (level, message) => logged.push([level, message]) },
+  );
+  const type = await p.callTool('type', '{}');
+  assert.equal(type.tag, 'err');
+  assert.equal(type.val.tag, 'failed');
+  assert.match(type.val.val, /^TypeError: /);
+  assert.deepEqual(await p.callTool('str', '{}'), { tag: 'err', val: { tag: 'failed', val: 'plain string' } });
+  assert.deepEqual(await p.callTool('obj', '{}'), { tag: 'err', val: { tag: 'failed', val: '{"code":7}' } });
+  assert.match((await p.callTool('bad', '{}')).val.val, /returned a symbol, which is not a result/);
+  assert.match((await p.callTool('cycle', '{}')).val.val, /circular|cyclic/i);
+  assert.ok(logged.some(([level, m]) => level === 'warn' && m.startsWith('type failed: TypeError')));
+});
+
+test('an error result of an import (payload) is described by its variant', () => {
+  const e = new Error('[object Object] (see error.payload)');
+  Object.defineProperty(e, 'payload', { value: { tag: 'connection-refused' } });
+  assert.deepEqual(toToolError(e), { tag: 'failed', val: 'connection-refused' });
+  const f = new Error('x');
+  Object.defineProperty(f, 'payload', { value: { tag: 'internal-error', val: 'boom' } });
+  assert.deepEqual(toToolError(f), { tag: 'failed', val: 'internal-error: boom' });
+});
+
+test('unknown tools and malformed JSON', async () => {
+  const p = plugin([add]);
+  assert.deepEqual(await p.callTool('nope', '{}'), { tag: 'err', val: { tag: 'unknown-tool', val: 'this plugin has no tool named nope' } });
+  const r = await p.callTool('add', '{not json');
+  assert.equal(r.val.tag, 'invalid-arguments');
+  assert.match(r.val.val, /not valid JSON/);
+});
+
+test('arguments: required, primitive types, enum, defaults, unknown properties', async () => {
+  const p = plugin([add]);
+  const call = async (args) => (await p.callTool('add', JSON.stringify(args))).val;
+  assert.deepEqual(await call({}), { tag: 'invalid-arguments', val: 'missing required argument a' });
+  assert.deepEqual(await call({ a: 'x' }), { tag: 'invalid-arguments', val: 'argument a must be a number, not a string' });
+  assert.deepEqual(await call({ a: 1, unit: 'mi' }), { tag: 'invalid-arguments', val: 'argument unit must be one of "m", "km"' });
+  assert.deepEqual(await call({ a: 1, c: 2 }), { tag: 'invalid-arguments', val: 'unknown argument c' });
+  assert.equal((await call({ a: 1, b: 2 })).structured, '{"sum":3}');
+  assert.throws(() => checkArguments({ type: 'object' }, [1]), /must be a JSON object, not an array/);
+  assert.deepEqual(checkArguments({ type: 'object', properties: { n: { type: ['integer', 'null'] } } }, { n: null }), { n: null });
+  assert.throws(() => checkArguments({ type: 'object', properties: { n: { type: 'integer' } } }, { n: 1.5 }), /must be an integer, not a number/);
+});
+
+test('defaults are copied, not shared between calls', async () => {
+  const seen = [];
+  const t = tool(
+    { name: 'd', description: 'd', inputSchema: { type: 'object', properties: { list: { type: 'array', default: [] } } } },
+    ({ list }) => {
+      list.push(1);
+      seen.push(list.length);
+      return 'ok';
+    },
+  );
+  const p = plugin([t]);
+  await p.callTool('d', '{}');
+  await p.callTool('d', '{}');
+  assert.deepEqual(seen, [1, 1]);
+});
+
+test('handlers get log and progress that reach the imports', async () => {
+  const logs = [];
+  const reports = [];
+  const p = exportTools(
+    [
+      tool({ name: 'work', description: 'd' }, (args, ctx) => {
+        ctx.log.info('starting', { step: 1 });
+        ctx.progress(1, 2, 'half');
+        ctx.progress(2);
+        return ctx.tool;
+      }),
+    ],
+    { log: (level, message) => logs.push([level, message]), report: (...a) => reports.push(a) },
+  );
+  const r = await p.callTool('work', '{}');
+  assert.equal(r.val.content[0].val, 'work');
+  assert.deepEqual(logs, [['info', 'starting {"step":1}']]);
+  assert.deepEqual(reports, [[1, 2, 'half'], [2, undefined, undefined]]);
+});
+
+test('makeLog never throws, even when the import does', () => {
+  const log = makeLog(() => {
+    throw new Error('host gone');
+  });
+  log.error('still fine');
+  log('nonsense-level', 'mapped to info');
+});
