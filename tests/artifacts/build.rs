@@ -302,22 +302,11 @@ fn build(manifest: &Path, target_dir: &Path) {
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
-        // Flags for the outer build (often host-specific, such as
-        // `-C target-cpu=native`, or coverage instrumentation) must not reach
-        // the guests. `CARGO_ENCODED_RUSTFLAGS` is set by cargo for build
-        // scripts and would win over everything else.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        // `cargo clippy` runs rustc through clippy-driver with this variable.
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
         // Cargo's stdout is read for `cargo:` directives: keep the nested
         // build's output on stderr.
         .stdout(Stdio::from(std::io::stderr()))
         .stderr(Stdio::inherit());
+    without_outer_build_settings(&mut cmd);
     if env::var_os("CARGO_CFG_MIRI").is_some() {
         // Miri's sysroot has no wasm standard library.
         cmd.env_remove("RUSTC").env_remove("RUSTC_WRAPPER");
@@ -347,19 +336,12 @@ fn build_lang_plugins(repo: &Path, dest: &Path) {
     cmd.arg(repo.join("scripts").join("build-lang-plugins"))
         .arg(dest)
         .args(LANG_PLUGINS.iter().map(|(_, name, _)| name))
-        // The C toolchain installs wit-bindgen with `cargo install`: none of
-        // the outer build's settings may reach it.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("CARGO_BUILD_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET_DIR")
-        .env_remove("CARGO_BUILD_TARGET")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
-        .env_remove("RUSTC_WRAPPER")
-        .env_remove("RUSTC")
         .stdout(Stdio::from(std::io::stderr()))
         .stderr(Stdio::inherit());
+    // The C toolchain installs wit-bindgen with `cargo install`, with the
+    // compiler on PATH.
+    without_outer_build_settings(&mut cmd);
+    cmd.env_remove("RUSTC_WRAPPER").env_remove("RUSTC");
     eprintln!("running: {cmd:?}");
     let status = cmd
         .status()
@@ -369,6 +351,26 @@ fn build_lang_plugins(repo: &Path, dest: &Path) {
             "building the Python, JavaScript and C example plugins failed ({status}); \
              see the output above (their toolchains come from PyPI, npm and crates.io)"
         ));
+    }
+}
+
+/// Keeps the outer (host) build's settings from a nested cargo: its flags
+/// (often host-specific, such as `-C target-cpu=native`, or coverage
+/// instrumentation; `CARGO_ENCODED_RUSTFLAGS`, set by cargo for build
+/// scripts, would win over everything else), its target and target
+/// directory, and clippy's wrapper (`cargo clippy` runs rustc through
+/// clippy-driver with `RUSTC_WORKSPACE_WRAPPER`).
+fn without_outer_build_settings(cmd: &mut Command) {
+    for var in [
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+    ] {
+        cmd.env_remove(var);
     }
 }
 
