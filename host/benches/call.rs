@@ -49,12 +49,11 @@
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
 
+mod baseline;
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
@@ -66,13 +65,9 @@ use serde_json::Value;
 use tracing::Dispatch;
 use tracing::instrument::WithSubscriber as _;
 use tracing_subscriber::EnvFilter;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
-    UpdateDeadline,
-};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi_http::WasiHttpCtx;
 
 use ::warden::limits::{LimitBounds, Limits};
 use ::warden::mcp::dispatch::Dispatcher;
@@ -83,15 +78,7 @@ use ::warden::sandbox::{
     ArtifactCache, CallContext, CapturedOutput, Content, EngineSettings, Fetched, Sandbox,
 };
 
-/// Bindings for the plugin world, for the baseline. In a module of its own:
-/// the generated code declares a `warden` module, like this crate's name.
-mod wit {
-    wasmtime::component::bindgen!({
-        path: "../wit",
-        world: "plugin",
-        exports: { default: async },
-    });
-}
+use baseline::{Baseline, Sample, TUNED_KEEP_RESIDENT, Timed, Variant};
 
 /// The 100-byte text every call sends.
 const TEXT: &str = "Warden hosts tools as sandboxed WebAssembly components; \
@@ -102,10 +89,6 @@ const DEFAULT_ITERS: usize = 2000;
 const QUICK_ITERS: usize = 5;
 /// Iterations of one case before the next case's turn.
 const BATCH: usize = 25;
-/// How often the baseline's epoch ticker advances (as Warden's).
-const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// `keep_resident` of the tuned baseline variants (see [`Variant`]).
-const TUNED_KEEP_RESIDENT: usize = 1 << 20;
 
 fn main() -> anyhow::Result<()> {
     let plan = Plan::from_env()?;
@@ -259,7 +242,8 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     }
     let mut baselines = Vec::new();
     for variant in variants {
-        baselines.push(Baseline::new(variant, &settings, &targets)?);
+        let wasm: Vec<&str> = targets.iter().map(|t| t.wasm).collect();
+        baselines.push(Baseline::new(variant, &settings, &wasm)?.0);
     }
     println!(
         "setup: {:.1} s (Warden load_dir of both plugins, {} baseline engines)",
@@ -358,287 +342,6 @@ impl Target {
     }
 }
 
-/// Which engine features a baseline engine turns on.
-#[derive(Debug, Clone, Copy)]
-struct Variant {
-    label: &'static str,
-    fuel: bool,
-    epoch: bool,
-    /// Pooling-allocator tuning, not in Warden today: keep this many bytes of
-    /// each linear memory and table resident between instances, and reset
-    /// them with `PAGEMAP_SCAN` + `memset` of the dirty pages only instead of
-    /// `madvise` (which makes the next instance fault every page in again).
-    keep_resident: Option<usize>,
-}
-
-impl Variant {
-    const BARE: Variant = Variant {
-        label: "wasmtime baseline",
-        fuel: false,
-        epoch: false,
-        keep_resident: None,
-    };
-    const FUEL: Variant = Variant {
-        label: "  baseline + fuel",
-        fuel: true,
-        epoch: false,
-        keep_resident: None,
-    };
-    const EPOCH: Variant = Variant {
-        label: "  baseline + epoch",
-        fuel: false,
-        epoch: true,
-        keep_resident: None,
-    };
-    const FUEL_EPOCH: Variant = Variant {
-        label: "  baseline + fuel + epoch",
-        fuel: true,
-        epoch: true,
-        keep_resident: None,
-    };
-    const TUNED: Variant = Variant {
-        label: "  baseline + pool tuning (*)",
-        fuel: false,
-        epoch: false,
-        keep_resident: Some(TUNED_KEEP_RESIDENT),
-    };
-    const FUEL_EPOCH_TUNED: Variant = Variant {
-        label: "  + fuel + epoch + tuning (*)",
-        fuel: true,
-        epoch: true,
-        keep_resident: Some(TUNED_KEEP_RESIDENT),
-    };
-}
-
-/// The store data of a baseline call: WASI, wasi:http and nothing else.
-struct BaseState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    http: WasiHttpCtx,
-}
-
-impl WasiView for BaseState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for BaseState {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: wasmtime_wasi_http::default_hooks(),
-        }
-    }
-}
-
-impl wit::warden::plugin::types::Host for BaseState {}
-
-impl wit::warden::plugin::log::Host for BaseState {
-    fn log(&mut self, _level: wit::warden::plugin::log::Level, _message: String) {}
-}
-
-impl wit::warden::plugin::progress::Host for BaseState {
-    fn report(&mut self, _progress: f64, _total: Option<f64>, _message: Option<String>) {}
-}
-
-impl wit::warden::plugin::notify::Host for BaseState {
-    fn list_changed(&mut self, _kind: wit::warden::plugin::notify::ListKind) {}
-
-    fn resource_updated(&mut self, _uri: String) {}
-}
-
-/// A plain wasmtime embedding of the plugin world, one engine per variant.
-struct Baseline {
-    variant: Variant,
-    engine: Engine,
-    /// One per target, in target order.
-    pres: Vec<wit::PluginPre<BaseState>>,
-    _ticker: Option<Ticker>,
-}
-
-impl Baseline {
-    fn new(
-        variant: Variant,
-        settings: &EngineSettings,
-        targets: &[Target],
-    ) -> anyhow::Result<Self> {
-        let mut config = Config::new();
-        config.wasm_component_model(true);
-        config.consume_fuel(variant.fuel);
-        config.epoch_interruption(variant.epoch);
-        // The same stack and pool sizes as `Sandbox::new`, so that only the
-        // features under test differ.
-        config.max_wasm_stack(settings.max_wasm_stack);
-        config.async_stack_size(settings.max_wasm_stack + (1 << 20));
-        let calls = settings.max_concurrent_calls.max(1) + 8;
-        let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(calls)
-            .total_core_instances(calls * 16)
-            .total_memories(calls * 4)
-            .total_tables(calls * 16)
-            .total_stacks(calls)
-            .max_core_instances_per_component(64)
-            .max_memories_per_component(8)
-            .max_tables_per_component(32)
-            .max_memory_size(usize::try_from(settings.memory_ceiling)?);
-        if let Some(bytes) = variant.keep_resident {
-            pool.linear_memory_keep_resident(bytes)
-                .table_keep_resident(bytes)
-                .pagemap_scan(Enabled::Auto);
-        }
-        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
-        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-
-        let mut linker = Linker::<BaseState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
-            .map_err(anyhow::Error::from)?;
-        wit::Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s)
-            .map_err(anyhow::Error::from)?;
-        let mut pres = Vec::new();
-        for target in targets {
-            let component = Component::from_file(&engine, target.wasm)
-                .map_err(anyhow::Error::from)
-                .with_context(|| format!("compiling {}", target.wasm))?;
-            let pre = linker
-                .instantiate_pre(&component)
-                .map_err(anyhow::Error::from)?;
-            pres.push(wit::PluginPre::new(pre).map_err(anyhow::Error::from)?);
-        }
-        let ticker = variant.epoch.then(|| Ticker::start(engine.clone()));
-        Ok(Self {
-            variant,
-            engine,
-            pres,
-            _ticker: ticker,
-        })
-    }
-
-    /// One fresh-instance call, timed in its three phases.
-    async fn call(&self, target: usize, tool: &str, arguments: &str) -> anyhow::Result<Timed> {
-        let started = Instant::now();
-        let state = BaseState {
-            wasi: WasiCtxBuilder::new().build(),
-            table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
-        };
-        let mut store = Store::new(&self.engine, state);
-        if self.variant.fuel {
-            store
-                .set_fuel(Limits::DEFAULTS.fuel)
-                .map_err(anyhow::Error::from)?;
-        }
-        if self.variant.epoch {
-            store.set_epoch_deadline(1);
-            store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-        }
-        let plugin = self.pres[target]
-            .instantiate_async(&mut store)
-            .await
-            .map_err(anyhow::Error::from)?;
-        let instantiated = Instant::now();
-        let result = plugin
-            .warden_plugin_tools()
-            .call_call_tool(&mut store, tool, arguments)
-            .await
-            .map_err(anyhow::Error::from)?;
-        let called = Instant::now();
-        let fuel = if self.variant.fuel {
-            Some(Limits::DEFAULTS.fuel - store.get_fuel().map_err(anyhow::Error::from)?)
-        } else {
-            None
-        };
-        // `plugin` is only indices into the store; dropping the store frees
-        // the instance.
-        let _ = plugin;
-        drop(store);
-        let finished = Instant::now();
-        let output = result.map_err(|e| anyhow::anyhow!("the tool failed: {e:?}"))?;
-        let text = match output.content.as_slice() {
-            [wit::warden::plugin::types::Content::Text(text)] => text.clone(),
-            other => bail!("unexpected content {other:?}"),
-        };
-        Ok(Timed {
-            sample: Sample {
-                total: finished - started,
-                phases: Some([
-                    instantiated - started,
-                    called - instantiated,
-                    finished - called,
-                ]),
-                fuel,
-            },
-            text: Some(text),
-        })
-    }
-}
-
-/// Advances an engine's epoch every [`EPOCH_TICK`], like Warden's ticker.
-struct Ticker {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Ticker {
-    fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            while !flag.load(Ordering::Relaxed) {
-                std::thread::sleep(EPOCH_TICK);
-                engine.increment_epoch();
-            }
-        });
-        Self {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Ticker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// One measurement: total time, and the phases (instantiate, call, teardown)
-/// when the layer reports them.
-#[derive(Debug, Clone, Copy)]
-struct Sample {
-    total: Duration,
-    phases: Option<[Duration; 3]>,
-    fuel: Option<u64>,
-}
-
-/// A sample with the tool's text output, to check it.
-struct Timed {
-    sample: Sample,
-    /// `None` when there is no tool output (`ping`).
-    text: Option<String>,
-}
-
-impl Timed {
-    fn total(total: Duration, text: Option<String>) -> Self {
-        Self {
-            sample: Sample {
-                total,
-                phases: None,
-                fuel: None,
-            },
-            text,
-        }
-    }
-}
-
 /// The layer a case measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Layer {
@@ -727,7 +430,9 @@ impl Bench<'_> {
             Layer::Dispatcher | Layer::DispatcherLogged => {
                 let arguments = Some(t.arguments.clone());
                 let started = Instant::now();
-                let call = self.dispatcher.call(&t.exposed, arguments, None);
+                let call = self
+                    .dispatcher
+                    .call(&t.exposed, arguments, Default::default());
                 let result = if layer == Layer::DispatcherLogged {
                     call.with_subscriber(self.log.clone()).await
                 } else {
@@ -741,10 +446,11 @@ impl Bench<'_> {
                 let dispatcher = self.dispatcher.clone();
                 let name = t.exposed.clone();
                 let started = Instant::now();
-                let result =
-                    tokio::spawn(async move { dispatcher.call(&name, arguments, None).await })
-                        .await?
-                        .map_err(anyhow::Error::from)?;
+                let result = tokio::spawn(async move {
+                    dispatcher.call(&name, arguments, Default::default()).await
+                })
+                .await?
+                .map_err(anyhow::Error::from)?;
                 Timed::total(started.elapsed(), Some(result_text(&result)?))
             }
             Layer::Mcp => {
@@ -784,7 +490,7 @@ impl Bench<'_> {
         let ctx = CallContext {
             plugin: t.plugin.into(),
             tool: Some(t.tool.into()),
-            progress: None,
+            client: Default::default(),
         };
         let compiled = self.loaded[target]
             .code
@@ -1109,7 +815,7 @@ async fn measure_loads(
             let ctx = CallContext {
                 plugin: target.plugin.into(),
                 tool: None,
-                progress: None,
+                client: Default::default(),
             };
             let started = Instant::now();
             let report = cold

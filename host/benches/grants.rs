@@ -309,7 +309,7 @@ impl Case {
         let ctx = CallContext {
             plugin: "bench".into(),
             tool: Some(self.tool.into()),
-            progress: None,
+            client: Default::default(),
         };
         let started = Instant::now();
         let report = sandbox

@@ -6,6 +6,7 @@ mod bad_input;
 mod budget;
 mod check;
 mod cli;
+mod client_io;
 mod conformance;
 mod describe;
 mod dir_swap;

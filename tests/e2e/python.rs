@@ -88,6 +88,29 @@ fn check(report: &Value, protocol: &str) {
     let progress = report["progress"].as_array().unwrap();
     assert_eq!(progress.len(), 3, "{report:#}");
     assert_eq!(progress[2]["progress"], 3.0, "{report:#}");
+    // `hostile_log` logs at every level; the client asked for warning.
+    let logs: Vec<(&str, &str)> = report["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["level"].as_str().unwrap(), l["data"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        logs,
+        [
+            ("warning", "hostile: warn message"),
+            ("error", "hostile: error message")
+        ],
+        "{report:#}"
+    );
+    assert!(
+        report["logs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["logger"] == "hostile"),
+        "{report:#}"
+    );
     assert!(
         report["unknown_error"]
             .as_str()

@@ -22,7 +22,22 @@ async def main(warden: str, plugins: str, mode: str) -> dict:
     async def on_progress(value, total, message):
         progress.append({"progress": value, "total": total, "message": message})
 
-    async with mcp.Client(params, mode=mode, read_timeout_seconds=60) as client:
+    logs = []
+
+    async def on_log(params):
+        logs.append({"level": params.level, "logger": params.logger, "data": params.data})
+
+    # Plugin log messages at `warning` and above: opted into per request on
+    # 2026-07-28 (`log_level`), per session before (`set_logging_level`).
+    async with mcp.Client(
+        params,
+        mode=mode,
+        read_timeout_seconds=60,
+        logging_callback=on_log,
+        log_level="warning",
+    ) as client:
+        if str(client.protocol_version) < "2026-07-28":
+            await client.set_logging_level("warning")
         tools = await client.list_tools()
         names = sorted(tool.name for tool in tools.tools)
         hashed = await client.call_tool(
@@ -44,6 +59,7 @@ async def main(warden: str, plugins: str, mode: str) -> dict:
             "bad": [c.text for c in bad.content if c.type == "text"],
             "logged_is_error": bool(logged.is_error),
             "progress": progress,
+            "logs": logs,
             "unknown_error": unknown_error,
         }
 

@@ -34,7 +34,9 @@ impl Call {
             }
         };
         let dispatcher = self.common.start(true, None).await?;
-        let result = dispatcher.call(&self.tool, Some(arguments), None).await?;
+        let result = dispatcher
+            .call(&self.tool, Some(arguments), Default::default())
+            .await?;
         let mut stdout = std::io::stdout().lock();
         let json = serde_json::to_string_pretty(&result)?;
         writeln!(stdout, "{}", crate::observe::render::json(&json))?;

@@ -175,6 +175,14 @@ const C: &[File] = &[
         "sdk/warden.c",
         include_str!("../../../plugins/sdk-c/warden.c"),
     ),
+    copy(
+        "sdk/warden_json.c",
+        include_str!("../../../plugins/sdk-c/warden_json.c"),
+    ),
+    copy(
+        "sdk/warden_internal.h",
+        include_str!("../../../plugins/sdk-c/warden_internal.h"),
+    ),
 ];
 
 impl Lang {
@@ -240,7 +248,7 @@ impl Lang {
                 "./build".to_string(),
                 format!("target/{name}.wasm"),
                 "| `plugin.c` | the tools, declared with the SDK's macros |\n\
-                 | `sdk/` | Warden's C SDK (`warden.h`, `warden.c`), copied in |\n\
+                 | `sdk/` | Warden's C SDK (`warden.h`, `warden.c`, `warden_json.c`, `warden_internal.h`), copied in |\n\
                  | `build` | the build script (wit-bindgen, zig, wasm-tools) |\n\
                  | `test` | builds and calls the tool through Warden |",
                 "`./build`: wit-bindgen, zig and wasm-tools, pinned and \

@@ -11,6 +11,7 @@ use crate::limits::Limits;
 use crate::loading::LoadingSettings;
 use crate::mcp::registry::{LoadedPlugin, PluginEntry};
 use crate::policy::grants::Grants;
+use crate::policy::operator::Concurrency;
 use crate::sandbox::{
     ArtifactCache, CachedAs, CallContext, CallError, CompiledPlugin, Description, Fetched,
     LimitHit, LoadError, MakeCode, PluginCode, Sandbox,
@@ -22,6 +23,7 @@ pub(super) struct Plugin {
     pub(super) grants: Arc<Grants>,
     pub(super) disabled: Vec<String>,
     pub(super) namespaced: bool,
+    pub(super) concurrency: Concurrency,
     pub(super) loading: LoadingSettings,
 }
 
@@ -52,6 +54,7 @@ pub(super) async fn load_one(
         grants,
         disabled,
         namespaced,
+        concurrency,
         loading,
     } = plugin;
     let describe_timeout = loading.describe_timeout;
@@ -140,6 +143,7 @@ pub(super) async fn load_one(
         prompts: Vec::new(),
         disabled_tools: disabled,
         namespaced,
+        concurrency,
         load_time: started.elapsed(),
         notices: Vec::new(),
         cached_as,
@@ -240,7 +244,7 @@ async fn describe(
     let ctx = CallContext {
         plugin: name.into(),
         tool: None,
-        progress: None,
+        client: Default::default(),
     };
     let reserved = budget
         .admit(name, describe_limits, Wait::Load)

@@ -31,7 +31,7 @@ use crate::observe::audit::AuditLog;
 use crate::policy::grants::{self, Grants};
 use crate::policy::lock::{self, Approval, LockFile};
 use crate::policy::manifest::Capabilities;
-use crate::policy::operator::OperatorPolicy;
+use crate::policy::operator::{Concurrency, OperatorPolicy};
 use crate::sandbox::{ArtifactCache, Sandbox};
 use approval::{explain, record_approvals};
 use background::{Background, Running};
@@ -390,6 +390,7 @@ fn settle(
         grants,
         disabled,
         namespaced,
+        concurrency,
         review,
         requested,
         limit_notices,
@@ -418,6 +419,7 @@ fn settle(
             grants: Arc::new(grants),
             disabled,
             namespaced,
+            concurrency,
             loading: settings.loading,
         },
         file,
@@ -431,6 +433,7 @@ struct Decided {
     grants: Grants,
     disabled: Vec<String>,
     namespaced: bool,
+    concurrency: Concurrency,
     review: lock::Review,
     requested: Capabilities,
     /// Limits clamped to the operator's ceilings, and such.
@@ -446,6 +449,7 @@ impl Decided {
             && loaded.grants.same_as(&self.grants)
             && loaded.disabled_tools == self.disabled
             && loaded.namespaced == self.namespaced
+            && loaded.concurrency == self.concurrency
     }
 }
 
@@ -512,6 +516,7 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
             .map(|p| p.disabled_tools.clone())
             .unwrap_or_default(),
         namespaced: !narrowing.is_some_and(|p| p.unprefixed),
+        concurrency: narrowing.map(|p| p.concurrency).unwrap_or_default(),
         review,
         requested,
         limit_notices: limit_notices.iter().map(ToString::to_string).collect(),

@@ -6,18 +6,19 @@
 use std::sync::{Arc, OnceLock, RwLock, Weak};
 use std::time::Instant;
 
-use base64::Engine as _;
-use rmcp::model::{CallToolResult, ContentBlock, JsonObject, ResourceContents};
+use rmcp::model::{CallToolResult, JsonObject};
 use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::budget::{Exhausted, MemoryBudget, Reservation, Wait};
-use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
-use crate::mcp::tool_schema::SchemaValidator;
-use crate::observe::{CallRecord, Denial, Observer, Outcome};
-use crate::sandbox::{
-    CallContext, CallError, Captured, Content, ProgressSink, Sandbox, ToolError, ToolOutput,
+use crate::mcp::call_result::{
+    FailureCode, call_error_message, error_result, outcome_of, success, tool_error_message,
+    with_denials,
 };
+use crate::mcp::gate::Gates;
+use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
+use crate::observe::{CallRecord, Observer, Outcome};
+use crate::sandbox::{CallContext, Captured, ClientLinks, Sandbox};
 
 /// How many schema violations a validation error lists.
 const MAX_REPORTED_VIOLATIONS: usize = 8;
@@ -77,6 +78,8 @@ pub struct Dispatcher {
     registry: RwLock<Arc<Registry>>,
     budget: Arc<MemoryBudget>,
     permits: Semaphore,
+    /// Each plugin's own concurrency limit and queue, in front of `permits`.
+    gates: Gates,
     observer: OnceLock<Observer>,
     /// Plugins loading in the background, which calls to their tools wait for.
     background: OnceLock<Arc<dyn PendingPlugins>>,
@@ -101,6 +104,7 @@ impl Dispatcher {
             registry: RwLock::new(Arc::new(registry)),
             budget,
             permits: Semaphore::new(max_concurrent_calls.max(1)),
+            gates: Gates::new(u32::try_from(max_concurrent_calls).unwrap_or(u32::MAX)),
             observer: OnceLock::new(),
             background: OnceLock::new(),
             announcer: crate::mcp::announce::Announcer::default(),
@@ -242,14 +246,15 @@ impl Dispatcher {
         crate::mcp::primitives::revalidate_cached(self);
     }
 
-    /// Calls the tool exposed as `name`. Tool failures, limit hits and bad
-    /// arguments are `Ok` results with `isError: true`; only an unknown tool
-    /// is an `Err`.
+    /// Calls the tool exposed as `name`. Tool failures, limit hits, bad
+    /// arguments and a cancellation are `Ok` results with `isError: true`
+    /// and a [`FailureCode`]; only an unknown tool is an `Err`. `client`
+    /// carries the client's progress and log sinks and its cancellation.
     pub async fn call(
         &self,
         name: &str,
         arguments: Option<JsonObject>,
-        progress: Option<ProgressSink>,
+        client: ClientLinks,
     ) -> Result<CallToolResult, DispatchError> {
         let registry = self
             .registry_with_tool(name)
@@ -260,66 +265,74 @@ impl Dispatcher {
             .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;
         let started = Instant::now();
         let arguments = Value::Object(arguments.unwrap_or_default());
-        if let Some(message) = schema_violations(entry, &arguments) {
-            tracing::info!(tool = name, "arguments rejected by the input schema");
+        let plugin = &entry.plugin;
+        // A call that ends before its plugin runs: recorded, and answered
+        // with `code` and `message`.
+        let refused = |outcome: Outcome,
+                       code: FailureCode,
+                       message: String|
+         -> Result<CallToolResult, DispatchError> {
             self.observe(&CallRecord {
                 tool: name,
-                plugin: &entry.plugin.name,
+                plugin: &plugin.name,
                 local_tool: &entry.local_name,
                 duration: started.elapsed(),
-                outcome: Outcome::InvalidArguments,
+                outcome,
                 stats: None,
                 denials: &[],
                 arguments: &arguments,
             });
-            return Ok(CallToolResult::error(vec![ContentBlock::text(message)]));
+            Ok(error_result(&code, message))
+        };
+        if let Some(message) = schema_violations(entry, &arguments) {
+            tracing::info!(tool = name, "arguments rejected by the input schema");
+            return refused(
+                Outcome::InvalidArguments,
+                FailureCode::InvalidArguments,
+                message,
+            );
         }
-
-        let plugin = &entry.plugin;
         let compiled = match plugin.code.get().await {
             Ok(compiled) => compiled,
             Err(error) => {
                 tracing::error!(plugin = %plugin.name, %error, "the plugin's code cannot be had");
-                self.observe(&CallRecord {
-                    tool: name,
-                    plugin: &plugin.name,
-                    local_tool: &entry.local_name,
-                    duration: started.elapsed(),
-                    outcome: Outcome::Internal,
-                    stats: None,
-                    denials: &[],
-                    arguments: &arguments,
-                });
-                return Ok(CallToolResult::error(vec![ContentBlock::text(format!(
-                    "the plugin `{}` cannot run: {error}",
-                    plugin.name
-                ))]));
+                let message = format!("the plugin `{}` cannot run: {error}", plugin.name);
+                return refused(Outcome::Internal, FailureCode::Internal, message);
             }
         };
-        let _admission = match self.admit(plugin).await {
-            Ok(admission) => admission,
-            Err(AdmitError::ShuttingDown) => return Err(DispatchError::ShuttingDown),
-            Err(AdmitError::Budget(refused)) => {
-                self.observe(&CallRecord {
-                    tool: name,
-                    plugin: &plugin.name,
-                    local_tool: &entry.local_name,
-                    duration: started.elapsed(),
-                    outcome: Outcome::Limit("memory_budget"),
-                    stats: None,
-                    denials: &[],
-                    arguments: &arguments,
-                });
-                return Ok(CallToolResult::error(vec![ContentBlock::text(
-                    refused.to_string(),
-                )]));
+        let cancelled = || {
+            tracing::info!(
+                tool = name,
+                "call cancelled by the client before it started"
+            );
+            let message = "the call was cancelled by the client before it started".to_owned();
+            refused(Outcome::Cancelled, FailureCode::Cancelled, message)
+        };
+        let cancel = client.cancel.clone();
+        let gate = self.gates.get(&plugin.name, plugin.concurrency);
+        let _pass = match until_cancelled(cancel.as_ref(), gate.enter(&plugin.name)).await {
+            None => return cancelled(),
+            Some(Ok(pass)) => pass,
+            Some(Err(busy)) => {
+                tracing::warn!(tool = name, "{busy}");
+                let code = FailureCode::LimitExceeded("queue");
+                return refused(Outcome::Limit("queue"), code, busy.to_string());
+            }
+        };
+        let _admission = match until_cancelled(cancel.as_ref(), self.admit(plugin)).await {
+            None => return cancelled(),
+            Some(Ok(admission)) => admission,
+            Some(Err(AdmitError::ShuttingDown)) => return Err(DispatchError::ShuttingDown),
+            Some(Err(AdmitError::Budget(exhausted))) => {
+                let code = FailureCode::LimitExceeded("memory_budget");
+                return refused(Outcome::Limit("memory_budget"), code, exhausted.to_string());
             }
         };
         let _in_flight = crate::observe::metrics::call_in_flight();
         let ctx = CallContext {
             plugin: plugin.name.as_str().into(),
             tool: Some(entry.local_name.as_str().into()),
-            progress,
+            client,
         };
         let report = self
             .sandbox
@@ -361,15 +374,11 @@ impl Dispatcher {
             denials: &report.denials,
             arguments: &arguments,
         });
-        let outcome = match &result {
-            Ok(_) => "ok",
-            Err(_) => "error",
-        };
         tracing::info!(
             target: "warden::call",
             tool = name,
             plugin = %plugin.name,
-            outcome,
+            outcome = observed.label(),
             total_us = started.elapsed().as_micros() as u64,
             instantiate_us = stats.instantiate.as_micros() as u64,
             call_us = stats.call.as_micros() as u64,
@@ -381,30 +390,24 @@ impl Dispatcher {
         crate::mcp::primitives::announce(self, plugin, &report.announcements).await;
         Ok(result.unwrap_or_else(|message| {
             tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
-            CallToolResult::error(vec![ContentBlock::text(message)])
+            error_result(&FailureCode::of(observed, &report.denials), message)
         }))
     }
 }
 
-/// How the sandbox's outcome classifies, before the result is mapped.
-fn outcome_of<T>(outcome: &Result<Result<T, ToolError>, CallError>) -> Outcome {
-    match outcome {
-        Ok(Ok(_)) => Outcome::Ok,
-        Ok(Err(ToolError::InvalidArguments(_))) => Outcome::InvalidArguments,
-        Ok(Err(_)) => Outcome::ToolError,
-        Err(CallError::Limit(limit)) => Outcome::Limit(limit.kind()),
-        Err(CallError::Trap { .. }) => Outcome::Crash,
-        Err(CallError::Internal(_)) => Outcome::Internal,
+/// `future`'s output, or `None` when `cancel` fires first.
+async fn until_cancelled<F: std::future::Future>(
+    cancel: Option<&tokio_util::sync::CancellationToken>,
+    future: F,
+) -> Option<F::Output> {
+    match cancel {
+        None => Some(future.await),
+        Some(cancel) => tokio::select! {
+            biased;
+            () = cancel.cancelled() => None,
+            output = future => Some(output),
+        },
     }
-}
-
-/// Appends the capabilities the sandbox refused during the call.
-fn with_denials(message: String, denials: &[Denial]) -> String {
-    if denials.is_empty() {
-        return message;
-    }
-    let lines: Vec<String> = denials.iter().map(|d| format!("- {d}")).collect();
-    format!("{message}\n\nThe sandbox refused:\n{}", lines.join("\n"))
 }
 
 /// `None` when the arguments satisfy the tool's input schema, else a message
@@ -439,101 +442,6 @@ fn schema_violations(entry: &ToolEntry, arguments: &Value) -> Option<String> {
         message.push_str("\n- ... and more");
     }
     Some(message)
-}
-
-/// Maps a successful plugin output to MCP content, checking structured
-/// content against the output schema.
-fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolResult, String> {
-    let mut content: Vec<ContentBlock> = output
-        .content
-        .into_iter()
-        .enumerate()
-        .map(|(index, part)| {
-            content_block(part, || {
-                format!(
-                    "warden://{}/{}/blob/{index}",
-                    entry.plugin.name, entry.local_name
-                )
-            })
-        })
-        .collect();
-    let structured = match output.structured {
-        None => None,
-        Some(text) => Some(serde_json::from_str::<Value>(&text).map_err(|e| {
-            format!(
-                "the plugin returned structured content that is not valid JSON ({e}); \
-                 this is a bug in the plugin `{}`",
-                entry.plugin.name
-            )
-        })?),
-    };
-    let output_validator = entry
-        .output_validator
-        .as_deref()
-        .map(SchemaValidator::get)
-        .transpose()
-        .map_err(|error| format!("`{}` cannot be checked: {error}", entry.tool.name))?;
-    if let (Some(validator), Some(value)) = (output_validator, &structured)
-        && let Some(error) = validator.iter_errors(value).next()
-    {
-        return Err(format!(
-            "the plugin returned structured content that does not match its output \
-             schema ({error}); this is a bug in the plugin `{}`",
-            entry.plugin.name
-        ));
-    }
-    if entry.output_validator.is_some() && structured.is_none() {
-        return Err(format!(
-            "the tool declares an output schema but returned no structured content; \
-             this is a bug in the plugin `{}`",
-            entry.plugin.name
-        ));
-    }
-    if content.is_empty()
-        && let Some(value) = &structured
-    {
-        content.push(ContentBlock::text(value.to_string()));
-    }
-    let mut result = CallToolResult::success(content);
-    result.structured_content = structured;
-    Ok(result)
-}
-
-/// A plugin's content as an MCP content block: text as text, `image/*` and
-/// `audio/*` blobs as images and audio, other blobs as embedded resources at
-/// the URI `uri` makes.
-pub(crate) fn content_block(part: Content, uri: impl FnOnce() -> String) -> ContentBlock {
-    match part {
-        Content::Text(text) => ContentBlock::text(text),
-        Content::Blob(blob) => {
-            let data = base64::engine::general_purpose::STANDARD.encode(&blob.data);
-            let mime = blob.mime_type;
-            if mime.starts_with("image/") {
-                ContentBlock::image(data, mime)
-            } else if mime.starts_with("audio/") {
-                ContentBlock::audio(data, mime)
-            } else {
-                ContentBlock::resource(ResourceContents::blob(data, uri()).with_mime_type(mime))
-            }
-        }
-    }
-}
-
-fn tool_error_message(error: &ToolError) -> String {
-    match error {
-        ToolError::InvalidArguments(message) => format!("invalid arguments: {message}"),
-        ToolError::Failed(message) => message.clone(),
-        ToolError::UnknownTool(message) => {
-            format!("the plugin does not implement this tool: {message}")
-        }
-    }
-}
-
-fn call_error_message(error: &CallError) -> String {
-    match error {
-        CallError::Limit(limit) => format!("the call was stopped: {limit}"),
-        other => other.to_string(),
-    }
 }
 
 /// Sends what a guest wrote to stdout and stderr to the host's log.

@@ -9,9 +9,12 @@
 //! - [`server`]: the rmcp `ServerHandler`, shared by stdio and HTTP.
 
 pub mod announce;
+pub mod call_result;
 pub mod catalog;
 pub mod descriptor_caps;
 pub mod dispatch;
+pub(crate) mod forward;
+pub(crate) mod gate;
 pub mod names;
 pub mod primitives;
 pub mod registry;

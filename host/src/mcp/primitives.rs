@@ -13,9 +13,8 @@ use rmcp::model::{
 use serde_json::Value;
 
 use crate::mcp::announce::Changes;
-use crate::mcp::dispatch::{
-    Admission, AdmitError, DispatchError, Dispatcher, content_block, log_guest_output,
-};
+use crate::mcp::call_result::content_block;
+use crate::mcp::dispatch::{Admission, AdmitError, DispatchError, Dispatcher, log_guest_output};
 use crate::mcp::registry::{LoadedPlugin, PluginStatus};
 use crate::sandbox::{
     Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
@@ -65,7 +64,7 @@ fn context(plugin: &LoadedPlugin, what: String) -> CallContext {
     CallContext {
         plugin: plugin.name.as_str().into(),
         tool: Some(what.into()),
-        progress: None,
+        client: Default::default(),
     }
 }
 
@@ -455,7 +454,7 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
     let ctx = CallContext {
         plugin: plugin.name.as_str().into(),
         tool: None,
-        progress: None,
+        client: Default::default(),
     };
     let report = dispatcher
         .sandbox()

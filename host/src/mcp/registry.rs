@@ -22,6 +22,7 @@ use crate::mcp::names::UniqueNames;
 use crate::mcp::tool_schema::{SchemaValidator, compile_schema, schema_object};
 use crate::policy::grants::Grants;
 use crate::policy::manifest::{Capabilities, Manifest};
+use crate::policy::operator::Concurrency;
 use crate::sandbox::{
     CachedAs, Description, PluginCode, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
     ToolDescriptor,
@@ -61,6 +62,9 @@ pub struct LoadedPlugin {
     /// Whether names and URIs carry the plugin's name (`PLUGIN_TOOL`,
     /// `PLUGIN+URI`); `false` with `plugins.NAME.namespace = false`.
     pub namespaced: bool,
+    /// How many of its calls run at once and may wait
+    /// (`plugins.NAME.sequential`, `max_concurrent_calls`, `max_queued_calls`).
+    pub concurrency: Concurrency,
     /// How long compiling and describing took.
     pub load_time: Duration,
     /// What checking its description against the caps skipped
@@ -115,6 +119,7 @@ impl LoadedPlugin {
             prompts: description.prompts,
             disabled_tools: self.disabled_tools.clone(),
             namespaced: self.namespaced,
+            concurrency: self.concurrency,
             load_time: self.load_time,
             notices: Vec::new(),
             cached_as: self.cached_as.clone(),

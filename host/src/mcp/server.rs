@@ -12,18 +12,22 @@
 //! and `-32602` (invalid params) for 2026-07-28 clients, as each revision
 //! specifies.
 
-use std::sync::Arc;
+// MCP logging (`logging/setLevel`, `LoggingLevel`) is deprecated by SEP-2577, and still served.
+#![allow(deprecated)]
+
+use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
     CompleteResult, ErrorCode, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse,
     Implementation, InitializeRequestParams, InitializeResult, ListPromptsRequestMethod,
     ListPromptsResult, ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
-    ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, PaginatedRequestParams,
-    ProgressNotificationParam, PromptsCapability, ProtocolVersion, ReadResourceRequestMethod,
+    ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, LoggingLevel,
+    PaginatedRequestParams, PromptsCapability, ProtocolVersion, ReadResourceRequestMethod,
     ReadResourceRequestParams, ReadResourceResponse, ResourcesCapability, ServerCapabilities,
-    ServerConfig, SubscribeRequestMethod, SubscribeRequestParams, SubscriptionFilter, Tool,
-    ToolsCapability, UnsubscribeRequestMethod, UnsubscribeRequestParams,
+    ServerConfig, SetLevelRequestMethod, SetLevelRequestParams, SubscribeRequestMethod,
+    SubscribeRequestParams, SubscriptionFilter, Tool, ToolsCapability, UnsubscribeRequestMethod,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -32,14 +36,11 @@ use serde_json::json;
 use crate::mcp::announce::Session;
 use crate::mcp::catalog::Offers;
 use crate::mcp::dispatch::{DispatchError, Dispatcher};
+use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
-use crate::sandbox::ProgressSink;
 
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 200;
-/// Least time between two progress notifications of one call (at most ten
-/// per second); reports in between are coalesced into the latest.
-const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// Warden's MCP handler. Each instance is one client session; all sessions
 /// share the dispatcher.
@@ -47,6 +48,9 @@ const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_millis(
 pub struct WardenServer {
     dispatcher: Arc<Dispatcher>,
     session: Arc<Session>,
+    /// The level the client set with `logging/setLevel` (2025-11-25); no
+    /// log messages go to the client before it sets one.
+    log_level: Arc<Mutex<Option<LoggingLevel>>>,
 }
 
 impl WardenServer {
@@ -57,6 +61,18 @@ impl WardenServer {
         Self {
             dispatcher,
             session,
+            log_level: Arc::default(),
+        }
+    }
+
+    /// The level of log messages this request's client wants: the
+    /// request's `_meta` `io.modelcontextprotocol/logLevel` at 2026-07-28,
+    /// the session's `logging/setLevel` before; `None` for none.
+    fn log_level(&self, context: &RequestContext<RoleServer>) -> Option<LoggingLevel> {
+        if is_stateless_revision(context) {
+            context.meta.log_level()
+        } else {
+            *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
         }
     }
 
@@ -146,6 +162,8 @@ impl ServerHandler for WardenServer {
         if offers.completions {
             capabilities.completions = Some(Default::default());
         }
+        // Plugin log messages, at the level the client asks for.
+        capabilities.logging = Some(Default::default());
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("warden", env!("CARGO_PKG_VERSION")))
             .with_instructions(
@@ -375,53 +393,22 @@ impl ServerHandler for WardenServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        // Progress reports are forwarded by a task of their own, coalesced:
-        // the latest report at most once per PROGRESS_INTERVAL, and the last
-        // one as soon as the call ends. The task is awaited so that the last
-        // report reaches the client before the result does.
-        let (progress, forwarder) = match context.meta.get_progress_token() {
-            None => (None, None),
-            Some(token) => {
-                let (sink, mut stream) = ProgressSink::new();
-                let peer = context.peer.clone();
-                let forwarder = tokio::spawn(async move {
-                    let mut sent = 0u64;
-                    while let Some(report) = stream.next(PROGRESS_INTERVAL).await {
-                        let mut param =
-                            ProgressNotificationParam::new(token.clone(), report.progress);
-                        param.total = report.total;
-                        param.message = report.message;
-                        if let Err(e) = peer.notify_progress(param).await {
-                            tracing::debug!("progress notification not sent: {e}");
-                            break;
-                        }
-                        sent += 1;
-                    }
-                    tracing::debug!(
-                        received = stream.received(),
-                        sent,
-                        "progress reports forwarded"
-                    );
-                });
-                (Some(sink), Some(forwarder))
-            }
-        };
-        let call = self
+        let level = self.log_level(&context);
+        let logger = level.and_then(|_| {
+            let registry = self.dispatcher.registry();
+            registry.tool(&request.name).map(|e| e.plugin.name.clone())
+        });
+        let (forwarders, mut links) = Forwarders::start(&context, level, logger);
+        // A cancelled call ends in the sandbox (the instance is dropped at
+        // its next epoch tick) and is recorded like any other outcome.
+        links.cancel = Some(context.ct.clone());
+        let result = self
             .dispatcher
-            .call(&request.name, request.arguments, progress.clone());
-        let result = tokio::select! {
-            result = call => result,
-            () = context.ct.cancelled() => {
-                if let Some(progress) = &progress {
-                    progress.finish();
-                }
-                tracing::info!(tool = %request.name, "call cancelled by the client");
-                return Err(ErrorData::internal_error("the call was cancelled", None));
-            }
-        };
-        if let (Some(progress), Some(forwarder)) = (progress, forwarder) {
-            progress.finish();
-            let _ = forwarder.await;
+            .call(&request.name, request.arguments, links)
+            .await;
+        forwarders.finish().await;
+        if context.ct.is_cancelled() {
+            tracing::info!(tool = %request.name, "call cancelled by the client");
         }
         match result {
             Ok(result) => Ok(result.into()),
@@ -430,6 +417,19 @@ impl ServerHandler for WardenServer {
             }
             Err(e) => Err(ErrorData::internal_error(e.to_string(), None)),
         }
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        if is_stateless_revision(&context) {
+            // 2026-07-28 removed the method: a level comes with each request.
+            return Err(ErrorData::method_not_found::<SetLevelRequestMethod>());
+        }
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = Some(request.level);
+        Ok(())
     }
 }
 

@@ -42,6 +42,8 @@ pub enum Outcome {
     BadOutput,
     /// The host failed to run the call.
     Internal,
+    /// The client cancelled the call.
+    Cancelled,
 }
 
 impl Outcome {
@@ -55,6 +57,7 @@ impl Outcome {
             Outcome::Crash => "crash",
             Outcome::BadOutput => "bad_output",
             Outcome::Internal => "internal",
+            Outcome::Cancelled => "cancelled",
         }
     }
 

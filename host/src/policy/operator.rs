@@ -73,6 +73,37 @@ pub struct PluginPolicy {
     pub http_max_requests: Option<u32>,
     /// `http_max_response`: at most this many bytes per response body.
     pub http_max_response: Option<u64>,
+    /// `sequential`, `max_concurrent_calls`, `max_queued_calls`.
+    pub concurrency: Concurrency,
+}
+
+/// How many calls of one plugin run at once, and how many more may wait
+/// (`[plugins.NAME]` `sequential = true`, `max_concurrent_calls`,
+/// `max_queued_calls`). Calls beyond both fail at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Concurrency {
+    /// Calls that run at once; `None`: as many as the server allows
+    /// (`max_concurrent_calls` in `warden.toml`'s top level). `sequential`
+    /// is 1: calls run one at a time, in the order they arrived.
+    pub running: Option<u32>,
+    /// Calls that may wait for a turn besides those running.
+    pub queued: u32,
+}
+
+impl Concurrency {
+    /// `max_queued_calls` when unset.
+    pub const DEFAULT_QUEUED: u32 = 64;
+    /// The largest `max_queued_calls`.
+    pub const MAX_QUEUED: u32 = 10_000;
+}
+
+impl Default for Concurrency {
+    fn default() -> Self {
+        Self {
+            running: None,
+            queued: Self::DEFAULT_QUEUED,
+        }
+    }
 }
 
 /// `[policy]` as written.
@@ -103,6 +134,46 @@ pub(crate) struct RawPluginPolicy {
     http_max_requests: Option<toml::Value>,
     http_max_response: Option<toml::Value>,
     namespace: Option<bool>,
+    sequential: Option<bool>,
+    max_concurrent_calls: Option<u32>,
+    max_queued_calls: Option<u32>,
+}
+
+impl RawPluginPolicy {
+    /// `sequential`, `max_concurrent_calls` and `max_queued_calls`, checked.
+    fn concurrency(&self, name: &str, path: &Path) -> Result<Concurrency, ConfigError> {
+        let field = |key: &str| format!("plugins.{name}.{key}");
+        let running = match (self.sequential, self.max_concurrent_calls) {
+            (Some(true), Some(n)) if n != 1 => {
+                return Err(invalid(
+                    path,
+                    &field("max_concurrent_calls"),
+                    n.to_string(),
+                    "`sequential = true` runs one call at a time; drop one of the two",
+                ));
+            }
+            (Some(true), _) => Some(1),
+            (_, Some(0)) => {
+                return Err(invalid(
+                    path,
+                    &field("max_concurrent_calls"),
+                    "0".into(),
+                    "must be at least 1 (to turn tools off, use disabled_tools)",
+                ));
+            }
+            (_, n) => n,
+        };
+        let queued = self.max_queued_calls.unwrap_or(Concurrency::DEFAULT_QUEUED);
+        if queued > Concurrency::MAX_QUEUED {
+            return Err(invalid(
+                path,
+                &field("max_queued_calls"),
+                queued.to_string(),
+                format!("must be at most {}", Concurrency::MAX_QUEUED),
+            ));
+        }
+        Ok(Concurrency { running, queued })
+    }
 }
 
 impl RawPolicy {
@@ -115,6 +186,7 @@ impl RawPolicy {
     ) -> Result<OperatorPolicy, ConfigError> {
         let mut plugins = BTreeMap::new();
         for (name, raw) in raw_plugins {
+            let concurrency = raw.concurrency(&name.to_string(), path)?;
             let limits = raw
                 .limits
                 .validate()
@@ -174,6 +246,7 @@ impl RawPolicy {
                     http_max_requests,
                     http_max_response,
                     unprefixed: raw.namespace == Some(false),
+                    concurrency,
                 },
             );
         }

@@ -190,6 +190,9 @@ pub enum CallError {
     /// A limit ended the call.
     #[error("{0}")]
     Limit(LimitHit),
+    /// The client cancelled the request; the instance was dropped.
+    #[error("the client cancelled the call")]
+    Cancelled,
     /// The guest trapped (a panic, an out-of-bounds access, ...).
     #[error("the plugin crashed ({trap}){}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Trap {

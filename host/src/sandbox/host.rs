@@ -56,6 +56,9 @@ impl bindings::warden::plugin::log::Host for HostState {
         }
         self.log_budget = self.log_budget.saturating_sub(cost);
         let message = truncate(&message, MAX_LOG_MESSAGE);
+        if let Some(client) = &self.ctx.client.log {
+            client.push(level, &message);
+        }
         // One line in every log format, for every consumer of the log.
         let message = crate::observe::render::escape(&message);
         let plugin = &*self.ctx.plugin;
@@ -72,7 +75,7 @@ impl bindings::warden::plugin::log::Host for HostState {
 
 impl bindings::warden::plugin::progress::Host for HostState {
     fn report(&mut self, progress: f64, total: Option<f64>, message: Option<String>) {
-        if let Some(sink) = &self.ctx.progress {
+        if let Some(sink) = &self.ctx.client.progress {
             // Only the latest report is kept; the forwarder sends at most a
             // few per second.
             sink.report(ProgressReport {

@@ -17,6 +17,7 @@ mod artifacts;
 mod bindings;
 mod calls;
 mod checks;
+pub mod client_log;
 mod code;
 mod digests;
 mod error;
@@ -51,6 +52,7 @@ pub use bindings::{
     ToolOutput,
 };
 pub use checks::output_size;
+pub use client_log::{ClientLog, ClientLogStream, LogMessage};
 pub use code::{MakeCode, PluginCode};
 pub use digests::Digests;
 pub use error::{CallError, LimitHit, LoadError};
@@ -156,7 +158,7 @@ impl std::fmt::Debug for CompiledPlugin {
     }
 }
 
-/// Who a call is for, and where its progress reports go.
+/// Who a call is for, and what its client attached to it.
 #[derive(Debug, Clone)]
 pub struct CallContext {
     /// The plugin's name, for logs.
@@ -164,8 +166,22 @@ pub struct CallContext {
     /// What is being run, for logs: a tool's name, `prompt NAME`,
     /// `resource URI` or `complete`; `None` while describing the plugin.
     pub tool: Option<Arc<str>>,
-    /// Receives the guest's progress reports, if the client asked for them.
+    /// Where progress and log messages go, and what cancels the call.
+    pub client: ClientLinks,
+}
+
+/// What a client attaches to a call; each is `None` when it did not ask.
+#[derive(Debug, Clone, Default)]
+pub struct ClientLinks {
+    /// Receives the guest's progress reports (the client sent a progress
+    /// token).
     pub progress: Option<ProgressSink>,
+    /// Receives the guest's log messages at the client's level or above.
+    pub log: Option<ClientLog>,
+    /// Cancelled when the client cancels the request: the instance is
+    /// dropped at its next epoch tick (or at once when it waits on the host)
+    /// and the call ends as [`CallError::Cancelled`].
+    pub cancel: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Sandbox {
@@ -345,6 +361,7 @@ impl Sandbox {
         let stdout = CapturedOutput::new(log_cap);
         let stderr = CapturedOutput::new(log_cap);
         let plugin_name = ctx.plugin.clone();
+        let cancel = ctx.client.cancel.clone();
 
         let started = Instant::now();
         let wasi = match wasi_context(grants, &stdout, &stderr) {
@@ -407,7 +424,16 @@ impl Sandbox {
             plugin.exports.run(&mut store, &instance, op).await
         };
         let run = Accounted::new(memory.clone(), run);
-        let result = tokio::time::timeout(limits.timeout + HOST_GRACE, run).await;
+        let run = tokio::time::timeout(limits.timeout + HOST_GRACE, run);
+        // `None` when the client cancelled: the instance goes with `run`.
+        let result = match &cancel {
+            None => Some(run.await),
+            Some(cancel) => tokio::select! {
+                biased;
+                result = run => Some(result),
+                () = cancel.cancelled() => None,
+            },
+        };
         let finished = Instant::now();
         let instantiated = instantiated.unwrap_or(finished);
         stats.instantiate = instantiated - started;
@@ -425,21 +451,24 @@ impl Sandbox {
             })
         };
         let outcome = match result {
-            Err(_elapsed) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
-            Ok(Err(account::OverBudget)) => Err(host_memory_hit()),
-            Ok(Ok(Err(_))) if memory.exceeded() => Err(host_memory_hit()),
-            Ok(Ok(Err(e))) => Err(self.classify(e, &store, limits, &stderr)),
-            Ok(Ok(Ok(result))) => {
-                stats.output_bytes = result.size() as u64;
-                if stats.output_bytes > limits.max_output_bytes {
-                    Err(CallError::Limit(LimitHit::Output {
-                        limit: limits.max_output_bytes,
-                        size: stats.output_bytes,
-                    }))
-                } else {
-                    Ok(result)
+            None => Err(CallError::Cancelled),
+            Some(result) => match result {
+                Err(_elapsed) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
+                Ok(Err(account::OverBudget)) => Err(host_memory_hit()),
+                Ok(Ok(Err(_))) if memory.exceeded() => Err(host_memory_hit()),
+                Ok(Ok(Err(e))) => Err(self.classify(e, &store, limits, &stderr)),
+                Ok(Ok(Ok(result))) => {
+                    stats.output_bytes = result.size() as u64;
+                    if stats.output_bytes > limits.max_output_bytes {
+                        Err(CallError::Limit(LimitHit::Output {
+                            limit: limits.max_output_bytes,
+                            size: stats.output_bytes,
+                        }))
+                    } else {
+                        Ok(result)
+                    }
                 }
-            }
+            },
         };
         let denials = store.data().http_hooks.denials();
         let announcements = std::mem::take(&mut store.data_mut().announcements);

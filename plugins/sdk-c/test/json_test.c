@@ -2,7 +2,8 @@
  * (no bindings needed):
  *
  *   python -m ziglang cc -std=c11 -Wall -Wextra -DWARDEN_SDK_NO_BINDINGS \
- *       -I plugins/sdk-c plugins/sdk-c/test/json_test.c plugins/sdk-c/warden.c -o /tmp/json_test
+ *       -I plugins/sdk-c plugins/sdk-c/test/json_test.c plugins/sdk-c/warden_json.c \
+ *       plugins/sdk-c/warden.c -o /tmp/json_test
  *   /tmp/json_test
  *
  * `plugins/sdk-c/test/run` does exactly that with the pinned toolchain. */
