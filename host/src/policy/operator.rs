@@ -186,7 +186,7 @@ impl RawPolicy {
     ) -> Result<OperatorPolicy, ConfigError> {
         let mut plugins = BTreeMap::new();
         for (name, raw) in raw_plugins {
-            let concurrency = raw.concurrency(&name.to_string(), path)?;
+            let concurrency = raw.concurrency(name.as_ref(), path)?;
             let limits = raw
                 .limits
                 .validate()
