@@ -85,10 +85,11 @@ fn targets(quick: bool) -> Vec<Target> {
                 language: "Python (data)",
                 wasm: warden_test_artifacts::DATA_WASM,
                 tool: "files",
-                // No directory is preopened, so it reports an empty /data:
-                // the interpreter's start plus one small function.
+                // No directory is preopened, so it answers that /data is
+                // not there (a tool error): the interpreter's start, the
+                // SDK's dispatch and one small function.
                 arguments: json!({}).to_string(),
-                expect: "/data".into(),
+                expect: "cannot list /data".into(),
             },
             Target {
                 language: "JavaScript (markdown)",

@@ -242,7 +242,24 @@ impl Baseline {
         let _ = plugin;
         drop(store);
         let finished = Instant::now();
-        let output = result.map_err(|e| anyhow::anyhow!("the tool failed: {e:?}"))?;
+        // A tool error is an answer too (the caller checks the text).
+        let output = match result {
+            Ok(output) => output,
+            Err(error) => {
+                return Ok(Timed {
+                    sample: Sample {
+                        total: finished - started,
+                        phases: Some([
+                            instantiated - started,
+                            called - instantiated,
+                            finished - called,
+                        ]),
+                        fuel,
+                    },
+                    text: Some(format!("tool error: {error:?}")),
+                });
+            }
+        };
         let texts: Vec<&str> = output
             .content
             .iter()
