@@ -19,10 +19,10 @@ use rmcp::model::{
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ClientLifecycleMode, ClientServiceExt, RoleClient};
+use rmcp::{ClientHandler, ClientServiceExt, RoleClient};
 use serde_json::{Value, json};
 
-use crate::support::{Plugins, Revision, WARDEN, error_text, ok_text};
+use crate::support::{Plugins, Revision, WARDEN, error_text, ok_text, speaking};
 
 /// A client that keeps every log message it is sent.
 #[derive(Debug, Clone)]
@@ -85,18 +85,7 @@ impl Served {
             .stderr(Stdio::from(stderr))
             .spawn()
             .expect("spawn warden");
-        let (version, lifecycle) = match revision {
-            Revision::Legacy => (
-                ProtocolVersion::V_2025_11_25,
-                ClientLifecycleMode::Initialize,
-            ),
-            Revision::Stateless => (
-                ProtocolVersion::V_2026_07_28,
-                ClientLifecycleMode::Discover {
-                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                },
-            ),
-        };
+        let (version, lifecycle) = speaking(revision);
         let messages = Arc::new(Mutex::new(Vec::new()));
         let listener = Listener {
             version,

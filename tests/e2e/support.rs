@@ -237,18 +237,7 @@ impl Server {
                 }
             });
         }
-        let (version, lifecycle) = match revision {
-            Revision::Legacy => (
-                ProtocolVersion::V_2025_11_25,
-                ClientLifecycleMode::Initialize,
-            ),
-            Revision::Stateless => (
-                ProtocolVersion::V_2026_07_28,
-                ClientLifecycleMode::Discover {
-                    preferred_versions: vec![ProtocolVersion::V_2026_07_28],
-                },
-            ),
-        };
+        let (version, lifecycle) = speaking(revision);
         let client = TestClient { version, events }
             .serve_with_lifecycle(transport, lifecycle)
             .await
@@ -388,26 +377,33 @@ pub fn list_json(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Vec<Value> 
     serde_json::from_slice(&out.stdout).expect("`warden list --json` prints JSON")
 }
 
-/// The client handler and lifecycle that speak `revision`, for any transport.
-pub fn client_for(revision: Revision) -> (TestClient, ClientLifecycleMode) {
+/// The protocol version a client announces and the lifecycle it follows to
+/// speak `revision`.
+pub fn speaking(revision: Revision) -> (ProtocolVersion, ClientLifecycleMode) {
     match revision {
         Revision::Legacy => (
-            TestClient {
-                version: ProtocolVersion::V_2025_11_25,
-                events: None,
-            },
+            ProtocolVersion::V_2025_11_25,
             ClientLifecycleMode::Initialize,
         ),
         Revision::Stateless => (
-            TestClient {
-                version: ProtocolVersion::V_2026_07_28,
-                events: None,
-            },
+            ProtocolVersion::V_2026_07_28,
             ClientLifecycleMode::Discover {
                 preferred_versions: vec![ProtocolVersion::V_2026_07_28],
             },
         ),
     }
+}
+
+/// The client handler and lifecycle that speak `revision`, for any transport.
+pub fn client_for(revision: Revision) -> (TestClient, ClientLifecycleMode) {
+    let (version, lifecycle) = speaking(revision);
+    (
+        TestClient {
+            version,
+            events: None,
+        },
+        lifecycle,
+    )
 }
 
 /// Starts `warden serve --plugins DIR` in `cwd` (the workspace root) and
