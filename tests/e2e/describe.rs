@@ -31,8 +31,9 @@ const HOSTILE: &[(&str, &str)] = &[
 ];
 
 /// A folder with `text` and every hostile plugin, and a `warden.toml` that
-/// grants each its mode, gives them the 300 s call timeout and a 2 s
-/// describe timeout.
+/// grants each its mode, gives them the 300 s call timeout, the most fuel
+/// (so that a spinning describe always meets the deadline, not the fuel
+/// limit, however fast the machine) and a 2 s describe timeout.
 fn setup() -> (Plugins, tempfile::TempDir) {
     let mut plugins = Plugins::new().component("text", warden_test_artifacts::TEXT_WASM);
     let mut config = String::from("[loading]\ndescribe_timeout = \"2s\"\n");
@@ -42,7 +43,7 @@ fn setup() -> (Plugins, tempfile::TempDir) {
             .manifest(
                 name,
                 "manifest_version = 1\n[capabilities]\nenv = [\"DESCRIBE_MODE\"]\n\
-                 [limits]\ntimeout = \"300s\"\n",
+                 [limits]\ntimeout = \"300s\"\nfuel = 1_000_000_000_000\n",
             );
         config.push_str(&format!(
             "[plugins.{name}]\nenv_values = {{ DESCRIBE_MODE = \"{mode}\" }}\n"
