@@ -122,6 +122,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
                 value: Secret::new(format!("value {i}")),
             })
             .collect(),
+        ..Grants::default()
     };
 
     let (unused_http, unused_env, unused_dirs) =

@@ -1,6 +1,6 @@
 // Entry of the `markdown` plugin, componentized by ./build.
 //
-// The world (wit/world.wit) is warden:plugin/plugin@0.1.1 plus the wasi:http,
+// The world (wit/world.wit) is warden:plugin/plugin@0.2.0 plus the wasi:http,
 // wasi:io/poll and monotonic-clock imports check_links uses; componentize-js
 // generates the bindings for all of them at build time.
 

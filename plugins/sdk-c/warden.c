@@ -4,8 +4,9 @@
  * `warden:plugin/tools` over the plugin's table `warden_tools` (tool
  * dispatch, argument getters, results, errors) and the imports log and
  * progress, against the bindings that `wit-bindgen c` generates (plugin.h).
- * The JSON reader and writer are in warden_json.c. The glue is left out when
- * WARDEN_SDK_NO_BINDINGS is defined (host-native tests of the plain C part). */
+ * The JSON reader and writer are in warden_json.c, the import `client` in
+ * warden_client.c. The glue is left out when WARDEN_SDK_NO_BINDINGS is
+ * defined (host-native tests of the plain C part). */
 #include "warden.h"
 #include "warden_internal.h"
 
@@ -93,8 +94,6 @@ void warden_buf_free(warden_buf *b) {
 /* The call: arguments and results                                          */
 /* ======================================================================== */
 
-#include "plugin.h"
-
 typedef struct alloc_node {
     struct alloc_node *next;
     max_align_t data[];
@@ -105,9 +104,10 @@ struct warden_call {
     const char *args;
     size_t args_len;
     alloc_node *allocs;
-    /* Text blocks, in order. */
-    warden_buf *texts;
-    size_t n_texts, cap_texts;
+    /* Text blocks and links, in order, as the canonical ABI wants them. */
+    warden_plugin_types_content_t *content;
+    size_t n_content, cap_content;
+    bool oom; /* some content was dropped for want of memory */
     warden_buf structured;
     bool has_structured;
     /* 0: none; else WARDEN_PLUGIN_TYPES_TOOL_ERROR_* + 1. */
@@ -167,37 +167,56 @@ static void invalid(warden_call *call, const char *fmt, ...) {
 
 bool warden_has_error(const warden_call *call) { return call->error_kind != 0; }
 
-static warden_buf *new_text(warden_call *call) {
-    if (call->n_texts == call->cap_texts) {
-        size_t cap = call->cap_texts ? call->cap_texts * 2 : 4;
-        warden_buf *t = realloc(call->texts, cap * sizeof *t);
-        if (!t) {
-            return NULL;
+/* Appends `item`, which the call then owns; frees it when out of memory. */
+static void add_content(warden_call *call, warden_plugin_types_content_t *item, bool ok) {
+    if (ok && call->n_content == call->cap_content) {
+        size_t cap = call->cap_content ? call->cap_content * 2 : 4;
+        warden_plugin_types_content_t *c = realloc(call->content, cap * sizeof *c);
+        ok = c != NULL;
+        if (ok) {
+            call->content = c;
+            call->cap_content = cap;
         }
-        call->texts = t;
-        call->cap_texts = cap;
     }
-    warden_buf *b = &call->texts[call->n_texts++];
-    *b = (warden_buf){0};
-    return b;
+    if (!ok) {
+        warden_plugin_types_content_free(item);
+        call->oom = true;
+        return;
+    }
+    call->content[call->n_content++] = *item;
 }
 
 void warden_text_n(warden_call *call, const char *text, size_t len) {
-    warden_buf *b = new_text(call);
-    if (b) {
-        warden_buf_append(b, text, len);
-    }
+    warden_plugin_types_content_t item = {.tag = WARDEN_PLUGIN_TYPES_CONTENT_TEXT};
+    add_content(call, &item, warden_abi_string(&item.val.text, text, len));
 }
 
 void warden_text(warden_call *call, const char *fmt, ...) {
-    warden_buf *b = new_text(call);
-    if (!b) {
-        return;
-    }
+    warden_buf b = {0};
     va_list ap;
     va_start(ap, fmt);
-    warden_buf_vprintf(b, fmt, ap);
+    warden_buf_vprintf(&b, fmt, ap);
     va_end(ap);
+    if (b.oom) {
+        call->oom = true;
+    } else {
+        warden_text_n(call, b.ptr ? b.ptr : "", b.len);
+    }
+    warden_buf_free(&b);
+}
+
+void warden_resource_link(warden_call *call, const char *uri, const char *name,
+                          const char *title, const char *description,
+                          const char *mime_type, int64_t size) {
+    warden_plugin_types_content_t item = {.tag = WARDEN_PLUGIN_TYPES_CONTENT_RESOURCE_LINK};
+    warden_plugin_types_resource_link_t *link = &item.val.resource_link;
+    link->size.is_some = size >= 0;
+    link->size.val = size >= 0 ? (uint64_t)size : 0;
+    bool ok = warden_abi_cstr(&link->uri, uri) && warden_abi_cstr(&link->name, name) &&
+              warden_abi_opt_cstr(&link->title, title) &&
+              warden_abi_opt_cstr(&link->description, description) &&
+              warden_abi_opt_cstr(&link->mime_type, mime_type);
+    add_content(call, &item, ok);
 }
 
 void warden_structured(warden_call *call, const char *json, size_t len) {
@@ -343,10 +362,9 @@ bool warden_arg_has(warden_call *call, const char *key) {
 /* Canonical ABI glue                                                       */
 /* ======================================================================== */
 
-/* A malloc'ed copy of `len` bytes as valid UTF-8 (invalid sequences become
- * U+FFFD), for the canonical ABI, which traps on invalid UTF-8. Results are
- * freed by the generated post-return functions with free(). */
-static bool abi_string(plugin_string_t *out, const char *s, size_t len) {
+/* See warden_internal.h. Results are freed by the generated post-return
+ * functions with free(). */
+bool warden_abi_string(plugin_string_t *out, const char *s, size_t len) {
     const unsigned char *p = (const unsigned char *)s;
     size_t bad = 0;
     for (size_t i = 0; i < len;) {
@@ -359,18 +377,13 @@ static bool abi_string(plugin_string_t *out, const char *s, size_t len) {
         }
     }
     size_t size = len + 2 * bad; /* each bad byte (1) becomes 3 bytes */
-    if (size == 0) {
-        /* Like the generated *_dup: nothing allocated, and the generated
-         * *_free and post-return functions free nothing when len is 0. */
-        out->ptr = NULL;
-        out->len = 0;
-        return true;
-    }
-    uint8_t *dst = malloc(size);
+    /* Empty allocates nothing: the generated *_free and post-return functions
+     * free nothing when len is 0. */
+    uint8_t *dst = size ? malloc(size) : NULL;
+    out->ptr = dst;
+    out->len = dst ? size : 0;
     if (!dst) {
-        out->ptr = NULL;
-        out->len = 0;
-        return false;
+        return size == 0;
     }
     if (bad == 0) {
         memcpy(dst, s, len);
@@ -389,19 +402,16 @@ static bool abi_string(plugin_string_t *out, const char *s, size_t len) {
             }
         }
     }
-    out->ptr = dst;
-    out->len = size;
     return true;
 }
 
-static bool abi_cstr(plugin_string_t *out, const char *s) { return abi_string(out, s, strlen(s)); }
+bool warden_abi_cstr(plugin_string_t *out, const char *s) {
+    return warden_abi_string(out, s ? s : "", s ? strlen(s) : 0);
+}
 
-static bool abi_opt_cstr(plugin_option_string_t *out, const char *s) {
+bool warden_abi_opt_cstr(plugin_option_string_t *out, const char *s) {
     out->is_some = s != NULL;
-    if (!s) {
-        return true;
-    }
-    return abi_cstr(&out->val, s);
+    return !s || warden_abi_cstr(&out->val, s);
 }
 
 static plugin_option_bool_t hint(unsigned flags, unsigned yes, unsigned no) {
@@ -416,6 +426,26 @@ static plugin_option_bool_t hint(unsigned flags, unsigned yes, unsigned no) {
     return o;
 }
 
+/* The client features in `flags` (WARDEN_REQUIRES_*). */
+static void requires(unsigned flags, warden_plugin_types_list_client_feature_t *out) {
+    static const unsigned FLAGS[] = {WARDEN_REQUIRES_SAMPLING, WARDEN_REQUIRES_ELICITATION,
+                                     WARDEN_REQUIRES_ROOTS};
+    static const warden_plugin_types_client_feature_t FEATURES[] = {
+        WARDEN_PLUGIN_TYPES_CLIENT_FEATURE_SAMPLING, WARDEN_PLUGIN_TYPES_CLIENT_FEATURE_ELICITATION,
+        WARDEN_PLUGIN_TYPES_CLIENT_FEATURE_ROOTS};
+    out->ptr = NULL;
+    out->len = 0;
+    for (size_t i = 0; i < sizeof FLAGS / sizeof FLAGS[0]; i++) {
+        if (!(flags & FLAGS[i])) {
+            continue;
+        }
+        if (!out->ptr && !(out->ptr = malloc(sizeof FEATURES))) {
+            abort();
+        }
+        out->ptr[out->len++] = FEATURES[i];
+    }
+}
+
 void exports_warden_plugin_tools_list_tools(exports_warden_plugin_tools_list_tool_descriptor_t *ret) {
     size_t n = warden_tools_count;
     ret->ptr = n ? calloc(n, sizeof *ret->ptr) : NULL;
@@ -426,11 +456,12 @@ void exports_warden_plugin_tools_list_tools(exports_warden_plugin_tools_list_too
     for (size_t i = 0; i < n; i++) {
         const warden_tool *t = &warden_tools[i];
         exports_warden_plugin_tools_tool_descriptor_t *d = &ret->ptr[i];
-        bool ok = abi_cstr(&d->name, t->name) && abi_opt_cstr(&d->title, t->title) &&
-                  abi_cstr(&d->description, t->description ? t->description : "") &&
-                  abi_cstr(&d->input_schema, t->input_schema ? t->input_schema
-                                                             : "{\"type\":\"object\"}") &&
-                  abi_opt_cstr(&d->output_schema, t->output_schema);
+        bool ok = warden_abi_cstr(&d->name, t->name) &&
+                  warden_abi_opt_cstr(&d->title, t->title) &&
+                  warden_abi_cstr(&d->description, t->description) &&
+                  warden_abi_cstr(&d->input_schema, t->input_schema ? t->input_schema
+                                                                    : "{\"type\":\"object\"}") &&
+                  warden_abi_opt_cstr(&d->output_schema, t->output_schema);
         if (!ok) {
             abort();
         }
@@ -438,6 +469,7 @@ void exports_warden_plugin_tools_list_tools(exports_warden_plugin_tools_list_too
         d->annotations.destructive = hint(t->flags, WARDEN_DESTRUCTIVE, WARDEN_NOT_DESTRUCTIVE);
         d->annotations.idempotent = hint(t->flags, WARDEN_IDEMPOTENT, 0);
         d->annotations.open_world = hint(t->flags, WARDEN_OPEN_WORLD, WARDEN_CLOSED_WORLD);
+        requires(t->flags, &d->requires_);
         ret->len = i + 1;
     }
 }
@@ -448,10 +480,10 @@ static void call_free(warden_call *call) {
         free(call->allocs);
         call->allocs = next;
     }
-    for (size_t i = 0; i < call->n_texts; i++) {
-        warden_buf_free(&call->texts[i]);
+    for (size_t i = 0; i < call->n_content; i++) {
+        warden_plugin_types_content_free(&call->content[i]);
     }
-    free(call->texts);
+    free(call->content);
     warden_buf_free(&call->structured);
     warden_buf_free(&call->error);
 }
@@ -460,7 +492,7 @@ static bool set_tool_error(exports_warden_plugin_tools_tool_error_t *err, uint8_
                            const char *msg, size_t len) {
     err->tag = tag;
     /* Every case of tool-error carries a string in the same place. */
-    if (!abi_string(&err->val.invalid_arguments, msg, len)) {
+    if (!warden_abi_string(&err->val.invalid_arguments, msg, len)) {
         abort();
     }
     return false;
@@ -501,35 +533,25 @@ bool exports_warden_plugin_tools_call_tool(plugin_string_t *name, plugin_string_
         const char *msg = call.error.ptr ? call.error.ptr : "error";
         size_t len = call.error.ptr ? call.error.len : 5;
         ok = set_tool_error(err, (uint8_t)(call.error_kind - 1), msg, len);
+    } else if (call.oom || call.structured.oom) {
+        static const char OOM[] = "out of memory while building the result";
+        ok = set_tool_error(err, WARDEN_PLUGIN_TYPES_TOOL_ERROR_FAILED, OOM, sizeof OOM - 1);
     } else {
-        bool oom = call.structured.oom;
-        for (size_t i = 0; i < call.n_texts; i++) {
-            oom |= call.texts[i].oom;
+        /* The content is handed over as it is (an empty list is NULL). */
+        ret->content.ptr = call.n_content ? call.content : NULL;
+        ret->content.len = call.n_content;
+        if (call.n_content) {
+            call.content = NULL;
+            call.n_content = 0;
         }
-        if (oom) {
-            static const char OOM[] = "out of memory while building the result";
-            ok = set_tool_error(err, WARDEN_PLUGIN_TYPES_TOOL_ERROR_FAILED, OOM, sizeof OOM - 1);
-        } else {
-            ret->content.len = call.n_texts;
-            ret->content.ptr = call.n_texts ? calloc(call.n_texts, sizeof *ret->content.ptr) : NULL;
-            if (call.n_texts && !ret->content.ptr) {
-                abort();
-            }
-            for (size_t i = 0; i < call.n_texts; i++) {
-                ret->content.ptr[i].tag = WARDEN_PLUGIN_TYPES_CONTENT_TEXT;
-                const warden_buf *t = &call.texts[i];
-                if (!abi_string(&ret->content.ptr[i].val.text, t->ptr ? t->ptr : "", t->len)) {
-                    abort();
-                }
-            }
-            ret->structured.is_some = call.has_structured;
-            if (call.has_structured &&
-                !abi_string(&ret->structured.val, call.structured.ptr ? call.structured.ptr : "null",
-                            call.structured.ptr ? call.structured.len : 4)) {
-                abort();
-            }
-            ok = true;
+        ret->structured.is_some = call.has_structured;
+        if (call.has_structured &&
+            !warden_abi_string(&ret->structured.val,
+                               call.structured.ptr ? call.structured.ptr : "null",
+                               call.structured.ptr ? call.structured.len : 4)) {
+            abort();
         }
+        ok = true;
     }
     call_free(&call);
     plugin_string_free(name);
@@ -548,7 +570,7 @@ void warden_log(warden_log_level level, const char *fmt, ...) {
     warden_buf_vprintf(&b, fmt, ap);
     va_end(ap);
     plugin_string_t msg;
-    if (b.oom || !abi_string(&msg, b.ptr ? b.ptr : "", b.len)) {
+    if (b.oom || !warden_abi_string(&msg, b.ptr ? b.ptr : "", b.len)) {
         warden_buf_free(&b);
         return;
     }
@@ -560,7 +582,7 @@ void warden_log(warden_log_level level, const char *fmt, ...) {
 
 void warden_progress(double progress, double total, const char *msg) {
     plugin_string_t m;
-    if (msg && !abi_cstr(&m, msg)) {
+    if (msg && !warden_abi_cstr(&m, msg)) {
         return;
     }
     /* Options are passed as pointers, NULL for none; the import borrows them. */

@@ -10,11 +10,16 @@
 // generates them from the WIT world at build time; plain node cannot load
 // this file (use warden.js in tests).
 
-import { log as hostLog } from 'warden:plugin/log@0.1.1';
-import { report } from 'warden:plugin/progress@0.1.1';
-import { exportTools as exportWith, makeLog, makeProgress } from './warden.js';
+import { log as hostLog } from 'warden:plugin/log@0.2.0';
+import { report } from 'warden:plugin/progress@0.2.0';
+import { sample as hostSample, elicit as hostElicit, listRoots as hostListRoots } from 'warden:plugin/client@0.2.0';
+import { exportTools as exportWith, makeClient, makeLog, makeProgress } from './warden.js';
 
-export { InvalidArguments, ToolFailed, tool, output, text, blob, checkArguments } from './warden.js';
+export {
+  InvalidArguments, ToolFailed, ClientError, tool, output, text, blob, resourceLink, checkArguments,
+} from './warden.js';
+
+const hostClient = { sample: hostSample, elicit: hostElicit, listRoots: hostListRoots };
 
 /** Logs into the host's log: log.info('...'), log.warn('...'), log('debug', '...'). */
 export const log = makeLog(hostLog);
@@ -22,7 +27,15 @@ export const log = makeLog(hostLog);
 /** Reports progress of the current call: progress(done, total?, message?). */
 export const progress = makeProgress(report);
 
+/**
+ * Requests to the MCP client during a call (also `ctx.client` in a handler):
+ * `await sample(prompt, options?)`, `await elicit(message, schema)`,
+ * `await elicitUrl(message, url)`, `await listRoots()`; see makeClient in
+ * warden.js. They throw ClientError when the host gives no answer.
+ */
+export const { sample, elicit, elicitUrl, listRoots } = makeClient(hostClient);
+
 /** The object to export as `tools`: export const tools = exportTools([...]). */
 export function exportTools(tools) {
-  return exportWith(tools, { log: hostLog, report });
+  return exportWith(tools, { log: hostLog, report, client: hostClient });
 }

@@ -11,15 +11,17 @@
 //
 // This module imports nothing from the component world, so plain node can
 // load and test it. `component.js` wires it to the `warden:plugin` imports
-// (log, progress) and is what a plugin's entry file uses.
+// (log, progress, client) and is what a plugin's entry file uses.
 //
-// The `tools` export of the world `warden:plugin/plugin@0.1.1` is, in
+// The `tools` export of the world `warden:plugin/plugin@0.2.0` is, in
 // componentize-js terms, an exported object `tools` with `listTools()` and
 // `callTool(name, argumentsJson)`. Records are objects with camelCase fields,
-// `option<T>` is T or undefined, variants are `{ tag, val }`, and a
-// `result` is returned as `{ tag: 'ok' | 'err', val }`. `exportTools` builds
-// that object; `callTool` never throws (a thrown value that is not an
-// explicit error result would trap the component).
+// `option<T>` is T or undefined, `u64` is a BigInt, enums are their case
+// names as strings, variants are `{ tag, val }`, and a `result` is returned
+// as `{ tag: 'ok' | 'err', val }`. `exportTools` builds that object;
+// `callTool` never throws (a thrown value that is not an explicit error
+// result would trap the component). An imported function's `result` error
+// is thrown as a ComponentError whose `payload` is the error variant.
 
 /** The arguments passed the schema but cannot be used. */
 export class InvalidArguments extends Error {
@@ -39,10 +41,31 @@ export class ToolFailed extends Error {
   }
 }
 
+/**
+ * The host refused or could not complete a request to the MCP client
+ * (`sample`, `elicit`, `listRoots`). `kind` is `unsupported` (the client did
+ * not declare the feature), `denied` (the plugin was not granted it),
+ * `limit_exceeded` (a per-call limit was reached) or `failed`; `request`
+ * names the request. Uncaught, it fails the tool call with
+ * `REQUEST: KIND: MESSAGE`.
+ */
+export class ClientError extends Error {
+  constructor(kind, message, request) {
+    super(message);
+    this.name = 'ClientError';
+    this.kind = kind;
+    this.request = request;
+  }
+}
+
 const OUTPUT = Symbol.for('warden.output');
 const TOOL = Symbol.for('warden.tool');
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
+const FEATURES = ['sampling', 'elicitation', 'roots'];
+const ROLES = ['user', 'assistant'];
+const CLIENT_ERRORS = { unsupported: 'unsupported', denied: 'denied', 'limit-exceeded': 'limit_exceeded', failed: 'failed' };
+const U32_MAX = 2 ** 32 - 1;
 
 /** A text content block. */
 export function text(value) {
@@ -58,10 +81,31 @@ export function blob(data, mimeType) {
 }
 
 /**
+ * A link to a resource, returned instead of its contents: `uri` (an http(s)
+ * URL, or the URI of one of the plugin's resources, which the host prefixes
+ * like them), `name`, and optionally `title`, `description`, `mimeType` and
+ * `size` (bytes, a number or BigInt).
+ */
+export function resourceLink({ uri, name, title, description, mimeType, size } = {}) {
+  if (typeof uri !== 'string' || uri === '') throw new TypeError('resourceLink: uri must be a non-empty string');
+  if (typeof name !== 'string' || name === '') throw new TypeError('resourceLink: name must be a non-empty string');
+  for (const [key, value] of Object.entries({ title, description, mimeType })) {
+    if (value !== undefined && typeof value !== 'string') throw new TypeError(`resourceLink: ${key} must be a string`);
+  }
+  if (size !== undefined && !(typeof size === 'bigint' ? size >= 0n : Number.isSafeInteger(size) && size >= 0)) {
+    throw new TypeError('resourceLink: size must be a non-negative integer');
+  }
+  return {
+    tag: 'resource-link',
+    val: { uri, name, title, description, mimeType, size: size === undefined ? undefined : BigInt(size) },
+  };
+}
+
+/**
  * A result with several parts: `text` (a string, shown to the model),
  * `structured` (a plain object, sent as structured content; its JSON is added
  * as text when no other content is given) and `content` (more blocks made
- * with `text()` or `blob()`).
+ * with `text()`, `blob()` or `resourceLink()`).
  */
 export function output({ text: body, structured, content = [] } = {}) {
   const blocks = [];
@@ -76,13 +120,14 @@ export function output({ text: body, structured, content = [] } = {}) {
 /**
  * Declares one tool. `spec` holds `name`, `description`, and optionally
  * `title`, `inputSchema` (a JSON Schema object; default: no arguments),
- * `outputSchema` and `annotations` (`readOnly`, `destructive`, `idempotent`,
- * `openWorld`). `handler(args, ctx)` may be async; see `toOutput` for what it
- * may return.
+ * `outputSchema`, `annotations` (`readOnly`, `destructive`, `idempotent`,
+ * `openWorld`) and `requires` (the client features it cannot work without:
+ * `sampling`, `elicitation`, `roots`). `handler(args, ctx)` may be async; see
+ * `toOutput` for what it may return.
  */
 export function tool(spec, handler) {
   if (!spec || typeof spec !== 'object') throw new TypeError('tool(spec, handler): spec must be an object');
-  const { name, title, description, inputSchema = { type: 'object', properties: {} }, outputSchema, annotations = {} } = spec;
+  const { name, title, description, inputSchema = { type: 'object', properties: {} }, outputSchema, annotations = {}, requires = [] } = spec;
   if (typeof name !== 'string' || !NAME.test(name)) {
     throw new TypeError(`tool name ${JSON.stringify(name)} must be 1-64 characters of [a-zA-Z0-9_-]`);
   }
@@ -108,6 +153,12 @@ export function tool(spec, handler) {
   for (const key of Object.keys(annotations)) {
     if (!(key in hints)) throw new TypeError(`tool ${name}: unknown annotation ${key}`);
   }
+  if (!Array.isArray(requires)) throw new TypeError(`tool ${name}: requires must be an array`);
+  for (const feature of requires) {
+    if (!FEATURES.includes(feature)) {
+      throw new TypeError(`tool ${name}: requires ${JSON.stringify(feature)}, not one of ${FEATURES.join(', ')}`);
+    }
+  }
   const descriptor = {
     name,
     title,
@@ -115,6 +166,7 @@ export function tool(spec, handler) {
     inputSchema: JSON.stringify(inputSchema),
     outputSchema: outputSchema === undefined ? undefined : JSON.stringify(outputSchema),
     annotations: hints,
+    requires: [...new Set(requires)],
   };
   return Object.freeze({ [TOOL]: true, name, inputSchema, outputSchema, handler, descriptor });
 }
@@ -122,9 +174,11 @@ export function tool(spec, handler) {
 /**
  * Builds the object the world exports as `tools`. `imports` are the
  * component's imports as functions: `log(level, message)` from
- * `warden:plugin/log` and `report(progress, total, message)` from
- * `warden:plugin/progress`; without them (in tests) logs go to
- * console.error and progress is dropped.
+ * `warden:plugin/log`, `report(progress, total, message)` from
+ * `warden:plugin/progress` and `client` (`{ sample, elicit, listRoots }`)
+ * from `warden:plugin/client`; without them (in tests) logs go to
+ * console.error, progress is dropped and client requests throw ClientError
+ * `unsupported`.
  */
 export function exportTools(tools, imports = {}) {
   const byName = new Map();
@@ -135,6 +189,7 @@ export function exportTools(tools, imports = {}) {
   }
   const log = makeLog(imports.log);
   const progress = makeProgress(imports.report);
+  const client = makeClient(imports.client);
   return {
     listTools() {
       return [...byName.values()].map((t) => t.descriptor);
@@ -150,12 +205,14 @@ export function exportTools(tools, imports = {}) {
           throw new InvalidArguments(`the arguments are not valid JSON: ${e.message}`);
         }
         args = checkArguments(t.inputSchema, args);
-        const value = await t.handler(args, { tool: name, log, progress });
+        const value = await t.handler(args, { tool: name, log, progress, client });
         return { tag: 'ok', val: toOutput(value, t) };
       } catch (e) {
         const error = toToolError(e);
         if (error.tag === 'failed' && !(e && e.toolError)) {
-          log.warn(`${name} failed: ${(e && e.stack) || error.val}`);
+          // SpiderMonkey's `stack` lists only the frames; node's starts with the message.
+          const stack = e && typeof e.stack === 'string' ? e.stack : '';
+          log.warn(`${name} failed: ${stack.startsWith(error.val) ? stack : `${error.val}\n${stack}`.trim()}`);
         }
         return { tag: 'err', val: error };
       }
@@ -197,7 +254,9 @@ export function toToolError(e) {
     return { tag: e.toolError, val: String(e.message) };
   }
   let message;
-  if (e && e.payload && typeof e.payload === 'object' && typeof e.payload.tag === 'string') {
+  if (e instanceof ClientError) {
+    message = `${e.request}: ${e.kind}: ${e.message}`;
+  } else if (e && e.payload && typeof e.payload === 'object' && typeof e.payload.tag === 'string') {
     // An error result of an imported function (componentize-js throws it
     // with the WIT error value as `payload`).
     const { tag, val } = e.payload;
@@ -282,6 +341,138 @@ export function makeProgress(report) {
       // Progress reports are best effort.
     }
   };
+}
+
+/**
+ * Requests to the MCP client over the `warden:plugin/client` import
+ * (`imports` holds its `sample`, `elicit` and `listRoots`; without it, every
+ * request throws ClientError `unsupported`). Each method is async and throws
+ * ClientError when the host gives no answer.
+ */
+export function makeClient(imports = {}) {
+  const call = (request, fn, ...args) => {
+    if (!imports[fn]) throw new ClientError('unsupported', 'the warden:plugin/client import is not available here', request);
+    try {
+      return imports[fn](...args);
+    } catch (e) {
+      throw toClientError(e, request);
+    }
+  };
+  return {
+    /**
+     * Asks the client's model for a completion of `prompt` (a string: one
+     * user message) or of `messages` (`[{ role: 'user' | 'assistant',
+     * content: string | text() | blob() }]`, role default `user`).
+     * Options: `systemPrompt`, `maxTokens` (default 1024), `temperature`,
+     * `stopSequences`, `modelPreferences` (`{ hints, costPriority,
+     * speedPriority, intelligencePriority }`). Resolves to `{ text,
+     * content, role, model, stopReason }`; `text` is set when the answer is
+     * text.
+     */
+    async sample(prompt, options) {
+      const response = call('sample', 'sample', samplingRequest(prompt, options));
+      const { role, content, model, stopReason } = response;
+      return { text: content.tag === 'text' ? content.val : undefined, content, role, model, stopReason };
+    },
+    /**
+     * Asks the person to fill in a form: `message` says what and why,
+     * `schema` is a JSON Schema object for an object of strings, numbers,
+     * integers, booleans or enums. Resolves to `{ action: 'accept', content }`
+     * (the parsed object), `{ action: 'decline' }` or `{ action: 'cancel' }`.
+     */
+    async elicit(message, schema) {
+      if (typeof message !== 'string') throw new TypeError('elicit: message must be a string');
+      if (!isPlainObject(schema) || schema.type !== 'object') {
+        throw new TypeError('elicit: schema must be a JSON Schema object with "type": "object"');
+      }
+      const request = { tag: 'form', val: { message, requestedSchema: JSON.stringify(schema) } };
+      return elicitation(call('elicit', 'elicit', request));
+    },
+    /**
+     * Asks the person to visit `url` (an absolute http(s) URL: a sign-in, a
+     * payment). Resolves to `{ action: 'accept' | 'decline' | 'cancel' }`:
+     * whether they agreed to go, not what they did there.
+     */
+    async elicitUrl(message, url) {
+      if (typeof message !== 'string') throw new TypeError('elicitUrl: message must be a string');
+      if (typeof url !== 'string') throw new TypeError('elicitUrl: url must be a string');
+      const { action } = elicitation(call('elicit', 'elicit', { tag: 'url', val: { message, url } }));
+      return { action };
+    },
+    /** The client's roots: resolves to `[{ uri, name }]` (`name` may be undefined). */
+    async listRoots() {
+      const roots = call('list-roots', 'listRoots');
+      return roots.map(({ uri, name }) => ({ uri, name }));
+    },
+  };
+}
+
+/** The `sampling-request` record for `sample(prompt, options)`. */
+function samplingRequest(prompt, { systemPrompt, maxTokens = 1024, temperature, stopSequences = [], modelPreferences } = {}) {
+  const messages = typeof prompt === 'string' ? [{ role: 'user', content: prompt }] : prompt;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new TypeError('sample: give a prompt string or a non-empty array of messages');
+  }
+  if (systemPrompt !== undefined && typeof systemPrompt !== 'string') throw new TypeError('sample: systemPrompt must be a string');
+  if (!Number.isInteger(maxTokens) || maxTokens < 1 || maxTokens > U32_MAX) {
+    throw new TypeError('sample: maxTokens must be a positive integer');
+  }
+  if (temperature !== undefined && !(typeof temperature === 'number' && Number.isFinite(temperature))) {
+    throw new TypeError('sample: temperature must be a number');
+  }
+  if (!Array.isArray(stopSequences) || !stopSequences.every((s) => typeof s === 'string')) {
+    throw new TypeError('sample: stopSequences must be an array of strings');
+  }
+  return {
+    messages: messages.map(samplingMessage),
+    systemPrompt,
+    modelPreferences: modelPreferences === undefined ? undefined : preferences(modelPreferences),
+    maxTokens,
+    temperature,
+    stopSequences,
+  };
+}
+
+function samplingMessage(message, i) {
+  if (!isPlainObject(message)) throw new TypeError(`sample: message ${i} must be an object { role, content }`);
+  const { role = 'user', content } = message;
+  if (!ROLES.includes(role)) throw new TypeError(`sample: message ${i}: role must be user or assistant`);
+  if (typeof content === 'string') return { role, content: text(content) };
+  if (content && (content.tag === 'text' || content.tag === 'blob')) return { role, content };
+  throw new TypeError(`sample: message ${i}: content must be a string, text() or blob()`);
+}
+
+function preferences(modelPreferences) {
+  if (!isPlainObject(modelPreferences)) throw new TypeError('sample: modelPreferences must be an object');
+  const { hints = [], costPriority, speedPriority, intelligencePriority } = modelPreferences;
+  if (!Array.isArray(hints) || !hints.every((h) => typeof h === 'string')) {
+    throw new TypeError('sample: modelPreferences.hints must be an array of strings');
+  }
+  const priorities = { costPriority, speedPriority, intelligencePriority };
+  for (const [key, value] of Object.entries(priorities)) {
+    if (value !== undefined && !(typeof value === 'number' && value >= 0 && value <= 1)) {
+      throw new TypeError(`sample: modelPreferences.${key} must be a number from 0 to 1`);
+    }
+  }
+  return { hints, ...priorities };
+}
+
+/** An `elicitation-response` as `{ action, content? }`. */
+function elicitation(response) {
+  if (response.tag !== 'accept') return { action: response.tag };
+  if (response.val === undefined) return { action: 'accept', content: undefined };
+  try {
+    return { action: 'accept', content: JSON.parse(response.val) };
+  } catch (e) {
+    throw new ClientError('failed', `the answer is not valid JSON: ${e.message}`, 'elicit');
+  }
+}
+
+/** A `client-error` thrown by an import (as ComponentError `payload`) as ClientError. */
+function toClientError(e, request) {
+  const payload = e && e.payload;
+  if (!payload || typeof payload !== 'object' || !Object.hasOwn(CLIENT_ERRORS, payload.tag)) return e;
+  return new ClientError(CLIENT_ERRORS[payload.tag], String(payload.val ?? payload.tag), request);
 }
 
 function err(tag, message) {

@@ -2,7 +2,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 
-import { tool, exportTools, output, text, blob, InvalidArguments, ToolFailed, checkArguments, toToolError, makeLog } from './warden.js';
+import {
+  tool, exportTools, output, text, blob, resourceLink, InvalidArguments, ToolFailed, ClientError, checkArguments, toToolError, makeLog,
+  makeClient,
+} from './warden.js';
 
 const add = tool(
   {
@@ -33,6 +36,14 @@ test('listTools describes each tool as the WIT record, with schemas as JSON text
   assert.equal(JSON.parse(d.inputSchema).required[0], 'a');
   assert.deepEqual(JSON.parse(d.outputSchema).required, ['sum']);
   assert.deepEqual(d.annotations, { readOnly: true, destructive: undefined, idempotent: true, openWorld: undefined });
+  assert.deepEqual(d.requires, []);
+});
+
+test('requires lists the client features a tool needs, checked at build time', () => {
+  const t = tool({ name: 'ask', description: 'd', requires: ['sampling', 'roots', 'sampling'] }, () => {});
+  assert.deepEqual(t.descriptor.requires, ['sampling', 'roots']);
+  assert.throws(() => tool({ name: 'x', description: 'd', requires: ['sample'] }, () => {}), /requires "sample", not one of sampling, elicitation, roots/);
+  assert.throws(() => tool({ name: 'x', description: 'd', requires: 'sampling' }, () => {}), /requires must be an array/);
 });
 
 test('a tool without inputSchema takes no arguments', () => {
@@ -109,6 +120,11 @@ test('any other thrown value fails the call with its message, never throws', asy
       tool({ name: 'obj', description: 'd' }, () => {
         throw { code: 7 };
       }),
+      tool({ name: 'frames', description: 'd' }, () => {
+        const e = new RangeError('too far');
+        e.stack = 'go@app.js:3:9\n'; // SpiderMonkey's stack: frames only
+        throw e;
+      }),
       tool({ name: 'bad', description: 'd' }, () => Symbol('x')),
       tool({ name: 'cycle', description: 'd' }, () => {
         const o = {};
@@ -127,6 +143,8 @@ test('any other thrown value fails the call with its message, never throws', asy
   assert.match((await p.callTool('bad', '{}')).val.val, /returned a symbol, which is not a result/);
   assert.match((await p.callTool('cycle', '{}')).val.val, /circular|cyclic/i);
   assert.ok(logged.some(([level, m]) => level === 'warn' && m.startsWith('type failed: TypeError')));
+  await p.callTool('frames', '{}');
+  assert.deepEqual(logged.at(-1), ['warn', 'frames failed: RangeError: too far\ngo@app.js:3:9']);
 });
 
 test('an error result of an import (payload) is described by its variant', () => {
@@ -201,4 +219,150 @@ test('makeLog never throws, even when the import does', () => {
   });
   log.error('still fine');
   log('nonsense-level', 'mapped to info');
+});
+
+test('resourceLink() is the resource-link content case; size becomes a u64 BigInt', async () => {
+  const link = resourceLink({ uri: 'notes:///a.md', name: 'a.md', title: 'A', mimeType: 'text/markdown', size: 120 });
+  assert.deepEqual(link, {
+    tag: 'resource-link',
+    val: { uri: 'notes:///a.md', name: 'a.md', title: 'A', description: undefined, mimeType: 'text/markdown', size: 120n },
+  });
+  assert.equal(resourceLink({ uri: 'https://example.com/', name: 'site' }).val.size, undefined);
+  assert.equal(resourceLink({ uri: 'https://example.com/', name: 'site', size: 2n ** 60n }).val.size, 2n ** 60n);
+  assert.throws(() => resourceLink({ name: 'x' }), /uri/);
+  assert.throws(() => resourceLink({ uri: 'a:b' }), /name/);
+  assert.throws(() => resourceLink({ uri: 'a:b', name: 'x', size: -1 }), /size/);
+  assert.throws(() => resourceLink({ uri: 'a:b', name: 'x', size: 1.5 }), /size/);
+  assert.throws(() => resourceLink({ uri: 'a:b', name: 'x', mimeType: 3 }), /mimeType/);
+  const p = plugin([tool({ name: 'l', description: 'd' }, () => output({ text: 'one file', content: [link] }))]);
+  assert.deepEqual((await p.callTool('l', '{}')).val.content, [{ tag: 'text', val: 'one file' }, link]);
+});
+
+/** A fake `warden:plugin/client` import: records requests, answers from `answers`. */
+function fakeClient(answers) {
+  const calls = [];
+  const answer = (name) => (...args) => {
+    calls.push([name, ...args]);
+    const a = answers[name];
+    if (a instanceof Error) throw a;
+    return a;
+  };
+  return { calls, imports: { sample: answer('sample'), elicit: answer('elicit'), listRoots: answer('listRoots') } };
+}
+
+/** What componentize-js throws for an import's `result` error. */
+function componentError(payload) {
+  const e = new Error(`${String(payload)} (see error.payload)`);
+  Object.defineProperty(e, 'payload', { value: payload });
+  return e;
+}
+
+test('sample() builds the sampling-request and reads the response', async () => {
+  const { calls, imports } = fakeClient({
+    sample: { role: 'assistant', content: { tag: 'text', val: 'Paris' }, model: 'm-1', stopReason: 'endTurn' },
+  });
+  const client = makeClient(imports);
+  assert.deepEqual(await client.sample('Capital of France?'), { text: 'Paris', content: { tag: 'text', val: 'Paris' }, role: 'assistant', model: 'm-1', stopReason: 'endTurn' });
+  assert.deepEqual(calls[0][1], {
+    messages: [{ role: 'user', content: { tag: 'text', val: 'Capital of France?' } }],
+    systemPrompt: undefined,
+    modelPreferences: undefined,
+    maxTokens: 1024,
+    temperature: undefined,
+    stopSequences: [],
+  });
+  const png = new Uint8Array([1, 2]);
+  await client.sample(
+    [{ role: 'user', content: 'Describe' }, { role: 'user', content: blob(png, 'image/png') }, { role: 'assistant', content: text('A') }],
+    { systemPrompt: 'Be brief', maxTokens: 50, temperature: 0.2, stopSequences: ['\n'], modelPreferences: { hints: ['claude'], speedPriority: 1 } },
+  );
+  assert.deepEqual(calls[1][1], {
+    messages: [
+      { role: 'user', content: { tag: 'text', val: 'Describe' } },
+      { role: 'user', content: { tag: 'blob', val: { data: png, mimeType: 'image/png' } } },
+      { role: 'assistant', content: { tag: 'text', val: 'A' } },
+    ],
+    systemPrompt: 'Be brief',
+    modelPreferences: { hints: ['claude'], costPriority: undefined, speedPriority: 1, intelligencePriority: undefined },
+    maxTokens: 50,
+    temperature: 0.2,
+    stopSequences: ['\n'],
+  });
+});
+
+test('sample() refuses malformed requests before asking the host', async () => {
+  const { calls, imports } = fakeClient({});
+  const client = makeClient(imports);
+  await assert.rejects(client.sample([]), /prompt string or a non-empty array/);
+  await assert.rejects(client.sample('x', { maxTokens: 0 }), /maxTokens/);
+  await assert.rejects(client.sample([{ role: 'system', content: 'x' }]), /role must be user or assistant/);
+  await assert.rejects(client.sample([{ content: resourceLink({ uri: 'a:b', name: 'b' }) }]), /content must be a string, text\(\) or blob\(\)/);
+  await assert.rejects(client.sample('x', { modelPreferences: { costPriority: 2 } }), /costPriority must be a number from 0 to 1/);
+  await assert.rejects(client.sample('x', { stopSequences: 'END' }), /stopSequences/);
+  assert.deepEqual(calls, []);
+});
+
+test('elicit() sends a form and parses the accepted content; elicitUrl() sends a URL', async () => {
+  const schema = { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] };
+  const { calls, imports } = fakeClient({ elicit: { tag: 'accept', val: '{"name":"Ada"}' } });
+  const client = makeClient(imports);
+  assert.deepEqual(await client.elicit('Who?', schema), { action: 'accept', content: { name: 'Ada' } });
+  assert.deepEqual(calls[0], ['elicit', { tag: 'form', val: { message: 'Who?', requestedSchema: JSON.stringify(schema) } }]);
+  await assert.rejects(client.elicit('Who?', { type: 'string' }), /"type": "object"/);
+
+  for (const tag of ['decline', 'cancel']) {
+    const c = makeClient(fakeClient({ elicit: { tag } }).imports);
+    assert.deepEqual(await c.elicit('Who?', schema), { action: tag });
+    assert.deepEqual(await c.elicitUrl('Sign in', 'https://example.com/login'), { action: tag });
+  }
+  const url = fakeClient({ elicit: { tag: 'accept', val: undefined } });
+  assert.deepEqual(await makeClient(url.imports).elicitUrl('Sign in', 'https://example.com/login'), { action: 'accept' });
+  assert.deepEqual(url.calls[0], ['elicit', { tag: 'url', val: { message: 'Sign in', url: 'https://example.com/login' } }]);
+
+  const bad = makeClient(fakeClient({ elicit: { tag: 'accept', val: '{oops' } }).imports);
+  await assert.rejects(bad.elicit('Who?', schema), (e) => e instanceof ClientError && e.kind === 'failed' && /not valid JSON/.test(e.message));
+});
+
+test('listRoots() returns { uri, name }', async () => {
+  const { imports } = fakeClient({ listRoots: [{ uri: 'file:///src', name: 'src' }, { uri: 'file:///tmp', name: undefined }] });
+  assert.deepEqual(await makeClient(imports).listRoots(), [{ uri: 'file:///src', name: 'src' }, { uri: 'file:///tmp', name: undefined }]);
+});
+
+test('a client-error from the host is thrown as ClientError with its kind', async () => {
+  const cases = [['unsupported', 'unsupported'], ['denied', 'denied'], ['limit-exceeded', 'limit_exceeded'], ['failed', 'failed']];
+  for (const [tag, kind] of cases) {
+    const error = componentError({ tag, val: `because ${tag}` });
+    const client = makeClient(fakeClient({ sample: error, elicit: error, listRoots: error }).imports);
+    for (const [request, run] of [['sample', () => client.sample('x')], ['elicit', () => client.elicit('x', { type: 'object' })], ['list-roots', () => client.listRoots()]]) {
+      await assert.rejects(run(), (e) => {
+        assert.ok(e instanceof ClientError);
+        assert.deepEqual([e.kind, e.message, e.request, e.name], [kind, `because ${tag}`, request, 'ClientError']);
+        return true;
+      });
+    }
+  }
+  const other = new TypeError('not a client error');
+  await assert.rejects(makeClient(fakeClient({ listRoots: other }).imports).listRoots(), (e) => e === other);
+  await assert.rejects(makeClient().listRoots(), (e) => e instanceof ClientError && e.kind === 'unsupported');
+});
+
+test('handlers get ctx.client; an uncaught ClientError fails the call with its kind and message', async () => {
+  const { imports } = fakeClient({
+    sample: componentError({ tag: 'limit-exceeded', val: 'max_sampling_tokens (4000) reached' }),
+    listRoots: [{ uri: 'file:///w', name: 'w' }],
+  });
+  const logged = [];
+  const p = exportTools(
+    [
+      tool({ name: 'ask', description: 'd', requires: ['sampling'] }, async (args, ctx) => (await ctx.client.sample('hi')).text),
+      tool({ name: 'roots', description: 'd', requires: ['roots'] }, async (args, ctx) => (await ctx.client.listRoots()).map((r) => r.uri)),
+    ],
+    { log: (level, message) => logged.push([level, message]), client: imports },
+  );
+  assert.deepEqual(await p.callTool('ask', '{}'), { tag: 'err', val: { tag: 'failed', val: 'sample: limit_exceeded: max_sampling_tokens (4000) reached' } });
+  assert.ok(logged.some(([level, m]) => level === 'warn' && m.startsWith('ask failed: sample: limit_exceeded: max_sampling_tokens (4000) reached\nClientError')));
+  assert.deepEqual((await p.callTool('roots', '{}')).val.content, [{ tag: 'text', val: '["file:///w"]' }]);
+  const none = await exportTools([tool({ name: 'none', description: 'd' }, (args, ctx) => ctx.client.listRoots())], { log: () => {} }).callTool('none', '{}');
+  assert.equal(none.val.tag, 'failed');
+  assert.match(none.val.val, /^list-roots: unsupported: /);
 });

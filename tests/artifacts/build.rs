@@ -121,7 +121,7 @@ const ARTIFACTS: &[Artifact] = &[
         workspace: "tests/fixtures",
         file: "wrong_version.wasm",
         example: None,
-        doc: "A plugin built against `warden:plugin@0.2.0` (`tests/fixtures/wrong-version`).",
+        doc: "A plugin built against `warden:plugin@0.3.0` (`tests/fixtures/wrong-version`).",
     },
     Artifact {
         constant: "BAD_IMPORT_WASM",
@@ -154,6 +154,15 @@ const ARTIFACTS: &[Artifact] = &[
         example: None,
         doc: "The `hold` fixture plugin (`tests/fixtures/hold`): `hold` fills its memory limit \
               and keeps it `ms` milliseconds; `ping`.",
+    },
+    Artifact {
+        constant: "ASKER_WASM",
+        workspace: "tests/fixtures",
+        file: "asker.wasm",
+        example: None,
+        doc: "The `asker` fixture plugin (`tests/fixtures/asker`): asks the MCP client through \
+              the `client` import (`ask_model`, `ask_person`, `visit`, `roots`, `ask_many`, \
+              `needs_sampling`) and reports each answer or error as text.",
     },
     Artifact {
         constant: "LOUD_WASM",

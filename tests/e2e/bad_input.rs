@@ -49,8 +49,8 @@ const EXPECTED_FAILURES: &[(&str, &[&str])] = &[
         "wrongversion",
         &[
             "wrongversion.wasm",
+            "warden:plugin@0.3.0",
             "warden:plugin@0.2.0",
-            "warden:plugin@0.1.1",
         ],
     ),
     (

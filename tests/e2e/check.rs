@@ -42,7 +42,7 @@ fn a_good_plugin_passes_every_check() {
     assert!(ok, "{report}");
     assert!(line(&report, "file").starts_with("ok "), "{report}");
     assert!(
-        line(&report, "world").contains("warden:plugin@0.1"),
+        line(&report, "world").contains("warden:plugin@0.2"),
         "{report}"
     );
     assert!(line(&report, "exports").contains("tools"), "{report}");
@@ -79,7 +79,7 @@ fn each_broken_component_fails_its_own_check() {
         .raw("garbage", b"this is not wasm")
         .raw("core", b"\0asm\x01\0\0\0");
     for (name, failing, says) in [
-        ("old", "world", "0.2.0"),
+        ("old", "world", "0.3.0"),
         ("extra", "imports", "fixture:missing/thing"),
         ("command", "exports", "wasi:cli/run"),
         ("garbage", "component", "not a WebAssembly file"),

@@ -8,7 +8,6 @@
 #![allow(deprecated)] // MCP logging is deprecated by SEP-2577, and still served.
 
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,12 +16,11 @@ use rmcp::model::{
     ClientRequest, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion,
     RequestMetaObject, RequestParamsMeta, SetLevelRequestParams,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
-use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use rmcp::{ClientHandler, ClientServiceExt, RoleClient};
+use rmcp::service::{NotificationContext, PeerRequestOptions};
+use rmcp::{ClientHandler, RoleClient};
 use serde_json::{Value, json};
 
-use crate::support::{Plugins, Revision, WARDEN, error_text, ok_text, speaking};
+use crate::support::{Plugins, Revision, ServedStdio, error_text, ok_text, speaking};
 
 /// A client that keeps every log message it is sent.
 #[derive(Debug, Clone)]
@@ -52,55 +50,20 @@ impl ClientHandler for Listener {
 
 /// `warden serve` over stdio with a [`Listener`], its log in a file.
 struct Served {
-    client: RunningService<RoleClient, Listener>,
+    served: ServedStdio<Listener>,
     messages: Arc<Mutex<Vec<LoggingMessageNotificationParam>>>,
-    log: std::path::PathBuf,
-    _dir: tempfile::TempDir,
 }
 
 impl Served {
     async fn start(plugins: &Path, revision: Revision, config: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config_path = dir.path().join("warden.toml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = dir.path().join("warden.log");
-        let stderr = std::fs::File::create(&log).unwrap();
-        let plugins = plugins.to_path_buf();
-        let cwd = dir.path().to_path_buf();
-        let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
-            cmd.arg("--log-format")
-                .arg("json")
-                .arg("serve")
-                .arg("--config")
-                .arg(&config_path)
-                .arg("--plugins")
-                .arg(&plugins)
-                .env("WARDEN_WAIT_FOR_PLUGINS", "1")
-                .env("WARDEN_LOG", "warden=info")
-                .env_remove("WARDEN_CONFIG")
-                .env_remove("WARDEN_PLUGINS")
-                .current_dir(&cwd);
-        });
-        let (transport, _) = TokioChildProcess::builder(command)
-            .stderr(Stdio::from(stderr))
-            .spawn()
-            .expect("spawn warden");
-        let (version, lifecycle) = speaking(revision);
+        let (version, _) = speaking(revision);
         let messages = Arc::new(Mutex::new(Vec::new()));
         let listener = Listener {
             version,
             messages: messages.clone(),
         };
-        let client = listener
-            .serve_with_lifecycle(transport, lifecycle)
-            .await
-            .expect("connect to warden");
-        Self {
-            client,
-            messages,
-            log: dir.path().join("warden.log"),
-            _dir: dir,
-        }
+        let served = ServedStdio::start(listener, plugins, revision, config).await;
+        Self { served, messages }
     }
 
     fn params(tool: &str, arguments: Value) -> CallToolRequestParams {
@@ -111,14 +74,12 @@ impl Served {
     }
 
     async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
-        self.client
-            .call_tool(Self::params(tool, arguments))
-            .await
-            .unwrap_or_else(|e| panic!("tools/call {tool}: {e}"))
+        self.served.call(tool, arguments).await
     }
 
     async fn set_level(&self, level: LoggingLevel) {
-        self.client
+        self.served
+            .client
             .set_level(SetLevelRequestParams::new(level))
             .await
             .expect("logging/setLevel");
@@ -141,16 +102,15 @@ impl Served {
 
     /// The server's "tool call finished" log events.
     fn finished_calls(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        self.served
+            .log_events()
+            .into_iter()
             .filter(|event| event["fields"]["message"] == "tool call finished")
             .collect()
     }
 
     async fn stop(self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.cancel()).await;
+        self.served.stop().await;
     }
 }
 
@@ -246,7 +206,12 @@ async fn the_stateless_revision_takes_the_level_from_each_request() {
     let mut meta = RequestMetaObject::default();
     meta.set_log_level(LoggingLevel::Error);
     *params.meta_mut() = Some(meta);
-    let result = served.client.call_tool(params).await.expect("tools/call");
+    let result = served
+        .served
+        .client
+        .call_tool(params)
+        .await
+        .expect("tools/call");
     assert_eq!(ok_text(&result), "ok");
     let got = served.messages_after(1).await;
     assert_eq!(texts(&got), ["hostile: error message"], "{got:?}");
@@ -300,6 +265,7 @@ async fn a_cancelled_call_stops_at_once_frees_its_turn_and_is_recorded() {
         json!({}),
     )));
     let handle = served
+        .served
         .client
         .send_cancellable_request(request, PeerRequestOptions::no_options())
         .await

@@ -24,6 +24,13 @@ rate_limit = { per_second = 0 }
 namespace = false
 ";
 
+/// The fixture asks the client for sampling and elicitation.
+const MANIFEST: &str = "\
+manifest_version = 1
+[capabilities]
+client = [\"sampling\", \"elicitation\", \"roots\"]
+";
+
 fn conformance_dir() -> PathBuf {
     warden_test_artifacts::repo_root().join("tests/conformance")
 }
@@ -46,7 +53,9 @@ fn suite() -> (PathBuf, PathBuf) {
 fn run_suite(revision: &str) {
     let (node, entry) = suite();
     let work = tempfile::tempdir().unwrap();
-    let plugins = Plugins::new().component("conformance", warden_test_artifacts::CONFORMANCE_WASM);
+    let plugins = Plugins::new()
+        .component("conformance", warden_test_artifacts::CONFORMANCE_WASM)
+        .manifest("conformance", MANIFEST);
     let server = Remote::start(work.path(), CONFIG, plugins.path(), &[], &[]);
     let expected = conformance_dir().join(format!("expected-failures-{revision}.yaml"));
     let results = work.path().join("results");

@@ -7,6 +7,7 @@ mod budget;
 mod check;
 mod cli;
 mod client_io;
+mod client_requests;
 mod conformance;
 mod describe;
 mod dir_swap;

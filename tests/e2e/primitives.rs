@@ -591,7 +591,7 @@ fn warden_list_shows_resources_and_prompts() {
         docs["prompts"],
         json!(["docs_summarize", "docs_review_diff"])
     );
-    assert_eq!(docs["world_version"], "0.1.1");
+    assert_eq!(docs["world_version"], "0.2.0");
 }
 
 /// Runs tests/python/check_resources.py (the official Python MCP SDK) against

@@ -176,3 +176,37 @@ fn python_sdk_hears_of_a_new_plugin_on_2025_11_25() {
 fn python_sdk_hears_of_a_new_plugin_on_2026_07_28() {
     reload("auto", "2026-07-28");
 }
+
+/// The Python SDK as a client that answers sampling, elicitation and roots:
+/// the `asker` fixture's requests reach it and its answers come back.
+#[test]
+fn python_sdk_answers_a_plugin_on_2025_11_25() {
+    let plugins = Plugins::new()
+        .component("asker", warden_test_artifacts::ASKER_WASM)
+        .manifest(
+            "asker",
+            "manifest_version = 1\n[capabilities]\nclient = [\"sampling\", \"elicitation\", \"roots\"]\n",
+        );
+    let report = report("check_client_requests.py", plugins.path(), &["legacy"]);
+    assert_eq!(report["protocol_version"], "2025-11-25", "{report:#}");
+    let results = &report["results"];
+    for tool in ["asker_ask_model", "asker_ask_person", "asker_roots"] {
+        assert_eq!(results[tool]["is_error"], false, "{report:#}");
+    }
+    assert_eq!(
+        results["asker_ask_model"]["text"][0],
+        "model python-model: python says hello"
+    );
+    assert_eq!(
+        results["asker_ask_person"]["text"][0],
+        r#"accept: {"name":"Grace"}"#
+    );
+    assert_eq!(
+        results["asker_roots"]["text"][0],
+        "file:///project (project)"
+    );
+    let asked = report["asked"].as_array().unwrap();
+    assert_eq!(asked.len(), 3, "{report:#}");
+    assert_eq!(asked[0]["max_tokens"], 30);
+    assert_eq!(asked[1]["message"], "Name?");
+}

@@ -437,3 +437,89 @@ pub async fn connect_with<H: ClientHandler>(
         .await
         .expect("connect to warden")
 }
+
+/// `warden serve` over stdio, started with `config` as its `warden.toml`
+/// and `plugins`, its JSON log (level `warden=info`) in a file, with
+/// `handler` connected on `revision`'s lifecycle.
+pub struct ServedStdio<H: ClientHandler> {
+    /// The connected client.
+    pub client: RunningService<RoleClient, H>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl<H: ClientHandler> ServedStdio<H> {
+    /// Starts the server and connects `handler`.
+    pub async fn start(handler: H, plugins: &Path, revision: Revision, config: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("warden.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = dir.path().join("warden.log");
+        let stderr = std::fs::File::create(&log).unwrap();
+        let plugins = plugins.to_path_buf();
+        let cwd = dir.path().to_path_buf();
+        let command = tokio::process::Command::new(WARDEN).configure(|cmd| {
+            cmd.arg("--log-format")
+                .arg("json")
+                .arg("serve")
+                .arg("--config")
+                .arg(&config_path)
+                .arg("--plugins")
+                .arg(&plugins)
+                .env("WARDEN_WAIT_FOR_PLUGINS", "1")
+                .env("WARDEN_LOG", "warden=info")
+                .env_remove("WARDEN_CONFIG")
+                .env_remove("WARDEN_PLUGINS")
+                .current_dir(&cwd);
+        });
+        let (transport, _) = TokioChildProcess::builder(command)
+            .stderr(Stdio::from(stderr))
+            .spawn()
+            .expect("spawn warden");
+        let (_, lifecycle) = speaking(revision);
+        let client = handler
+            .serve_with_lifecycle(transport, lifecycle)
+            .await
+            .expect("connect to warden");
+        Self {
+            client,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The server's log events so far.
+    pub fn log_events(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .collect()
+    }
+
+    /// Calls a tool, panicking on protocol errors.
+    pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
+        self.try_call(tool, arguments)
+            .await
+            .unwrap_or_else(|e| panic!("tools/call {tool}: {e}"))
+    }
+
+    /// Calls a tool.
+    pub async fn try_call(
+        &self,
+        tool: &str,
+        arguments: Value,
+    ) -> Result<CallToolResult, rmcp::ServiceError> {
+        let Value::Object(arguments) = arguments else {
+            panic!("arguments must be an object");
+        };
+        self.client
+            .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(arguments))
+            .await
+    }
+
+    /// Closes the connection, which ends the server.
+    pub async fn stop(self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.client.cancel()).await;
+    }
+}

@@ -14,6 +14,7 @@ use wasmtime::{
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wit::warden::plugin::client;
 
 use ::warden::limits::Limits;
 use ::warden::sandbox::EngineSettings;
@@ -125,6 +126,31 @@ impl wit::warden::plugin::notify::Host for BaseState {
     fn list_changed(&mut self, _kind: wit::warden::plugin::notify::ListKind) {}
 
     fn resource_updated(&mut self, _uri: String) {}
+}
+
+/// The baseline has no MCP client: every request is unsupported.
+impl wit::warden::plugin::client::Host for BaseState {
+    fn sample(
+        &mut self,
+        _request: client::SamplingRequest,
+    ) -> Result<client::SamplingResponse, client::ClientError> {
+        Err(no_client())
+    }
+
+    fn elicit(
+        &mut self,
+        _request: client::ElicitationRequest,
+    ) -> Result<client::ElicitationResponse, client::ClientError> {
+        Err(no_client())
+    }
+
+    fn list_roots(&mut self) -> Result<Vec<client::Root>, client::ClientError> {
+        Err(no_client())
+    }
+}
+
+fn no_client() -> client::ClientError {
+    client::ClientError::Unsupported("the baseline has no MCP client".into())
 }
 
 /// A plain wasmtime embedding of the plugin world, one engine per variant.
@@ -265,7 +291,8 @@ impl Baseline {
             .iter()
             .filter_map(|c| match c {
                 wit::warden::plugin::types::Content::Text(text) => Some(text.as_str()),
-                wit::warden::plugin::types::Content::Blob(_) => None,
+                wit::warden::plugin::types::Content::Blob(_)
+                | wit::warden::plugin::types::Content::ResourceLink(_) => None,
             })
             .collect();
         let text = if texts.is_empty() {

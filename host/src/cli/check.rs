@@ -17,7 +17,9 @@ use super::{Common, engine_settings};
 use crate::input::bounded_file;
 use crate::mcp::registry::PluginSummary;
 use crate::policy::manifest::Manifest;
-use crate::sandbox::{CompiledPlugin, LoadError, Sandbox, WORLD_PACKAGE, WORLD_VERSION};
+use crate::sandbox::{
+    CompiledPlugin, LEGACY_WORLD_VERSION, LoadError, Sandbox, WORLD_PACKAGE, WORLD_VERSION,
+};
 
 /// Say whether a component will load and why not: file, world version,
 /// exports, imports, manifest, requested capabilities, approval and what it
@@ -175,7 +177,10 @@ fn compiled_lines<W: std::io::Write>(
     report: &mut Report<W>,
     compiled: &Result<CompiledPlugin, LoadError>,
 ) -> std::io::Result<bool> {
-    let serves = format!("this Warden serves {WORLD_PACKAGE}@{WORLD_VERSION} and compatible");
+    let serves = format!(
+        "this Warden serves {WORLD_PACKAGE}@{WORLD_VERSION} and compatible, and \
+         {LEGACY_WORLD_VERSION} and compatible"
+    );
     match compiled {
         Ok(plugin) => {
             report.line(

@@ -98,6 +98,10 @@ const PYTHON: &[File] = &[
         include_str!("../../../plugins/sdk-python/warden_sdk/_host.py"),
     ),
     copy(
+        "warden_sdk/client.py",
+        include_str!("../../../plugins/sdk-python/warden_sdk/client.py"),
+    ),
+    copy(
         "warden_sdk/content.py",
         include_str!("../../../plugins/sdk-python/warden_sdk/content.py"),
     ),
@@ -180,6 +184,10 @@ const C: &[File] = &[
         include_str!("../../../plugins/sdk-c/warden_json.c"),
     ),
     copy(
+        "sdk/warden_client.c",
+        include_str!("../../../plugins/sdk-c/warden_client.c"),
+    ),
+    copy(
         "sdk/warden_internal.h",
         include_str!("../../../plugins/sdk-c/warden_internal.h"),
     ),
@@ -248,7 +256,7 @@ impl Lang {
                 "./build".to_string(),
                 format!("target/{name}.wasm"),
                 "| `plugin.c` | the tools, declared with the SDK's macros |\n\
-                 | `sdk/` | Warden's C SDK (`warden.h`, `warden.c`, `warden_json.c`, `warden_internal.h`), copied in |\n\
+                 | `sdk/` | Warden's C SDK (`warden.h`, `warden.c`, `warden_json.c`, `warden_client.c`, `warden_internal.h`), copied in |\n\
                  | `build` | the build script (wit-bindgen, zig, wasm-tools) |\n\
                  | `test` | builds and calls the tool through Warden |",
                 "`./build`: wit-bindgen, zig and wasm-tools, pinned and \

@@ -219,12 +219,16 @@ mod tests {
             host_memory_bytes: Some(2 << 30),
             max_open_files: Some(100_000),
             max_write_bytes: Some(128 << 30),
+            max_client_requests: Some(5_000),
+            max_sampling_tokens: Some(1_000),
+            client_wait: Some(Duration::from_secs(7200)),
         };
         let (limits, notices) = Limits::resolve(&Limits::DEFAULTS, &Limits::CEILINGS, &request);
         assert_eq!(
             limits,
             Limits {
                 max_output_bytes: 1 << 20,
+                max_sampling_tokens: 1_000,
                 ..Limits::CEILINGS
             }
         );
@@ -240,6 +244,8 @@ mod tests {
                 "host_memory: requested 2 GiB, above the ceiling; granted 1 GiB",
                 "max_open_files: requested 100_000, above the ceiling; granted 4_096",
                 "max_write: requested 128 GiB, above the ceiling; granted 64 GiB",
+                "max_client_requests: requested 5_000, above the ceiling; granted 1_000",
+                "client_wait: requested 2 h, above the ceiling; granted 1 h",
             ]
         );
         assert_eq!(notices[1].kind, LimitKind::Memory);
@@ -271,6 +277,9 @@ mod tests {
             host_memory_bytes: Some(1),
             max_open_files: Some(1),
             max_write_bytes: Some(1),
+            max_client_requests: Some(1),
+            max_sampling_tokens: Some(1),
+            client_wait: Some(Duration::from_nanos(1)),
         };
         let tiny = Limits::DEFAULTS.with_overrides(&ones);
         for kind in LimitKind::ALL {

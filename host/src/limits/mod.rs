@@ -93,12 +93,14 @@ mod tests {
         assert_eq!(
             Limits::DEFAULTS.to_string(),
             "fuel 10_000_000_000, memory 256 MiB, timeout 10 s, max_output 1 MiB, max_log 64 KiB, \
-             max_handles 10_000, host_memory 64 MiB, max_open_files 256, max_write 64 MiB"
+             max_handles 10_000, host_memory 64 MiB, max_open_files 256, max_write 64 MiB, \
+             max_client_requests 8, max_sampling_tokens 16_384, client_wait 5 min"
         );
         assert_eq!(
             Limits::CEILINGS.to_string(),
             "fuel 1_000_000_000_000, memory 4 GiB, timeout 5 min, max_output 16 MiB, max_log 1 MiB, \
-             max_handles 1_000_000, host_memory 1 GiB, max_open_files 4_096, max_write 64 GiB"
+             max_handles 1_000_000, host_memory 1 GiB, max_open_files 4_096, max_write 64 GiB, \
+             max_client_requests 1_000, max_sampling_tokens 10_000_000, client_wait 1 h"
         );
         assert_eq!(
             Limits::DEFAULTS.describe(LimitKind::MaxOpenFiles),
@@ -124,7 +126,10 @@ mod tests {
                 "max_handles",
                 "host_memory",
                 "max_open_files",
-                "max_write"
+                "max_write",
+                "max_client_requests",
+                "max_sampling_tokens",
+                "client_wait"
             ]
         );
         for kind in LimitKind::ALL {
@@ -160,6 +165,9 @@ mod tests {
             host_memory = "16MiB"
             max_open_files = 32
             max_write = "1GiB"
+            max_client_requests = 4
+            max_sampling_tokens = 2000
+            client_wait = "1min"
             "#,
         )
         .expect("valid limits");
@@ -175,6 +183,9 @@ mod tests {
                 host_memory_bytes: Some(16 << 20),
                 max_open_files: Some(32),
                 max_write_bytes: Some(1 << 30),
+                max_client_requests: Some(4),
+                max_sampling_tokens: Some(2000),
+                client_wait: Some(Duration::from_secs(60)),
             })
         );
         assert!(RawLimits::default().validate().unwrap().is_empty());
@@ -264,6 +275,9 @@ mod tests {
                 "host_memory_bytes": 67_108_864u64,
                 "max_open_files": 256u64,
                 "max_write_bytes": 67_108_864u64,
+                "max_client_requests": 8u64,
+                "max_sampling_tokens": 16_384u64,
+                "client_wait_ms": 300_000u64,
             })
         );
         let json = serde_json::to_value(LimitsRequest {
@@ -273,6 +287,9 @@ mod tests {
         .expect("serializable");
         assert_eq!(json["timeout_ms"], 5000);
         assert_eq!(json["fuel"], serde_json::Value::Null);
-        assert_eq!(json.as_object().map(|o| o.len()), Some(9));
+        assert_eq!(
+            json.as_object().map(|o| o.len()),
+            Some(LimitKind::ALL.len())
+        );
     }
 }

@@ -78,7 +78,8 @@ macro_rules! limits_table {
         /// `{"fuel": 10000000000, "memory_bytes": 268435456, "timeout_ms": 10000,
         /// "max_output_bytes": 1048576, "max_log_bytes": 65536, "max_handles": 10000,
         /// "host_memory_bytes": 67108864, "max_open_files": 256,
-        /// "max_write_bytes": 67108864}`.
+        /// "max_write_bytes": 67108864, "max_client_requests": 8,
+        /// "max_sampling_tokens": 16384, "client_wait_ms": 300000}`.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub struct Limits {
             $($(#[doc = $doc])* pub $field: $ty,)*
@@ -283,5 +284,39 @@ limits_table! {
         noun: "write limit",
         default: 64 * MIB,
         ceiling: 64 * GIB,
+    }
+    /// Cap on requests one call sends to the MCP client (sampling,
+    /// elicitation, roots).
+    MaxClientRequests {
+        key: max_client_requests,
+        field: max_client_requests: u64,
+        unit: Count,
+        json: "max_client_requests",
+        noun: "client request limit",
+        // A tool that asks once or twice, with room for a retry or two.
+        default: 8,
+        ceiling: 1_000,
+    }
+    /// Cap on the tokens one call asks the client's model for in all (the
+    /// sum of the sampling requests' `max-tokens`).
+    MaxSamplingTokens {
+        key: max_sampling_tokens,
+        field: max_sampling_tokens: u64,
+        unit: Count,
+        json: "max_sampling_tokens",
+        noun: "sampling token limit",
+        default: 16_384,
+        ceiling: 10_000_000,
+    }
+    /// Time one call may wait in all for the MCP client's answers (a person
+    /// filling in a form, a model writing); not counted against `timeout`.
+    ClientWait {
+        key: client_wait,
+        field: client_wait: Duration,
+        unit: Time,
+        json: "client_wait_ms",
+        noun: "client wait limit",
+        default: Duration::from_secs(300),
+        ceiling: Duration::from_secs(3600),
     }
 }

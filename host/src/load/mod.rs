@@ -509,6 +509,13 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
         .filter(|o| grants::http_refusal(&settings.policy, &entry.name, o).is_none())
         .cloned()
         .collect();
+    grants.client.pending = review
+        .held
+        .client
+        .iter()
+        .copied()
+        .filter(|&c| grants::client_refusal(&settings.policy, &entry.name, c).is_none())
+        .collect();
     Ok(Decided {
         limits,
         grants,

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use rmcp::model::{CallToolResult, ContentBlock, JsonObject, MetaObject, ResourceContents};
 use serde_json::{Value, json};
 
-use crate::mcp::registry::ToolEntry;
+use crate::mcp::registry::{LoadedPlugin, ToolEntry};
 use crate::mcp::tool_schema::SchemaValidator;
 use crate::observe::{Denial, Outcome};
 use crate::sandbox::{CallError, Content, ToolError, ToolOutput};
@@ -116,7 +116,7 @@ pub(crate) fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolR
         .into_iter()
         .enumerate()
         .map(|(index, part)| {
-            content_block(part, || {
+            content_block(part, &entry.plugin, || {
                 format!(
                     "warden://{}/{}/blob/{index}",
                     entry.plugin.name, entry.local_name
@@ -168,9 +168,27 @@ pub(crate) fn success(entry: &ToolEntry, output: ToolOutput) -> Result<CallToolR
 
 /// A plugin's content as an MCP content block: text as text, `image/*` and
 /// `audio/*` blobs as images and audio, other blobs as embedded resources at
-/// the URI `uri` makes.
-pub(crate) fn content_block(part: Content, uri: impl FnOnce() -> String) -> ContentBlock {
+/// the URI `uri` makes, resource links with the plugin's own URIs exposed as
+/// its resources are (`http` and `https` links as they are).
+pub(crate) fn content_block(
+    part: Content,
+    plugin: &LoadedPlugin,
+    uri: impl FnOnce() -> String,
+) -> ContentBlock {
     match part {
+        Content::ResourceLink(link) => {
+            let uri = if link.uri.starts_with("https://") || link.uri.starts_with("http://") {
+                link.uri
+            } else {
+                plugin.expose_uri(&link.uri)
+            };
+            let mut resource = rmcp::model::Resource::new(uri, link.name);
+            resource.title = link.title;
+            resource.description = link.description;
+            resource.mime_type = link.mime_type;
+            resource.size = link.size;
+            ContentBlock::resource_link(resource)
+        }
         Content::Text(text) => ContentBlock::text(text),
         Content::Blob(blob) => {
             let data = base64::engine::general_purpose::STANDARD.encode(&blob.data);

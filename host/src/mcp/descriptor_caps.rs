@@ -242,6 +242,7 @@ mod tests {
                 idempotent: None,
                 open_world: None,
             },
+            requires: Vec::new(),
         }
     }
 

@@ -237,7 +237,7 @@ pub async fn get_prompt(
             };
             PromptMessage::new(
                 role,
-                content_block(m.content, || {
+                content_block(m.content, &plugin, || {
                     format!("warden://{}/prompt/{name}/blob/{index}", plugin.name)
                 }),
             )

@@ -21,11 +21,11 @@ use crate::mcp::catalog::Catalog;
 use crate::mcp::names::UniqueNames;
 use crate::mcp::tool_schema::{SchemaValidator, compile_schema, schema_object};
 use crate::policy::grants::Grants;
-use crate::policy::manifest::{Capabilities, Manifest};
+use crate::policy::manifest::{Capabilities, ClientFeature, Manifest};
 use crate::policy::operator::Concurrency;
 use crate::sandbox::{
     CachedAs, Description, PluginCode, PromptDescriptor, ResourceDescriptor, ResourceTemplate,
-    ToolDescriptor,
+    ToolDescriptor, WitClientFeature,
 };
 
 /// Longest tool name clients accept.
@@ -222,6 +222,9 @@ pub struct ToolEntry {
     pub input_validator: Arc<SchemaValidator>,
     /// Validates structured results, when the tool declares an output schema.
     pub output_validator: Option<Arc<SchemaValidator>>,
+    /// Client features the tool requires: a call from a client that did not
+    /// declare one of them is refused before the plugin runs.
+    pub requires: Vec<WitClientFeature>,
 }
 
 /// All plugins and their tools, resources and prompts; immutable once
@@ -304,6 +307,19 @@ impl Registry {
                 }
                 let (mut tool, input_validator, output_validator) = tool;
                 tool.name = exposed.clone().into();
+                let mut requires = descriptor.requires.clone();
+                requires.sort_by_key(|f| *f as u8);
+                requires.dedup();
+                for feature in &requires {
+                    if !plugin.grants.client.allows(ClientFeature::from(*feature)) {
+                        notices.push(format!(
+                            "tool `{}` requires the client feature `{}`, which the plugin is \
+                             not granted: its requests to the client will be denied",
+                            descriptor.name,
+                            ClientFeature::from(*feature)
+                        ));
+                    }
+                }
                 order.push(exposed.clone());
                 tools.insert(
                     exposed,
@@ -313,6 +329,7 @@ impl Registry {
                         tool,
                         input_validator,
                         output_validator,
+                        requires,
                     },
                 );
             }

@@ -35,6 +35,7 @@ use serde_json::json;
 
 use crate::mcp::announce::Session;
 use crate::mcp::catalog::Offers;
+use crate::mcp::client_peer::{self, SessionClient};
 use crate::mcp::dispatch::{DispatchError, Dispatcher};
 use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
@@ -394,14 +395,28 @@ impl ServerHandler for WardenServer {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
         let level = self.log_level(&context);
-        let logger = level.and_then(|_| {
+        let support = client_peer::support_of(context.client_capabilities().as_ref());
+        let (logger, requires) = {
             let registry = self.dispatcher.registry();
-            registry.tool(&request.name).map(|e| e.plugin.name.clone())
-        });
+            let entry = registry.tool(&request.name);
+            (
+                entry.map(|e| e.plugin.name.clone()),
+                entry.map(|e| e.requires.clone()).unwrap_or_default(),
+            )
+        };
+        if let Some(error) = client_peer::missing_features(&requires, support) {
+            return Err(error);
+        }
+        let logger = level.and(logger);
         let (forwarders, mut links) = Forwarders::start(&context, level, logger);
         // A cancelled call ends in the sandbox (the instance is dropped at
         // its next epoch tick) and is recorded like any other outcome.
         links.cancel = Some(context.ct.clone());
+        links.peer = Some(SessionClient::of(
+            &context,
+            support,
+            is_stateless_revision(&context),
+        ));
         let result = self
             .dispatcher
             .call(&request.name, request.arguments, links)

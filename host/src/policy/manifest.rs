@@ -47,7 +47,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-pub use self::capabilities::{Capabilities, EnvVarName, EnvVarNameError};
+pub use self::capabilities::{Capabilities, ClientFeature, EnvVarName, EnvVarNameError};
 pub use self::dirs::{DirGrant, DirMode, GuestPath, GuestPathError};
 pub use self::name::{PluginName, PluginNameError};
 pub(crate) use self::origin::looks_like_legacy_ipv4;
@@ -309,6 +309,9 @@ pub enum FieldError {
         /// What is wrong with it.
         reason: String,
     },
+    /// An entry of `capabilities.client`.
+    #[error("{0}")]
+    ClientFeature(String),
     /// The `mode` of a directory grant.
     #[error("unknown mode {value:?} (expected \"ro\" or \"rw\")")]
     DirMode {

@@ -12,7 +12,7 @@ use crate::limits::{LimitsRequest, RawLimits};
 use crate::policy::grants::OverlappingDirs;
 use crate::policy::lock::NewPlugins;
 use crate::policy::manifest::capabilities::{check_http_requests, check_http_response};
-use crate::policy::manifest::{EnvVarName, GuestPath, HttpOrigin, PluginName};
+use crate::policy::manifest::{ClientFeature, EnvVarName, GuestPath, HttpOrigin, PluginName};
 
 /// The operator's policy: what plugins may get, whatever their manifests ask.
 /// The effective grant of a plugin is the intersection of its manifest's
@@ -57,6 +57,8 @@ pub struct PluginPolicy {
     pub read_only: bool,
     /// Variables the plugin may read (`[]`: none).
     pub env: Option<Vec<EnvVarName>>,
+    /// Client features the plugin may use (`[]`: none).
+    pub client: Option<Vec<ClientFeature>>,
     /// Values for requested variables, instead of the host's; `${VAR}`
     /// references are expanded from the host environment at load.
     pub env_values: BTreeMap<String, String>,
@@ -125,6 +127,7 @@ pub(crate) struct RawPluginPolicy {
     #[serde(default)]
     read_only: bool,
     env: Option<Vec<EnvVarName>>,
+    client: Option<Vec<ClientFeature>>,
     #[serde(default)]
     env_values: BTreeMap<EnvVarName, String>,
     #[serde(default)]
@@ -236,6 +239,7 @@ impl RawPolicy {
                     dirs: raw.dirs,
                     read_only: raw.read_only,
                     env: raw.env,
+                    client: raw.client,
                     env_values: raw
                         .env_values
                         .into_iter()

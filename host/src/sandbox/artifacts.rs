@@ -552,7 +552,8 @@ mod tests {
                 "name": tool, "title": null, "description": "d",
                 "input_schema": "{\"type\":\"object\"}", "output_schema": null,
                 "annotations": {"read_only": true, "destructive": null,
-                                "idempotent": null, "open_world": null}
+                                "idempotent": null, "open_world": null},
+                "requires": []
             }],
             "resources": [], "templates": [], "prompts": []
         }))

@@ -25,6 +25,14 @@ pub(super) fn content_size(content: &Content) -> usize {
     match content {
         Content::Text(text) => text.len(),
         Content::Blob(blob) => blob.data.len() + blob.mime_type.len(),
+        Content::ResourceLink(link) => {
+            let opt = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+            link.uri.len()
+                + link.name.len()
+                + opt(&link.title)
+                + opt(&link.description)
+                + opt(&link.mime_type)
+        }
     }
 }
 

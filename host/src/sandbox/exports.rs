@@ -3,7 +3,9 @@
 //!
 //! `tools` is required; `resources`, `prompts` and `completions` (since world
 //! 0.1.1) are optional and detected one by one, so a component built against
-//! 0.1.0 keeps loading unchanged.
+//! 0.1.0 keeps loading unchanged. A component built against world 0.1.x is
+//! run through the frozen 0.1 bindings and what it returns is converted to
+//! the current types (`legacy.rs`).
 
 use wasmtime::Store;
 use wasmtime::component::{Instance, InstancePre};
@@ -11,17 +13,17 @@ use wasmtime::component::{Instance, InstancePre};
 use super::bindings::{
     Completion, CompletionRef, PromptDescriptor, PromptError, PromptResult, ResourceBody,
     ResourceContents, ResourceDescriptor, ResourceError, ResourceTemplate, ToolDescriptor,
-    ToolError, ToolOutput, completions, prompts, resources, tools,
+    ToolError, ToolOutput,
 };
-use super::{HostState, LoadError, WORLD_PACKAGE, WORLD_VERSION, semver_compatible};
+use super::{HostState, LEGACY_WORLD_VERSION, LoadError, WORLD_PACKAGE, semver_compatible};
 
 /// The export indices of one component, resolved once at load.
 #[derive(Clone)]
-pub(super) struct Exports {
-    tools: tools::GuestIndices,
-    resources: Option<resources::GuestIndices>,
-    prompts: Option<prompts::GuestIndices>,
-    completions: Option<completions::GuestIndices>,
+pub(super) enum Exports {
+    /// Built against the current world (0.2.x).
+    Current(current::Indices),
+    /// Built against world 0.1.x.
+    Legacy(legacy::Indices),
 }
 
 /// Which optional interfaces a plugin exports.
@@ -36,52 +38,42 @@ pub struct ExportSet {
 }
 
 impl Exports {
-    /// Resolves the exports of a linked component whose export names are
-    /// `exported`; `tools` must be there (its version was checked before).
+    /// Resolves the exports of a linked component built against world
+    /// `version` (already checked), whose export names are `exported`.
     pub(super) fn find(
         pre: &InstancePre<HostState>,
         exported: &[String],
+        version: &str,
     ) -> Result<Self, LoadError> {
-        let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
         let has = |interface: &str| {
             let prefix = format!("{WORLD_PACKAGE}/{interface}@");
             exported.iter().any(|name| {
                 name.strip_prefix(&prefix)
-                    .is_some_and(|v| semver_compatible(v, WORLD_VERSION))
+                    .is_some_and(|v| semver_compatible(v, version))
             })
         };
-        Ok(Self {
-            tools: tools::GuestIndices::new(pre).map_err(link)?,
-            resources: has("resources")
-                .then(|| resources::GuestIndices::new(pre))
-                .transpose()
-                .map_err(link)?,
-            prompts: has("prompts")
-                .then(|| prompts::GuestIndices::new(pre))
-                .transpose()
-                .map_err(link)?,
-            completions: has("completions")
-                .then(|| completions::GuestIndices::new(pre))
-                .transpose()
-                .map_err(link)?,
-        })
+        if semver_compatible(version, LEGACY_WORLD_VERSION) {
+            legacy::Indices::find(pre, has).map(Exports::Legacy)
+        } else {
+            current::Indices::find(pre, has).map(Exports::Current)
+        }
     }
 
     pub(super) fn set(&self) -> ExportSet {
-        ExportSet {
-            resources: self.resources.is_some(),
-            prompts: self.prompts.is_some(),
-            completions: self.completions.is_some(),
+        match self {
+            Exports::Current(i) => i.set(),
+            Exports::Legacy(i) => i.set(),
         }
     }
 
     /// Whether the interface `op` needs is exported.
     pub(super) fn supports(&self, op: &Op<'_>) -> bool {
+        let set = self.set();
         match op {
             Op::ListTools | Op::Describe | Op::CallTool { .. } => true,
-            Op::ReadResource { .. } => self.resources.is_some(),
-            Op::GetPrompt { .. } => self.prompts.is_some(),
-            Op::Complete { .. } => self.completions.is_some(),
+            Op::ReadResource { .. } => set.resources,
+            Op::GetPrompt { .. } => set.prompts,
+            Op::Complete { .. } => set.completions,
         }
     }
 
@@ -92,78 +84,156 @@ impl Exports {
         instance: &Instance,
         op: Op<'_>,
     ) -> wasmtime::Result<OpResult> {
-        let missing = |what: &str| wasmtime::format_err!("the plugin does not export `{what}`");
-        match op {
-            Op::ListTools => {
-                let tools = self.tools.load(&mut *store, instance)?;
-                tools
-                    .call_list_tools(&mut *store)
-                    .await
-                    .map(OpResult::Tools)
-            }
-            Op::Describe => {
-                let tools = self.tools.load(&mut *store, instance)?;
-                let mut description = Description {
-                    tools: tools.call_list_tools(&mut *store).await?,
-                    ..Description::default()
-                };
-                if let Some(indices) = &self.resources {
-                    let resources = indices.load(&mut *store, instance)?;
-                    description.resources = resources.call_list_resources(&mut *store).await?;
-                    description.templates =
-                        resources.call_list_resource_templates(&mut *store).await?;
-                }
-                if let Some(indices) = &self.prompts {
-                    let prompts = indices.load(&mut *store, instance)?;
-                    description.prompts = prompts.call_list_prompts(&mut *store).await?;
-                }
-                Ok(OpResult::Description(description))
-            }
-            Op::CallTool { tool, arguments } => {
-                let tools = self.tools.load(&mut *store, instance)?;
-                tools
-                    .call_call_tool(&mut *store, tool, arguments)
-                    .await
-                    .map(OpResult::Call)
-            }
-            Op::ReadResource { uri } => {
-                let indices = self
-                    .resources
-                    .as_ref()
-                    .ok_or_else(|| missing("resources"))?;
-                let resources = indices.load(&mut *store, instance)?;
-                resources
-                    .call_read_resource(&mut *store, uri)
-                    .await
-                    .map(OpResult::Read)
-            }
-            Op::GetPrompt { name, arguments } => {
-                let indices = self.prompts.as_ref().ok_or_else(|| missing("prompts"))?;
-                let prompts = indices.load(&mut *store, instance)?;
-                prompts
-                    .call_get_prompt(&mut *store, name, arguments)
-                    .await
-                    .map(OpResult::Prompt)
-            }
-            Op::Complete {
-                reference,
-                argument,
-                value,
-                context,
-            } => {
-                let indices = self
-                    .completions
-                    .as_ref()
-                    .ok_or_else(|| missing("completions"))?;
-                let completions = indices.load(&mut *store, instance)?;
-                completions
-                    .call_complete(&mut *store, reference, argument, value, context)
-                    .await
-                    .map(OpResult::Completion)
-            }
+        match self {
+            Exports::Current(i) => i.run(store, instance, op).await,
+            Exports::Legacy(i) => i.run(store, instance, op).await,
         }
     }
 }
+
+impl From<&CompletionRef> for CompletionRef {
+    fn from(r: &CompletionRef) -> Self {
+        r.clone()
+    }
+}
+
+/// The export indices and the operations of one world version, over the
+/// bindings module `$($bindings)+`; results are converted with `Into` to the
+/// current types (the identity for the current world).
+macro_rules! world_exports {
+    ($module:ident, $($bindings:tt)+) => {
+        pub(super) mod $module {
+            use wasmtime::Store;
+            use wasmtime::component::{Instance, InstancePre};
+
+            use $($bindings)+::{completions, prompts, resources, tools};
+            use super::{Description, ExportSet, Op, OpResult};
+            use crate::sandbox::{HostState, LoadError};
+
+            #[derive(Clone)]
+            pub(in crate::sandbox) struct Indices {
+                tools: tools::GuestIndices,
+                resources: Option<resources::GuestIndices>,
+                prompts: Option<prompts::GuestIndices>,
+                completions: Option<completions::GuestIndices>,
+            }
+
+            fn list<T, U: From<T>>(items: Vec<T>) -> Vec<U> {
+                items.into_iter().map(Into::into).collect()
+            }
+
+            impl Indices {
+                pub(super) fn find(
+                    pre: &InstancePre<HostState>,
+                    has: impl Fn(&str) -> bool,
+                ) -> Result<Self, LoadError> {
+                    let link = |e: wasmtime::Error| LoadError::Link(format!("{e:#}"));
+                    Ok(Self {
+                        tools: tools::GuestIndices::new(pre).map_err(link)?,
+                        resources: has("resources")
+                            .then(|| resources::GuestIndices::new(pre))
+                            .transpose()
+                            .map_err(link)?,
+                        prompts: has("prompts")
+                            .then(|| prompts::GuestIndices::new(pre))
+                            .transpose()
+                            .map_err(link)?,
+                        completions: has("completions")
+                            .then(|| completions::GuestIndices::new(pre))
+                            .transpose()
+                            .map_err(link)?,
+                    })
+                }
+
+                pub(super) fn set(&self) -> ExportSet {
+                    ExportSet {
+                        resources: self.resources.is_some(),
+                        prompts: self.prompts.is_some(),
+                        completions: self.completions.is_some(),
+                    }
+                }
+
+                pub(super) async fn run(
+                    &self,
+                    store: &mut Store<HostState>,
+                    instance: &Instance,
+                    op: Op<'_>,
+                ) -> wasmtime::Result<OpResult> {
+                    let missing =
+                        |what: &str| wasmtime::format_err!("the plugin does not export `{what}`");
+                    match op {
+                        Op::ListTools => {
+                            let tools = self.tools.load(&mut *store, instance)?;
+                            let listed = tools.call_list_tools(&mut *store).await?;
+                            Ok(OpResult::Tools(list(listed)))
+                        }
+                        Op::Describe => {
+                            let tools = self.tools.load(&mut *store, instance)?;
+                            let mut description = Description {
+                                tools: list(tools.call_list_tools(&mut *store).await?),
+                                ..Description::default()
+                            };
+                            if let Some(indices) = &self.resources {
+                                let resources = indices.load(&mut *store, instance)?;
+                                description.resources =
+                                    list(resources.call_list_resources(&mut *store).await?);
+                                description.templates = list(
+                                    resources.call_list_resource_templates(&mut *store).await?,
+                                );
+                            }
+                            if let Some(indices) = &self.prompts {
+                                let prompts = indices.load(&mut *store, instance)?;
+                                description.prompts =
+                                    list(prompts.call_list_prompts(&mut *store).await?);
+                            }
+                            Ok(OpResult::Description(description))
+                        }
+                        Op::CallTool { tool, arguments } => {
+                            let tools = self.tools.load(&mut *store, instance)?;
+                            let result = tools.call_call_tool(&mut *store, tool, arguments).await?;
+                            Ok(OpResult::Call(result.map(Into::into).map_err(Into::into)))
+                        }
+                        Op::ReadResource { uri } => {
+                            let indices =
+                                self.resources.as_ref().ok_or_else(|| missing("resources"))?;
+                            let resources = indices.load(&mut *store, instance)?;
+                            let result = resources.call_read_resource(&mut *store, uri).await?;
+                            Ok(OpResult::Read(result.map(list).map_err(Into::into)))
+                        }
+                        Op::GetPrompt { name, arguments } => {
+                            let indices =
+                                self.prompts.as_ref().ok_or_else(|| missing("prompts"))?;
+                            let prompts = indices.load(&mut *store, instance)?;
+                            let result =
+                                prompts.call_get_prompt(&mut *store, name, arguments).await?;
+                            Ok(OpResult::Prompt(result.map(Into::into).map_err(Into::into)))
+                        }
+                        Op::Complete {
+                            reference,
+                            argument,
+                            value,
+                            context,
+                        } => {
+                            let indices = self
+                                .completions
+                                .as_ref()
+                                .ok_or_else(|| missing("completions"))?;
+                            let completions = indices.load(&mut *store, instance)?;
+                            let reference = completions::CompletionRef::from(reference);
+                            let result = completions
+                                .call_complete(&mut *store, &reference, argument, value, context)
+                                .await?;
+                            Ok(OpResult::Completion(result.map(Into::into)))
+                        }
+                    }
+                }
+            }
+        }
+    };
+}
+
+world_exports!(current, crate::sandbox::bindings);
+world_exports!(legacy, crate::sandbox::bindings::legacy);
 
 /// Everything a plugin lists: what `list-tools`, `list-resources`,
 /// `list-resource-templates` and `list-prompts` returned, in one instance.
@@ -225,6 +295,7 @@ fn tools_size(tools: &[ToolDescriptor]) -> usize {
                 + t.input_schema.len()
                 + opt(&t.title)
                 + opt(&t.output_schema)
+                + t.requires.len()
         })
         .sum()
 }

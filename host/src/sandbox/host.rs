@@ -1,11 +1,13 @@
 //! The per-call host state and the plugin-world interfaces the host
-//! implements for the guest: `log`, `progress` and `notify`.
+//! implements for the guest: `log`, `progress` and `notify` (`client` is in
+//! `client/`).
 
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::bindings::{self, Level, ListKind};
+use super::client::CallClient;
 use super::files::CallFiles;
 use super::limiter::CallLimiter;
 use super::progress::ProgressReport;
@@ -18,6 +20,7 @@ pub(super) struct HostState {
     pub(super) table: ResourceTable,
     pub(super) http: WasiHttpCtx,
     pub(super) http_hooks: http::OutboundHttp,
+    pub(super) client: CallClient,
     pub(super) limiter: CallLimiter,
     pub(super) log_budget: u64,
     pub(super) announcements: Announcements,

@@ -23,7 +23,7 @@
 //! any other request to it.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -32,13 +32,10 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::account::{self, CallMemory};
+use super::denials::DenialLog;
 use crate::observe::Denial;
 use crate::policy::grants::Grants;
 use crate::policy::{self, Decision};
-
-/// Denials recorded (and logged) per call; more are counted, not kept, so a
-/// plugin that retries in a loop cannot flood the log or the host's memory.
-const MAX_RECORDED_DENIALS: usize = 32;
 
 /// The HTTP hooks of one call.
 #[derive(Debug)]
@@ -64,9 +61,15 @@ impl OutboundHttp {
         }
     }
 
-    /// What this call was refused so far (at most [`MAX_RECORDED_DENIALS`]).
+    /// What this call was refused so far (HTTP and every other capability
+    /// recorded in the same log; at most [`super::denials::MAX_RECORDED_DENIALS`]).
     pub fn denials(&self) -> Vec<Denial> {
         self.denials.snapshot()
+    }
+
+    /// The call's denial log, for the other capabilities to record into.
+    pub(super) fn denial_log(&self) -> DenialLog {
+        self.denials.clone()
     }
 
     /// Decides on one request; `Ok(target)` when it may go out.
@@ -85,9 +88,10 @@ impl OutboundHttp {
                         self.plugin
                     );
                     self.denials
-                        .record(&self.plugin, "awaiting-approval", target, reason);
+                        .record(&self.plugin, "http", "awaiting-approval", target, reason);
                 } else {
-                    self.denials.record(&self.plugin, rule, target, reason);
+                    self.denials
+                        .record(&self.plugin, "http", rule, target, reason);
                 }
                 Err(())
             }
@@ -99,7 +103,7 @@ impl OutboundHttp {
                     if limit == 1 { "" } else { "s" }
                 );
                 self.denials
-                    .record(&self.plugin, "max-requests", target, reason);
+                    .record(&self.plugin, "http", "max-requests", target, reason);
                 Err(())
             }
             Decision::Allow { origin, target } => {
@@ -152,58 +156,6 @@ impl WasiHttpHooks for OutboundHttp {
     }
 }
 
-/// The denials of one call, shared with the response bodies it created.
-#[derive(Debug, Clone, Default)]
-struct DenialLog(Arc<Mutex<DenialLogInner>>);
-
-#[derive(Debug, Default)]
-struct DenialLogInner {
-    kept: Vec<Denial>,
-    dropped: u64,
-}
-
-impl DenialLog {
-    /// Records a denial and logs it, up to [`MAX_RECORDED_DENIALS`] per call.
-    fn record(&self, plugin: &str, rule: &'static str, target: String, reason: String) {
-        let mut log = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if log.kept.len() >= MAX_RECORDED_DENIALS {
-            log.dropped += 1;
-            if log.dropped == 1 {
-                tracing::warn!(
-                    target: "warden::denied",
-                    plugin,
-                    capability = "http",
-                    "more than {MAX_RECORDED_DENIALS} HTTP denials in one call; \
-                     further ones are not logged"
-                );
-            }
-            return;
-        }
-        tracing::warn!(
-            target: "warden::denied",
-            plugin,
-            capability = "http",
-            target = %target,
-            rule,
-            reason = %reason,
-            "outgoing HTTP request denied: {reason}"
-        );
-        log.kept.push(Denial {
-            capability: "http",
-            target,
-            reason,
-        });
-    }
-
-    fn snapshot(&self) -> Vec<Denial> {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .kept
-            .clone()
-    }
-}
-
 /// What a response body may not exceed, and where to report it.
 #[derive(Debug)]
 struct ResponseCap {
@@ -252,6 +204,7 @@ impl CappedBody {
         );
         self.cap.denials.record(
             &self.cap.plugin,
+            "http",
             "max-response-bytes",
             self.cap.target.clone(),
             reason,
@@ -540,7 +493,10 @@ mod tests {
         for _ in 0..100 {
             assert!(hooks.admit(&uri).is_err());
         }
-        assert_eq!(hooks.denials().len(), MAX_RECORDED_DENIALS);
-        assert_eq!(hooks.denials.0.lock().unwrap().dropped, 100 - 32);
+        assert_eq!(
+            hooks.denials().len(),
+            crate::sandbox::denials::MAX_RECORDED_DENIALS
+        );
+        assert_eq!(hooks.denials.dropped(), 100 - 32);
     }
 }

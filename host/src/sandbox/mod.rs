@@ -17,8 +17,11 @@ mod artifacts;
 mod bindings;
 mod calls;
 mod checks;
+mod client;
 pub mod client_log;
 mod code;
+mod deadline;
+mod denials;
 mod digests;
 mod error;
 mod exports;
@@ -26,6 +29,7 @@ mod files;
 mod host;
 mod http;
 mod io_error;
+mod legacy;
 mod limiter;
 mod output;
 mod progress;
@@ -46,12 +50,13 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 pub use artifacts::{ArtifactCache, Cached, CachedAs, Fetched, Listed, Usage};
 pub use bindings::{
-    Annotations, Blob, Completion, CompletionRef, Content, Level, ListKind, PromptArgument,
-    PromptDescriptor, PromptError, PromptMessage, PromptResult, ResourceBody, ResourceContents,
-    ResourceDescriptor, ResourceError, ResourceTemplate, Role, ToolDescriptor, ToolError,
-    ToolOutput,
+    Annotations, Blob, ClientFeature as WitClientFeature, Completion, CompletionRef, Content,
+    Level, ListKind, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptResult,
+    ResourceBody, ResourceContents, ResourceDescriptor, ResourceError, ResourceLink,
+    ResourceTemplate, Role, ToolDescriptor, ToolError, ToolOutput,
 };
 pub use checks::output_size;
+pub use client::{ClientMethod, ClientPeer, ClientRequest, ClientSupport, PeerError};
 pub use client_log::{ClientLog, ClientLogStream, LogMessage};
 pub use code::{MakeCode, PluginCode};
 pub use digests::Digests;
@@ -69,6 +74,7 @@ use bindings::FullPlugin;
 use checks::{
     check_header, content_size, crash_detail, pagemap_scan_supported, semver_compatible, truncate,
 };
+use deadline::Deadline;
 use error::HostLimit;
 use exports::{Exports, Op, OpResult};
 use files::{CallFiles, FilePool};
@@ -79,7 +85,9 @@ use ticker::EpochTicker;
 /// The package of the plugin world this host implements.
 pub const WORLD_PACKAGE: &str = "warden:plugin";
 /// The version of the plugin world this host implements.
-pub const WORLD_VERSION: &str = "0.1.1";
+pub const WORLD_VERSION: &str = "0.2.0";
+/// The older world whose plugins this host also serves, unchanged.
+pub const LEGACY_WORLD_VERSION: &str = "0.1.1";
 
 /// Extra time allowed for host-side work (for example a guest blocked in a
 /// host call, where epochs cannot interrupt it) before the call is dropped.
@@ -182,6 +190,9 @@ pub struct ClientLinks {
     /// dropped at its next epoch tick (or at once when it waits on the host)
     /// and the call ends as [`CallError::Cancelled`].
     pub cancel: Option<tokio_util::sync::CancellationToken>,
+    /// The client the plugin may send requests to (the world's `client`
+    /// import); `None` outside tool calls from an MCP client.
+    pub peer: Option<Arc<dyn ClientPeer>>,
 }
 
 impl Sandbox {
@@ -238,6 +249,7 @@ impl Sandbox {
             &mut linker,
             |s| s,
         ))?;
+        link(bindings::legacy::FullPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
         link(files::add_to_linker(&mut linker))?;
         link(io_error::add_to_linker(&mut linker))?;
 
@@ -298,7 +310,7 @@ impl Sandbox {
             .exports(&self.engine)
             .map(|(name, _)| name.to_string())
             .collect();
-        let exports = Exports::find(&pre, &exported)?;
+        let exports = Exports::find(&pre, &exported, &world_version)?;
         Ok(CompiledPlugin {
             pre,
             exports,
@@ -316,7 +328,9 @@ impl Sandbox {
                 && matches!(item.ty, ComponentItem::ComponentInstance(_))
             {
                 let found = rest.strip_prefix('@').unwrap_or("");
-                if !semver_compatible(found, WORLD_VERSION) {
+                if !semver_compatible(found, WORLD_VERSION)
+                    && !semver_compatible(found, LEGACY_WORLD_VERSION)
+                {
                     return Err(LoadError::IncompatibleWorld {
                         found: if found.is_empty() {
                             "(unversioned)"
@@ -324,7 +338,7 @@ impl Sandbox {
                             found
                         }
                         .into(),
-                        expected: WORLD_VERSION.into(),
+                        expected: format!("{WORLD_VERSION} (or {LEGACY_WORLD_VERSION})"),
                     });
                 }
                 return Ok(found.to_string());
@@ -381,11 +395,23 @@ impl Sandbox {
         table.set_max_capacity(usize::try_from(limits.max_handles).unwrap_or(usize::MAX));
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
+        let http_hooks =
+            http::OutboundHttp::new(plugin_name.clone(), grants.clone(), memory.clone());
+        let deadline = Arc::new(Deadline::new(started, limits.timeout));
+        let client = client::CallClient::new(
+            plugin_name,
+            grants.client.clone(),
+            ctx.client.peer.clone(),
+            limits,
+            deadline.clone(),
+            http_hooks.denial_log(),
+        );
         let state = HostState {
             wasi,
             table,
             http,
-            http_hooks: http::OutboundHttp::new(plugin_name, grants.clone(), memory.clone()),
+            http_hooks,
+            client,
             limiter: CallLimiter::new(limits.memory_bytes),
             log_budget: limits.max_log_bytes,
             announcements: Announcements::default(),
@@ -406,10 +432,10 @@ impl Sandbox {
             );
         }
         let mut stats = CallStats::default();
-        let deadline = started + limits.timeout;
         store.set_epoch_deadline(1);
+        let ticking = deadline.clone();
         store.epoch_deadline_callback(move |_| {
-            Ok(if Instant::now() >= deadline {
+            Ok(if ticking.passed() {
                 UpdateDeadline::Interrupt
             } else {
                 UpdateDeadline::Yield(1)
@@ -424,7 +450,14 @@ impl Sandbox {
             plugin.exports.run(&mut store, &instance, op).await
         };
         let run = Accounted::new(memory.clone(), run);
-        let run = tokio::time::timeout(limits.timeout + HOST_GRACE, run);
+        // `Err` when the deadline passed (for a guest blocked in the host,
+        // where epochs cannot interrupt it).
+        let run = async {
+            tokio::select! {
+                result = run => Ok(result),
+                () = deadline.expired(HOST_GRACE) => Err(()),
+            }
+        };
         // `None` when the client cancelled: the instance goes with `run`.
         let result = match &cancel {
             None => Some(run.await),
@@ -453,7 +486,7 @@ impl Sandbox {
         let outcome = match result {
             None => Err(CallError::Cancelled),
             Some(result) => match result {
-                Err(_elapsed) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
+                Err(()) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
                 Ok(Err(account::OverBudget)) => Err(host_memory_hit()),
                 Ok(Ok(Err(_))) if memory.exceeded() => Err(host_memory_hit()),
                 Ok(Ok(Err(e))) => Err(self.classify(e, &store, limits, &stderr)),

@@ -16,6 +16,7 @@ from warden_sdk import (
     NotFound,
     Registry,
     Resource,
+    ResourceLink,
     Text,
     ToolError,
     ToolResult,
@@ -115,6 +116,38 @@ class ToolsTest(QuietTest):
         self.assertEqual(infos["stats"].description, "Count and mean.")
         out = json.loads(infos["stats"].output_schema)
         self.assertEqual(out["required"], ["count", "mean"])
+        self.assertEqual(infos["echo"].requires, [])
+
+    def test_requires(self) -> None:
+        reg = Registry()
+
+        @tool(description="d", requires=["roots", "sampling", "roots"], registry=reg)
+        def many() -> None:
+            pass
+
+        @tool(description="d", requires="elicitation", registry=reg)
+        def one() -> None:
+            pass
+
+        self.assertEqual([i.requires for i in reg.list_tools()], [["roots", "sampling"], ["elicitation"]])
+        with self.assertRaisesRegex(ValueError, "unknown client feature 'logging'"):
+            tool(name="bad", description="d", requires=["logging"], registry=reg)(lambda: None)
+
+    def test_resource_links(self) -> None:
+        reg = Registry()
+        link = ResourceLink("files:///a.txt", "a.txt", mime_type="text/plain", size=3)
+
+        @tool(description="d", registry=reg)
+        def one() -> ResourceLink:
+            return link
+
+        @tool(description="d", registry=reg)
+        def mixed() -> list:
+            return [Text("see"), link]
+
+        self.assertIsNone(reg.list_tools()[0].output_schema)
+        self.assertEqual(reg.call_tool("one", "{}"), ToolResult([link]))
+        self.assertEqual(reg.call_tool("mixed", "{}"), ToolResult([Text("see"), link]))
 
     def test_text_result(self) -> None:
         result = self.reg.call_tool("echo", '{"text": "ab", "times": 2}')

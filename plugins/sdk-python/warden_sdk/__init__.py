@@ -1,4 +1,4 @@
-"""Python SDK for Warden plugins (WIT world ``warden:plugin@0.1.1``).
+"""Python SDK for Warden plugins (WIT world ``warden:plugin@0.2.0``).
 
 A tool is a plain type-hinted function::
 
@@ -14,7 +14,9 @@ A tool is a plain type-hinted function::
     Tools, Resources, Prompts, Completions = serve()
 
 The JSON Schema of the arguments comes from the type hints; the arguments are
-converted to those types before the function runs. See README.md.
+converted to those types before the function runs. Requests to the MCP
+client (sampling, elicitation, roots) are in :mod:`warden_sdk.client`. See
+README.md.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from .content import (
     Message,
     PromptResult,
     Resource,
+    ResourceLink,
     Text,
     ToolResult,
     assistant,
     user,
 )
-from .errors import Failed, InvalidArguments, NotFound, ToolError
+from .errors import ClientError, Failed, InvalidArguments, NotFound, ToolError
 from .registry import REGISTRY, Registry
 from .schema import schema_for
 
@@ -43,10 +46,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 __all__ = [
     "tool", "resource", "resource_list", "resource_template", "prompt", "completer",
-    "serve", "ToolError", "InvalidArguments", "Failed", "NotFound", "ToolResult",
-    "Text", "Blob", "Image", "Message", "user", "assistant", "PromptResult",
-    "Resource", "Contents", "Completion", "Registry", "REGISTRY", "schema_for",
-    "log", "progress", "notify",
+    "serve", "ToolError", "InvalidArguments", "Failed", "NotFound", "ClientError",
+    "ToolResult", "Text", "Blob", "Image", "ResourceLink", "Message", "user",
+    "assistant", "PromptResult", "Resource", "Contents", "Completion", "Registry",
+    "REGISTRY", "schema_for", "log", "progress", "notify",
 ]
 
 
@@ -61,6 +64,7 @@ def tool(
     idempotent: bool | None = None,
     open_world: bool | None = None,
     output_schema: bool | dict[str, Any] | type | None = None,
+    requires: str | Iterable[str] = (),
     registry: Registry | None = None,
 ) -> Any:
     """Declares a tool: ``@tool`` or ``@tool(description=..., read_only=True)``.
@@ -70,7 +74,10 @@ def tool(
     ``Annotated[T, "text"]`` or the docstring's ``Args:`` section. Arguments
     with defaults are optional. ``output_schema``: None derives one from a
     dataclass or TypedDict return hint, False declares none, a dict or a type
-    declares that one. The function is returned unchanged."""
+    declares that one. ``requires`` names the client features the tool
+    cannot work without (``"sampling"``, ``"elicitation"``, ``"roots"``; see
+    :mod:`warden_sdk.client`): the host refuses calls from clients that lack
+    one. The function is returned unchanged."""
 
     def register(f: F) -> F:
         (registry or REGISTRY).add_tool(
@@ -83,6 +90,7 @@ def tool(
             idempotent=idempotent,
             open_world=open_world,
             output_schema=output_schema,
+            requires=requires,
         )
         return f
 

@@ -1,6 +1,7 @@
-"""The host's imports (`log`, `progress`, `notify`), when running as a
-component. Outside a component (unit tests, plain CPython) the bindings do
-not exist and the SDK falls back to stderr or to doing nothing."""
+"""The host's imports (`log`, `progress`, `notify`, `client`), when running
+as a component. Outside a component (unit tests, plain CPython) the bindings
+do not exist: the SDK falls back to stderr or to doing nothing, and client
+requests raise ``ClientError`` (unsupported)."""
 
 from __future__ import annotations
 
@@ -18,3 +19,10 @@ try:
     from wit_world.imports import notify as wit_notify
 except ImportError:  # pragma: no cover
     wit_notify = None
+
+try:
+    from componentize_py_types import Err
+    from wit_world.imports import client as wit_client
+    from wit_world.imports import types as wit_types
+except ImportError:  # pragma: no cover
+    Err = wit_client = wit_types = None

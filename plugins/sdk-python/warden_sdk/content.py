@@ -34,7 +34,24 @@ def Image(data: bytes, mime_type: str = "image/png") -> Blob:
     return Blob(data, mime_type)
 
 
-Content = Union[Text, Blob]
+@dataclasses.dataclass
+class ResourceLink:
+    """A link to a resource, returned instead of its contents. An ``http``
+    or ``https`` URI is sent as it is; any other URI names one of the
+    plugin's own resources, which the host prefixes so the client can read
+    it through the host."""
+
+    uri: str
+    name: str
+    title: str | None = None
+    description: str | None = None
+    mime_type: str | None = None
+    #: Its size in bytes, when known.
+    size: int | None = None
+
+
+Content = Union[Text, Blob, ResourceLink]
+CONTENT_TYPES = (Text, Blob, ResourceLink)
 
 
 @dataclasses.dataclass
@@ -113,7 +130,8 @@ def result_from(value: Any) -> ToolResult:
     - ``None``: no content;
     - ``str``: one text block;
     - ``bytes``: one ``application/octet-stream`` blob;
-    - :class:`Text`, :class:`Blob`, or a list of them: those blocks;
+    - :class:`Text`, :class:`Blob`, :class:`ResourceLink`, or a list of
+      them: those blocks;
     - :class:`ToolResult`: as it is;
     - a dict or a dataclass: the structured result, and its JSON as text;
     - anything else JSON-able (a list, a number, ...): its JSON as text
@@ -127,9 +145,9 @@ def result_from(value: Any) -> ToolResult:
         return ToolResult([Text(value)])
     if isinstance(value, (bytes, bytearray, memoryview)):
         return ToolResult([Blob(bytes(value))])
-    if isinstance(value, (Text, Blob)):
+    if isinstance(value, CONTENT_TYPES):
         return ToolResult([value])
-    if isinstance(value, list) and value and all(isinstance(v, (Text, Blob)) for v in value):
+    if isinstance(value, list) and value and all(isinstance(v, CONTENT_TYPES) for v in value):
         return ToolResult(list(value))
     data = to_jsonable(value)
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -150,7 +168,7 @@ class Message:
 
 
 def user(content: str | Content) -> Message:
-    """A message from the user (text, or a :class:`Blob`)."""
+    """A message from the user (text, a :class:`Blob` or a :class:`ResourceLink`)."""
     return Message("user", Text(content) if isinstance(content, str) else content)
 
 
@@ -239,6 +257,8 @@ class ToolInfo:
     destructive: bool | None = None
     idempotent: bool | None = None
     open_world: bool | None = None
+    #: Client features the tool cannot work without (sampling, elicitation, roots).
+    requires: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass

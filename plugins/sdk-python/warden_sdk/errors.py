@@ -2,7 +2,8 @@
 
 The SDK turns them into the contract's error variants; any other exception
 becomes ``failed`` with its message, so an exception never traps the
-instance.
+instance. :class:`ClientError` is what the client helpers raise when a
+request to the MCP client gets no answer.
 """
 
 from __future__ import annotations
@@ -43,3 +44,26 @@ class NotFound(ToolError):
     it is reported as ``failed``."""
 
     kind = "not-found"
+
+
+class ClientError(Exception):
+    """The host gave no answer to a request to the MCP client
+    (:mod:`warden_sdk.client`; ``client-error``). ``kind`` is
+    ``unsupported`` (the client did not declare the feature), ``denied``
+    (the plugin was not granted it), ``limit_exceeded`` (a per-call limit
+    was reached) or ``failed``; ``request`` names the request (``sample``,
+    ``elicit``, ``list-roots``). Uncaught, it fails the call with
+    ``REQUEST: KIND: MESSAGE``."""
+
+    KINDS = ("unsupported", "denied", "limit_exceeded", "failed")
+
+    def __init__(self, kind: str, message: str, request: str | None = None) -> None:
+        if kind not in self.KINDS:
+            raise ValueError(f"unknown client error kind {kind!r}: use {', '.join(self.KINDS)}")
+        super().__init__(message)
+        self.kind = kind
+        self.message = str(message)
+        self.request = request
+
+    def __str__(self) -> str:
+        return self.message

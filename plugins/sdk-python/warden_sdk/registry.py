@@ -21,6 +21,7 @@ from .content import (
     PromptInfo,
     PromptResult,
     Resource,
+    ResourceLink,
     TemplateInfo,
     Text,
     ToolInfo,
@@ -29,7 +30,7 @@ from .content import (
     result_from,
 )
 from .convert import convert, convert_arguments
-from .errors import Failed, InvalidArguments, NotFound, ToolError
+from .errors import ClientError, Failed, InvalidArguments, NotFound, ToolError
 from .schema import Param, dumps, function_params, object_schema, output_schema_for, schema_for
 from .typing_support import NoneType, is_literal, is_union, type_hints, unwrap_annotated
 from . import uri as uri_templates
@@ -37,6 +38,8 @@ from . import uri as uri_templates
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: The host sends at most this many completion values.
 MAX_COMPLETIONS = 100
+#: What a tool may declare in ``requires``.
+CLIENT_FEATURES = ("sampling", "elicitation", "roots")
 
 Completer = Callable[..., Iterable[str]]
 
@@ -48,10 +51,13 @@ def _check_name(kind: str, name: str) -> str:
 
 
 def _failure(e: BaseException, what: str) -> ToolError:
-    """Any exception as a ToolError: ToolErrors stay, others become Failed
-    with the exception's type and message (the traceback goes to the log)."""
+    """Any exception as a ToolError: ToolErrors stay, a ClientError becomes
+    Failed with its request, kind and message, others Failed with the
+    exception's type and message (the traceback goes to the log)."""
     if isinstance(e, ToolError):
         return e
+    if isinstance(e, ClientError):
+        return Failed(": ".join(filter(None, [e.request, e.kind, e.message])))
     if isinstance(e, MemoryError):
         message = "out of memory: the call needed more memory than the plugin's limit allows"
     else:
@@ -122,10 +128,18 @@ class Registry:
         idempotent: bool | None = None,
         open_world: bool | None = None,
         output_schema: bool | dict[str, Any] | type | None = None,
+        requires: str | Iterable[str] = (),
     ) -> ToolDef:
         name = _check_name("tool", name or fn.__name__)
         if name in self.tools:
             raise ValueError(f"two tools are named {name!r}")
+        features = [requires] if isinstance(requires, str) else list(requires)
+        for feature in features:
+            if feature not in CLIENT_FEATURES:
+                raise ValueError(
+                    f"tool {name!r} requires unknown client feature {feature!r} "
+                    f"(use {', '.join(CLIENT_FEATURES)})"
+                )
         doc_description, params = function_params(fn)
         description = description or doc_description
         if not description:
@@ -137,7 +151,9 @@ class Registry:
         out_schema: dict[str, Any] | None
         if output_schema is None or output_schema is True:
             returns = type_hints(fn).get("return")
-            if returns is None or unwrap_annotated(returns)[0] in (ToolResult, Text, Blob):
+            if returns is None or unwrap_annotated(returns)[0] in (
+                ToolResult, Text, Blob, ResourceLink
+            ):
                 out_schema = None
             else:
                 try:
@@ -169,6 +185,7 @@ class Registry:
             destructive=destructive,
             idempotent=idempotent,
             open_world=open_world,
+            requires=list(dict.fromkeys(features)),
         )
         tool = ToolDef(fn, info, params)
         self.tools[name] = tool

@@ -3,14 +3,15 @@
 looks up in the app module, backed by a :class:`~warden_sdk.registry.Registry`.
 
 Only :func:`serve` needs the generated bindings (``wit_world``), which
-componentize-py makes from the WIT files at build time."""
+componentize-py makes from the WIT files at build time; the content
+converters take the bindings' ``types`` module as an argument."""
 
 from __future__ import annotations
 
 import json
 from typing import Any, NamedTuple
 
-from .content import Blob, Text, ToolResult, to_jsonable
+from .content import Blob, Content, ResourceLink, Text, ToolResult, to_jsonable
 from .errors import ToolError
 from .registry import REGISTRY, Registry
 
@@ -23,6 +24,41 @@ class Exports(NamedTuple):
     Resources: type | None
     Prompts: type | None
     Completions: type | None
+
+
+def wit_content(t: Any, part: Content) -> Any:
+    """``part`` as the bindings' ``content`` (``t``: ``wit_world.imports.types``)."""
+    if isinstance(part, Text):
+        return t.Content_Text(part.text)
+    if isinstance(part, Blob):
+        return t.Content_Blob(t.Blob(bytes(part.data), part.mime_type))
+    if isinstance(part, ResourceLink):
+        return t.Content_ResourceLink(
+            t.ResourceLink(
+                uri=part.uri,
+                name=part.name,
+                title=part.title,
+                description=part.description,
+                mime_type=part.mime_type,
+                size=part.size,
+            )
+        )
+    raise TypeError(
+        f"a content block must be Text, Blob or ResourceLink, not {type(part).__name__}"
+    )
+
+
+def sdk_content(t: Any, value: Any) -> Content:
+    """The bindings' ``content`` as :class:`Text`, :class:`Blob` or
+    :class:`ResourceLink`."""
+    if isinstance(value, t.Content_Text):
+        return Text(value.value)
+    if isinstance(value, t.Content_Blob):
+        return Blob(bytes(value.value.data), value.value.mime_type)
+    link = value.value
+    return ResourceLink(
+        link.uri, link.name, link.title, link.description, link.mime_type, link.size
+    )
 
 
 def serve(registry: Registry | None = None) -> Exports:
@@ -48,13 +84,6 @@ def serve(registry: Registry | None = None) -> Exports:
 
     r, p, c = optional("resources"), optional("prompts"), optional("completions")
 
-    def content(part: Text | Blob) -> Any:
-        if isinstance(part, Text):
-            return t.Content_Text(part.text)
-        if isinstance(part, Blob):
-            return t.Content_Blob(t.Blob(bytes(part.data), part.mime_type))
-        raise TypeError(f"a content block must be Text or Blob, not {type(part).__name__}")
-
     def tool_output(result: ToolResult) -> Any:
         structured = None
         if result.structured is not None:
@@ -62,7 +91,7 @@ def serve(registry: Registry | None = None) -> Exports:
                 to_jsonable(result.structured), ensure_ascii=False, allow_nan=False,
                 separators=(",", ":"),
             )
-        return t.ToolOutput([content(part) for part in result.content], structured)
+        return t.ToolOutput([wit_content(t, part) for part in result.content], structured)
 
     def tool_error(e: ToolError) -> Any:
         if e.kind == "invalid-arguments":
@@ -86,6 +115,7 @@ def serve(registry: Registry | None = None) -> Exports:
                         idempotent=info.idempotent,
                         open_world=info.open_world,
                     ),
+                    requires=[getattr(t.ClientFeature, f.upper()) for f in info.requires],
                 )
                 for info in reg.list_tools()
             ]
@@ -175,7 +205,7 @@ def serve(registry: Registry | None = None) -> Exports:
                     messages = [
                         p.PromptMessage(
                             role=p.Role.ASSISTANT if m.role == "assistant" else p.Role.USER,
-                            content=content(m.content),
+                            content=wit_content(t, m.content),
                         )
                         for m in result.messages
                     ]

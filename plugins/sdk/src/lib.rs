@@ -1,7 +1,7 @@
 //! Rust SDK for Warden plugins.
 //!
 //! A Warden plugin is a WASI 0.2 component that implements the
-//! `warden:plugin@0.1.1` world (see `wit/plugin.wit` in the Warden
+//! `warden:plugin@0.2.0` world (see `wit/plugin.wit` in the Warden
 //! repository). With this crate a plugin is a set of ordinary typed Rust
 //! functions: the JSON Schema of each tool's arguments is derived from the
 //! argument type with [`serde`] and [`schemars`], and the arguments are
@@ -89,6 +89,7 @@
 // both inside this crate and in plugin crates.
 extern crate self as warden_plugin;
 
+pub mod client;
 mod completion;
 pub mod fs;
 pub mod log;
@@ -100,7 +101,8 @@ mod schema;
 mod tool;
 
 pub use completion::{Arguments, Completion, MAX_COMPLETIONS, complete_from};
-pub use output::{Content, ToolError, ToolOutput};
+pub use client::ClientFeature;
+pub use output::{Content, ResourceLink, ToolError, ToolOutput};
 pub use prompt::{
     Prompt, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptOutput, Role,
     complete_prompt, describe_prompts, get_prompt,
@@ -325,6 +327,14 @@ pub mod __private {
         match content {
             Content::Text(text) => wit::Content::Text(text),
             Content::Blob { data, mime_type } => wit::Content::Blob(wit::Blob { data, mime_type }),
+            Content::Link(link) => wit::Content::ResourceLink(wit::ResourceLink {
+                uri: link.uri,
+                name: link.name,
+                title: link.title,
+                description: link.description,
+                mime_type: link.mime_type,
+                size: link.size,
+            }),
         }
     }
 
@@ -347,6 +357,7 @@ pub mod __private {
                     idempotent: d.annotations.idempotent,
                     open_world: d.annotations.open_world,
                 },
+                requires: d.requires.into_iter().map(crate::client::to_wit).collect(),
             })
             .collect()
     }

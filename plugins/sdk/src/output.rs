@@ -18,6 +18,69 @@ pub enum Content {
         /// Their MIME type, e.g. `image/png` or `application/octet-stream`.
         mime_type: String,
     },
+    /// A link to a resource instead of its contents.
+    Link(ResourceLink),
+}
+
+/// A link to a resource: one of this plugin's own resources (any URI but
+/// `http`/`https`, exposed by the host as it exposes the plugin's
+/// resources, so the client can read it) or a web page.
+///
+/// ```
+/// use warden_plugin::{ResourceLink, ToolOutput};
+/// let out = ToolOutput::text("saved")
+///     .and_link(ResourceLink::new("notes:///a.md", "a.md").mime_type("text/markdown"));
+/// assert_eq!(out.content.len(), 2);
+/// ```
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ResourceLink {
+    /// The resource's URI.
+    pub uri: String,
+    /// A short name (for example a file name).
+    pub name: String,
+    /// A human-readable title.
+    pub title: Option<String>,
+    /// What the resource holds.
+    pub description: Option<String>,
+    /// Its MIME type, when known.
+    pub mime_type: Option<String>,
+    /// Its size in bytes, when known.
+    pub size: Option<u64>,
+}
+
+impl ResourceLink {
+    /// A link to `uri`, named `name`.
+    pub fn new(uri: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            uri: uri.into(),
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets the title.
+    pub fn title(mut self, title: impl Into<String>) -> Self {
+        self.title = Some(title.into());
+        self
+    }
+
+    /// Sets the description.
+    pub fn description(mut self, description: impl Into<String>) -> Self {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Sets the MIME type.
+    pub fn mime_type(mut self, mime_type: impl Into<String>) -> Self {
+        self.mime_type = Some(mime_type.into());
+        self
+    }
+
+    /// Sets the size in bytes.
+    pub fn size(mut self, size: u64) -> Self {
+        self.size = Some(size);
+        self
+    }
 }
 
 /// A successful tool result: content blocks for the model and, optionally, a
@@ -97,13 +160,19 @@ impl ToolOutput {
         self
     }
 
+    /// Appends a resource link.
+    pub fn and_link(mut self, link: ResourceLink) -> Self {
+        self.content.push(Content::Link(link));
+        self
+    }
+
     /// All text blocks joined with newlines (handy in tests).
     pub fn text_content(&self) -> String {
         self.content
             .iter()
             .filter_map(|c| match c {
                 Content::Text(t) => Some(t.as_str()),
-                Content::Blob { .. } => None,
+                Content::Blob { .. } | Content::Link(_) => None,
             })
             .collect::<Vec<_>>()
             .join("\n")

@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::client::ClientFeature;
 use crate::output::{ToolError, ToolOutput};
 use crate::schema::object_schema_for;
 
@@ -41,6 +42,8 @@ pub struct ToolDescriptor {
     pub output_schema: Option<String>,
     /// Behaviour hints.
     pub annotations: Annotations,
+    /// Client features the tool cannot work without.
+    pub requires: Vec<ClientFeature>,
 }
 
 type Handler = Box<dyn Fn(&str, &str) -> Result<ToolOutput, ToolError>>;
@@ -100,6 +103,7 @@ pub struct Tool {
     input_schema: InputSchema,
     output_schema: Option<SchemaFn>,
     annotations: Annotations,
+    requires: Vec<ClientFeature>,
     handler: Handler,
 }
 
@@ -129,6 +133,7 @@ impl Tool {
             input_schema: InputSchema::Derived(object_schema_for::<A>),
             output_schema: None,
             annotations: Annotations::default(),
+            requires: Vec::new(),
             handler: Box::new(move |name, arguments| handler(parse_arguments(name, arguments)?)),
         }
     }
@@ -207,6 +212,17 @@ impl Tool {
         self
     }
 
+    /// Declares that the tool cannot work without a feature of the MCP
+    /// client (the plugin's manifest must also request it in `client`): the
+    /// host refuses a call from a client that did not declare it before the
+    /// tool runs.
+    pub fn requires(mut self, feature: ClientFeature) -> Self {
+        if !self.requires.contains(&feature) {
+            self.requires.push(feature);
+        }
+        self
+    }
+
     /// Replaces all annotations.
     pub fn annotations(mut self, annotations: Annotations) -> Self {
         self.annotations = annotations;
@@ -242,6 +258,7 @@ impl Tool {
             input_schema,
             output_schema,
             annotations: self.annotations,
+            requires: self.requires.clone(),
         })
     }
 

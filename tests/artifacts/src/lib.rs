@@ -11,11 +11,12 @@
 //!   their own);
 //! - [`HOSTILE_WASM`]: tools that loop, allocate, recurse, flood, trap, ...;
 //! - [`TOOLS_ONLY_WASM`]: built against the frozen `warden:plugin@0.1.0`;
-//! - [`WRONG_VERSION_WASM`]: built against `warden:plugin@0.2.0`;
+//! - [`WRONG_VERSION_WASM`]: built against `warden:plugin@0.3.0`;
 //! - [`BAD_IMPORT_WASM`]: imports `fixture:missing/thing`;
 //! - [`NOT_A_PLUGIN_WASM`]: a plain WASI command (`wasi:cli/run`);
 //! - [`CONFORMANCE_WASM`]: the fixtures the MCP conformance suite calls.
 //! - [`HOLD_WASM`]: fills its memory limit and holds it (memory budget tests).
+//! - [`ASKER_WASM`]: asks the MCP client (sampling, elicitation, roots).
 //!
 //! Editing a guest source file or `wit/` rebuilds them. Building this crate
 //! needs the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`).
@@ -56,6 +57,7 @@ mod tests {
             TOOLS_ONLY_WASM,
             CONFORMANCE_WASM,
             HOLD_WASM,
+            ASKER_WASM,
         ] {
             let bytes = std::fs::read(path).unwrap();
             assert_eq!(&bytes[..8], b"\0asm\x0d\0\x01\0", "{path}");

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::policy::manifest::{Capabilities, DirMode, HostPattern, HttpOrigin};
+use crate::policy::manifest::{Capabilities, ClientFeature, DirMode, HostPattern, HttpOrigin};
 use crate::policy::operator::{OperatorPolicy, expand_references};
 
 mod dirs;
@@ -32,6 +32,27 @@ pub struct Grants {
     pub dirs: Vec<DirPreopen>,
     /// Environment variables, with their values.
     pub env: Vec<EnvGrant>,
+    /// Features of the MCP client the plugin may use.
+    pub client: ClientGrant,
+}
+
+/// The MCP client features a plugin may use through the world's `client`
+/// import.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClientGrant {
+    /// Granted features.
+    pub features: Vec<ClientFeature>,
+    /// Features requested by an update and allowed by the policy, held back
+    /// until the operator approves them; named in the denial.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<ClientFeature>,
+}
+
+impl ClientGrant {
+    /// Whether `feature` is granted.
+    pub fn allows(&self, feature: ClientFeature) -> bool {
+        self.features.contains(&feature)
+    }
 }
 
 impl Grants {
@@ -40,6 +61,7 @@ impl Grants {
     pub fn same_as(&self, other: &Self) -> bool {
         self.http == other.http
             && self.env == other.env
+            && self.client == other.client
             && self.dirs.len() == other.dirs.len()
             && self
                 .dirs
@@ -50,13 +72,17 @@ impl Grants {
 
     /// Whether nothing at all is granted.
     pub fn is_empty(&self) -> bool {
-        self.http.origins.is_empty() && self.dirs.is_empty() && self.env.is_empty()
+        self.http.origins.is_empty()
+            && self.dirs.is_empty()
+            && self.env.is_empty()
+            && self.client.features.is_empty()
     }
 }
 
 impl fmt::Display for Grants {
     /// One line for humans: `http https://api.example.com (16 requests/call,
-    /// 8 MiB/response); env API_TOKEN; dirs /work/data -> /data (ro)`, or `none`.
+    /// 8 MiB/response); env API_TOKEN; dirs /work/data -> /data (ro); client
+    /// sampling`, or `none`.
     /// Variable values are never shown.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
@@ -83,6 +109,10 @@ impl fmt::Display for Grants {
                 .map(|d| format!("{} -> {} ({})", d.host.display(), d.guest, d.mode.as_str()))
                 .collect();
             parts.push(format!("dirs {}", dirs.join(", ")));
+        }
+        if !self.client.features.is_empty() {
+            let features: Vec<&str> = self.client.features.iter().map(|c| c.as_str()).collect();
+            parts.push(format!("client {}", features.join(", ")));
         }
         f.write_str(&parts.join("; "))
     }
@@ -341,6 +371,14 @@ pub fn resolve(
         }
     }
 
+    let mut client = ClientGrant::default();
+    for &feature in &requested.client {
+        match client_refusal(policy, plugin, feature) {
+            Some(why) => refuse(format!("client {feature}"), &why),
+            None => client.features.push(feature),
+        }
+    }
+
     let operator =
         |f: fn(&crate::policy::operator::PluginPolicy) -> Option<u64>| narrowing.and_then(f);
     let smallest = |manifest: Option<u64>, operator: Option<u64>, default: u64| {
@@ -368,6 +406,7 @@ pub fn resolve(
         },
         dirs,
         env,
+        client,
     };
     Ok((grants, notices))
 }
@@ -410,6 +449,17 @@ pub fn http_refusal(policy: &OperatorPolicy, plugin: &str, origin: &HttpOrigin) 
     }
     let allowed = policy.plugins.get(plugin)?.http.as_ref()?;
     (!allowed.iter().any(|a| covers(a, origin))).then(|| format!("not in plugins.{plugin}.http"))
+}
+
+/// Why the operator's policy refuses the client `feature` to `plugin`;
+/// `None` when it allows it.
+pub fn client_refusal(
+    policy: &OperatorPolicy,
+    plugin: &str,
+    feature: ClientFeature,
+) -> Option<String> {
+    let allowed = policy.plugins.get(plugin)?.client.as_ref()?;
+    (!allowed.contains(&feature)).then(|| format!("not in plugins.{plugin}.client"))
 }
 
 /// Whether the `allowed` origin covers a requested one: the same origin, or a

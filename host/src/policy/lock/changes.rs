@@ -64,7 +64,7 @@ pub fn changes(old: Option<&Approval>, new: &Approval) -> Vec<Change> {
 }
 
 /// One line per capability of an approval, e.g. `http https://example.com`,
-/// `env API_TOKEN`, `dir docs -> /docs (ro)`.
+/// `env API_TOKEN`, `dir docs -> /docs (ro)`, `client sampling`.
 fn capability_lines(approval: &Approval) -> Vec<String> {
     let http = approval.http.iter().map(|o| format!("http {o}"));
     let env = approval.env.iter().map(|v| format!("env {v}"));
@@ -72,5 +72,6 @@ fn capability_lines(approval: &Approval) -> Vec<String> {
         .dirs
         .iter()
         .map(|d| format!("dir {} -> {} ({})", d.host.display(), d.guest, d.mode));
-    http.chain(env).chain(dirs).collect()
+    let client = approval.client.iter().map(|c| format!("client {c}"));
+    http.chain(env).chain(dirs).chain(client).collect()
 }

@@ -2,8 +2,8 @@
 //! operator approved and the capabilities approved with it.
 //!
 //! No silent escalation: when a plugin requests more than its approval covers
-//! (an update that asks for a new origin, variable or directory, or for write
-//! access to a read-only one), the growth is held back and the plugin runs
+//! (an update that asks for a new origin, variable, directory or client
+//! feature, or for write access to a read-only one), the growth is held back and the plugin runs
 //! with what was approved until the operator runs `warden approve NAME`. An
 //! update that asks for no more is recorded without asking. A plugin seen for
 //! the first time is trusted and recorded (trust on first use, the default) or
@@ -20,6 +20,7 @@
 //! http = ["https://example.com"]
 //! env = ["API_TOKEN"]
 //! dirs = [{ host = "docs", guest = "/docs", mode = "ro" }]
+//! client = ["sampling"]
 //! ```
 
 mod changes;
@@ -36,7 +37,9 @@ use thiserror::Error;
 pub use changes::{Change, changes};
 pub use review::{Review, Verdict, review};
 
-use crate::policy::manifest::{Capabilities, DirGrant, DirMode, EnvVarName, GuestPath, HttpOrigin};
+use crate::policy::manifest::{
+    Capabilities, ClientFeature, DirGrant, DirMode, EnvVarName, GuestPath, HttpOrigin,
+};
 
 /// The lock file's default name, beside `warden.toml`.
 pub const FILE_NAME: &str = "warden.lock";
@@ -73,6 +76,9 @@ pub struct Approval {
     /// Approved directories.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dirs: Vec<ApprovedDir>,
+    /// Approved client features.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub client: Vec<ClientFeature>,
 }
 
 /// An approved directory: the manifest's request as written.
@@ -103,6 +109,7 @@ impl Approval {
                     mode: d.mode,
                 })
                 .collect(),
+            client: requested.client.clone(),
         }
     }
 
@@ -120,6 +127,7 @@ impl Approval {
                     mode: d.mode,
                 })
                 .collect(),
+            client: self.client.clone(),
             ..Capabilities::default()
         }
     }

@@ -116,6 +116,13 @@ fn split(approved: &Capabilities, requested: &Capabilities) -> (Capabilities, Ca
             held.env.push(var.clone());
         }
     }
+    for feature in &requested.client {
+        if approved.client.contains(feature) {
+            covered.client.push(*feature);
+        } else {
+            held.client.push(*feature);
+        }
+    }
     for dir in &requested.dirs {
         let same = approved
             .dirs

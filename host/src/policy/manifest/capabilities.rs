@@ -1,4 +1,5 @@
-//! Typed capability requests: HTTP origins, environment variables, directories.
+//! Typed capability requests: HTTP origins, environment variables,
+//! directories, client features.
 //!
 //! These are what a plugin *asks* for; the operator decides what is granted
 //! and the sandbox enforces it. Everything is parsed and checked here, at
@@ -22,6 +23,8 @@ pub struct Capabilities {
     pub env: Vec<EnvVarName>,
     /// Directories the plugin may open.
     pub dirs: Vec<DirGrant>,
+    /// Features of the MCP client the plugin may use (`client`), sorted.
+    pub client: Vec<ClientFeature>,
     /// `http_max_requests`: outgoing requests per call, if not the default.
     pub http_max_requests: Option<u32>,
     /// `http_max_response`: bytes per response body, if not the default.
@@ -36,13 +39,68 @@ pub const MAX_HTTP_RESPONSE: u64 = 64 << 20;
 impl Capabilities {
     /// Whether nothing is requested.
     pub fn is_empty(&self) -> bool {
-        self.http.is_empty() && self.env.is_empty() && self.dirs.is_empty()
+        self.http.is_empty()
+            && self.env.is_empty()
+            && self.dirs.is_empty()
+            && self.client.is_empty()
+    }
+}
+
+/// A feature of the MCP client a plugin may use through the world's
+/// `client` import.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientFeature {
+    /// Asking the client's model for a completion.
+    Sampling,
+    /// Asking the person for input.
+    Elicitation,
+    /// Listing the client's roots.
+    Roots,
+}
+
+impl ClientFeature {
+    /// Every feature, in order.
+    pub const ALL: [ClientFeature; 3] = [
+        ClientFeature::Sampling,
+        ClientFeature::Elicitation,
+        ClientFeature::Roots,
+    ];
+
+    /// The name used in manifests, the lock and `warden.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientFeature::Sampling => "sampling",
+            ClientFeature::Elicitation => "elicitation",
+            ClientFeature::Roots => "roots",
+        }
+    }
+}
+
+impl fmt::Display for ClientFeature {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+impl FromStr for ClientFeature {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ClientFeature::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not a client feature: use \"sampling\", \"elicitation\" or \"roots\""
+                )
+            })
     }
 }
 
 impl fmt::Display for Capabilities {
     /// One line for humans: `http https://api.example.com, https://*.github.com:8443;
-    /// env API_TOKEN; dirs data -> /data (ro)`, or `none`.
+    /// env API_TOKEN; dirs data -> /data (ro); client sampling`, or `none`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
             return f.write_str("none");
@@ -72,6 +130,9 @@ impl fmt::Display for Capabilities {
         list(f, &mut first, "env", &self.env, |f, v| write!(f, "{v}"))?;
         list(f, &mut first, "dirs", &self.dirs, |f, d| {
             write!(f, "{} -> {} ({})", d.host.display(), d.guest, d.mode)
+        })?;
+        list(f, &mut first, "client", &self.client, |f, c| {
+            write!(f, "{c}")
         })
     }
 }
@@ -225,12 +286,17 @@ mod tests {
                 guest: "/data".parse().unwrap(),
                 mode: DirMode::ReadOnly,
             }],
+            client: vec![ClientFeature::Sampling, ClientFeature::Roots],
             ..Capabilities::default()
         };
         assert_eq!(
             caps.to_string(),
-            "http https://api.example.com, https://*.github.com:8443; env API_TOKEN; dirs data -> /data (ro)"
+            "http https://api.example.com, https://*.github.com:8443; env API_TOKEN; dirs data -> /data (ro); client sampling, roots"
         );
+        for feature in ClientFeature::ALL {
+            assert_eq!(feature.as_str().parse::<ClientFeature>(), Ok(feature));
+        }
+        assert!("logging".parse::<ClientFeature>().is_err());
         let env_only = Capabilities {
             env: vec!["A".parse().unwrap(), "B".parse().unwrap()],
             ..Capabilities::default()

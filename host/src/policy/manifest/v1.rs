@@ -45,6 +45,8 @@ struct RawCapabilities {
     env: Vec<String>,
     #[serde(default)]
     dirs: Vec<RawDir>,
+    #[serde(default)]
+    client: Vec<String>,
     http_max_requests: Option<toml::Value>,
     http_max_response: Option<toml::Value>,
 }
@@ -130,6 +132,19 @@ impl RawManifest {
             dirs.push(DirGrant { host, guest, mode });
         }
 
+        let mut client = Vec::with_capacity(self.capabilities.client.len());
+        let mut seen = Seen::new();
+        for (i, value) in self.capabilities.client.iter().enumerate() {
+            let field = format!("capabilities.client[{i}]");
+            let feature: super::ClientFeature = value
+                .parse()
+                .map_err(|reason| invalid(field.clone(), FieldError::ClientFeature(reason)))?;
+            seen.check(feature, value, &field)
+                .map_err(|e| invalid(field, e))?;
+            client.push(feature);
+        }
+        client.sort();
+
         let http_max_requests = self
             .capabilities
             .http_max_requests
@@ -177,6 +192,7 @@ impl RawManifest {
                 http,
                 env,
                 dirs,
+                client,
                 http_max_requests,
                 http_max_response,
             },

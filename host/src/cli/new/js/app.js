@@ -1,6 +1,6 @@
 // Entry of the `{{name}}` Warden plugin, componentized by ./build.
 // componentize-js generates the bindings of wit/ (world `plugin`) at build
-// time; sdk/component.js wires in the `log` and `progress` imports.
+// time; sdk/component.js wires in the `log`, `progress` and `client` imports.
 
 import { exportTools } from './sdk/component.js';
 import { greet } from './tools.js';

@@ -37,6 +37,7 @@ impl Guest for Plugin {
                 idempotent: Some(true),
                 open_world: Some(false),
             },
+            requires: Vec::new(),
         }]
     }
 

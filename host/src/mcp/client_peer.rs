@@ -1,0 +1,189 @@
+//! The MCP client of a tool call, as the sandbox's `client` import reaches
+//! it: what the client declared, and its requests sent as server-to-client
+//! requests on the session (protocol 2025-11-25 and older).
+//!
+//! Requests travel in MCP's wire format (built and checked by the sandbox);
+//! here they only become rmcp's typed requests and the client's results
+//! become JSON again.
+#![allow(deprecated)] // Sampling and roots are deprecated by SEP-2577, and still served.
+
+use std::sync::Arc;
+
+use rmcp::model::{ClientCapabilities, ErrorData, ServerRequest};
+use rmcp::service::RequestContext;
+use rmcp::{Peer, RoleServer};
+use serde_json::{Value, json};
+
+use crate::sandbox::{ClientPeer, ClientRequest, ClientSupport, PeerError, WitClientFeature};
+
+/// What `capabilities` declares.
+pub(crate) fn support_of(capabilities: Option<&ClientCapabilities>) -> ClientSupport {
+    let declared = capabilities
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or(Value::Null);
+    let has = |value: &Value, key: &str| value.get(key).is_some_and(|v| !v.is_null());
+    let elicitation = declared.get("elicitation").filter(|e| !e.is_null());
+    // An `elicitation` without modes is form mode (2025-06-18).
+    let form = elicitation.is_some_and(|e| has(e, "form") || !has(e, "url"));
+    ClientSupport {
+        sampling: has(&declared, "sampling"),
+        elicitation_form: form,
+        elicitation_url: elicitation.is_some_and(|e| has(e, "url")),
+        roots: has(&declared, "roots"),
+    }
+}
+
+/// Whether `support` covers `feature`.
+fn declares(support: ClientSupport, feature: WitClientFeature) -> bool {
+    match feature {
+        WitClientFeature::Sampling => support.sampling,
+        WitClientFeature::Elicitation => support.elicitation_form || support.elicitation_url,
+        WitClientFeature::Roots => support.roots,
+    }
+}
+
+/// The JSON-RPC error for a call to a tool that requires client features
+/// the client did not declare (`-32021`, with the missing ones in `data`).
+pub(crate) fn missing_features(
+    required: &[WitClientFeature],
+    support: ClientSupport,
+) -> Option<ErrorData> {
+    let missing: serde_json::Map<String, Value> = required
+        .iter()
+        .filter(|&&f| !declares(support, f))
+        .map(|f| {
+            let key = match f {
+                WitClientFeature::Sampling => "sampling",
+                WitClientFeature::Elicitation => "elicitation",
+                WitClientFeature::Roots => "roots",
+            };
+            (key.to_string(), json!({}))
+        })
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let names: Vec<&str> = missing.keys().map(String::as_str).collect();
+    let mut error = serde_json::from_value::<ClientCapabilities>(Value::Object(missing.clone()))
+        .map(ErrorData::missing_required_client_capability)
+        .unwrap_or_else(|_| {
+            ErrorData::new(
+                rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+                "Missing required client capability",
+                Some(json!({ "requiredCapabilities": missing })),
+            )
+        });
+    error.message = format!(
+        "this tool needs the client capabilit{} {}, which the client did not declare",
+        if names.len() == 1 { "y" } else { "ies" },
+        names.join(", ")
+    )
+    .into();
+    Some(error)
+}
+
+/// The session's client, asked with server-to-client requests.
+#[derive(Debug)]
+pub(crate) struct SessionClient {
+    peer: Peer<RoleServer>,
+    support: ClientSupport,
+}
+
+impl SessionClient {
+    /// The client of a request: a session on protocol 2025-11-25 or older
+    /// is sent requests; on 2026-07-28, where a server may not send any,
+    /// every request is unsupported (after the plugin's grant and the
+    /// client's declared features are checked as usual).
+    pub(crate) fn of(
+        context: &RequestContext<RoleServer>,
+        support: ClientSupport,
+        stateless: bool,
+    ) -> Arc<dyn ClientPeer> {
+        if stateless {
+            Arc::new(StatelessClient { support })
+        } else {
+            Arc::new(SessionClient {
+                peer: context.peer.clone(),
+                support,
+            })
+        }
+    }
+}
+
+/// A client on 2026-07-28: it cannot be sent requests during a call, and
+/// its `input_required` rounds are not served yet.
+#[derive(Debug)]
+struct StatelessClient {
+    support: ClientSupport,
+}
+
+#[async_trait::async_trait]
+impl ClientPeer for StatelessClient {
+    fn support(&self) -> ClientSupport {
+        self.support
+    }
+
+    async fn request(&self, _request: ClientRequest) -> Result<Value, PeerError> {
+        Err(PeerError::Unsupported(
+            "the client speaks MCP 2026-07-28, where a server cannot send it requests during \
+             a call, and Warden does not serve that revision's input_required rounds yet"
+                .into(),
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientPeer for SessionClient {
+    fn support(&self) -> ClientSupport {
+        self.support
+    }
+
+    async fn request(&self, request: ClientRequest) -> Result<Value, PeerError> {
+        let message = json!({ "method": request.method.as_str(), "params": request.params });
+        let typed: ServerRequest = serde_json::from_value(message).map_err(|e| {
+            PeerError::Failed(format!("the request does not fit MCP's schema: {e}"))
+        })?;
+        let result = self
+            .peer
+            .send_request(typed)
+            .await
+            .map_err(|e| PeerError::Failed(e.to_string()))?;
+        serde_json::to_value(result).map_err(|e| PeerError::Failed(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caps(value: Value) -> ClientCapabilities {
+        serde_json::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn declared_features() {
+        assert_eq!(support_of(None), ClientSupport::default());
+        let all = support_of(Some(&caps(
+            json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}}),
+        )));
+        assert!(all.sampling && all.elicitation_form && !all.elicitation_url && all.roots);
+        let url = support_of(Some(&caps(json!({"elicitation": {"url": {}}}))));
+        assert!(!url.elicitation_form && url.elicitation_url && !url.sampling);
+    }
+
+    #[test]
+    fn missing_features_name_each() {
+        let support = support_of(Some(&caps(json!({"roots": {}}))));
+        assert!(missing_features(&[WitClientFeature::Roots], support).is_none());
+        let error = missing_features(
+            &[WitClientFeature::Sampling, WitClientFeature::Roots],
+            support,
+        )
+        .unwrap();
+        assert_eq!(error.code.0, -32021);
+        assert_eq!(
+            error.data.unwrap()["requiredCapabilities"],
+            json!({"sampling": {}})
+        );
+    }
+}
