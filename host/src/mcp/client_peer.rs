@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
-use rmcp::model::{ClientCapabilities, ErrorData, ServerRequest};
+use rmcp::model::{ClientCapabilities, ErrorCode, ErrorData, ServerRequest};
 use rmcp::service::RequestContext;
 use rmcp::{Peer, RoleServer};
 use serde_json::{Value, json};
 
+use crate::policy::manifest::ClientFeature;
 use crate::sandbox::{ClientPeer, ClientRequest, ClientSupport, PeerError, WitClientFeature};
 
 /// What `capabilities` declares.
@@ -33,53 +34,32 @@ pub(crate) fn support_of(capabilities: Option<&ClientCapabilities>) -> ClientSup
     }
 }
 
-/// Whether `support` covers `feature`.
-fn declares(support: ClientSupport, feature: WitClientFeature) -> bool {
-    match feature {
-        WitClientFeature::Sampling => support.sampling,
-        WitClientFeature::Elicitation => support.elicitation_form || support.elicitation_url,
-        WitClientFeature::Roots => support.roots,
-    }
-}
-
 /// The JSON-RPC error for a call to a tool that requires client features
 /// the client did not declare (`-32021`, with the missing ones in `data`).
 pub(crate) fn missing_features(
     required: &[WitClientFeature],
     support: ClientSupport,
 ) -> Option<ErrorData> {
-    let missing: serde_json::Map<String, Value> = required
+    let names: Vec<&str> = required
         .iter()
-        .filter(|&&f| !declares(support, f))
-        .map(|f| {
-            let key = match f {
-                WitClientFeature::Sampling => "sampling",
-                WitClientFeature::Elicitation => "elicitation",
-                WitClientFeature::Roots => "roots",
-            };
-            (key.to_string(), json!({}))
-        })
+        .map(|&f| ClientFeature::from(f))
+        .filter(|&f| !support.declares(f))
+        .map(ClientFeature::as_str)
         .collect();
-    if missing.is_empty() {
+    if names.is_empty() {
         return None;
     }
-    let names: Vec<&str> = missing.keys().map(String::as_str).collect();
-    let mut error = serde_json::from_value::<ClientCapabilities>(Value::Object(missing.clone()))
-        .map(ErrorData::missing_required_client_capability)
-        .unwrap_or_else(|_| {
-            ErrorData::new(
-                rmcp::model::ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
-                "Missing required client capability",
-                Some(json!({ "requiredCapabilities": missing })),
-            )
-        });
-    error.message = format!(
-        "this tool needs the client capabilit{} {}, which the client did not declare",
-        if names.len() == 1 { "y" } else { "ies" },
-        names.join(", ")
-    )
-    .into();
-    Some(error)
+    let missing: serde_json::Map<String, Value> =
+        names.iter().map(|&n| (n.to_string(), json!({}))).collect();
+    Some(ErrorData::new(
+        ErrorCode::MISSING_REQUIRED_CLIENT_CAPABILITY,
+        format!(
+            "this tool needs the client capabilit{} {}, which the client did not declare",
+            if names.len() == 1 { "y" } else { "ies" },
+            names.join(", ")
+        ),
+        Some(json!({ "requiredCapabilities": missing })),
+    ))
 }
 
 /// The session's client, asked with server-to-client requests.

@@ -74,6 +74,17 @@ pub struct ClientSupport {
     pub roots: bool,
 }
 
+impl ClientSupport {
+    /// Whether the client declared `feature` (elicitation in either mode).
+    pub fn declares(self, feature: ClientFeature) -> bool {
+        match feature {
+            ClientFeature::Sampling => self.sampling,
+            ClientFeature::Elicitation => self.elicitation_form || self.elicitation_url,
+            ClientFeature::Roots => self.roots,
+        }
+    }
+}
+
 /// Why the client gave no answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerError {
