@@ -6,8 +6,8 @@
 //! a client without the capability gives `unsupported`, and a tool that
 //! requires it is refused with -32021 before it runs; the per-call caps on
 //! requests and tokens; time waiting for the client does not count against
-//! `timeout` and is bounded by `client_wait`; a 2026-07-28 client is never
-//! sent a request.
+//! `timeout` and is bounded by `client_wait`; a 2026-07-28 client answers in
+//! `input_required` rounds.
 #![allow(deprecated)] // Sampling and roots are deprecated by SEP-2577, and still served.
 
 use std::sync::{Arc, Mutex};
@@ -352,17 +352,51 @@ async fn waiting_for_the_client_does_not_count_against_the_timeout() {
     served.stop().await;
 }
 
+/// On 2026-07-28 the requests travel in `input_required` rounds: rmcp's
+/// client answers each round through its handler and retries, and the call
+/// runs again with the answers.
 #[tokio::test]
-async fn a_2026_client_is_never_sent_requests() {
+async fn a_2026_client_answers_in_input_required_rounds() {
     let plugins = asker(GRANTED);
     let mut client = Answering::all();
     client.version = ProtocolVersion::V_2026_07_28;
     let served = ServedStdio::start(client.clone(), plugins.path(), Revision::Stateless, "").await;
-    let result = served
-        .call("asker_ask_model", json!({"prompt": "hi"}))
+    let sampled = served
+        .call("asker_ask_model", json!({"prompt": "hi", "max_tokens": 20}))
         .await;
-    let text = ok_text(&result);
-    assert!(text.starts_with("unsupported: "), "{text}");
-    assert!(client.asked().is_empty());
+    assert_eq!(ok_text(&sampled), "model test-model: echo hi");
+    let form = served
+        .call("asker_ask_person", json!({"message": "Who are you?"}))
+        .await;
+    assert_eq!(ok_text(&form), r#"accept: {"name":"Ada"}"#);
+    let visit = served
+        .call("asker_visit", json!({"url": "https://example.com/login"}))
+        .await;
+    assert_eq!(ok_text(&visit), "accept: ");
+    let roots = served.call("asker_roots", json!({})).await;
+    assert_eq!(ok_text(&roots), "file:///work (work)");
+    // Three requests, one per round: the fourth run has every answer.
+    let many = served.call("asker_ask_many", json!({"count": 3})).await;
+    assert_eq!(ok_text(&many), "answered 3; first error: none");
+    let methods: Vec<String> = client.asked().into_iter().map(|(m, _)| m).collect();
+    assert_eq!(
+        methods,
+        [
+            "sampling/createMessage",
+            "elicitation/create",
+            "elicitation/create",
+            "roots/list",
+            "sampling/createMessage",
+            "sampling/createMessage",
+            "sampling/createMessage",
+        ]
+    );
+    // The caps count every request of the replay.
+    let capped = served.call("asker_ask_many", json!({"count": 9})).await;
+    assert!(
+        ok_text(&capped).contains("max_client_requests = 8"),
+        "{}",
+        ok_text(&capped)
+    );
     served.stop().await;
 }

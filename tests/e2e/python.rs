@@ -178,17 +178,18 @@ fn python_sdk_hears_of_a_new_plugin_on_2026_07_28() {
 }
 
 /// The Python SDK as a client that answers sampling, elicitation and roots:
-/// the `asker` fixture's requests reach it and its answers come back.
-#[test]
-fn python_sdk_answers_a_plugin_on_2025_11_25() {
+/// the `asker` fixture's requests reach it and its answers come back, as
+/// server-to-client requests (2025-11-25) or in `input_required` rounds that
+/// replay the call (2026-07-28).
+fn python_sdk_answers_a_plugin(mode: &str, version: &str) {
     let plugins = Plugins::new()
         .component("asker", warden_test_artifacts::ASKER_WASM)
         .manifest(
             "asker",
             "manifest_version = 1\n[capabilities]\nclient = [\"sampling\", \"elicitation\", \"roots\"]\n",
         );
-    let report = report("check_client_requests.py", plugins.path(), &["legacy"]);
-    assert_eq!(report["protocol_version"], "2025-11-25", "{report:#}");
+    let report = report("check_client_requests.py", plugins.path(), &[mode]);
+    assert_eq!(report["protocol_version"], version, "{report:#}");
     let results = &report["results"];
     for tool in ["asker_ask_model", "asker_ask_person", "asker_roots"] {
         assert_eq!(results[tool]["is_error"], false, "{report:#}");
@@ -209,4 +210,14 @@ fn python_sdk_answers_a_plugin_on_2025_11_25() {
     assert_eq!(asked.len(), 3, "{report:#}");
     assert_eq!(asked[0]["max_tokens"], 30);
     assert_eq!(asked[1]["message"], "Name?");
+}
+
+#[test]
+fn python_sdk_answers_a_plugin_on_2025_11_25() {
+    python_sdk_answers_a_plugin("legacy", "2025-11-25");
+}
+
+#[test]
+fn python_sdk_answers_a_plugin_on_2026_07_28() {
+    python_sdk_answers_a_plugin("auto", "2026-07-28");
 }

@@ -147,6 +147,13 @@ impl wit::warden::plugin::client::Host for BaseState {
     fn list_roots(&mut self) -> Result<Vec<client::Root>, client::ClientError> {
         Err(no_client())
     }
+
+    fn ask(
+        &mut self,
+        requests: Vec<(String, client::Request)>,
+    ) -> Vec<Result<client::Answer, client::ClientError>> {
+        requests.iter().map(|_| Err(no_client())).collect()
+    }
 }
 
 fn no_client() -> client::ClientError {

@@ -50,9 +50,11 @@ impl FailureCode {
             }
             Outcome::InvalidArguments => Self::InvalidArguments,
             Outcome::Internal => Self::Internal,
-            Outcome::Ok | Outcome::ToolError | Outcome::Crash | Outcome::BadOutput => {
-                Self::PluginFailed
-            }
+            Outcome::Ok
+            | Outcome::ToolError
+            | Outcome::Crash
+            | Outcome::BadOutput
+            | Outcome::InputRequired => Self::PluginFailed,
         }
     }
 
@@ -95,6 +97,7 @@ pub(crate) fn outcome_of<T>(outcome: &Result<Result<T, ToolError>, CallError>) -
         Err(CallError::Limit(limit)) => Outcome::Limit(limit.kind()),
         Err(CallError::Trap { .. }) => Outcome::Crash,
         Err(CallError::Cancelled) => Outcome::Cancelled,
+        Err(CallError::Deferred) => Outcome::InputRequired,
         Err(CallError::Internal(_)) => Outcome::Internal,
     }
 }

@@ -1,6 +1,7 @@
 //! The MCP client of a tool call, as the sandbox's `client` import reaches
 //! it: what the client declared, and its requests sent as server-to-client
-//! requests on the session (protocol 2025-11-25 and older).
+//! requests on the session (protocol 2025-11-25 and older; 2026-07-28 is
+//! served by `rounds`).
 //!
 //! Requests travel in MCP's wire format (built and checked by the sandbox);
 //! here they only become rmcp's typed requests and the client's results
@@ -62,7 +63,8 @@ pub(crate) fn missing_features(
     ))
 }
 
-/// The session's client, asked with server-to-client requests.
+/// The session's client on protocol 2025-11-25 or older, asked with
+/// server-to-client requests while the call waits.
 #[derive(Debug)]
 pub(crate) struct SessionClient {
     peer: Peer<RoleServer>,
@@ -70,52 +72,15 @@ pub(crate) struct SessionClient {
 }
 
 impl SessionClient {
-    /// The client of a request: a session on protocol 2025-11-25 or older
-    /// is sent requests; on 2026-07-28, where a server may not send any,
-    /// every request is unsupported (after the plugin's grant and the
-    /// client's declared features are checked as usual).
+    /// The client of a request on a session.
     pub(crate) fn of(
         context: &RequestContext<RoleServer>,
         support: ClientSupport,
-        stateless: bool,
     ) -> Arc<dyn ClientPeer> {
-        if stateless {
-            Arc::new(StatelessClient { support })
-        } else {
-            Arc::new(SessionClient {
-                peer: context.peer.clone(),
-                support,
-            })
-        }
-    }
-}
-
-/// A client on 2026-07-28: it cannot be sent requests during a call, and
-/// its `input_required` rounds are not served yet.
-#[derive(Debug)]
-struct StatelessClient {
-    support: ClientSupport,
-}
-
-#[async_trait::async_trait]
-impl ClientPeer for StatelessClient {
-    fn support(&self) -> ClientSupport {
-        self.support
-    }
-
-    async fn request(&self, _request: ClientRequest) -> Result<Value, PeerError> {
-        Err(PeerError::Unsupported(
-            "the client speaks MCP 2026-07-28, where a server cannot send it requests during \
-             a call, and Warden does not serve that revision's input_required rounds yet"
-                .into(),
-        ))
-    }
-}
-
-#[async_trait::async_trait]
-impl ClientPeer for SessionClient {
-    fn support(&self) -> ClientSupport {
-        self.support
+        Arc::new(SessionClient {
+            peer: context.peer.clone(),
+            support,
+        })
     }
 
     async fn request(&self, request: ClientRequest) -> Result<Value, PeerError> {
@@ -129,6 +94,22 @@ impl ClientPeer for SessionClient {
             .await
             .map_err(|e| PeerError::Failed(e.to_string()))?;
         serde_json::to_value(result).map_err(|e| PeerError::Failed(e.to_string()))
+    }
+}
+
+#[async_trait::async_trait]
+impl ClientPeer for SessionClient {
+    fn support(&self) -> ClientSupport {
+        self.support
+    }
+
+    /// One request after the other, in order (the keys are not sent).
+    async fn ask(&self, batch: Vec<(String, ClientRequest)>) -> Vec<Result<Value, PeerError>> {
+        let mut answers = Vec::with_capacity(batch.len());
+        for (_key, request) in batch {
+            answers.push(self.request(request).await);
+        }
+        answers
     }
 }
 

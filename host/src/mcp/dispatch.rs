@@ -48,6 +48,10 @@ pub enum DispatchError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The run stopped to ask the client between two runs (an
+    /// `input_required` round); the call's peer holds what to ask.
+    #[error("the call waits for its client's answers")]
+    Deferred,
 }
 
 /// Why a request could not start.
@@ -353,6 +357,27 @@ impl Dispatcher {
         );
         let stats = &report.stats;
         let mut observed = outcome_of(&report.outcome);
+        if observed == Outcome::InputRequired {
+            self.observe(&CallRecord {
+                tool: name,
+                plugin: &plugin.name,
+                local_tool: &entry.local_name,
+                duration: started.elapsed(),
+                outcome: observed,
+                stats: Some(stats),
+                denials: &report.denials,
+                arguments: &arguments,
+            });
+            tracing::info!(
+                target: "warden::call",
+                tool = name,
+                plugin = %plugin.name,
+                outcome = observed.label(),
+                total_us = started.elapsed().as_micros() as u64,
+                "tool call stopped to ask its client"
+            );
+            return Err(DispatchError::Deferred);
+        }
         let result = match report.outcome {
             Ok(Ok(output)) => success(entry, output),
             Ok(Err(error)) => Err(tool_error_message(&error)),

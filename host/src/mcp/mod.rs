@@ -5,6 +5,9 @@
 //!   [`tool_schema`]): the tools, resources and prompts clients see;
 //! - [`dispatch`] and [`primitives`]: tool calls, resource reads and prompt
 //!   gets, each in a fresh sandbox instance;
+//! - [`client_peer`] and [`rounds`]: a plugin's requests to the client, sent
+//!   during the call (2025-11-25) or asked in `input_required` rounds
+//!   (2026-07-28);
 //! - [`announce`]: list-changed notifications to sessions;
 //! - [`server`]: the rmcp `ServerHandler`, shared by stdio and HTTP.
 
@@ -19,5 +22,6 @@ pub(crate) mod gate;
 pub mod names;
 pub mod primitives;
 pub mod registry;
+pub(crate) mod rounds;
 pub mod server;
 pub mod tool_schema;

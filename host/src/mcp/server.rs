@@ -31,14 +31,16 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::mcp::announce::Session;
+use crate::mcp::call_result::{FailureCode, error_result};
 use crate::mcp::catalog::Offers;
 use crate::mcp::client_peer::{self, SessionClient};
 use crate::mcp::dispatch::{DispatchError, Dispatcher};
 use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
+use crate::mcp::rounds::{self, Replay, Round};
 
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 200;
@@ -396,27 +398,41 @@ impl ServerHandler for WardenServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let level = self.log_level(&context);
         let support = client_peer::support_of(context.client_capabilities().as_ref());
-        let (logger, requires) = {
+        let (logger, requires, client_wait) = {
             let registry = self.dispatcher.registry();
             let entry = registry.tool(&request.name);
             (
                 entry.map(|e| e.plugin.name.clone()),
                 entry.map(|e| e.requires.clone()).unwrap_or_default(),
+                entry.map(|e| e.plugin.limits.client_wait),
             )
         };
         if let Some(error) = client_peer::missing_features(&requires, support) {
             return Err(error);
         }
+        // On 2026-07-28 the client is asked in input_required rounds.
+        let replay = match is_stateless_revision(&context) {
+            false => None,
+            true => {
+                let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
+                Some(Replay::open(
+                    rounds::binding("tools/call", &request.name, &arguments),
+                    support,
+                    client_wait.unwrap_or_default(),
+                    request.request_state.as_deref(),
+                    request.input_responses.clone(),
+                )?)
+            }
+        };
         let logger = level.and(logger);
         let (forwarders, mut links) = Forwarders::start(&context, level, logger);
         // A cancelled call ends in the sandbox (the instance is dropped at
         // its next epoch tick) and is recorded like any other outcome.
         links.cancel = Some(context.ct.clone());
-        links.peer = Some(SessionClient::of(
-            &context,
-            support,
-            is_stateless_revision(&context),
-        ));
+        links.peer = Some(match &replay {
+            Some(replay) => replay.clone(),
+            None => SessionClient::of(&context, support),
+        });
         let result = self
             .dispatcher
             .call(&request.name, request.arguments, links)
@@ -427,6 +443,16 @@ impl ServerHandler for WardenServer {
         }
         match result {
             Ok(result) => Ok(result.into()),
+            Err(DispatchError::Deferred) => match replay.map(|r| r.finish()).transpose()? {
+                Some(Round::Ask(round)) => Ok(CallToolResponse::InputRequired(round)),
+                Some(Round::TooLarge(message)) => {
+                    Ok(error_result(&FailureCode::LimitExceeded("request_state"), message).into())
+                }
+                None => Err(ErrorData::internal_error(
+                    "the call stopped to ask a client that cannot be asked",
+                    None,
+                )),
+            },
             Err(e @ DispatchError::UnknownTool(_)) => {
                 Err(ErrorData::invalid_params(e.to_string(), None))
             }

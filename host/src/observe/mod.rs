@@ -44,6 +44,9 @@ pub enum Outcome {
     Internal,
     /// The client cancelled the call.
     Cancelled,
+    /// The run stopped to ask the client (an `input_required` round); the
+    /// client's retry runs the call again.
+    InputRequired,
 }
 
 impl Outcome {
@@ -58,6 +61,7 @@ impl Outcome {
             Outcome::BadOutput => "bad_output",
             Outcome::Internal => "internal",
             Outcome::Cancelled => "cancelled",
+            Outcome::InputRequired => "input_required",
         }
     }
 
@@ -65,7 +69,7 @@ impl Outcome {
     /// as `tool_error` or `limit.fuel`.
     pub fn error_code(self) -> Option<String> {
         match self {
-            Outcome::Ok => None,
+            Outcome::Ok | Outcome::InputRequired => None,
             Outcome::Limit(kind) => Some(format!("limit.{kind}")),
             other => Some(other.label().to_owned()),
         }

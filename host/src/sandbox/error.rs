@@ -193,6 +193,11 @@ pub enum CallError {
     /// The client cancelled the request; the instance was dropped.
     #[error("the client cancelled the call")]
     Cancelled,
+    /// The plugin asked its client something that must be answered between
+    /// two runs of the call (an `input_required` round); the instance was
+    /// dropped.
+    #[error("the call waits for its client's answers")]
+    Deferred,
     /// The guest trapped (a panic, an out-of-bounds access, ...).
     #[error("the plugin crashed ({trap}){}", detail.as_deref().map(|d| format!(": {d}")).unwrap_or_default())]
     Trap {

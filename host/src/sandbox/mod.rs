@@ -56,7 +56,7 @@ pub use bindings::{
     ResourceTemplate, Role, ToolDescriptor, ToolError, ToolOutput,
 };
 pub use checks::output_size;
-pub use client::{ClientMethod, ClientPeer, ClientRequest, ClientSupport, PeerError};
+pub use client::{ClientMethod, ClientPeer, ClientRequest, ClientSupport, PeerError, check_answer};
 pub use client_log::{ClientLog, ClientLogStream, LogMessage};
 pub use code::{MakeCode, PluginCode};
 pub use digests::Digests;
@@ -535,6 +535,9 @@ impl Sandbox {
         };
         if let Some(HostLimit(limit)) = error.downcast_ref::<HostLimit>() {
             return CallError::Limit(limit.clone());
+        }
+        if error.downcast_ref::<client::Deferred>().is_some() {
+            return CallError::Deferred;
         }
         if table_full(&error) {
             return CallError::Limit(LimitHit::Handles(limits.max_handles));

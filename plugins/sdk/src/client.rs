@@ -246,6 +246,60 @@ pub fn roots() -> Result<Vec<Root>, ClientError> {
     imp::roots()
 }
 
+/// One request of a batch sent with [`ask_all`].
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// A completion by the client's model.
+    Sample(Sampling),
+    /// A form for the person: `schema` is a JSON Schema document for an
+    /// object.
+    Form {
+        /// What is asked and why.
+        message: String,
+        /// The form's JSON Schema.
+        schema: String,
+    },
+    /// A page for the person to visit.
+    Url {
+        /// Why.
+        message: String,
+        /// An absolute `https` URL.
+        url: String,
+    },
+    /// The client's roots.
+    Roots,
+}
+
+impl Request {
+    /// A form described by `schema`, shown with `message`.
+    pub fn form(message: impl Into<String>, schema: impl Into<String>) -> Self {
+        Request::Form {
+            message: message.into(),
+            schema: schema.into(),
+        }
+    }
+}
+
+/// The answer to one request of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    /// The model's answer.
+    Sampled(Sampled),
+    /// The person's answer to a form (its JSON object) or a URL (`null`).
+    Elicited(Answer<serde_json::Value>),
+    /// The client's roots.
+    Roots(Vec<Root>),
+}
+
+/// Asks several things at once, each under a key of yours (1 to 64 letters,
+/// digits, `_`, `-` or `.`, unique in the batch); the answers come back in
+/// order. On MCP 2026-07-28 the batch is one `input_required` round: the
+/// call runs again from the start with the answers, so ask before acting,
+/// and ask the same things for the same arguments.
+pub fn ask_all(requests: &[(&str, Request)]) -> Vec<Result<Reply, ClientError>> {
+    imp::ask_all(requests)
+}
+
 /// The WIT form of a feature, for `list-tools`.
 #[doc(hidden)]
 pub fn to_wit(feature: ClientFeature) -> crate::__bindings::warden::plugin::types::ClientFeature {
@@ -261,7 +315,7 @@ pub fn to_wit(feature: ClientFeature) -> crate::__bindings::warden::plugin::type
 mod imp {
     use super::{Answer, ClientError, Root, Sampled, Sampling};
     use crate::__bindings::warden::plugin::client as wit;
-    use crate::__bindings::warden::plugin::types as types;
+    use crate::__bindings::warden::plugin::types;
     use crate::output::Content;
     use crate::prompt::Role;
 
@@ -310,7 +364,7 @@ mod imp {
         }
     }
 
-    pub(super) fn sample(request: &Sampling) -> Result<Sampled, ClientError> {
+    fn sampling_to_wit(request: &Sampling) -> wit::SamplingRequest {
         let messages = request
             .messages
             .iter()
@@ -326,7 +380,7 @@ mod imp {
             || request.cost_priority.is_some()
             || request.speed_priority.is_some()
             || request.intelligence_priority.is_some();
-        let answer = wit::sample(&wit::SamplingRequest {
+        wit::SamplingRequest {
             messages,
             system_prompt: request.system_prompt.clone(),
             model_preferences: has_preferences.then(|| wit::ModelPreferences {
@@ -338,13 +392,79 @@ mod imp {
             max_tokens: request.max_tokens,
             temperature: request.temperature,
             stop_sequences: request.stop_sequences.clone(),
-        })
-        .map_err(error)?;
-        Ok(Sampled {
+        }
+    }
+
+    fn sampled(answer: wit::SamplingResponse) -> Sampled {
+        Sampled {
             content: content_from_wit(answer.content),
             model: answer.model,
             stop_reason: answer.stop_reason,
+        }
+    }
+
+    pub(super) fn sample(request: &Sampling) -> Result<Sampled, ClientError> {
+        let answer = wit::sample(&sampling_to_wit(request)).map_err(error)?;
+        Ok(sampled(answer))
+    }
+
+    fn form_answer(
+        response: wit::ElicitationResponse,
+    ) -> Result<Answer<serde_json::Value>, ClientError> {
+        Ok(match answer(response)? {
+            Answer::Accept(content) => Answer::Accept(match content {
+                Some(text) => serde_json::from_str(&text).map_err(|e| {
+                    ClientError::Failed(format!("the person's answer is not JSON: {e}"))
+                })?,
+                None => serde_json::Value::Object(Default::default()),
+            }),
+            Answer::Decline => Answer::Decline,
+            Answer::Cancel => Answer::Cancel,
         })
+    }
+
+    pub(super) fn ask_all(
+        requests: &[(&str, super::Request)],
+    ) -> Vec<Result<super::Reply, ClientError>> {
+        use super::{Reply, Request};
+        let batch: Vec<(String, wit::Request)> = requests
+            .iter()
+            .map(|(key, request)| {
+                let request = match request {
+                    Request::Sample(sampling) => wit::Request::Sample(sampling_to_wit(sampling)),
+                    Request::Form { message, schema } => {
+                        wit::Request::Elicit(wit::ElicitationRequest::Form(wit::FormRequest {
+                            message: message.clone(),
+                            requested_schema: schema.clone(),
+                        }))
+                    }
+                    Request::Url { message, url } => {
+                        wit::Request::Elicit(wit::ElicitationRequest::Url(wit::UrlRequest {
+                            message: message.clone(),
+                            url: url.clone(),
+                        }))
+                    }
+                    Request::Roots => wit::Request::ListRoots,
+                };
+                (key.to_string(), request)
+            })
+            .collect();
+        wit::ask(&batch)
+            .into_iter()
+            .map(|answer| match answer.map_err(error)? {
+                wit::Answer::Sampled(answer) => Ok(Reply::Sampled(sampled(answer))),
+                wit::Answer::Elicited(response) => form_answer(response).map(Reply::Elicited),
+                wit::Answer::Roots(roots) => Ok(Reply::Roots(
+                    roots
+                        .into_iter()
+                        .map(|r| Root {
+                            uri: r.uri,
+                            name: r.name,
+                        })
+                        .collect(),
+                )),
+            })
+            .collect()
     }
 
     fn answer(response: wit::ElicitationResponse) -> Result<Answer<Option<String>>, ClientError> {
@@ -364,16 +484,7 @@ mod imp {
             requested_schema: schema.to_string(),
         }))
         .map_err(error)?;
-        Ok(match answer(response)? {
-            Answer::Accept(content) => Answer::Accept(match content {
-                Some(text) => serde_json::from_str(&text).map_err(|e| {
-                    ClientError::Failed(format!("the person's answer is not JSON: {e}"))
-                })?,
-                None => serde_json::Value::Object(Default::default()),
-            }),
-            Answer::Decline => Answer::Decline,
-            Answer::Cancel => Answer::Cancel,
-        })
+        form_answer(response)
     }
 
     pub(super) fn elicit_url(message: &str, url: &str) -> Result<Answer<()>, ClientError> {
@@ -428,6 +539,12 @@ mod imp {
 
     pub(super) fn roots() -> Result<Vec<Root>, ClientError> {
         unsupported()
+    }
+
+    pub(super) fn ask_all(
+        requests: &[(&str, super::Request)],
+    ) -> Vec<Result<super::Reply, ClientError>> {
+        requests.iter().map(|_| unsupported()).collect()
     }
 }
 

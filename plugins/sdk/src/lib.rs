@@ -100,8 +100,8 @@ mod resource;
 mod schema;
 mod tool;
 
-pub use completion::{Arguments, Completion, MAX_COMPLETIONS, complete_from};
 pub use client::ClientFeature;
+pub use completion::{Arguments, Completion, MAX_COMPLETIONS, complete_from};
 pub use output::{Content, ResourceLink, ToolError, ToolOutput};
 pub use prompt::{
     Prompt, PromptArgument, PromptDescriptor, PromptError, PromptMessage, PromptOutput, Role,

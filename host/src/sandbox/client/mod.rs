@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::bindings::client::{
-    ClientError, ElicitationRequest, ElicitationResponse, Host, Root, SamplingRequest,
-    SamplingResponse,
+    Answer, ClientError, ElicitationRequest, ElicitationResponse, Host, Request, Root,
+    SamplingRequest, SamplingResponse,
 };
 use super::deadline::Deadline;
 use super::denials::DenialLog;
@@ -92,6 +92,9 @@ pub enum PeerError {
     Failed(String),
     /// The client cannot be sent requests at all (its protocol revision).
     Unsupported(String),
+    /// The client must be asked first, between two runs of the call (an
+    /// `input_required` round): the call stops here and runs again later.
+    Deferred,
 }
 
 /// The MCP client of one call, as the MCP layer reaches it.
@@ -100,9 +103,96 @@ pub trait ClientPeer: Send + Sync + std::fmt::Debug {
     /// What the client declared.
     fn support(&self) -> ClientSupport;
 
-    /// Sends `request` and waits for the client's result (its `result`
-    /// object).
-    async fn request(&self, request: ClientRequest) -> Result<serde_json::Value, PeerError>;
+    /// Sends each request, under the key the plugin chose, and returns the
+    /// client's results (each its `result` object), in order.
+    async fn ask(
+        &self,
+        batch: Vec<(String, ClientRequest)>,
+    ) -> Vec<Result<serde_json::Value, PeerError>>;
+}
+
+/// The trap that stops a call whose client must be asked between runs
+/// ([`PeerError::Deferred`]).
+#[derive(Debug, thiserror::Error)]
+#[error("the call waits for its client's answers")]
+pub(crate) struct Deferred;
+
+/// Checks that `answer` is a result the plugin could be handed for a
+/// request of `method`.
+pub fn check_answer(method: ClientMethod, answer: &serde_json::Value) -> Result<(), String> {
+    let checked = match method {
+        ClientMethod::CreateMessage => wire::sampling_response(answer.clone()).map(drop),
+        ClientMethod::Elicit => wire::elicitation_response(answer.clone()).map(drop),
+        ClientMethod::ListRoots => wire::roots(answer.clone()).map(drop),
+    };
+    checked.map_err(|e| match e {
+        ClientError::Failed(m)
+        | ClientError::Denied(m)
+        | ClientError::Unsupported(m)
+        | ClientError::LimitExceeded(m) => m,
+    })
+}
+
+/// What a request needs the client to have declared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    Sampling,
+    FormElicitation,
+    UrlElicitation,
+    Roots,
+}
+
+impl Need {
+    fn feature(self) -> ClientFeature {
+        match self {
+            Need::Sampling => ClientFeature::Sampling,
+            Need::FormElicitation | Need::UrlElicitation => ClientFeature::Elicitation,
+            Need::Roots => ClientFeature::Roots,
+        }
+    }
+
+    fn declared_by(self, support: ClientSupport) -> bool {
+        match self {
+            Need::Sampling => support.sampling,
+            Need::FormElicitation => support.elicitation_form,
+            Need::UrlElicitation => support.elicitation_url,
+            Need::Roots => support.roots,
+        }
+    }
+
+    /// The prefix of the keys the host gives single requests.
+    fn key_prefix(self) -> &'static str {
+        match self {
+            Need::Sampling => "sample",
+            Need::FormElicitation | Need::UrlElicitation => "elicit",
+            Need::Roots => "roots",
+        }
+    }
+}
+
+/// One request of a batch, as the plugin asked it.
+struct Asked {
+    key: String,
+    need: Need,
+    tokens: u64,
+    request: Result<ClientRequest, ClientError>,
+}
+
+/// The most bytes of a request key.
+const MAX_KEY_BYTES: usize = 64;
+
+fn check_key(key: &str) -> Result<(), ClientError> {
+    let valid = (1..=MAX_KEY_BYTES).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    if valid {
+        Ok(())
+    } else {
+        Err(ClientError::Failed(format!(
+            "the request key {key:?} is not 1 to {MAX_KEY_BYTES} letters, digits, `_`, `-` or `.`"
+        )))
+    }
 }
 
 impl From<super::bindings::ClientFeature> for ClientFeature {
@@ -121,6 +211,8 @@ pub(super) struct CallClient {
     plugin: Arc<str>,
     grant: ClientGrant,
     peer: Option<Arc<dyn ClientPeer>>,
+    /// Requests asked so far (numbering the keys of single requests).
+    asked: u64,
     requests_left: u64,
     max_requests: u64,
     tokens_left: u64,
@@ -144,6 +236,7 @@ impl CallClient {
             plugin,
             grant,
             peer,
+            asked: 0,
             requests_left: limits.max_client_requests,
             max_requests: limits.max_client_requests,
             tokens_left: limits.max_sampling_tokens,
@@ -155,14 +248,16 @@ impl CallClient {
         }
     }
 
-    /// The peer to send a request for `feature` to, once the grant, the
-    /// client's support and the request and token caps allow it.
-    fn admit(
-        &mut self,
-        feature: ClientFeature,
-        declared: impl Fn(ClientSupport) -> bool,
-        tokens: u64,
-    ) -> Result<Arc<dyn ClientPeer>, ClientError> {
+    /// The key of the next single request of `need`.
+    fn next_key(&self, need: Need) -> String {
+        format!("{}-{}", need.key_prefix(), self.asked + 1)
+    }
+
+    /// Whether the plugin may send a request for `need`, and the peer to
+    /// send it to: the grant, the client's support and the request and
+    /// token caps decide.
+    fn admit(&mut self, need: Need, tokens: u64) -> Result<Arc<dyn ClientPeer>, ClientError> {
+        let feature = need.feature();
         if !self.grant.allows(feature) {
             let (rule, reason) = if self.grant.pending.contains(&feature) {
                 (
@@ -199,9 +294,14 @@ impl CallClient {
                     .into(),
             ));
         };
-        if !declared(peer.support()) {
+        if !need.declared_by(peer.support()) {
+            let mode = match need {
+                Need::FormElicitation => " in form mode",
+                Need::UrlElicitation => " in URL mode",
+                _ => "",
+            };
             return Err(ClientError::Unsupported(format!(
-                "the MCP client did not declare the `{feature}` capability"
+                "the MCP client did not declare the `{feature}` capability{mode}"
             )));
         }
         if self.requests_left == 0 {
@@ -230,45 +330,126 @@ impl CallClient {
         Ok(peer.clone())
     }
 
-    /// Sends `request` to `peer` with the call's clock stopped, for at most
-    /// the `client_wait` left.
-    async fn send(
-        &mut self,
-        peer: Arc<dyn ClientPeer>,
-        request: ClientRequest,
-    ) -> Result<serde_json::Value, ClientError> {
-        let wait = self.wait_left;
-        let started = Instant::now();
-        let answer = {
-            let deadline = self.deadline.clone();
-            let _paused = deadline.pause(wait);
-            tokio::time::timeout(wait, peer.request(request)).await
-        };
-        self.wait_left = wait.saturating_sub(started.elapsed());
-        match answer {
-            Err(_elapsed) => Err(ClientError::LimitExceeded(format!(
-                "the client did not answer within the call's client_wait = {}",
-                humantime::format_duration(self.max_wait)
-            ))),
-            Ok(Err(PeerError::Failed(message))) => Err(ClientError::Failed(format!(
-                "the client answered with an error: {message}"
-            ))),
-            Ok(Err(PeerError::Unsupported(message))) => Err(ClientError::Unsupported(message)),
-            Ok(Ok(result)) => Ok(result),
-        }
-    }
-
-    /// Admits, checks and sends one request for `feature`.
+    /// Admits and checks each request of a batch, sends the admitted ones
+    /// together with the call's clock stopped (for at most the
+    /// `client_wait` left), and returns the answers in order. `Err` stops
+    /// the call: its client must be asked between two runs.
     async fn ask(
         &mut self,
-        feature: ClientFeature,
-        declared: impl Fn(ClientSupport) -> bool,
+        batch: Vec<Asked>,
+    ) -> wasmtime::Result<Vec<Result<serde_json::Value, ClientError>>> {
+        let mut answers: Vec<Result<serde_json::Value, ClientError>> =
+            Vec::with_capacity(batch.len());
+        let mut sent = Vec::new();
+        let mut peer = None;
+        for (index, asked) in batch.into_iter().enumerate() {
+            self.asked += 1;
+            let duplicate = sent.iter().any(|(_, (key, _))| *key == asked.key);
+            let admitted = check_key(&asked.key)
+                .and_then(|()| {
+                    if duplicate {
+                        Err(ClientError::Failed(format!(
+                            "the request key {:?} is used twice in one batch",
+                            asked.key
+                        )))
+                    } else {
+                        Ok(())
+                    }
+                })
+                .and_then(|()| self.admit(asked.need, asked.tokens))
+                .and_then(|p| asked.request.map(|request| (p, request)));
+            match admitted {
+                Ok((p, request)) => {
+                    peer = Some(p);
+                    sent.push((index, (asked.key, request)));
+                    answers.push(Ok(serde_json::Value::Null));
+                }
+                Err(error) => answers.push(Err(error)),
+            }
+        }
+        let Some(peer) = peer else {
+            return Ok(answers);
+        };
+        let (indices, requests): (Vec<usize>, Vec<_>) = sent.into_iter().unzip();
+        let wait = self.wait_left;
+        let started = Instant::now();
+        let results = {
+            let deadline = self.deadline.clone();
+            let _paused = deadline.pause(wait);
+            tokio::time::timeout(wait, peer.ask(requests)).await
+        };
+        self.wait_left = wait.saturating_sub(started.elapsed());
+        let Ok(results) = results else {
+            let late = ClientError::LimitExceeded(format!(
+                "the client did not answer within the call's client_wait = {}",
+                humantime::format_duration(self.max_wait)
+            ));
+            for index in indices {
+                answers[index] = Err(late.clone());
+            }
+            return Ok(answers);
+        };
+        if results.contains(&Err(PeerError::Deferred)) {
+            return Err(wasmtime::Error::new(Deferred));
+        }
+        for (index, result) in indices.into_iter().zip(results) {
+            answers[index] = match result {
+                Ok(value) => Ok(value),
+                Err(PeerError::Failed(message)) => Err(ClientError::Failed(format!(
+                    "the client answered with an error: {message}"
+                ))),
+                Err(PeerError::Unsupported(message)) => Err(ClientError::Unsupported(message)),
+                Err(PeerError::Deferred) => unreachable!("handled above"),
+            };
+        }
+        Ok(answers)
+    }
+
+    /// Asks one request under a key of the host's.
+    async fn ask_one(
+        &mut self,
+        need: Need,
         tokens: u64,
         request: Result<ClientRequest, ClientError>,
-    ) -> Result<serde_json::Value, ClientError> {
-        let peer = self.admit(feature, declared, tokens)?;
-        self.send(peer, request?).await
+    ) -> wasmtime::Result<Result<serde_json::Value, ClientError>> {
+        let key = self.next_key(need);
+        let mut answers = self
+            .ask(vec![Asked {
+                key,
+                need,
+                tokens,
+                request,
+            }])
+            .await?;
+        Ok(answers
+            .pop()
+            .unwrap_or(Err(ClientError::Failed("the client gave no answer".into()))))
     }
+}
+
+/// What a request needs, the tokens it asks for, and its wire form.
+fn sampling(request: &SamplingRequest) -> (Need, u64, Result<ClientRequest, ClientError>) {
+    (
+        Need::Sampling,
+        u64::from(request.max_tokens),
+        wire::sampling_request(request),
+    )
+}
+
+fn elicitation(request: &ElicitationRequest) -> (Need, u64, Result<ClientRequest, ClientError>) {
+    let need = match request {
+        ElicitationRequest::Form(_) => Need::FormElicitation,
+        ElicitationRequest::Url(_) => Need::UrlElicitation,
+    };
+    (need, 0, wire::elicitation_request(request))
+}
+
+fn list_roots() -> (Need, u64, Result<ClientRequest, ClientError>) {
+    let request = ClientRequest {
+        method: ClientMethod::ListRoots,
+        params: serde_json::json!({}),
+    };
+    (Need::Roots, 0, Ok(request))
 }
 
 impl Host for HostState {
@@ -276,16 +457,8 @@ impl Host for HostState {
         &mut self,
         request: SamplingRequest,
     ) -> wasmtime::Result<Result<SamplingResponse, ClientError>> {
-        let tokens = u64::from(request.max_tokens);
-        let answer = self
-            .client
-            .ask(
-                ClientFeature::Sampling,
-                |s| s.sampling,
-                tokens,
-                wire::sampling_request(&request),
-            )
-            .await;
+        let (need, tokens, request) = sampling(&request);
+        let answer = self.client.ask_one(need, tokens, request).await?;
         Ok(answer.and_then(wire::sampling_response))
     }
 
@@ -293,34 +466,48 @@ impl Host for HostState {
         &mut self,
         request: ElicitationRequest,
     ) -> wasmtime::Result<Result<ElicitationResponse, ClientError>> {
-        let url = matches!(request, ElicitationRequest::Url(_));
-        let answer = self
-            .client
-            .ask(
-                ClientFeature::Elicitation,
-                |s| {
-                    if url {
-                        s.elicitation_url
-                    } else {
-                        s.elicitation_form
-                    }
-                },
-                0,
-                wire::elicitation_request(&request),
-            )
-            .await;
+        let (need, tokens, request) = elicitation(&request);
+        let answer = self.client.ask_one(need, tokens, request).await?;
         Ok(answer.and_then(wire::elicitation_response))
     }
 
     async fn list_roots(&mut self) -> wasmtime::Result<Result<Vec<Root>, ClientError>> {
-        let request = ClientRequest {
-            method: ClientMethod::ListRoots,
-            params: serde_json::json!({}),
-        };
-        let answer = self
-            .client
-            .ask(ClientFeature::Roots, |s| s.roots, 0, Ok(request))
-            .await;
+        let (need, tokens, request) = list_roots();
+        let answer = self.client.ask_one(need, tokens, request).await?;
         Ok(answer.and_then(wire::roots))
+    }
+
+    async fn ask(
+        &mut self,
+        requests: Vec<(String, Request)>,
+    ) -> wasmtime::Result<Vec<Result<Answer, ClientError>>> {
+        let batch: Vec<Asked> = requests
+            .iter()
+            .map(|(key, request)| {
+                let (need, tokens, request) = match request {
+                    Request::Sample(r) => sampling(r),
+                    Request::Elicit(r) => elicitation(r),
+                    Request::ListRoots => list_roots(),
+                };
+                Asked {
+                    key: key.clone(),
+                    need,
+                    tokens,
+                    request,
+                }
+            })
+            .collect();
+        let answers = self.client.ask(batch).await?;
+        Ok(requests
+            .iter()
+            .zip(answers)
+            .map(|((_, request), answer)| {
+                answer.and_then(|value| match request {
+                    Request::Sample(_) => wire::sampling_response(value).map(Answer::Sampled),
+                    Request::Elicit(_) => wire::elicitation_response(value).map(Answer::Elicited),
+                    Request::ListRoots => wire::roots(value).map(Answer::Roots),
+                })
+            })
+            .collect())
     }
 }
