@@ -212,6 +212,63 @@ typedef struct {
 warden_client_status warden_list_roots(warden_call *call, const warden_root **roots,
                                        size_t *count, const char **error);
 
+/* What a request of a batch asks: the question of the function named. */
+typedef enum {
+    WARDEN_REQUEST_SAMPLE, /* warden_sample_text */
+    WARDEN_REQUEST_FORM,   /* warden_elicit_form */
+    WARDEN_REQUEST_URL,    /* warden_elicit_url */
+    WARDEN_REQUEST_ROOTS,  /* warden_list_roots */
+} warden_request_kind;
+
+/* One request of a batch: a key of the plugin's choosing (1 to 64 letters,
+ * digits, `_`, `-` or `.`, unique in the batch) and, by `kind`, the
+ * arguments of that function:
+ *
+ *     {.key = "summary", .kind = WARDEN_REQUEST_SAMPLE,
+ *      .sample = {.prompt = text, .max_tokens = 200}},
+ *     {.key = "name", .kind = WARDEN_REQUEST_FORM,
+ *      .form = {.message = "New name?", .schema = SCHEMA}},
+ *     {.key = "roots", .kind = WARDEN_REQUEST_ROOTS}, */
+typedef struct {
+    const char *key;
+    warden_request_kind kind;
+    union {
+        struct {
+            const char *system_prompt; /* or NULL */
+            const char *prompt;        /* one user message */
+            uint32_t max_tokens;
+        } sample;
+        struct {
+            const char *message, *schema;
+        } form;
+        struct {
+            const char *message, *url;
+        } url;
+    };
+} warden_request;
+
+/* The answer to one request of a batch: its own status and, when
+ * WARDEN_CLIENT_OK, what the function of its kind gives back. Fields of
+ * other kinds stay NULL, 0 or WARDEN_ELICIT_CANCEL. */
+typedef struct {
+    warden_client_status status;
+    const char *error;           /* the host's message when not OK, else NULL */
+    const char *text;            /* SAMPLE: the model's answer */
+    warden_elicit_action action; /* FORM, URL: what the person did */
+    const char *content;         /* FORM, on accept: the answer as a JSON object */
+    const warden_root *roots;    /* ROOTS: `count` roots (NULL when none) */
+    size_t count;
+} warden_answer;
+
+/* Asks the `count` requests at once: `answers[i]` (an array of `count`) is
+ * the answer to `requests[i]`. Returns how many were answered (status
+ * WARDEN_CLIENT_OK); the others each say why not. A malformed or repeated
+ * key gets WARDEN_CLIENT_FAILED, as does an unknown `kind` (never sent).
+ * Each request counts against the call's limits as if asked alone; a client
+ * on MCP 2026-07-28 gets the batch as one round. */
+size_t warden_ask_all(warden_call *call, const warden_request *requests, size_t count,
+                      warden_answer *answers);
+
 /* ---- string builder ---------------------------------------------------------
  * A growable byte buffer, always NUL-terminated once anything was appended.
  * Out of memory sets `oom` and drops further appends. Zero-initialise:

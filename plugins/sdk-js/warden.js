@@ -46,8 +46,9 @@ export class ToolFailed extends Error {
  * (`sample`, `elicit`, `listRoots`). `kind` is `unsupported` (the client did
  * not declare the feature), `denied` (the plugin was not granted it),
  * `limit_exceeded` (a per-call limit was reached) or `failed`; `request`
- * names the request. Uncaught, it fails the tool call with
- * `REQUEST: KIND: MESSAGE`.
+ * names the request (`sample`, `elicit`, `list-roots`; for an item of
+ * `askAll`, which returns it rather than throwing it, the request's key).
+ * Uncaught, it fails the tool call with `REQUEST: KIND: MESSAGE`.
  */
 export class ClientError extends Error {
   constructor(kind, message, request) {
@@ -60,6 +61,7 @@ export class ClientError extends Error {
 
 const OUTPUT = Symbol.for('warden.output');
 const TOOL = Symbol.for('warden.tool');
+const REQUEST = Symbol.for('warden.clientRequest');
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error'];
 const FEATURES = ['sampling', 'elicitation', 'roots'];
@@ -175,7 +177,7 @@ export function tool(spec, handler) {
  * Builds the object the world exports as `tools`. `imports` are the
  * component's imports as functions: `log(level, message)` from
  * `warden:plugin/log`, `report(progress, total, message)` from
- * `warden:plugin/progress` and `client` (`{ sample, elicit, listRoots }`)
+ * `warden:plugin/progress` and `client` (`{ sample, elicit, listRoots, ask }`)
  * from `warden:plugin/client`; without them (in tests) logs go to
  * console.error, progress is dropped and client requests throw ClientError
  * `unsupported`.
@@ -344,10 +346,38 @@ export function makeProgress(report) {
 }
 
 /**
+ * One request of a batch sent with the client's `askAll`:
+ * `ClientRequest.sample(prompt, options)`, `ClientRequest.elicit(message,
+ * schema)`, `ClientRequest.elicitUrl(message, url)` or
+ * `ClientRequest.listRoots()` take the arguments of the client method of the
+ * same name and check them at once (a TypeError when malformed). Each gives
+ * a frozen `{ kind }`, `kind` naming that method.
+ */
+export const ClientRequest = Object.freeze({
+  sample(prompt, options) {
+    return clientRequest('sample', { tag: 'sample', val: samplingRequest(prompt, options) });
+  },
+  elicit(message, schema) {
+    return clientRequest('elicit', { tag: 'elicit', val: formRequest('elicit', message, schema) });
+  },
+  elicitUrl(message, url) {
+    return clientRequest('elicitUrl', { tag: 'elicit', val: urlRequest('elicitUrl', message, url) });
+  },
+  listRoots() {
+    return clientRequest('listRoots', { tag: 'list-roots' });
+  },
+});
+
+function clientRequest(kind, request) {
+  return Object.freeze({ [REQUEST]: request, kind });
+}
+
+/**
  * Requests to the MCP client over the `warden:plugin/client` import
- * (`imports` holds its `sample`, `elicit` and `listRoots`; without it, every
- * request throws ClientError `unsupported`). Each method is async and throws
- * ClientError when the host gives no answer.
+ * (`imports` holds its `sample`, `elicit`, `listRoots` and `ask`; without
+ * it, every request throws ClientError `unsupported`). Each method is async
+ * and throws ClientError when the host gives no answer (`askAll` returns it
+ * instead, for each request).
  */
 export function makeClient(imports = {}) {
   const call = (request, fn, ...args) => {
@@ -370,9 +400,7 @@ export function makeClient(imports = {}) {
      * text.
      */
     async sample(prompt, options) {
-      const response = call('sample', 'sample', samplingRequest(prompt, options));
-      const { role, content, model, stopReason } = response;
-      return { text: content.tag === 'text' ? content.val : undefined, content, role, model, stopReason };
+      return sampled(call('sample', 'sample', samplingRequest(prompt, options)));
     },
     /**
      * Asks the person to fill in a form: `message` says what and why,
@@ -381,12 +409,7 @@ export function makeClient(imports = {}) {
      * (the parsed object), `{ action: 'decline' }` or `{ action: 'cancel' }`.
      */
     async elicit(message, schema) {
-      if (typeof message !== 'string') throw new TypeError('elicit: message must be a string');
-      if (!isPlainObject(schema) || schema.type !== 'object') {
-        throw new TypeError('elicit: schema must be a JSON Schema object with "type": "object"');
-      }
-      const request = { tag: 'form', val: { message, requestedSchema: JSON.stringify(schema) } };
-      return elicitation(call('elicit', 'elicit', request));
+      return elicitation(call('elicit', 'elicit', formRequest('elicit', message, schema)));
     },
     /**
      * Asks the person to visit `url` (an absolute http(s) URL: a sign-in, a
@@ -394,17 +417,88 @@ export function makeClient(imports = {}) {
      * whether they agreed to go, not what they did there.
      */
     async elicitUrl(message, url) {
-      if (typeof message !== 'string') throw new TypeError('elicitUrl: message must be a string');
-      if (typeof url !== 'string') throw new TypeError('elicitUrl: url must be a string');
-      const { action } = elicitation(call('elicit', 'elicit', { tag: 'url', val: { message, url } }));
+      const { action } = elicitation(call('elicit', 'elicit', urlRequest('elicitUrl', message, url)));
       return { action };
     },
     /** The client's roots: resolves to `[{ uri, name }]` (`name` may be undefined). */
     async listRoots() {
-      const roots = call('list-roots', 'listRoots');
-      return roots.map(({ uri, name }) => ({ uri, name }));
+      return roots(call('list-roots', 'listRoots'));
+    },
+    /**
+     * Asks several things at once. `requests` is an array of `[key,
+     * request]` pairs: a key of yours (1 to 64 letters, digits, `_`, `-` or
+     * `.`, unique in the batch) and a request made with `ClientRequest`.
+     * Resolves to an array in the same order: each item is what the method
+     * of the request's `kind` resolves to, or the ClientError it would
+     * throw, returned rather than thrown so that one refusal does not lose
+     * the other answers (its `request` is the key; `throw` it to fail the
+     * call). A malformed or repeated key gets `failed`. On MCP 2026-07-28
+     * the batch is one `input_required` round: the call runs again from the
+     * start with the answers, so ask before acting, and ask the same things
+     * for the same arguments. Rejects with a TypeError, before anything is
+     * asked, when an item is not such a pair.
+     */
+    async askAll(requests) {
+      const batch = checkBatch(requests);
+      if (!imports.ask) {
+        return batch.map(([key]) => new ClientError('unsupported', 'the warden:plugin/client import is not available here', key));
+      }
+      const results = imports.ask(batch.map(([key, request]) => [key, request[REQUEST]]));
+      return batch.map(([key, request], i) => reply(key, request, results[i]));
     },
   };
+}
+
+/** The `[key, request]` pairs of `askAll(requests)`, checked. */
+function checkBatch(requests) {
+  if (!Array.isArray(requests)) throw new TypeError('askAll: requests must be an array of [key, request] pairs');
+  for (const [i, item] of requests.entries()) {
+    if (!Array.isArray(item) || item.length !== 2 || typeof item[0] !== 'string' || !(item[1] && item[1][REQUEST])) {
+      throw new TypeError(`askAll: request ${i} must be a [key, request] pair: a string and a ClientRequest.sample(...), .elicit(...), .elicitUrl(...) or .listRoots()`);
+    }
+  }
+  return requests;
+}
+
+/** The answer to `request` (asked under `key`) in the `result<answer, client-error>` `result`, or its ClientError. */
+function reply(key, request, result) {
+  if (!result || result.tag === 'err') return clientError(result && result.val, key);
+  const answer = result.val;
+  try {
+    if (request.kind === 'sample' && answer.tag === 'sampled') return sampled(answer.val);
+    if (request.kind === 'elicit' && answer.tag === 'elicited') return elicitation(answer.val, key);
+    if (request.kind === 'elicitUrl' && answer.tag === 'elicited') return { action: answer.val.tag };
+    if (request.kind === 'listRoots' && answer.tag === 'roots') return roots(answer.val);
+  } catch (e) {
+    if (e instanceof ClientError) return e;
+    throw e;
+  }
+  return new ClientError('failed', `the host answered a ${request.kind} request with ${answer && answer.tag}`, key);
+}
+
+/** A `sampling-response` as `{ text, content, role, model, stopReason }`. */
+function sampled({ role, content, model, stopReason }) {
+  return { text: content.tag === 'text' ? content.val : undefined, content, role, model, stopReason };
+}
+
+/** The `elicitation-request` of a form. */
+function formRequest(fn, message, schema) {
+  if (typeof message !== 'string') throw new TypeError(`${fn}: message must be a string`);
+  if (!isPlainObject(schema) || schema.type !== 'object') {
+    throw new TypeError(`${fn}: schema must be a JSON Schema object with "type": "object"`);
+  }
+  return { tag: 'form', val: { message, requestedSchema: JSON.stringify(schema) } };
+}
+
+/** The `elicitation-request` of a page to visit. */
+function urlRequest(fn, message, url) {
+  if (typeof message !== 'string') throw new TypeError(`${fn}: message must be a string`);
+  if (typeof url !== 'string') throw new TypeError(`${fn}: url must be a string`);
+  return { tag: 'url', val: { message, url } };
+}
+
+function roots(list) {
+  return list.map(({ uri, name }) => ({ uri, name }));
 }
 
 /** The `sampling-request` record for `sample(prompt, options)`. */
@@ -458,13 +552,13 @@ function preferences(modelPreferences) {
 }
 
 /** An `elicitation-response` as `{ action, content? }`. */
-function elicitation(response) {
+function elicitation(response, request = 'elicit') {
   if (response.tag !== 'accept') return { action: response.tag };
   if (response.val === undefined) return { action: 'accept', content: undefined };
   try {
     return { action: 'accept', content: JSON.parse(response.val) };
   } catch (e) {
-    throw new ClientError('failed', `the answer is not valid JSON: ${e.message}`, 'elicit');
+    throw new ClientError('failed', `the answer is not valid JSON: ${e.message}`, request);
   }
 }
 
@@ -472,7 +566,15 @@ function elicitation(response) {
 function toClientError(e, request) {
   const payload = e && e.payload;
   if (!payload || typeof payload !== 'object' || !Object.hasOwn(CLIENT_ERRORS, payload.tag)) return e;
-  return new ClientError(CLIENT_ERRORS[payload.tag], String(payload.val ?? payload.tag), request);
+  return clientError(payload, request);
+}
+
+/** A `client-error` value as ClientError (`failed` when it is not one). */
+function clientError(error, request) {
+  if (!error || typeof error !== 'object' || !Object.hasOwn(CLIENT_ERRORS, error.tag)) {
+    return new ClientError('failed', `the host gave no answer: ${safeJson(error)}`, request);
+  }
+  return new ClientError(CLIENT_ERRORS[error.tag], String(error.val ?? error.tag), request);
 }
 
 function err(tag, message) {

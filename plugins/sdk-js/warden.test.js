@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 
 import {
   tool, exportTools, output, text, blob, resourceLink, InvalidArguments, ToolFailed, ClientError, checkArguments, toToolError, makeLog,
-  makeClient,
+  makeClient, ClientRequest,
 } from './warden.js';
 
 const add = tool(
@@ -247,7 +247,7 @@ function fakeClient(answers) {
     if (a instanceof Error) throw a;
     return a;
   };
-  return { calls, imports: { sample: answer('sample'), elicit: answer('elicit'), listRoots: answer('listRoots') } };
+  return { calls, imports: { sample: answer('sample'), elicit: answer('elicit'), listRoots: answer('listRoots'), ask: answer('ask') } };
 }
 
 /** What componentize-js throws for an import's `result` error. */
@@ -365,4 +365,102 @@ test('handlers get ctx.client; an uncaught ClientError fails the call with its k
   const none = await exportTools([tool({ name: 'none', description: 'd' }, (args, ctx) => ctx.client.listRoots())], { log: () => {} }).callTool('none', '{}');
   assert.equal(none.val.tag, 'failed');
   assert.match(none.val.val, /^list-roots: unsupported: /);
+});
+
+test('askAll() sends the batch under its keys and answers in order', async () => {
+  const schema = { type: 'object', properties: { name: { type: 'string' } } };
+  const response = { role: 'assistant', content: { tag: 'text', val: 'Short.' }, model: 'm-2', stopReason: undefined };
+  const { calls, imports } = fakeClient({
+    ask: [
+      { tag: 'ok', val: { tag: 'sampled', val: response } },
+      { tag: 'ok', val: { tag: 'elicited', val: { tag: 'accept', val: '{"name":"Ada"}' } } },
+      { tag: 'ok', val: { tag: 'elicited', val: { tag: 'decline' } } },
+      { tag: 'ok', val: { tag: 'roots', val: [{ uri: 'file:///src', name: undefined }] } },
+    ],
+  });
+  const answers = await makeClient(imports).askAll([
+    ['summary', ClientRequest.sample('Summarize', { maxTokens: 50 })],
+    ['who', ClientRequest.elicit('Who?', schema)],
+    ['login', ClientRequest.elicitUrl('Sign in', 'https://example.com/login')],
+    ['roots.1', ClientRequest.listRoots()],
+  ]);
+  assert.deepEqual(calls, [['ask', [
+    ['summary', { tag: 'sample', val: {
+      messages: [{ role: 'user', content: { tag: 'text', val: 'Summarize' } }],
+      systemPrompt: undefined, modelPreferences: undefined, maxTokens: 50, temperature: undefined, stopSequences: [],
+    } }],
+    ['who', { tag: 'elicit', val: { tag: 'form', val: { message: 'Who?', requestedSchema: JSON.stringify(schema) } } }],
+    ['login', { tag: 'elicit', val: { tag: 'url', val: { message: 'Sign in', url: 'https://example.com/login' } } }],
+    ['roots.1', { tag: 'list-roots' }],
+  ]]]);
+  assert.deepEqual(answers, [
+    { text: 'Short.', content: { tag: 'text', val: 'Short.' }, role: 'assistant', model: 'm-2', stopReason: undefined },
+    { action: 'accept', content: { name: 'Ada' } },
+    { action: 'decline' },
+    [{ uri: 'file:///src', name: undefined }],
+  ]);
+  assert.deepEqual(await makeClient(fakeClient({ ask: [] }).imports).askAll([]), []);
+});
+
+test('askAll() returns each refusal as a ClientError named by its key', async () => {
+  const { imports } = fakeClient({
+    ask: [
+      { tag: 'err', val: { tag: 'denied', val: 'sampling is not granted' } },
+      { tag: 'ok', val: { tag: 'elicited', val: { tag: 'accept', val: '{oops' } } },
+      { tag: 'err', val: { tag: 'limit-exceeded', val: 'max_client_requests (2) reached' } },
+      { tag: 'ok', val: { tag: 'roots', val: [] } },
+      { tag: 'ok', val: { tag: 'roots', val: [] } }, // not what a sample request gets
+    ],
+  });
+  const [denied, notJson, limited, none, odd] = await makeClient(imports).askAll([
+    ['a', ClientRequest.sample('x')],
+    ['b', ClientRequest.elicit('Who?', { type: 'object' })],
+    ['c', ClientRequest.listRoots()],
+    ['d', ClientRequest.listRoots()],
+    ['e', ClientRequest.sample('x')],
+  ]);
+  for (const e of [denied, notJson, limited, odd]) assert.ok(e instanceof ClientError);
+  assert.deepEqual([denied.kind, denied.message, denied.request], ['denied', 'sampling is not granted', 'a']);
+  assert.deepEqual([notJson.kind, notJson.request], ['failed', 'b']);
+  assert.match(notJson.message, /not valid JSON/);
+  assert.deepEqual([limited.kind, limited.request], ['limit_exceeded', 'c']);
+  assert.deepEqual(none, []);
+  assert.deepEqual([odd.kind, odd.request], ['failed', 'e']);
+
+  const outside = await makeClient().askAll([['x', ClientRequest.listRoots()], ['y', ClientRequest.sample('hi')]]);
+  assert.deepEqual(outside.map((e) => [e instanceof ClientError, e.kind, e.request]), [[true, 'unsupported', 'x'], [true, 'unsupported', 'y']]);
+});
+
+test('askAll() refuses malformed batches, and ClientRequest malformed requests, before asking', async () => {
+  const { calls, imports } = fakeClient({ ask: [] });
+  const client = makeClient(imports);
+  const roots = ClientRequest.listRoots();
+  for (const batch of [roots, [roots], [['k']], [[1, roots]], [['k', roots, 'x']], [['k', { tag: 'list-roots' }]], [['k', 'sample']]]) {
+    await assert.rejects(client.askAll(batch), TypeError);
+  }
+  assert.throws(() => ClientRequest.sample([]), /prompt string or a non-empty array/);
+  assert.throws(() => ClientRequest.sample('x', { maxTokens: 0 }), /maxTokens/);
+  assert.throws(() => ClientRequest.elicit('Who?', { type: 'string' }), /^TypeError: elicit: schema must be/);
+  assert.throws(() => ClientRequest.elicitUrl('Sign in', 3), /elicitUrl: url must be a string/);
+  assert.deepEqual(calls, []);
+  assert.equal(roots.kind, 'listRoots');
+  assert.ok(Object.isFrozen(roots) && Object.isFrozen(ClientRequest));
+});
+
+test('an askAll refusal thrown in a handler fails the call with its key', async () => {
+  const { imports } = fakeClient({
+    ask: [
+      { tag: 'ok', val: { tag: 'roots', val: [{ uri: 'file:///w', name: 'w' }] } },
+      { tag: 'err', val: { tag: 'unsupported', val: 'the client did not declare sampling' } },
+    ],
+  });
+  const p = exportTools(
+    [tool({ name: 'both', description: 'd' }, async (args, { client }) => {
+      const answers = await client.askAll([['roots', ClientRequest.listRoots()], ['summary', ClientRequest.sample('hi')]]);
+      for (const a of answers) if (a instanceof ClientError) throw a;
+      return 'unreachable';
+    })],
+    { log: () => {}, client: imports },
+  );
+  assert.deepEqual(await p.callTool('both', '{}'), { tag: 'err', val: { tag: 'failed', val: 'summary: unsupported: the client did not declare sampling' } });
 });

@@ -53,10 +53,14 @@ async fn read_only_and_read_write_directories_and_escapes() {
     let plugins = Plugins::new()
         .component("files", warden_test_artifacts::FILES_WASM)
         .manifest("files", FILES_MANIFEST);
+    // `write` is destructive: this client cannot confirm, so the operator
+    // approves it (tests/e2e/consent.rs asks).
+    let config = workspace.path().join("warden.toml");
+    std::fs::write(&config, "[plugins.files]\nauto_approve = [\"write\"]\n").unwrap();
     let server = Server::start_in(
         plugins.path(),
         Revision::Stateless,
-        &[],
+        &["--config", config.to_str().unwrap()],
         workspace.path(),
         &[],
     )
@@ -231,6 +235,7 @@ async fn operator_policy_narrows_what_manifests_request() {
 allow_write = false
 [plugins.files]
 disabled_tools = ["search"]
+auto_approve = ["write"]
 [plugins.hostile]
 env = ["WARDEN_E2E_A"]
 env_values = {{ WARDEN_E2E_A = "prefix-${{WARDEN_E2E_SOURCE}}" }}

@@ -9,6 +9,7 @@ mod cli;
 mod client_io;
 mod client_requests;
 mod conformance;
+mod consent;
 mod describe;
 mod dir_swap;
 mod examples;

@@ -488,6 +488,11 @@ impl<H: ClientHandler> ServedStdio<H> {
         }
     }
 
+    /// A file beside the server's `warden.toml`.
+    pub fn file(&self, name: &str) -> PathBuf {
+        self._dir.path().join(name)
+    }
+
     /// The server's log events so far.
     pub fn log_events(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.log)

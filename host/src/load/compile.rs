@@ -10,6 +10,7 @@ use crate::budget::{MemoryBudget, Wait};
 use crate::limits::Limits;
 use crate::loading::LoadingSettings;
 use crate::mcp::registry::{LoadedPlugin, PluginEntry};
+use crate::policy::consent::ConsentRules;
 use crate::policy::grants::Grants;
 use crate::policy::operator::Concurrency;
 use crate::sandbox::{
@@ -24,6 +25,7 @@ pub(super) struct Plugin {
     pub(super) disabled: Vec<String>,
     pub(super) namespaced: bool,
     pub(super) concurrency: Concurrency,
+    pub(super) consent: ConsentRules,
     pub(super) loading: LoadingSettings,
 }
 
@@ -55,6 +57,7 @@ pub(super) async fn load_one(
         disabled,
         namespaced,
         concurrency,
+        consent,
         loading,
     } = plugin;
     let describe_timeout = loading.describe_timeout;
@@ -144,6 +147,7 @@ pub(super) async fn load_one(
         disabled_tools: disabled,
         namespaced,
         concurrency,
+        consent,
         load_time: started.elapsed(),
         notices: Vec::new(),
         cached_as,

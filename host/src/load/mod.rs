@@ -28,6 +28,7 @@ use crate::limits::{LimitBounds, Limits};
 use crate::loading::LoadingSettings;
 use crate::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus, Registry};
 use crate::observe::audit::AuditLog;
+use crate::policy::consent::ConsentRules;
 use crate::policy::grants::{self, Grants};
 use crate::policy::lock::{self, Approval, LockFile};
 use crate::policy::manifest::Capabilities;
@@ -391,6 +392,7 @@ fn settle(
         disabled,
         namespaced,
         concurrency,
+        consent,
         review,
         requested,
         limit_notices,
@@ -420,6 +422,7 @@ fn settle(
             disabled,
             namespaced,
             concurrency,
+            consent,
             loading: settings.loading,
         },
         file,
@@ -434,6 +437,7 @@ struct Decided {
     disabled: Vec<String>,
     namespaced: bool,
     concurrency: Concurrency,
+    consent: ConsentRules,
     review: lock::Review,
     requested: Capabilities,
     /// Limits clamped to the operator's ceilings, and such.
@@ -450,6 +454,7 @@ impl Decided {
             && loaded.disabled_tools == self.disabled
             && loaded.namespaced == self.namespaced
             && loaded.concurrency == self.concurrency
+            && loaded.consent == self.consent
     }
 }
 
@@ -524,6 +529,7 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
             .unwrap_or_default(),
         namespaced: !narrowing.is_some_and(|p| p.unprefixed),
         concurrency: narrowing.map(|p| p.concurrency).unwrap_or_default(),
+        consent: narrowing.map(|p| p.consent.clone()).unwrap_or_default(),
         review,
         requested,
         limit_notices: limit_notices.iter().map(ToString::to_string).collect(),

@@ -34,6 +34,10 @@ pub enum FailureCode {
     PluginFailed,
     /// The client cancelled the call.
     Cancelled,
+    /// The call needs the person's confirmation and the client cannot ask.
+    ConsentRequired,
+    /// The person did not allow the call.
+    ConsentDeclined,
     /// Warden could not run the call.
     Internal,
 }
@@ -45,6 +49,7 @@ impl FailureCode {
         match outcome {
             Outcome::Limit(kind) => Self::LimitExceeded(kind),
             Outcome::Cancelled => Self::Cancelled,
+            Outcome::ConsentRefused => Self::ConsentRequired,
             _ if !denials.is_empty() => {
                 Self::CapabilityDenied(denials.iter().map(|d| d.to_string()).collect())
             }
@@ -66,6 +71,8 @@ impl FailureCode {
             Self::InvalidArguments => "invalid_arguments",
             Self::PluginFailed => "plugin_failed",
             Self::Cancelled => "cancelled",
+            Self::ConsentRequired => "consent_required",
+            Self::ConsentDeclined => "consent_declined",
             Self::Internal => "internal_error",
         }
     }

@@ -15,10 +15,12 @@ use crate::mcp::call_result::{
     FailureCode, call_error_message, error_result, outcome_of, success, tool_error_message,
     with_denials,
 };
+use crate::mcp::consent::{self, Decision};
 use crate::mcp::gate::Gates;
 use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
 use crate::observe::{CallRecord, Observer, Outcome};
-use crate::sandbox::{CallContext, Captured, ClientLinks, Sandbox};
+use crate::policy::consent::ConsentNeed;
+use crate::sandbox::{CallContext, Captured, ClientLinks, ClientPeer, Sandbox};
 
 /// How many schema violations a validation error lists.
 const MAX_REPORTED_VIOLATIONS: usize = 8;
@@ -296,6 +298,40 @@ impl Dispatcher {
                 message,
             );
         }
+        if let Err(stopped) = self
+            .confirm(
+                entry,
+                name,
+                &arguments,
+                client.peer.as_ref(),
+                client.cancel.as_ref(),
+            )
+            .await
+        {
+            return match stopped {
+                Stopped::Deferred => {
+                    self.observe(&CallRecord {
+                        tool: name,
+                        plugin: &plugin.name,
+                        local_tool: &entry.local_name,
+                        duration: started.elapsed(),
+                        outcome: Outcome::InputRequired,
+                        stats: None,
+                        denials: &[],
+                        arguments: &arguments,
+                    });
+                    Err(DispatchError::Deferred)
+                }
+                Stopped::Refused(code, message) => {
+                    tracing::info!(tool = name, "{message}");
+                    let outcome = match code {
+                        FailureCode::Cancelled => Outcome::Cancelled,
+                        _ => Outcome::ConsentRefused,
+                    };
+                    refused(outcome, code, message)
+                }
+            };
+        }
         let compiled = match plugin.code.get().await {
             Ok(compiled) => compiled,
             Err(error) => {
@@ -417,6 +453,73 @@ impl Dispatcher {
             tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
             error_result(&FailureCode::of(observed, &report.denials), message)
         }))
+    }
+}
+
+/// Why a call stopped before its plugin ran.
+enum Stopped {
+    /// It waits for the person's answer (an `input_required` round).
+    Deferred,
+    /// Refused with this code and message.
+    Refused(FailureCode, String),
+}
+
+impl Dispatcher {
+    /// Asks the person to confirm the call when its tool needs it (see
+    /// [`crate::policy::consent`]); every decision is recorded.
+    async fn confirm(
+        &self,
+        entry: &ToolEntry,
+        name: &str,
+        arguments: &Value,
+        peer: Option<&Arc<dyn ClientPeer>>,
+        cancel: Option<&tokio_util::sync::CancellationToken>,
+    ) -> Result<(), Stopped> {
+        let plugin = &entry.plugin;
+        let record = |decision: &str| {
+            if let Some(observer) = self.observer.get() {
+                observer.consent(name, &plugin.name, decision, arguments);
+            } else {
+                tracing::info!(target: "warden::consent", tool = name, decision, "consent decided");
+            }
+        };
+        match plugin
+            .consent
+            .need(&entry.local_name, consent::claims(&entry.tool))
+        {
+            ConsentNeed::None => return Ok(()),
+            ConsentNeed::AutoApproved => {
+                record("auto_approved");
+                return Ok(());
+            }
+            ConsentNeed::Ask => {}
+        }
+        let asking = consent::ask(
+            peer,
+            name,
+            &plugin.name,
+            &entry.local_name,
+            arguments,
+            plugin.limits.client_wait,
+        );
+        let Some(decision) = until_cancelled(cancel, asking).await else {
+            return Err(Stopped::Refused(
+                FailureCode::Cancelled,
+                "the call was cancelled by the client while the person was asked to confirm it"
+                    .into(),
+            ));
+        };
+        record(decision.label());
+        match decision {
+            Decision::Approved => Ok(()),
+            Decision::Deferred => Err(Stopped::Deferred),
+            Decision::Declined(message) => {
+                Err(Stopped::Refused(FailureCode::ConsentDeclined, message))
+            }
+            Decision::Required(message) => {
+                Err(Stopped::Refused(FailureCode::ConsentRequired, message))
+            }
+        }
     }
 }
 

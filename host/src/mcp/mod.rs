@@ -15,6 +15,7 @@ pub mod announce;
 pub mod call_result;
 pub mod catalog;
 pub(crate) mod client_peer;
+pub mod consent;
 pub mod descriptor_caps;
 pub mod dispatch;
 pub(crate) mod forward;

@@ -20,6 +20,7 @@ use crate::limits::Limits;
 use crate::mcp::catalog::Catalog;
 use crate::mcp::names::UniqueNames;
 use crate::mcp::tool_schema::{SchemaValidator, compile_schema, schema_object};
+use crate::policy::consent::ConsentRules;
 use crate::policy::grants::Grants;
 use crate::policy::manifest::{Capabilities, ClientFeature, Manifest};
 use crate::policy::operator::Concurrency;
@@ -65,6 +66,9 @@ pub struct LoadedPlugin {
     /// How many of its calls run at once and may wait
     /// (`plugins.NAME.sequential`, `max_concurrent_calls`, `max_queued_calls`).
     pub concurrency: Concurrency,
+    /// Which of its calls ask the person first (`plugins.NAME.confirm`,
+    /// `auto_approve`).
+    pub consent: ConsentRules,
     /// How long compiling and describing took.
     pub load_time: Duration,
     /// What checking its description against the caps skipped
@@ -120,6 +124,7 @@ impl LoadedPlugin {
             disabled_tools: self.disabled_tools.clone(),
             namespaced: self.namespaced,
             concurrency: self.concurrency,
+            consent: self.consent.clone(),
             load_time: self.load_time,
             notices: Vec::new(),
             cached_as: self.cached_as.clone(),

@@ -30,6 +30,10 @@ use crate::sandbox::{ClientPeer, ClientRequest, ClientSupport, PeerError, check_
 /// travel in it, and the retry must fit the HTTP body limit with them.
 pub(crate) const MAX_STATE_BYTES: usize = 2 << 20;
 
+/// The prefix of the keys of the host's own questions; a plugin's keys
+/// cannot start with it.
+pub(crate) const HOST_KEY_PREFIX: &str = "warden.";
+
 /// This process's key for sealing `requestState`: random at start, so a
 /// state outlives neither the process nor a restart (the client asks again).
 fn codec() -> &'static RequestStateCodec {
@@ -240,7 +244,12 @@ impl Replay {
             key: key.clone(),
             digest: digest.clone(),
         };
-        let expected = self.pending.as_ref().is_none_or(|p| p.contains(&mark));
+        // The host's own questions (consent) are only answered on a retry
+        // whose sealed state shows they were asked.
+        let expected = match &self.pending {
+            None => !key.starts_with(HOST_KEY_PREFIX),
+            Some(pending) => pending.contains(&mark),
+        };
         let unused = !run.answers.iter().any(|r| r.key == key);
         if let Some(answer) = self.responses.get(&key).filter(|_| expected && unused) {
             if let Err(problem) = check_answer(request.method, answer) {
@@ -356,6 +365,37 @@ mod tests {
         .unwrap();
         let answers = block_on(replay.ask(vec![("name".into(), elicit("Your name?"))]));
         assert_eq!(answers, vec![Ok(accept("Ada"))]);
+    }
+
+    #[test]
+    fn the_hosts_questions_are_answered_only_after_they_were_asked() {
+        let bind = binding("tools/call", "write", &json!({}));
+        let consent = || vec![("warden.consent".to_string(), elicit("Allow?"))];
+        let answer = BTreeMap::from([("warden.consent".to_string(), accept("yes"))]);
+        let unasked = Replay::open(
+            bind.clone(),
+            ClientSupport::default(),
+            Duration::from_secs(60),
+            None,
+            Some(answer.clone()),
+        )
+        .unwrap();
+        assert_eq!(
+            block_on(unasked.ask(consent())),
+            vec![Err(PeerError::Deferred)]
+        );
+        let Round::Ask(round) = unasked.finish().unwrap() else {
+            panic!("expected a round")
+        };
+        let asked = Replay::open(
+            bind,
+            ClientSupport::default(),
+            Duration::from_secs(60),
+            round.request_state.as_deref(),
+            Some(answer),
+        )
+        .unwrap();
+        assert_eq!(block_on(asked.ask(consent())), vec![Ok(accept("yes"))]);
     }
 
     #[test]

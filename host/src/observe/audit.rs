@@ -91,6 +91,22 @@ impl AuditLog {
         }
     }
 
+    /// Records a consent decision (`approved`, `auto_approved`, `declined`,
+    /// `required`, `asked`), with a digest of the arguments it was for.
+    pub fn consent(&self, tool: &str, plugin: &str, decision: &str, arguments: &Value) {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(arguments.to_string().as_bytes());
+        let arguments_sha256: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.write(&json!({
+            "timestamp_ms": now_ms(),
+            "event": "consent",
+            "tool": tool,
+            "plugin": plugin,
+            "decision": decision,
+            "arguments_sha256": arguments_sha256,
+        }));
+    }
+
     /// Records an operator's approval decision about a plugin (`decision`:
     /// e.g. `approved`, `refused`, `held_back`).
     pub fn approval(&self, plugin: &str, decision: &str, detail: &str) {

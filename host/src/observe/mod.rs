@@ -47,6 +47,8 @@ pub enum Outcome {
     /// The run stopped to ask the client (an `input_required` round); the
     /// client's retry runs the call again.
     InputRequired,
+    /// The call needed the person's confirmation and did not get it.
+    ConsentRefused,
 }
 
 impl Outcome {
@@ -62,6 +64,7 @@ impl Outcome {
             Outcome::Internal => "internal",
             Outcome::Cancelled => "cancelled",
             Outcome::InputRequired => "input_required",
+            Outcome::ConsentRefused => "consent_refused",
         }
     }
 
@@ -162,6 +165,15 @@ impl Observer {
         }
         if let Some(audit) = &self.audit {
             audit.call(record);
+        }
+    }
+
+    /// Records the person's (or the operator's) decision about a call that
+    /// needs confirmation.
+    pub fn consent(&self, tool: &str, plugin: &str, decision: &str, arguments: &serde_json::Value) {
+        tracing::info!(target: "warden::consent", tool, plugin, decision, "consent decided");
+        if let Some(audit) = &self.audit {
+            audit.consent(tool, plugin, decision, arguments);
         }
     }
 }

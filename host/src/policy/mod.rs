@@ -2,6 +2,7 @@
 //! allows ([`operator`]), what was approved ([`lock`]), and the resolved
 //! [`grants`] the sandbox enforces, with the HTTP decision ([`http`]).
 
+pub mod consent;
 pub mod grants;
 pub mod http;
 pub mod lock;

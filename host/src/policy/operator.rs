@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::input::settings::{ConfigError, invalid, limit};
 use crate::limits::{LimitsRequest, RawLimits};
+use crate::policy::consent::{ConsentRules, ToolGlob};
 use crate::policy::grants::OverlappingDirs;
 use crate::policy::lock::NewPlugins;
 use crate::policy::manifest::capabilities::{check_http_requests, check_http_response};
@@ -77,6 +78,8 @@ pub struct PluginPolicy {
     pub http_max_response: Option<u64>,
     /// `sequential`, `max_concurrent_calls`, `max_queued_calls`.
     pub concurrency: Concurrency,
+    /// `confirm` and `auto_approve`: which calls ask the person first.
+    pub consent: ConsentRules,
 }
 
 /// How many calls of one plugin run at once, and how many more may wait
@@ -140,6 +143,10 @@ pub(crate) struct RawPluginPolicy {
     sequential: Option<bool>,
     max_concurrent_calls: Option<u32>,
     max_queued_calls: Option<u32>,
+    #[serde(default)]
+    confirm: Vec<ToolGlob>,
+    #[serde(default)]
+    auto_approve: Vec<ToolGlob>,
 }
 
 impl RawPluginPolicy {
@@ -251,6 +258,10 @@ impl RawPolicy {
                     http_max_response,
                     unprefixed: raw.namespace == Some(false),
                     concurrency,
+                    consent: ConsentRules {
+                        confirm: raw.confirm,
+                        auto_approve: raw.auto_approve,
+                    },
                 },
             );
         }

@@ -1,7 +1,7 @@
 /* Host-native unit test of the SDK's bindings glue (warden.c and
  * warden_client.c over the bindings `wit-bindgen c` generates): tool
  * descriptors with `requires`, results with resource links, and the client
- * requests against a fake host. `test/run` generates the bindings, compiles
+ * requests, one at a time and in a batch, against a fake host. `test/run` generates the bindings, compiles
  * their plugin.c natively with the import wrappers below renamed away, and
  * links this file in their place. */
 #include "warden.h"
@@ -147,6 +147,78 @@ bool warden_plugin_client_list_roots(warden_plugin_client_list_root_t *ret,
     return true;
 }
 
+/* `ask` records each request of the batch in `asked` and answers it as the
+ * single imports would (sample: answer_text as text; form: accept with
+ * answer_text; URL: decline; roots: one root), or with the client-error
+ * ask_errors[i] when it is set (>= 0), or with roots to anything when
+ * ask_mismatch[i] is set. ask_short answers that many fewer requests. */
+static struct {
+    size_t calls, n;
+    char key[8][72], text[8][64], extra[8][64];
+    int tag[8], elicit_tag[8];
+    uint32_t max_tokens[8];
+    bool has_system[8];
+} asked;
+static int ask_errors[8];
+static bool ask_mismatch[8];
+static size_t ask_short;
+
+void warden_plugin_client_ask(warden_plugin_client_list_tuple2_string_request_t *requests,
+                              warden_plugin_client_list_result_answer_client_error_t *ret) {
+    size_t n = requests->len;
+    asked.calls++;
+    asked.n = n;
+    ret->len = n - ask_short;
+    ret->ptr = calloc(n, sizeof *ret->ptr);
+    for (size_t i = 0; i < n && i < 8; i++) {
+        const warden_plugin_client_request_t *r = &requests->ptr[i].f1;
+        copy(asked.key[i], &requests->ptr[i].f0);
+        asked.tag[i] = r->tag;
+        if (r->tag == WARDEN_PLUGIN_CLIENT_REQUEST_SAMPLE) {
+            copy(asked.text[i], &r->val.sample.messages.ptr[0].content.val.text);
+            asked.has_system[i] = r->val.sample.system_prompt.is_some;
+            asked.max_tokens[i] = r->val.sample.max_tokens;
+        } else if (r->tag == WARDEN_PLUGIN_CLIENT_REQUEST_ELICIT) {
+            asked.elicit_tag[i] = r->val.elicit.tag;
+            if (r->val.elicit.tag == WARDEN_PLUGIN_CLIENT_ELICITATION_REQUEST_FORM) {
+                copy(asked.text[i], &r->val.elicit.val.form.message);
+                copy(asked.extra[i], &r->val.elicit.val.form.requested_schema);
+            } else {
+                copy(asked.text[i], &r->val.elicit.val.url.message);
+                copy(asked.extra[i], &r->val.elicit.val.url.url);
+            }
+        }
+        if (i >= ret->len) {
+            continue;
+        }
+        warden_plugin_client_result_answer_client_error_t *out = &ret->ptr[i];
+        warden_plugin_client_answer_t *a = &out->val.ok;
+        if (ask_errors[i] >= 0) {
+            out->is_err = true;
+            out->val.err.tag = (uint8_t)ask_errors[i];
+            dup(&out->val.err.val.failed, "no answer: batch");
+        } else if (ask_mismatch[i] || r->tag == WARDEN_PLUGIN_CLIENT_REQUEST_LIST_ROOTS) {
+            a->tag = WARDEN_PLUGIN_CLIENT_ANSWER_ROOTS;
+            a->val.roots.len = 1;
+            a->val.roots.ptr = calloc(1, sizeof *a->val.roots.ptr);
+            dup(&a->val.roots.ptr[0].uri, "file:///work/c");
+        } else if (r->tag == WARDEN_PLUGIN_CLIENT_REQUEST_SAMPLE) {
+            a->tag = WARDEN_PLUGIN_CLIENT_ANSWER_SAMPLED;
+            a->val.sampled.content.tag = WARDEN_PLUGIN_TYPES_CONTENT_TEXT;
+            dup(&a->val.sampled.content.val.text, answer_text);
+            dup(&a->val.sampled.model, "fake-model");
+        } else if (r->val.elicit.tag == WARDEN_PLUGIN_CLIENT_ELICITATION_REQUEST_FORM) {
+            a->tag = WARDEN_PLUGIN_CLIENT_ANSWER_ELICITED;
+            a->val.elicited.tag = WARDEN_PLUGIN_CLIENT_ELICITATION_RESPONSE_ACCEPT;
+            a->val.elicited.val.accept.is_some = true;
+            dup(&a->val.elicited.val.accept.val, answer_text);
+        } else {
+            a->tag = WARDEN_PLUGIN_CLIENT_ANSWER_ELICITED;
+            a->val.elicited.tag = WARDEN_PLUGIN_CLIENT_ELICITATION_RESPONSE_DECLINE;
+        }
+    }
+}
+
 /* ---- tools ---------------------------------------------------------------- */
 
 /* What the last client tool got back. */
@@ -216,6 +288,37 @@ static void roots(warden_call *call) {
 }
 
 #define SCHEMA "{\"type\":\"object\"}"
+
+/* What the batch tool got back, one line per answer. */
+static struct {
+    size_t empty, answered;
+    char line[6][160];
+} got_batch;
+
+static const warden_request BATCH[] = {
+    {.key = "summary", .kind = WARDEN_REQUEST_SAMPLE,
+     .sample = {.system_prompt = "Be brief.", .prompt = "Summarize", .max_tokens = 200}},
+    {.key = "name", .kind = WARDEN_REQUEST_FORM, .form = {.message = "Your name?", .schema = SCHEMA}},
+    {.key = "login", .kind = WARDEN_REQUEST_URL,
+     .url = {.message = "Sign in", .url = "https://example.com/login"}},
+    {.key = "odd", .kind = (warden_request_kind)42},
+    {.key = "roots", .kind = WARDEN_REQUEST_ROOTS},
+    {.key = "again", .kind = WARDEN_REQUEST_SAMPLE, .sample = {.prompt = "Again", .max_tokens = 5}},
+};
+#define BATCH_LEN (sizeof BATCH / sizeof BATCH[0])
+
+static void batch(warden_call *call) {
+    warden_answer a[BATCH_LEN];
+    got_batch.empty = warden_ask_all(call, NULL, 0, NULL); /* asks nothing */
+    got_batch.answered = warden_ask_all(call, BATCH, BATCH_LEN, a);
+    for (size_t i = 0; i < BATCH_LEN; i++) {
+        snprintf(got_batch.line[i], sizeof got_batch.line[i], "%d %s|%s|%d|%s|%zu:%s",
+                 (int)a[i].status, a[i].error ? a[i].error : "-", a[i].text ? a[i].text : "-",
+                 (int)a[i].action, a[i].content ? a[i].content : "-", a[i].count,
+                 a[i].count ? a[i].roots[0].uri : "-");
+    }
+}
+
 WARDEN_TOOLS(
     WARDEN_TOOL(results, "Returns links", SCHEMA, WARDEN_READ_ONLY),
     WARDEN_TOOL(failing, "Fails", SCHEMA, 0),
@@ -225,6 +328,7 @@ WARDEN_TOOLS(
     WARDEN_TOOL(url, "Asks", SCHEMA, WARDEN_REQUIRES_ROOTS | WARDEN_REQUIRES_ELICITATION |
                                          WARDEN_REQUIRES_SAMPLING),
     WARDEN_TOOL(roots, "Lists roots", SCHEMA, WARDEN_REQUIRES_ROOTS),
+    WARDEN_TOOL(batch, "Asks several things", SCHEMA, 0),
 );
 
 /* Calls a tool as the host would: the export owns its parameters. */
@@ -235,6 +339,8 @@ static bool call(const char *name, exports_warden_plugin_tools_tool_output_t *ou
     plugin_string_dup(&a, "{}");
     memset(&got, 0, sizeof got);
     memset(&seen, 0, sizeof seen);
+    memset(&got_batch, 0, sizeof got_batch);
+    memset(&asked, 0, sizeof asked);
     return exports_warden_plugin_tools_call_tool(&n, &a, out, err);
 }
 
@@ -256,7 +362,7 @@ static void run(const char *name) {
 static void test_descriptors(void) {
     exports_warden_plugin_tools_list_tool_descriptor_t list;
     exports_warden_plugin_tools_list_tools(&list);
-    CHECK(list.len == 7);
+    CHECK(list.len == 8);
     const warden_plugin_types_tool_descriptor_t *d = list.ptr;
     CHECK(str_is(&d[0].name, "results") && d[0].requires_.len == 0 && d[0].requires_.ptr == NULL);
     CHECK(d[0].annotations.read_only.is_some && d[0].annotations.read_only.val);
@@ -396,12 +502,64 @@ static void test_roots(void) {
     answer_error = -1;
 }
 
+static void test_batch(void) {
+    answer_text = "{\"name\":\"Ada\"}";
+    for (size_t i = 0; i < 8; i++) {
+        ask_errors[i] = -1;
+        ask_mismatch[i] = false;
+    }
+    ask_short = 0;
+    run("batch");
+    /* The unknown kind is never sent: five requests, in order, in one call. */
+    CHECK(got_batch.empty == 0 && asked.calls == 1 && asked.n == 5);
+    CHECK(strcmp(asked.key[0], "summary") == 0 && strcmp(asked.key[1], "name") == 0 &&
+          strcmp(asked.key[2], "login") == 0 && strcmp(asked.key[3], "roots") == 0 &&
+          strcmp(asked.key[4], "again") == 0);
+    CHECK(asked.tag[0] == WARDEN_PLUGIN_CLIENT_REQUEST_SAMPLE &&
+          strcmp(asked.text[0], "Summarize") == 0 && asked.has_system[0] &&
+          asked.max_tokens[0] == 200);
+    CHECK(asked.tag[1] == WARDEN_PLUGIN_CLIENT_REQUEST_ELICIT &&
+          asked.elicit_tag[1] == WARDEN_PLUGIN_CLIENT_ELICITATION_REQUEST_FORM &&
+          strcmp(asked.text[1], "Your name?") == 0 && strcmp(asked.extra[1], SCHEMA) == 0);
+    CHECK(asked.tag[2] == WARDEN_PLUGIN_CLIENT_REQUEST_ELICIT &&
+          asked.elicit_tag[2] == WARDEN_PLUGIN_CLIENT_ELICITATION_REQUEST_URL &&
+          strcmp(asked.text[2], "Sign in") == 0 &&
+          strcmp(asked.extra[2], "https://example.com/login") == 0);
+    CHECK(asked.tag[3] == WARDEN_PLUGIN_CLIENT_REQUEST_LIST_ROOTS);
+    CHECK(!asked.has_system[4] && asked.max_tokens[4] == 5);
+    CHECK(got_batch.answered == 5);
+    CHECK(strcmp(got_batch.line[0], "0 -|{\"name\":\"Ada\"}|2|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[1], "0 -|-|0|{\"name\":\"Ada\"}|0:-") == 0);
+    CHECK(strcmp(got_batch.line[2], "0 -|-|1|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[3], "4 not a warden_request_kind|-|2|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[4], "0 -|-|2|-|1:file:///work/c") == 0);
+
+    /* Refusals, an answer of another kind, and a host that answers short. */
+    ask_errors[0] = WARDEN_PLUGIN_CLIENT_CLIENT_ERROR_DENIED;
+    ask_errors[3] = WARDEN_PLUGIN_CLIENT_CLIENT_ERROR_LIMIT_EXCEEDED;
+    ask_mismatch[1] = true;
+    ask_short = 1;
+    run("batch");
+    CHECK(asked.n == 5 && got_batch.answered == 1);
+    CHECK(strcmp(got_batch.line[0], "2 no answer: batch|-|2|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[1], "4 the host answered with another kind of answer|-|2|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[2], "0 -|-|1|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[4], "3 no answer: batch|-|2|-|0:-") == 0);
+    CHECK(strcmp(got_batch.line[5], "4 the host gave no answer|-|2|-|0:-") == 0);
+    for (size_t i = 0; i < 8; i++) {
+        ask_errors[i] = -1;
+        ask_mismatch[i] = false;
+    }
+    ask_short = 0;
+}
+
 int main(void) {
     test_descriptors();
     test_results();
     test_sampling();
     test_elicitation();
     test_roots();
+    test_batch();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

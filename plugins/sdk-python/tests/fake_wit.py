@@ -17,6 +17,11 @@ from warden_sdk import _host
 
 
 @dataclasses.dataclass
+class Ok:
+    value: Any
+
+
+@dataclasses.dataclass
 class Err(Exception):
     value: Any
 
@@ -75,6 +80,12 @@ client = _module(
     _class("ClientError_Denied", "value"),
     _class("ClientError_LimitExceeded", "value"),
     _class("ClientError_Failed", "value"),
+    _class("Request_Sample", "value"),
+    _class("Request_Elicit", "value"),
+    _class("Request_ListRoots"),
+    _class("Answer_Sampled", "value"),
+    _class("Answer_Elicited", "value"),
+    _class("Answer_Roots", "value"),
 )
 
 
@@ -84,7 +95,8 @@ class Tools:
 
 class Host:
     """Answers the client functions: each call is recorded in ``requests``
-    and answered with the next of ``answers`` (an :class:`Err` is raised)."""
+    and answered with the next of ``answers`` (an :class:`Err` is raised;
+    ``ask`` answers with a list of :class:`Ok` and :class:`Err`)."""
 
     def __init__(self, *answers: Any) -> None:
         self.answers = list(answers)
@@ -107,6 +119,7 @@ def installed(host: Host | None = None) -> Iterator[Host]:
         "sample": lambda request: host.answer("sample", request),
         "elicit": lambda request: host.answer("elicit", request),
         "list_roots": lambda: host.answer("list_roots"),
+        "ask": lambda requests: host.answer("ask", requests),
     }
     imports = _module("wit_world.imports", types=types, client=client)
     exports = _module("wit_world.exports", Tools)
@@ -116,7 +129,7 @@ def installed(host: Host | None = None) -> Iterator[Host]:
         "wit_world.imports.types": types,
         "wit_world.imports.client": client,
         "wit_world.exports": exports,
-        "componentize_py_types": _module("componentize_py_types", Err),
+        "componentize_py_types": _module("componentize_py_types", Ok, Err),
     }
     with contextlib.ExitStack() as stack:
         stack.enter_context(mock.patch.dict(sys.modules, modules))

@@ -22,7 +22,7 @@ from warden_sdk import (
     user,
 )
 
-from .fake_wit import Err, Host, client as c, installed, types as t
+from .fake_wit import Err, Host, Ok, client as c, installed, types as t
 
 
 @dataclasses.dataclass
@@ -241,6 +241,149 @@ class RootsTest(unittest.TestCase):
         self.assertEqual(found, [client.Root("file:///home/a/project", "project"), client.Root("file:///tmp")])
         uri, name = found[0]
         self.assertEqual((uri, name), ("file:///home/a/project", "project"))
+
+
+class AskAllTest(unittest.TestCase):
+    def test_a_batch_answered_in_order(self) -> None:
+        roots = [c.Root("file:///src", "src")]
+        answers = [
+            Ok(c.Answer_Sampled(answer("short", "m2", None))),
+            Ok(c.Answer_Elicited(c.ElicitationResponse_Accept('{"seats": 2}'))),
+            Ok(c.Answer_Elicited(c.ElicitationResponse_Decline())),
+            Ok(c.Answer_Elicited(c.ElicitationResponse_Accept(None))),
+            Ok(c.Answer_Roots(roots)),
+        ]
+        with installed(Host(answers)) as host:
+            summary, booking, contact, login, found = client.ask_all(
+                [
+                    ("summary", client.Request.sample("hi", max_tokens=50, model_hints="claude")),
+                    ("booking", client.Request.elicit("Book", Booking)),
+                    ("contact", client.Request.elicit("Who?", {"type": "object", "properties": {}})),
+                    ("login", client.Request.elicit_url("Sign in", "https://example.com/login")),
+                    ("roots.1", client.Request.list_roots()),
+                ]
+            )
+        ((name, (batch,)),) = host.requests
+        self.assertEqual(name, "ask")
+        self.assertEqual([key for key, _ in batch], ["summary", "booking", "contact", "login", "roots.1"])
+        sampled, form, schema, url, listed = (request for _, request in batch)
+        self.assertEqual(
+            sampled,
+            c.Request_Sample(
+                c.SamplingRequest(
+                    [c.Message(c.Role.USER, t.Content_Text("hi"))],
+                    None,
+                    c.ModelPreferences(["claude"], None, None, None),
+                    50,
+                    None,
+                    [],
+                )
+            ),
+        )
+        self.assertIsInstance(form, c.Request_Elicit)
+        self.assertIsInstance(form.value, c.ElicitationRequest_Form)
+        self.assertEqual(form.value.value.message, "Book")
+        self.assertEqual(json.loads(form.value.value.requested_schema)["required"], ["seats"])
+        self.assertEqual(
+            schema,
+            c.Request_Elicit(c.ElicitationRequest_Form(c.FormRequest("Who?", '{"type":"object","properties":{}}'))),
+        )
+        self.assertEqual(
+            url, c.Request_Elicit(c.ElicitationRequest_Url(c.UrlRequest("Sign in", "https://example.com/login")))
+        )
+        self.assertEqual(listed, c.Request_ListRoots())
+
+        self.assertEqual((summary.text, summary.model, summary.stop_reason), ("short", "m2", None))
+        self.assertEqual((booking.action, booking.content), ("accept", Booking(2)))
+        self.assertEqual((contact.action, contact.content), ("decline", None))
+        self.assertEqual((login.action, login.content), ("accept", None))
+        self.assertEqual(found, [client.Root("file:///src", "src")])
+
+    def test_errors_are_returned_under_their_key(self) -> None:
+        answers = [
+            Err(c.ClientError_Denied("sampling is not granted")),
+            Ok(c.Answer_Elicited(c.ElicitationResponse_Accept('{"seats": "two"}'))),
+            Err(c.ClientError_Failed("the request key \"a b\" is not ...")),
+            Ok(c.Answer_Roots([])),
+            Ok(c.Answer_Roots([])),  # not what a sample request gets
+        ]
+        with installed(Host(answers)):
+            replies = client.ask_all(
+                [
+                    ("summary", client.Request.sample("hi")),
+                    ("booking", client.Request.elicit("Book", Booking)),
+                    ("a b", client.Request.list_roots()),
+                    ("roots", client.Request.list_roots()),
+                    ("odd", client.Request.sample("hi")),
+                ]
+            )
+        denied, unfit, bad_key, roots, odd = replies
+        for reply in (denied, unfit, bad_key, odd):
+            self.assertIsInstance(reply, ClientError)
+        self.assertEqual(
+            (denied.kind, denied.message, denied.request),
+            ("denied", "sampling is not granted", "summary"),
+        )
+        self.assertEqual((unfit.kind, unfit.request), ("failed", "booking"))
+        self.assertIn("does not fit the form: `seats`: expected an integer", unfit.message)
+        self.assertEqual((bad_key.kind, bad_key.request), ("failed", "a b"))
+        self.assertEqual(roots, [])
+        self.assertEqual((odd.kind, odd.request), ("failed", "odd"))
+
+    def test_a_returned_error_raised_in_a_tool(self) -> None:
+        reg = Registry()
+
+        @tool(description="Asks the model twice", requires=["sampling"], registry=reg)
+        def twice() -> str:
+            texts = []
+            for reply in client.ask_all([("a", client.Request.sample("a")), ("b", client.Request.sample("b"))]):
+                if isinstance(reply, ClientError):
+                    raise reply
+                texts.append(reply.text)
+            return " ".join(texts)
+
+        answers = [Ok(c.Answer_Sampled(answer("A"))), Err(c.ClientError_LimitExceeded("max_client_requests = 1"))]
+        with installed(Host(answers)), self.assertRaises(ToolError) as caught:
+            reg.call_tool("twice", "{}")
+        self.assertEqual(caught.exception.message, "b: limit_exceeded: max_client_requests = 1")
+
+    def test_outside_a_component(self) -> None:
+        replies = client.ask_all([("a", client.Request.list_roots()), ("b", client.Request.sample("hi"))])
+        self.assertEqual(
+            [(r.kind, r.request) for r in replies], [("unsupported", "a"), ("unsupported", "b")]
+        )
+        self.assertEqual(client.ask_all([]), [])
+
+    def test_an_empty_batch(self) -> None:
+        with installed(Host([])) as host:
+            self.assertEqual(client.ask_all(iter([])), [])
+        self.assertEqual(host.requests, [("ask", ([],))])
+
+    def test_bad_pairs_ask_nothing(self) -> None:
+        roots = client.Request.list_roots()
+        with installed() as host:
+            for item in [("a", "sample"), (1, roots), roots, ("a", roots, "x"), ["a", roots]]:
+                with self.subTest(item=item), self.assertRaisesRegex(TypeError, r"\(key, Request\) pair"):
+                    client.ask_all([("ok", roots), item])
+        self.assertEqual(host.requests, [])
+
+    def test_constructors_check_their_arguments(self) -> None:
+        cases = [
+            (ValueError, lambda: client.Request.sample([])),
+            (ValueError, lambda: client.Request.sample("x", max_tokens=0)),
+            (ValueError, lambda: client.Request.sample("x", speed_priority=2)),
+            (TypeError, lambda: client.Request.sample([3])),
+            (ValueError, lambda: client.Request.elicit("?", {"type": "string"})),
+            (TypeError, lambda: client.Request.elicit("?", int)),
+        ]
+        for error, make in cases:
+            with self.subTest(error=error), self.assertRaises(error):
+                make()
+        self.assertEqual(client.Request.list_roots(), client.Request("list_roots"))
+        self.assertEqual(
+            client.Request.elicit_url("Pay", "https://example.com/pay"),
+            client.Request("elicit_url", ("Pay", "https://example.com/pay")),
+        )
 
 
 if __name__ == "__main__":

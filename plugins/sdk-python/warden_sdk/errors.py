@@ -52,7 +52,9 @@ class ClientError(Exception):
     ``unsupported`` (the client did not declare the feature), ``denied``
     (the plugin was not granted it), ``limit_exceeded`` (a per-call limit
     was reached) or ``failed``; ``request`` names the request (``sample``,
-    ``elicit``, ``list-roots``). Uncaught, it fails the call with
+    ``elicit``, ``list-roots``; for an answer of
+    :func:`~warden_sdk.client.ask_all`, which returns it rather than raising
+    it, the request's key). Uncaught, it fails the call with
     ``REQUEST: KIND: MESSAGE``."""
 
     KINDS = ("unsupported", "denied", "limit_exceeded", "failed")

@@ -186,7 +186,12 @@ fn check_key(key: &str) -> Result<(), ClientError> {
         && key
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-    if valid {
+    if key.starts_with("warden.") {
+        Err(ClientError::Failed(format!(
+            "the request key {key:?} starts with `warden.`, which is kept for the host's own \
+             questions"
+        )))
+    } else if valid {
         Ok(())
     } else {
         Err(ClientError::Failed(format!(
