@@ -400,3 +400,59 @@ async fn a_2026_client_answers_in_input_required_rounds() {
     );
     served.stop().await;
 }
+
+/// The `fetch` example's `summarize`: the page comes from a server of the
+/// test, through the plugin's HTTP grant, and goes to the client's model;
+/// on 2026-07-28 the page is fetched again in the replay.
+#[tokio::test]
+async fn the_fetch_example_summarizes_a_page_through_sampling() {
+    use crate::http::{Reply, TestServer};
+    let site = TestServer::start().await;
+    site.route(
+        "/page",
+        Reply::ok(
+            "text/html",
+            "<html><body><h1>Otters</h1><p>Otters hold hands.</p></body></html>",
+        ),
+    );
+    let origin = format!("http://127.0.0.1:{}", site.port());
+    for (version, revision) in [
+        (ProtocolVersion::V_2025_11_25, Revision::Legacy),
+        (ProtocolVersion::V_2026_07_28, Revision::Stateless),
+    ] {
+        let plugins = Plugins::new()
+            .component("fetch", warden_test_artifacts::FETCH_WASM)
+            .manifest(
+                "fetch",
+                &format!(
+                    "manifest_version = 1\n[capabilities]\nhttp = [{origin:?}]\nclient = [\"sampling\"]\n"
+                ),
+            );
+        let mut client = Answering::all();
+        client.version = version;
+        let served = ServedStdio::start(client.clone(), plugins.path(), revision, "").await;
+        let url = format!("{origin}/page");
+        let summary = served
+            .call("fetch_summarize", json!({"url": url, "words": 30}))
+            .await;
+        let text = ok_text(&summary);
+        // The answering client echoes the last message: the page's text.
+        assert!(text.contains("Otters hold hands."), "{text}");
+        assert!(
+            text.contains(&format!("Summary of {url} by test-model")),
+            "{text}"
+        );
+        let asked = client.asked();
+        assert_eq!(asked.len(), 1, "{asked:?}");
+        assert_eq!(asked[0].1["maxTokens"], 110);
+        assert!(
+            asked[0].1["systemPrompt"]
+                .as_str()
+                .unwrap()
+                .contains("at most 30 words")
+        );
+        served.stop().await;
+    }
+    // Once at 2025-11-25; twice at 2026-07-28 (the round, then the replay).
+    assert_eq!(site.requests().len(), 3);
+}

@@ -17,8 +17,8 @@ use crate::mcp::call_result::content_block;
 use crate::mcp::dispatch::{Admission, AdmitError, DispatchError, Dispatcher, log_guest_output};
 use crate::mcp::registry::{LoadedPlugin, PluginStatus};
 use crate::sandbox::{
-    Announcements, CallContext, CallError, CallReport, CompletionRef, PromptError, ResourceBody,
-    ResourceError, Role,
+    Announcements, CallContext, CallError, CallReport, ClientLinks, ClientPeer, CompletionRef,
+    PromptError, ResourceBody, ResourceError, Role,
 };
 
 /// Why a read, get or completion failed.
@@ -42,6 +42,10 @@ pub enum PrimitiveError {
     /// The server is shutting down.
     #[error("the server is shutting down")]
     ShuttingDown,
+    /// The plugin asked its client something to be answered between two
+    /// runs (an `input_required` round); the request's peer holds it.
+    #[error("the request waits for its client's answers")]
+    Deferred,
 }
 
 impl From<DispatchError> for PrimitiveError {
@@ -96,6 +100,9 @@ async fn finish<T>(
 }
 
 fn failed(error: CallError) -> PrimitiveError {
+    if matches!(error, CallError::Deferred) {
+        return PrimitiveError::Deferred;
+    }
     PrimitiveError::Failed(match error {
         CallError::Limit(limit) => format!("the call was stopped: {limit}"),
         other => other.to_string(),
@@ -163,10 +170,13 @@ pub async fn read_resource(
 }
 
 /// Fills in the prompt exposed as `name`.
+///
+/// `peer` is the client the prompt may ask (the world's `client` import).
 pub async fn get_prompt(
     dispatcher: &Dispatcher,
     name: &str,
     arguments: Option<JsonObject>,
+    peer: Option<Arc<dyn ClientPeer>>,
 ) -> Result<GetPromptResult, PrimitiveError> {
     let registry = dispatcher.registry();
     let entry = registry
@@ -209,7 +219,13 @@ pub async fn get_prompt(
             compiled,
             &plugin.limits,
             &plugin.grants,
-            context(&plugin, what.clone()),
+            CallContext {
+                client: ClientLinks {
+                    peer,
+                    ..Default::default()
+                },
+                ..context(&plugin, what.clone())
+            },
             &entry.local_name,
             &arguments,
         )

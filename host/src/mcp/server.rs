@@ -16,18 +16,19 @@
 #![allow(deprecated)]
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CompleteRequestMethod, CompleteRequestParams,
     CompleteResult, ErrorCode, GetPromptRequestMethod, GetPromptRequestParams, GetPromptResponse,
-    Implementation, InitializeRequestParams, InitializeResult, ListPromptsRequestMethod,
-    ListPromptsResult, ListResourceTemplatesRequestMethod, ListResourceTemplatesResult,
-    ListResourcesRequestMethod, ListResourcesResult, ListToolsResult, LoggingLevel,
-    PaginatedRequestParams, PromptsCapability, ProtocolVersion, ReadResourceRequestMethod,
-    ReadResourceRequestParams, ReadResourceResponse, ResourcesCapability, ServerCapabilities,
-    ServerConfig, SetLevelRequestMethod, SetLevelRequestParams, SubscribeRequestMethod,
-    SubscribeRequestParams, SubscriptionFilter, Tool, ToolsCapability, UnsubscribeRequestMethod,
-    UnsubscribeRequestParams,
+    Implementation, InitializeRequestParams, InitializeResult, InputResponses, JsonObject,
+    ListPromptsRequestMethod, ListPromptsResult, ListResourceTemplatesRequestMethod,
+    ListResourceTemplatesResult, ListResourcesRequestMethod, ListResourcesResult, ListToolsResult,
+    LoggingLevel, PaginatedRequestParams, PromptsCapability, ProtocolVersion,
+    ReadResourceRequestMethod, ReadResourceRequestParams, ReadResourceResponse,
+    ResourcesCapability, ServerCapabilities, ServerConfig, SetLevelRequestMethod,
+    SetLevelRequestParams, SubscribeRequestMethod, SubscribeRequestParams, SubscriptionFilter,
+    Tool, ToolsCapability, UnsubscribeRequestMethod, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
@@ -41,6 +42,7 @@ use crate::mcp::dispatch::{DispatchError, Dispatcher};
 use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
 use crate::mcp::rounds::{self, Replay, Round};
+use crate::sandbox::{ClientPeer, ClientSupport};
 
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 200;
@@ -141,7 +143,42 @@ fn primitive_error(error: PrimitiveError, context: &RequestContext<RoleServer>) 
         PrimitiveError::ShuttingDown => {
             ErrorData::internal_error("the server is shutting down", None)
         }
+        PrimitiveError::Deferred => ErrorData::internal_error(
+            "the plugin asked its client something during a request that cannot ask",
+            None,
+        ),
     }
+}
+
+/// A request's client, and its replay on 2026-07-28.
+type RequestClient = (Arc<dyn ClientPeer>, Option<Arc<Replay>>);
+
+/// What a request (`method` on `name`, with `arguments`) may ask its
+/// client through: the session on 2025-11-25; on 2026-07-28 a [`Replay`]
+/// of the retry's state and answers (also returned, to finish a round).
+#[allow(clippy::too_many_arguments)]
+fn client_of(
+    context: &RequestContext<RoleServer>,
+    support: ClientSupport,
+    method: &str,
+    name: &str,
+    arguments: Option<&JsonObject>,
+    request_state: Option<&str>,
+    input_responses: Option<&InputResponses>,
+    client_wait: Duration,
+) -> Result<RequestClient, ErrorData> {
+    if !is_stateless_revision(context) {
+        return Ok((SessionClient::of(context, support), None));
+    }
+    let arguments = Value::Object(arguments.cloned().unwrap_or_default());
+    let replay = Replay::open(
+        rounds::binding(method, name, &arguments),
+        support,
+        client_wait,
+        request_state,
+        input_responses.cloned(),
+    )?;
+    Ok((replay.clone(), Some(replay)))
 }
 
 impl ServerHandler for WardenServer {
@@ -347,16 +384,48 @@ impl ServerHandler for WardenServer {
         if !self.offers().prompts {
             return Err(ErrorData::method_not_found::<GetPromptRequestMethod>());
         }
-        let get = primitives::get_prompt(&self.dispatcher, &request.name, request.arguments);
+        let support = client_peer::support_of(context.client_capabilities().as_ref());
+        let client_wait = self
+            .dispatcher
+            .registry()
+            .catalog()
+            .prompt(&request.name)
+            .map(|entry| entry.plugin.limits.client_wait);
+        let (peer, replay) = client_of(
+            &context,
+            support,
+            "prompts/get",
+            &request.name,
+            request.arguments.as_ref(),
+            request.request_state.as_deref(),
+            request.input_responses.as_ref(),
+            client_wait.unwrap_or_default(),
+        )?;
+        let get = primitives::get_prompt(
+            &self.dispatcher,
+            &request.name,
+            request.arguments,
+            Some(peer),
+        );
         let result = tokio::select! {
             result = get => result,
             () = context.ct.cancelled() => {
                 return Err(ErrorData::internal_error("the request was cancelled", None));
             }
         };
-        result
-            .map(Into::into)
-            .map_err(|e| primitive_error(e, &context))
+        match result {
+            Err(PrimitiveError::Deferred) => match replay.map(|r| r.finish()).transpose()? {
+                Some(Round::Ask(round)) => Ok(GetPromptResponse::InputRequired(round)),
+                Some(Round::TooLarge(message)) => Err(ErrorData::internal_error(message, None)),
+                None => Err(ErrorData::internal_error(
+                    "the prompt stopped to ask a client that cannot be asked",
+                    None,
+                )),
+            },
+            result => result
+                .map(Into::into)
+                .map_err(|e| primitive_error(e, &context)),
+        }
     }
 
     async fn complete(
@@ -411,28 +480,22 @@ impl ServerHandler for WardenServer {
             return Err(error);
         }
         // On 2026-07-28 the client is asked in input_required rounds.
-        let replay = match is_stateless_revision(&context) {
-            false => None,
-            true => {
-                let arguments = Value::Object(request.arguments.clone().unwrap_or_default());
-                Some(Replay::open(
-                    rounds::binding("tools/call", &request.name, &arguments),
-                    support,
-                    client_wait.unwrap_or_default(),
-                    request.request_state.as_deref(),
-                    request.input_responses.clone(),
-                )?)
-            }
-        };
+        let (peer, replay) = client_of(
+            &context,
+            support,
+            "tools/call",
+            &request.name,
+            request.arguments.as_ref(),
+            request.request_state.as_deref(),
+            request.input_responses.as_ref(),
+            client_wait.unwrap_or_default(),
+        )?;
         let logger = level.and(logger);
         let (forwarders, mut links) = Forwarders::start(&context, level, logger);
         // A cancelled call ends in the sandbox (the instance is dropped at
         // its next epoch tick) and is recorded like any other outcome.
         links.cancel = Some(context.ct.clone());
-        links.peer = Some(match &replay {
-            Some(replay) => replay.clone(),
-            None => SessionClient::of(&context, support),
-        });
+        links.peer = Some(peer);
         let result = self
             .dispatcher
             .call(&request.name, request.arguments, links)
