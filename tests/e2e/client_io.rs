@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
-    ClientRequest, Implementation, LoggingLevel, LoggingMessageNotificationParam, ProtocolVersion,
-    RequestMetaObject, RequestParamsMeta, SetLevelRequestParams,
+    ClientRequest, GetPromptRequestParams, Implementation, LoggingLevel,
+    LoggingMessageNotificationParam, ProtocolVersion, RequestMetaObject, RequestParamsMeta,
+    SetLevelRequestParams,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions};
 use rmcp::{ClientHandler, RoleClient};
@@ -165,6 +166,36 @@ async fn plugin_logs_reach_a_client_that_chose_a_level_and_only_at_or_above_it()
         .filter(|m| m.level == LoggingLevel::Debug)
         .count();
     assert_eq!(debug, 2, "{got:?}");
+    served.stop().await;
+}
+
+/// Prompts (and reads and completions) log to the client like tool calls,
+/// under the plugin's name, at the level it chose.
+#[tokio::test]
+async fn a_prompt_logs_to_a_client_that_chose_a_level() {
+    let plugins = Plugins::new().component("conformance", warden_test_artifacts::CONFORMANCE_WASM);
+    let served = Served::start(plugins.path(), Revision::Legacy, "").await;
+    let get = |served: &Served| {
+        let client = served.served.client.clone();
+        async move {
+            client
+                .get_prompt(GetPromptRequestParams::new(
+                    "conformance_test_simple_prompt",
+                ))
+                .await
+                .expect("prompts/get")
+        }
+    };
+    get(&served).await;
+    assert!(
+        served.messages_after(0).await.is_empty(),
+        "no level set yet"
+    );
+    served.set_level(LoggingLevel::Info).await;
+    get(&served).await;
+    let got = served.messages_after(1).await;
+    assert_eq!(texts(&got), ["simple prompt filled in"], "{got:?}");
+    assert_eq!(got[0].logger.as_deref(), Some("conformance"));
     served.stop().await;
 }
 

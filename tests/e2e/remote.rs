@@ -680,3 +680,75 @@ fn stdio_mode_ends_cleanly_on_sigterm() {
     assert!(stderr.contains("shutting down"), "{stderr}");
     drop(stdin);
 }
+
+/// A client that goes away (its HTTP connection closes while a call runs)
+/// cancels the call: the spinning instance is dropped, recorded as
+/// `cancelled`, and the plugin's one turn is free for the next call.
+#[tokio::test]
+async fn closing_the_http_stream_cancels_the_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = Plugins::new().hostile(Some(
+        "manifest_version = 1\n[limits]\ntimeout = \"60s\"\nfuel = 1_000_000_000_000\n",
+    ));
+    let remote = Remote::start(
+        dir.path(),
+        "[plugins.hostile]\nsequential = true\n",
+        plugins.path(),
+        &[],
+        TOKEN_ENV,
+    );
+    let call = |tool: &str, id: u32| {
+        json!({
+            "jsonrpc": "2.0", "id": id, "method": "tools/call",
+            "params": { "name": tool, "arguments": {"text": "next"}, "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}
+            }}
+        })
+        .to_string()
+    };
+    let request = reqwest::Client::new()
+        .post(remote.url("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .bearer_auth(TOKEN)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "hostile_spin")
+        .timeout(std::time::Duration::from_millis(800))
+        .body(call("hostile_spin", 1));
+    let gone = request.send().await;
+    assert!(gone.is_err(), "the spin answered: {gone:?}");
+    let closed_at = std::time::Instant::now();
+
+    let next = reqwest::Client::new()
+        .post(remote.url("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .bearer_auth(TOKEN)
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "hostile_echo")
+        .body(call("hostile_echo", 2))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200);
+    let body = next.text().await.unwrap();
+    assert!(body.contains("next"), "{body}");
+    let waited = closed_at.elapsed();
+    assert!(
+        waited < std::time::Duration::from_secs(30),
+        "the next call waited {waited:?} behind the abandoned one"
+    );
+    eprintln!("connection closed to the next call's result: {waited:?}");
+    let log = remote.stderr();
+    let spin = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .find(|e| {
+            e["fields"]["tool"] == "hostile_spin" && e["fields"]["message"] == "tool call finished"
+        })
+        .unwrap_or_else(|| panic!("no finished hostile_spin in:\n{log}"));
+    assert_eq!(spin["fields"]["outcome"], "cancelled", "{spin}");
+}

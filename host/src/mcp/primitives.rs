@@ -17,8 +17,8 @@ use crate::mcp::call_result::content_block;
 use crate::mcp::dispatch::{Admission, AdmitError, DispatchError, Dispatcher, log_guest_output};
 use crate::mcp::registry::{LoadedPlugin, PluginStatus};
 use crate::sandbox::{
-    Announcements, CallContext, CallError, CallReport, ClientLinks, ClientPeer, CompletionRef,
-    PromptError, ResourceBody, ResourceError, Role,
+    Announcements, CallContext, CallError, CallReport, ClientLinks, CompletionRef, PromptError,
+    ResourceBody, ResourceError, Role,
 };
 
 /// Why a read, get or completion failed.
@@ -64,11 +64,11 @@ impl From<AdmitError> for PrimitiveError {
 }
 
 /// What is being run, for the guest's log lines.
-fn context(plugin: &LoadedPlugin, what: String) -> CallContext {
+fn context(plugin: &LoadedPlugin, what: String, client: ClientLinks) -> CallContext {
     CallContext {
         plugin: plugin.name.as_str().into(),
         tool: Some(what.into()),
-        client: Default::default(),
+        client,
     }
 }
 
@@ -88,7 +88,13 @@ async fn finish<T>(
         target: "warden::call",
         request = what,
         plugin = %plugin.name,
-        outcome = if report.outcome.is_ok() { "ok" } else { "error" },
+        outcome = match &report.outcome {
+            Ok(_) => "ok",
+            Err(CallError::Cancelled) => "cancelled",
+            Err(CallError::Deferred) => "input_required",
+            Err(CallError::Limit(_)) => "limit",
+            Err(_) => "error",
+        },
         total_us = started.elapsed().as_micros() as u64,
         fuel_used = stats.fuel_used,
         peak_memory = stats.peak_memory,
@@ -110,9 +116,12 @@ fn failed(error: CallError) -> PrimitiveError {
 }
 
 /// Reads the resource exposed as `uri`.
+///
+/// `links` carries the client's log sink and cancellation.
 pub async fn read_resource(
     dispatcher: &Dispatcher,
     uri: &str,
+    links: ClientLinks,
 ) -> Result<ReadResourceResult, PrimitiveError> {
     let not_found = |message: String| PrimitiveError::ResourceNotFound {
         uri: uri.to_string(),
@@ -138,7 +147,7 @@ pub async fn read_resource(
             compiled,
             &plugin.limits,
             &plugin.grants,
-            context(&plugin, what.clone()),
+            context(&plugin, what.clone(), links),
             &local,
         )
         .await;
@@ -171,12 +180,13 @@ pub async fn read_resource(
 
 /// Fills in the prompt exposed as `name`.
 ///
-/// `peer` is the client the prompt may ask (the world's `client` import).
+/// `links` carries the client the prompt may ask (the world's `client`
+/// import), its log sink and its cancellation.
 pub async fn get_prompt(
     dispatcher: &Dispatcher,
     name: &str,
     arguments: Option<JsonObject>,
-    peer: Option<Arc<dyn ClientPeer>>,
+    links: ClientLinks,
 ) -> Result<GetPromptResult, PrimitiveError> {
     let registry = dispatcher.registry();
     let entry = registry
@@ -219,13 +229,7 @@ pub async fn get_prompt(
             compiled,
             &plugin.limits,
             &plugin.grants,
-            CallContext {
-                client: ClientLinks {
-                    peer,
-                    ..Default::default()
-                },
-                ..context(&plugin, what.clone())
-            },
+            context(&plugin, what.clone(), links),
             &entry.local_name,
             &arguments,
         )
@@ -265,11 +269,14 @@ pub async fn get_prompt(
 }
 
 /// Completes a prompt argument or a template variable.
+///
+/// `links` carries the client's log sink and cancellation.
 pub async fn complete(
     dispatcher: &Dispatcher,
     reference: &Reference,
     argument: &ArgumentInfo,
     context_args: Option<CompletionContext>,
+    links: ClientLinks,
 ) -> Result<CompletionInfo, PrimitiveError> {
     let registry = dispatcher.registry();
     let catalog = registry.catalog();
@@ -320,7 +327,7 @@ pub async fn complete(
             compiled,
             &plugin.limits,
             &plugin.grants,
-            context(&plugin, what.clone()),
+            context(&plugin, what.clone(), links),
             &local,
             &argument.name,
             &argument.value,

@@ -42,7 +42,7 @@ use crate::mcp::dispatch::{DispatchError, Dispatcher};
 use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
 use crate::mcp::rounds::{self, Replay, Round};
-use crate::sandbox::{ClientPeer, ClientSupport};
+use crate::sandbox::{ClientLinks, ClientPeer, ClientSupport};
 
 /// Tools per `tools/list` page.
 const PAGE_SIZE: usize = 200;
@@ -84,6 +84,19 @@ impl WardenServer {
     /// What the server offers: every list when it serves a plugins folder
     /// (lists stay empty until a plugin fills them, and clients ask again
     /// on `list_changed`); otherwise what its plugins offer.
+    /// The client's log sink (at its level, messages from `logger`),
+    /// progress and cancellation for a request of a plugin.
+    fn links(
+        &self,
+        context: &RequestContext<RoleServer>,
+        logger: Option<String>,
+    ) -> (Forwarders, ClientLinks) {
+        let level = self.log_level(context);
+        let (forwarders, mut links) = Forwarders::start(context, level, level.and(logger));
+        links.cancel = Some(context.ct.clone());
+        (forwarders, links)
+    }
+
     fn offers(&self) -> Offers {
         // A server whose plugins folder can change (`serve`) offers every
         // list from the start: a plugin with resources, prompts or
@@ -147,6 +160,23 @@ fn primitive_error(error: PrimitiveError, context: &RequestContext<RoleServer>) 
             "the plugin asked its client something during a request that cannot ask",
             None,
         ),
+    }
+}
+
+/// `request`'s output, or the error for a request the client cancelled
+/// before it ran (one that runs ends in the sandbox, and is recorded there).
+async fn cancellable<T>(
+    context: &RequestContext<RoleServer>,
+    method: &str,
+    request: impl std::future::Future<Output = T>,
+) -> Result<T, ErrorData> {
+    tokio::select! {
+        biased;
+        output = request => Ok(output),
+        () = context.ct.cancelled() => {
+            tracing::info!(target: "warden::call", request = method, outcome = "cancelled", "request cancelled");
+            Err(ErrorData::internal_error("the request was cancelled", None))
+        }
     }
 }
 
@@ -291,14 +321,11 @@ impl ServerHandler for WardenServer {
         if !self.offers().resources {
             return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
         }
-        let read = primitives::read_resource(&self.dispatcher, &request.uri);
-        let result = tokio::select! {
-            result = read => result,
-            () = context.ct.cancelled() => {
-                return Err(ErrorData::internal_error("the read was cancelled", None));
-            }
-        };
-        result
+        let (forwarders, links) = self.links(&context, None);
+        let read = primitives::read_resource(&self.dispatcher, &request.uri, links);
+        let result = cancellable(&context, "resources/read", read).await;
+        forwarders.finish().await;
+        result?
             .map(Into::into)
             .map_err(|e| primitive_error(e, &context))
     }
@@ -385,12 +412,14 @@ impl ServerHandler for WardenServer {
             return Err(ErrorData::method_not_found::<GetPromptRequestMethod>());
         }
         let support = client_peer::support_of(context.client_capabilities().as_ref());
-        let client_wait = self
-            .dispatcher
-            .registry()
-            .catalog()
-            .prompt(&request.name)
-            .map(|entry| entry.plugin.limits.client_wait);
+        let (client_wait, logger) = {
+            let registry = self.dispatcher.registry();
+            let entry = registry.catalog().prompt(&request.name);
+            (
+                entry.map(|e| e.plugin.limits.client_wait),
+                entry.map(|e| e.plugin.name.clone()),
+            )
+        };
         let (peer, replay) = client_of(
             &context,
             support,
@@ -401,19 +430,12 @@ impl ServerHandler for WardenServer {
             request.input_responses.as_ref(),
             client_wait.unwrap_or_default(),
         )?;
-        let get = primitives::get_prompt(
-            &self.dispatcher,
-            &request.name,
-            request.arguments,
-            Some(peer),
-        );
-        let result = tokio::select! {
-            result = get => result,
-            () = context.ct.cancelled() => {
-                return Err(ErrorData::internal_error("the request was cancelled", None));
-            }
-        };
-        match result {
+        let (forwarders, mut links) = self.links(&context, logger);
+        links.peer = Some(peer);
+        let get = primitives::get_prompt(&self.dispatcher, &request.name, request.arguments, links);
+        let result = cancellable(&context, "prompts/get", get).await;
+        forwarders.finish().await;
+        match result? {
             Err(PrimitiveError::Deferred) => match replay.map(|r| r.finish()).transpose()? {
                 Some(Round::Ask(round)) => Ok(GetPromptResponse::InputRequired(round)),
                 Some(Round::TooLarge(message)) => Err(ErrorData::internal_error(message, None)),
@@ -436,19 +458,17 @@ impl ServerHandler for WardenServer {
         if !self.offers().completions {
             return Err(ErrorData::method_not_found::<CompleteRequestMethod>());
         }
+        let (forwarders, links) = self.links(&context, None);
         let complete = primitives::complete(
             &self.dispatcher,
             &request.r#ref,
             &request.argument,
             request.context,
+            links,
         );
-        let result = tokio::select! {
-            result = complete => result,
-            () = context.ct.cancelled() => {
-                return Err(ErrorData::internal_error("the request was cancelled", None));
-            }
-        };
-        result
+        let result = cancellable(&context, "completion/complete", complete).await;
+        forwarders.finish().await;
+        result?
             .map(CompleteResult::new)
             .map_err(|e| primitive_error(e, &context))
     }
