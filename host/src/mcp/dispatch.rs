@@ -18,7 +18,7 @@ use crate::mcp::call_result::{
 use crate::mcp::consent::{self, Decision};
 use crate::mcp::gate::Gates;
 use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
-use crate::observe::{CallRecord, Observer, Outcome};
+use crate::observe::{CallRecord, CallStats, Denial, Observer, Outcome};
 use crate::policy::consent::ConsentNeed;
 use crate::sandbox::{CallContext, Captured, ClientLinks, ClientPeer, Sandbox};
 
@@ -272,22 +272,26 @@ impl Dispatcher {
         let started = Instant::now();
         let arguments = Value::Object(arguments.unwrap_or_default());
         let plugin = &entry.plugin;
-        // A call that ends before its plugin runs: recorded, and answered
-        // with `code` and `message`.
-        let refused = |outcome: Outcome,
-                       code: FailureCode,
-                       message: String|
-         -> Result<CallToolResult, DispatchError> {
+        // Hands the call's record to the observers.
+        let record = |outcome: Outcome, stats: Option<&CallStats>, denials: &[Denial]| {
             self.observe(&CallRecord {
                 tool: name,
                 plugin: &plugin.name,
                 local_tool: &entry.local_name,
                 duration: started.elapsed(),
                 outcome,
-                stats: None,
-                denials: &[],
+                stats,
+                denials,
                 arguments: &arguments,
             });
+        };
+        // A call that ends before its plugin runs: recorded, and answered
+        // with `code` and `message`.
+        let refused = |outcome: Outcome,
+                       code: FailureCode,
+                       message: String|
+         -> Result<CallToolResult, DispatchError> {
+            record(outcome, None, &[]);
             Ok(error_result(&code, message))
         };
         if let Some(message) = schema_violations(entry, &arguments) {
@@ -310,16 +314,7 @@ impl Dispatcher {
         {
             return match stopped {
                 Stopped::Deferred => {
-                    self.observe(&CallRecord {
-                        tool: name,
-                        plugin: &plugin.name,
-                        local_tool: &entry.local_name,
-                        duration: started.elapsed(),
-                        outcome: Outcome::InputRequired,
-                        stats: None,
-                        denials: &[],
-                        arguments: &arguments,
-                    });
+                    record(Outcome::InputRequired, None, &[]);
                     Err(DispatchError::Deferred)
                 }
                 Stopped::Refused(code, message) => {
@@ -393,27 +388,6 @@ impl Dispatcher {
         );
         let stats = &report.stats;
         let mut observed = outcome_of(&report.outcome);
-        if observed == Outcome::InputRequired {
-            self.observe(&CallRecord {
-                tool: name,
-                plugin: &plugin.name,
-                local_tool: &entry.local_name,
-                duration: started.elapsed(),
-                outcome: observed,
-                stats: Some(stats),
-                denials: &report.denials,
-                arguments: &arguments,
-            });
-            tracing::info!(
-                target: "warden::call",
-                tool = name,
-                plugin = %plugin.name,
-                outcome = observed.label(),
-                total_us = started.elapsed().as_micros() as u64,
-                "tool call stopped to ask its client"
-            );
-            return Err(DispatchError::Deferred);
-        }
         let result = match report.outcome {
             Ok(Ok(output)) => success(entry, output),
             Ok(Err(error)) => Err(tool_error_message(&error)),
@@ -425,16 +399,7 @@ impl Dispatcher {
         if result.is_err() && observed == Outcome::Ok {
             observed = Outcome::BadOutput;
         }
-        self.observe(&CallRecord {
-            tool: name,
-            plugin: &plugin.name,
-            local_tool: &entry.local_name,
-            duration: started.elapsed(),
-            outcome: observed,
-            stats: Some(stats),
-            denials: &report.denials,
-            arguments: &arguments,
-        });
+        record(observed, Some(stats), &report.denials);
         tracing::info!(
             target: "warden::call",
             tool = name,
@@ -449,6 +414,10 @@ impl Dispatcher {
             "tool call finished"
         );
         crate::mcp::primitives::announce(self, plugin, &report.announcements).await;
+        // The run stopped to ask its client: the client's retry runs it again.
+        if observed == Outcome::InputRequired {
+            return Err(DispatchError::Deferred);
+        }
         Ok(result.unwrap_or_else(|message| {
             tracing::warn!(tool = name, plugin = %plugin.name, "tool call failed: {message}");
             error_result(&FailureCode::of(observed, &report.denials), message)

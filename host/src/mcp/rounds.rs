@@ -22,8 +22,8 @@ use rmcp::model::{
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
+use crate::policy::lock::sha256_hex;
 use crate::sandbox::{ClientPeer, ClientRequest, ClientSupport, PeerError, check_answer};
 
 /// The most bytes a sealed `requestState` may have: the answers collected
@@ -105,21 +105,13 @@ pub(crate) struct Replay {
     run: Mutex<Run>,
 }
 
-/// A digest of `bytes`, in hex.
-fn digest(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
 /// A request's digest; a URL elicitation's id is fresh each run and left out.
 fn request_digest(request: &ClientRequest) -> String {
     let mut params = request.params.clone();
     if let Some(object) = params.as_object_mut() {
         object.remove("elicitationId");
     }
-    digest(format!("{}\n{params}", request.method.as_str()).as_bytes())
+    sha256_hex(format!("{}\n{params}", request.method.as_str()).as_bytes())
 }
 
 /// What a state is bound to: the request's method, the name it names and a
@@ -127,7 +119,7 @@ fn request_digest(request: &ClientRequest) -> String {
 pub(crate) fn binding(method: &str, name: &str, arguments: &Value) -> String {
     format!(
         "warden/request-state/v1\n{method}\n{name}\n{}",
-        digest(arguments.to_string().as_bytes())
+        sha256_hex(arguments.to_string().as_bytes())
     )
 }
 
@@ -323,14 +315,7 @@ mod tests {
     }
 
     fn first_round(binding: &str) -> (InputRequiredResult, String) {
-        let replay = Replay::open(
-            binding.into(),
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            None,
-            None,
-        )
-        .unwrap();
+        let replay = open(binding, None, None).unwrap();
         let answers = block_on(replay.ask(vec![("name".into(), elicit("Your name?"))]));
         assert_eq!(answers, vec![Err(PeerError::Deferred)]);
         let Round::Ask(result) = replay.finish().unwrap() else {
@@ -338,6 +323,21 @@ mod tests {
         };
         let state = result.request_state.clone().unwrap();
         (result, state)
+    }
+
+    /// The replay of a request bound to `binding`, valid for a minute.
+    fn open(
+        binding: impl Into<String>,
+        state: Option<&str>,
+        responses: Option<BTreeMap<String, Value>>,
+    ) -> Result<Arc<Replay>, ErrorData> {
+        Replay::open(
+            binding.into(),
+            ClientSupport::default(),
+            Duration::from_secs(60),
+            state,
+            responses,
+        )
     }
 
     /// Runs a future that never waits.
@@ -355,14 +355,7 @@ mod tests {
         let requests = result.input_requests.unwrap();
         assert!(requests.contains_key("name"));
         let responses = BTreeMap::from([("name".to_string(), accept("Ada"))]);
-        let replay = Replay::open(
-            bind,
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            Some(&state),
-            Some(responses),
-        )
-        .unwrap();
+        let replay = open(bind, Some(&state), Some(responses)).unwrap();
         let answers = block_on(replay.ask(vec![("name".into(), elicit("Your name?"))]));
         assert_eq!(answers, vec![Ok(accept("Ada"))]);
     }
@@ -372,14 +365,7 @@ mod tests {
         let bind = binding("tools/call", "write", &json!({}));
         let consent = || vec![("warden.consent".to_string(), elicit("Allow?"))];
         let answer = BTreeMap::from([("warden.consent".to_string(), accept("yes"))]);
-        let unasked = Replay::open(
-            bind.clone(),
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            None,
-            Some(answer.clone()),
-        )
-        .unwrap();
+        let unasked = open(bind.clone(), None, Some(answer.clone())).unwrap();
         assert_eq!(
             block_on(unasked.ask(consent())),
             vec![Err(PeerError::Deferred)]
@@ -387,14 +373,7 @@ mod tests {
         let Round::Ask(round) = unasked.finish().unwrap() else {
             panic!("expected a round")
         };
-        let asked = Replay::open(
-            bind,
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            round.request_state.as_deref(),
-            Some(answer),
-        )
-        .unwrap();
+        let asked = open(bind, round.request_state.as_deref(), Some(answer)).unwrap();
         assert_eq!(block_on(asked.ask(consent())), vec![Ok(accept("yes"))]);
     }
 
@@ -403,19 +382,13 @@ mod tests {
         let bind = binding("tools/call", "greet", &json!({"a": 1}));
         let (_, state) = first_round(&bind);
         let other = binding("tools/call", "greet", &json!({"a": 2}));
-        let open = |binding: &str, state: &str| {
-            Replay::open(
-                binding.into(),
-                ClientSupport::default(),
-                Duration::from_secs(60),
-                Some(state),
-                None,
-            )
-        };
-        assert!(open(&bind, &state).is_ok());
-        assert_eq!(open(&other, &state).unwrap_err().code.0, -32602);
+        assert!(open(bind.as_str(), Some(&state), None).is_ok());
+        assert_eq!(open(other, Some(&state), None).unwrap_err().code.0, -32602);
         let tampered = format!("{state}-TAMPERED");
-        assert_eq!(open(&bind, &tampered).unwrap_err().code.0, -32602);
+        assert_eq!(
+            open(bind, Some(&tampered), None).unwrap_err().code.0,
+            -32602
+        );
     }
 
     #[test]
@@ -423,42 +396,21 @@ mod tests {
         let bind = binding("tools/call", "greet", &json!({}));
         let (_, state) = first_round(&bind);
         let responses = BTreeMap::from([("name".to_string(), json!(12345))]);
-        let replay = Replay::open(
-            bind.clone(),
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            Some(&state),
-            Some(responses),
-        )
-        .unwrap();
+        let replay = open(bind.clone(), Some(&state), Some(responses)).unwrap();
         let answers = block_on(replay.ask(vec![("name".into(), elicit("Your name?"))]));
         assert_eq!(answers, vec![Err(PeerError::Deferred)]);
         assert_eq!(replay.finish().unwrap_err().code.0, -32602);
 
         // A recorded answer only serves the same request.
         let responses = BTreeMap::from([("name".to_string(), accept("Ada"))]);
-        let replay = Replay::open(
-            bind.clone(),
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            Some(&state),
-            Some(responses),
-        )
-        .unwrap();
+        let replay = open(bind.clone(), Some(&state), Some(responses)).unwrap();
         block_on(replay.ask(vec![("name".into(), elicit("Your name?"))]));
         let more = block_on(replay.ask(vec![("age".into(), elicit("Your age?"))]));
         assert_eq!(more, vec![Err(PeerError::Deferred)]);
         let Round::Ask(next) = replay.finish().unwrap() else {
             panic!("expected a round")
         };
-        let replay = Replay::open(
-            bind,
-            ClientSupport::default(),
-            Duration::from_secs(60),
-            next.request_state.as_deref(),
-            None,
-        )
-        .unwrap();
+        let replay = open(bind, next.request_state.as_deref(), None).unwrap();
         let changed = block_on(replay.ask(vec![("name".into(), elicit("Your NAME?"))]));
         assert!(matches!(&changed[0], Err(PeerError::Failed(m)) if m.contains("something other")));
     }

@@ -180,6 +180,18 @@ async fn cancellable<T>(
     }
 }
 
+/// The `input_required` round of a request whose run stopped to ask its
+/// client (only a [`Replay`] stops a run).
+fn round(replay: Option<Arc<Replay>>) -> Result<Round, ErrorData> {
+    match replay {
+        Some(replay) => replay.finish(),
+        None => Err(ErrorData::internal_error(
+            "the request stopped to ask a client that cannot be asked",
+            None,
+        )),
+    }
+}
+
 /// A request's client, and its replay on 2026-07-28.
 type RequestClient = (Arc<dyn ClientPeer>, Option<Arc<Replay>>);
 
@@ -436,13 +448,9 @@ impl ServerHandler for WardenServer {
         let result = cancellable(&context, "prompts/get", get).await;
         forwarders.finish().await;
         match result? {
-            Err(PrimitiveError::Deferred) => match replay.map(|r| r.finish()).transpose()? {
-                Some(Round::Ask(round)) => Ok(GetPromptResponse::InputRequired(round)),
-                Some(Round::TooLarge(message)) => Err(ErrorData::internal_error(message, None)),
-                None => Err(ErrorData::internal_error(
-                    "the prompt stopped to ask a client that cannot be asked",
-                    None,
-                )),
+            Err(PrimitiveError::Deferred) => match round(replay)? {
+                Round::Ask(round) => Ok(GetPromptResponse::InputRequired(round)),
+                Round::TooLarge(message) => Err(ErrorData::internal_error(message, None)),
             },
             result => result
                 .map(Into::into)
@@ -485,7 +493,6 @@ impl ServerHandler for WardenServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        let level = self.log_level(&context);
         let support = client_peer::support_of(context.client_capabilities().as_ref());
         let (logger, requires, client_wait) = {
             let registry = self.dispatcher.registry();
@@ -510,11 +517,9 @@ impl ServerHandler for WardenServer {
             request.input_responses.as_ref(),
             client_wait.unwrap_or_default(),
         )?;
-        let logger = level.and(logger);
-        let (forwarders, mut links) = Forwarders::start(&context, level, logger);
         // A cancelled call ends in the sandbox (the instance is dropped at
         // its next epoch tick) and is recorded like any other outcome.
-        links.cancel = Some(context.ct.clone());
+        let (forwarders, mut links) = self.links(&context, logger);
         links.peer = Some(peer);
         let result = self
             .dispatcher
@@ -526,15 +531,11 @@ impl ServerHandler for WardenServer {
         }
         match result {
             Ok(result) => Ok(result.into()),
-            Err(DispatchError::Deferred) => match replay.map(|r| r.finish()).transpose()? {
-                Some(Round::Ask(round)) => Ok(CallToolResponse::InputRequired(round)),
-                Some(Round::TooLarge(message)) => {
+            Err(DispatchError::Deferred) => match round(replay)? {
+                Round::Ask(round) => Ok(CallToolResponse::InputRequired(round)),
+                Round::TooLarge(message) => {
                     Ok(error_result(&FailureCode::LimitExceeded("request_state"), message).into())
                 }
-                None => Err(ErrorData::internal_error(
-                    "the call stopped to ask a client that cannot be asked",
-                    None,
-                )),
             },
             Err(e @ DispatchError::UnknownTool(_)) => {
                 Err(ErrorData::invalid_params(e.to_string(), None))

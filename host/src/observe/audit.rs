@@ -95,8 +95,10 @@ impl AuditLog {
     /// `required`, `asked`), with a digest of the arguments it was for.
     pub fn consent(&self, tool: &str, plugin: &str, decision: &str, arguments: &Value) {
         use sha2::Digest as _;
-        let digest = sha2::Sha256::digest(arguments.to_string().as_bytes());
-        let arguments_sha256: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        let arguments_sha256 = format!(
+            "{:x}",
+            sha2::Sha256::digest(arguments.to_string().as_bytes())
+        );
         self.write(&json!({
             "timestamp_ms": now_ms(),
             "event": "consent",

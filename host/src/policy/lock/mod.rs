@@ -133,7 +133,7 @@ impl Approval {
     }
 }
 
-/// The sha256 of a component file, in hex.
+/// The sha256 of `bytes` (a component file, a request), in hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
