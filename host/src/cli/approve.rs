@@ -70,7 +70,8 @@ impl Approve {
                 .as_ref()
                 .map(|m| m.capabilities.clone())
                 .unwrap_or_default();
-            let approval = Approval::new(lock::sha256_hex(&bytes), &requested);
+            let approval = Approval::new(lock::sha256_hex(&bytes), &requested)
+                .keeping_allowed(lock.get(&plugin.name));
             let changes = lock::changes(lock.get(&plugin.name), &approval);
             writeln!(
                 out,

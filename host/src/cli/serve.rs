@@ -79,6 +79,16 @@ impl Serve {
         let (loaded, failed) = dispatcher.registry().counts();
         crate::observe::metrics::plugins(loaded, failed);
         dispatcher.set_observer(observer);
+        let reloader = started.reloader.clone();
+        dispatcher.set_permission_lock(crate::mcp::permission::PermissionLock {
+            path: started.watched.lock.clone(),
+            changed: Arc::new(move || {
+                let reloader = reloader.clone();
+                tokio::spawn(async move {
+                    let _ = reloader.reload("a person allowed an origin always").await;
+                });
+            }),
+        });
         let _watch = if self.no_watch {
             None
         } else {

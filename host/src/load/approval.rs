@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::LoadSettings;
 use crate::mcp::registry::{PluginEntry, PluginStatus};
-use crate::policy::lock::{self, Approval, Verdict};
+use crate::policy::lock::{self, Approval, LockFile, Verdict};
 
 /// Notes the lock's verdict on the entry; fails when the plugin may not load.
 pub(super) fn explain(
@@ -73,20 +73,26 @@ pub(super) fn record_approvals(
     if !settings.record || to_record.is_empty() {
         return;
     }
-    let mut lock = settings.lock.clone();
+    let path = settings.lock.path();
     for (name, approval) in &to_record {
         tracing::info!(
             target: "warden::approval",
             plugin = %name,
             sha256 = %approval.sha256,
             capabilities = %approval.capabilities(),
-            lock = %lock.path().display(),
+            lock = %path.display(),
             "recorded in the lock file"
         );
-        lock.set(name, approval.clone());
     }
-    let notice = match lock.save() {
-        Ok(()) => format!("recorded in {}", lock.path().display()),
+    // Read again: a person may have allowed an origin since the load began.
+    let saved = LockFile::update(path, |lock| {
+        for (name, approval) in &to_record {
+            let kept = approval.clone().keeping_allowed(lock.get(name));
+            lock.set(name, kept);
+        }
+    });
+    let notice = match saved {
+        Ok(_) => format!("recorded in {}", path.display()),
         Err(error) => {
             tracing::warn!(target: "warden::approval", "{error}; approvals are not recorded");
             format!("not recorded: {error}")

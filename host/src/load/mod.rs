@@ -405,6 +405,7 @@ fn settle(
         .verdict
         .records()
         .then(|| Approval::new(sha256.clone(), &requested));
+    // (`record_approvals` keeps the origins a person allowed.)
     if let Some(finished) = finished {
         *entry = finished;
         return Ok(Settled::Adopted(approval));
@@ -499,8 +500,20 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
         settings.policy.new_plugins,
     );
     let lookup_env = |name: &str| std::env::var(name).ok();
+    // Origins a person allowed always are granted with the approved ones,
+    // under the same policy.
+    let mut approved = review.approved.clone();
+    if review.verdict != lock::Verdict::NotApproved
+        && let Some(approval) = settings.lock.get(&entry.name)
+    {
+        for origin in &approval.allowed_http {
+            if !approved.http.contains(origin) {
+                approved.http.push(origin.clone());
+            }
+        }
+    }
     let (mut grants, grant_notices) = grants::resolve(
-        &review.approved,
+        &approved,
         &settings.policy,
         &entry.name,
         &settings.workspace_root,

@@ -87,6 +87,8 @@ pub struct Dispatcher {
     /// Each plugin's own concurrency limit and queue, in front of `permits`.
     gates: Gates,
     observer: OnceLock<Observer>,
+    /// Where a person's "allow always" answers are recorded.
+    permission_lock: OnceLock<crate::mcp::permission::PermissionLock>,
     /// Plugins loading in the background, which calls to their tools wait for.
     background: OnceLock<Arc<dyn PendingPlugins>>,
     announcer: crate::mcp::announce::Announcer,
@@ -112,6 +114,7 @@ impl Dispatcher {
             permits: Semaphore::new(max_concurrent_calls.max(1)),
             gates: Gates::new(u32::try_from(max_concurrent_calls).unwrap_or(u32::MAX)),
             observer: OnceLock::new(),
+            permission_lock: OnceLock::new(),
             background: OnceLock::new(),
             announcer: crate::mcp::announce::Announcer::default(),
             refresh: tokio::sync::Mutex::new(()),
@@ -187,6 +190,17 @@ impl Dispatcher {
         }
     }
 
+    /// Records a person's "allow always" answers in `lock`; only the first
+    /// one set is kept. Without it they hold for their call only.
+    pub fn set_permission_lock(&self, lock: crate::mcp::permission::PermissionLock) {
+        let _ = self.permission_lock.set(lock);
+    }
+
+    /// Where "allow always" answers are recorded, if anywhere.
+    pub(crate) fn permission_lock(&self) -> Option<&crate::mcp::permission::PermissionLock> {
+        self.permission_lock.get()
+    }
+
     /// Makes calls to tools not listed yet wait while `background` loads
     /// plugins; only the first one set is kept.
     pub fn set_background(&self, background: Arc<dyn PendingPlugins>) {
@@ -228,6 +242,11 @@ impl Dispatcher {
         }
         let registry = self.registry();
         registry.tool(name).is_some().then_some(registry)
+    }
+
+    /// The observer, once set.
+    pub(crate) fn observer(&self) -> Option<&Observer> {
+        self.observer.get()
     }
 
     fn observe(&self, record: &CallRecord<'_>) {
@@ -400,6 +419,7 @@ impl Dispatcher {
             observed = Outcome::BadOutput;
         }
         record(observed, Some(stats), &report.denials);
+        crate::mcp::permission::settle(self, name, &plugin.name, &report.permissions);
         tracing::info!(
             target: "warden::call",
             tool = name,

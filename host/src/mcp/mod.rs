@@ -9,6 +9,8 @@
 //!   during the call (2025-11-25) or asked in `input_required` rounds
 //!   (2026-07-28);
 //! - [`announce`]: list-changed notifications to sessions;
+//! - [`permission`]: the person's answers to permission questions, audited
+//!   and ("allow always") recorded in the lock;
 //! - [`server`]: the rmcp `ServerHandler`, shared by stdio and HTTP.
 
 pub mod announce;
@@ -21,6 +23,7 @@ pub mod dispatch;
 pub(crate) mod forward;
 pub(crate) mod gate;
 pub mod names;
+pub mod permission;
 pub mod primitives;
 pub mod registry;
 pub(crate) mod rounds;

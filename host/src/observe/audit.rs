@@ -109,6 +109,27 @@ impl AuditLog {
         }));
     }
 
+    /// Records a person's answer to a plugin's request for a capability it
+    /// was not granted; `recorded` says what became of an `always`.
+    pub fn permission(
+        &self,
+        tool: &str,
+        plugin: &str,
+        permission: &super::Permission,
+        recorded: &str,
+    ) {
+        self.write(&json!({
+            "timestamp_ms": now_ms(),
+            "event": "permission",
+            "tool": tool,
+            "plugin": plugin,
+            "capability": permission.capability,
+            "target": permission.target,
+            "decision": permission.decision,
+            "recorded": recorded,
+        }));
+    }
+
     /// Records an operator's approval decision about a plugin (`decision`:
     /// e.g. `approved`, `refused`, `held_back`).
     pub fn approval(&self, plugin: &str, decision: &str, detail: &str) {

@@ -146,6 +146,18 @@ impl fmt::Display for Denial {
     }
 }
 
+/// A person's answer when a plugin reached for a capability it was not
+/// granted and the client asked them (`[policy] ask`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Permission {
+    /// Which capability: `http`.
+    pub capability: &'static str,
+    /// What was asked for (for HTTP: `scheme://host:port`).
+    pub target: String,
+    /// `once`, `always`, `denied`, or `asked` (a 2026-07-28 round was sent).
+    pub decision: &'static str,
+}
+
 /// Where call records go besides metrics, which are always recorded.
 #[derive(Debug, Clone, Default)]
 pub struct Observer {
@@ -174,6 +186,24 @@ impl Observer {
         tracing::info!(target: "warden::consent", tool, plugin, decision, "consent decided");
         if let Some(audit) = &self.audit {
             audit.consent(tool, plugin, decision, arguments);
+        }
+    }
+
+    /// Records a person's answer to a plugin's request for a capability it
+    /// was not granted, and whether an `always` reached the lock file.
+    pub fn permission(&self, tool: &str, plugin: &str, permission: &Permission, recorded: &str) {
+        tracing::info!(
+            target: "warden::permission",
+            tool,
+            plugin,
+            capability = permission.capability,
+            target_origin = %permission.target,
+            decision = permission.decision,
+            recorded,
+            "permission decided"
+        );
+        if let Some(audit) = &self.audit {
+            audit.permission(tool, plugin, permission, recorded);
         }
     }
 }

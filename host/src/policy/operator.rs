@@ -30,6 +30,10 @@ pub struct OperatorPolicy {
     /// `policy.overlapping_dirs`: what happens to a plugin whose read-write
     /// directory overlaps another granted directory.
     pub overlapping_dirs: OverlappingDirs,
+    /// `policy.ask`: a request for an HTTP origin the plugin was not granted
+    /// asks the person (allow once, allow always, deny) instead of failing
+    /// silently, when the client can ask them.
+    pub ask: bool,
     /// `[plugins.NAME]` tables, by plugin name.
     pub plugins: BTreeMap<String, PluginPolicy>,
 }
@@ -41,6 +45,7 @@ impl Default for OperatorPolicy {
             allow_write: true,
             new_plugins: NewPlugins::default(),
             overlapping_dirs: OverlappingDirs::default(),
+            ask: false,
             plugins: BTreeMap::new(),
         }
     }
@@ -80,6 +85,8 @@ pub struct PluginPolicy {
     pub concurrency: Concurrency,
     /// `confirm` and `auto_approve`: which calls ask the person first.
     pub consent: ConsentRules,
+    /// `ask`: overrides `policy.ask` for this plugin.
+    pub ask: Option<bool>,
 }
 
 /// How many calls of one plugin run at once, and how many more may wait
@@ -119,6 +126,7 @@ pub(crate) struct RawPolicy {
     allow_write: Option<bool>,
     new_plugins: Option<NewPlugins>,
     overlapping_dirs: Option<OverlappingDirs>,
+    ask: Option<bool>,
 }
 
 /// One `[plugins.NAME]` table as written.
@@ -147,6 +155,7 @@ pub(crate) struct RawPluginPolicy {
     confirm: Vec<ToolGlob>,
     #[serde(default)]
     auto_approve: Vec<ToolGlob>,
+    ask: Option<bool>,
 }
 
 impl RawPluginPolicy {
@@ -262,6 +271,7 @@ impl RawPolicy {
                         confirm: raw.confirm,
                         auto_approve: raw.auto_approve,
                     },
+                    ask: raw.ask,
                 },
             );
         }
@@ -270,8 +280,23 @@ impl RawPolicy {
             allow_write: self.allow_write.unwrap_or(true),
             new_plugins: self.new_plugins.unwrap_or_default(),
             overlapping_dirs: self.overlapping_dirs.unwrap_or_default(),
+            ask: self.ask.unwrap_or(false),
             plugins,
         })
+    }
+}
+
+impl OperatorPolicy {
+    /// Whether `plugin`'s requests for origins it was not granted ask the
+    /// person: `[plugins.NAME] ask`, else `policy.ask`; never without
+    /// network access.
+    pub fn asks(&self, plugin: &str) -> bool {
+        self.allow_network
+            && self
+                .plugins
+                .get(plugin)
+                .and_then(|p| p.ask)
+                .unwrap_or(self.ask)
     }
 }
 

@@ -8,6 +8,9 @@
 //!    as a [`Denial`] and logged on the `warden::denied` target.
 //! 2. At most `max_requests_per_call` requests go out per call; the next one
 //!    is refused the same way.
+//!    Under `[policy] ask`, a request for an origin that is not granted
+//!    asks the person first ([`Asker`]): allowed, it goes out; otherwise it
+//!    is refused as above, with the person's answer in the reason.
 //! 3. An allowed request is sent by `wasmtime_wasi_http::default_send_request`,
 //!    and its response body is capped at `max_response_bytes`: the guest
 //!    reads up to the cap, then gets `HttpResponseBodySize`.
@@ -33,6 +36,7 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::account::{self, CallMemory};
 use super::denials::DenialLog;
+use super::permission::{Answer, Asker};
 use crate::observe::Denial;
 use crate::policy::grants::Grants;
 use crate::policy::{self, Decision};
@@ -46,18 +50,41 @@ pub struct OutboundHttp {
     requests: u32,
     denials: DenialLog,
     memory: Arc<CallMemory>,
+    /// Asks the person about origins that are not granted (`[policy] ask`
+    /// and a client that can ask); `None`: they are refused.
+    asker: Option<Arc<Asker>>,
+}
+
+/// What becomes of one request.
+#[derive(Debug, PartialEq, Eq)]
+enum Admit {
+    /// It may go out: its origin.
+    Go(String),
+    /// It is not granted; the person decides. The origin, and why it is
+    /// not granted.
+    Ask(String, String),
+    /// It is refused (and recorded).
+    Refused,
 }
 
 impl OutboundHttp {
     /// Hooks for a call into `plugin` with its grants, whose body bytes are
-    /// charged to `memory`.
-    pub fn new(plugin: Arc<str>, grants: Arc<Grants>, memory: Arc<CallMemory>) -> Self {
+    /// charged to `memory`, asking through `asker` when the grants let the
+    /// person decide.
+    pub fn new(
+        plugin: Arc<str>,
+        grants: Arc<Grants>,
+        memory: Arc<CallMemory>,
+        asker: Option<Arc<Asker>>,
+    ) -> Self {
+        let asker = asker.filter(|_| !grants.http.ask.is_never());
         Self {
             plugin,
             grants,
             requests: 0,
             denials: DenialLog::default(),
             memory,
+            asker,
         }
     }
 
@@ -72,15 +99,50 @@ impl OutboundHttp {
         self.denials.clone()
     }
 
-    /// Decides on one request; `Ok(target)` when it may go out.
-    fn admit(&mut self, uri: &http::Uri) -> Result<String, ()> {
+    /// Whether the request is within `max_requests_per_call`; records the
+    /// refusal when it is not.
+    fn within_cap(&mut self, target: &str) -> bool {
         let http = &self.grants.http;
+        if self.requests < http.max_requests_per_call {
+            self.requests += 1;
+            return true;
+        }
+        let limit = http.max_requests_per_call;
+        let reason = format!(
+            "the plugin already made {limit} HTTP request{} in this call \
+             (http_max_requests = {limit})",
+            if limit == 1 { "" } else { "s" }
+        );
+        self.denials.record(
+            &self.plugin,
+            "http",
+            "max-requests",
+            target.to_owned(),
+            reason,
+        );
+        false
+    }
+
+    /// Decides on one request.
+    fn admit(&mut self, uri: &http::Uri) -> Admit {
+        let grants = self.grants.clone();
+        let http = &grants.http;
         match policy::decide(&http.origins, uri) {
             Decision::Deny {
                 rule,
                 target,
                 reason,
             } => {
+                let askable = matches!(rule, "no-grant" | "host" | "port" | "scheme")
+                    && self.asker.is_some()
+                    && http.ask.may_ask(uri);
+                if askable {
+                    return if self.within_cap(&target) {
+                        Admit::Ask(target, reason)
+                    } else {
+                        Admit::Refused
+                    };
+                }
                 if let Decision::Allow { origin, .. } = policy::decide(&http.pending, uri) {
                     let reason = format!(
                         "{origin} is requested by an update of the plugin that the operator \
@@ -93,21 +155,12 @@ impl OutboundHttp {
                     self.denials
                         .record(&self.plugin, "http", rule, target, reason);
                 }
-                Err(())
-            }
-            Decision::Allow { target, .. } if self.requests >= http.max_requests_per_call => {
-                let limit = http.max_requests_per_call;
-                let reason = format!(
-                    "the plugin already made {limit} HTTP request{} in this call \
-                     (http_max_requests = {limit})",
-                    if limit == 1 { "" } else { "s" }
-                );
-                self.denials
-                    .record(&self.plugin, "http", "max-requests", target, reason);
-                Err(())
+                Admit::Refused
             }
             Decision::Allow { origin, target } => {
-                self.requests += 1;
+                if !self.within_cap(&target) {
+                    return Admit::Refused;
+                }
                 tracing::debug!(
                     target: "warden::http",
                     plugin = %self.plugin,
@@ -116,8 +169,18 @@ impl OutboundHttp {
                     request = self.requests,
                     "outgoing HTTP request allowed"
                 );
-                Ok(target)
+                Admit::Go(target)
             }
+        }
+    }
+
+    fn cap(&self, target: String) -> ResponseCap {
+        ResponseCap {
+            limit: self.grants.http.max_response_bytes,
+            plugin: self.plugin.clone(),
+            target,
+            denials: self.denials.clone(),
+            memory: self.memory.clone(),
         }
     }
 }
@@ -135,25 +198,50 @@ impl WasiHttpHooks for OutboundHttp {
         options: Option<RequestOptions>,
         _fut: IoFuture,
     ) -> ResponseFuture {
-        let Ok(target) = self.admit(request.uri()) else {
-            return Box::new(std::future::ready(Err(
+        match self.admit(request.uri()) {
+            Admit::Go(target) => Box::new(send(request, options, self.cap(target))),
+            Admit::Refused => Box::new(std::future::ready(Err(
                 wasmtime_wasi_http::Error::HttpRequestDenied,
-            )));
-        };
-        let cap = ResponseCap {
-            limit: self.grants.http.max_response_bytes,
-            plugin: self.plugin.clone(),
-            target,
-            denials: self.denials.clone(),
-            memory: self.memory.clone(),
-        };
-        Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-            let response =
-                response.map(|body| CappedBody::new(body.boxed_unsync(), cap).boxed_unsync());
-            Ok((response, Box::new(io) as IoFuture))
-        })
+            ))),
+            Admit::Ask(target, reason) => {
+                let asker = self.asker.clone().expect("only asked with an asker");
+                let plugin = self.plugin.clone();
+                let denials = self.denials.clone();
+                let cap = self.cap(target.clone());
+                Box::new(async move {
+                    match asker.http(&target).await {
+                        Answer::Allowed => {
+                            tracing::debug!(
+                                target: "warden::http",
+                                plugin = %plugin,
+                                target = %target,
+                                "outgoing HTTP request allowed by the person"
+                            );
+                            send(request, options, cap).await
+                        }
+                        Answer::Refused(why) => {
+                            let reason = format!("{reason}; {why}");
+                            denials.record(&plugin, "http", "not-allowed", target, reason);
+                            Err(wasmtime_wasi_http::Error::HttpRequestDenied)
+                        }
+                        // The run stops: the guest never sees an answer.
+                        Answer::Deferred => std::future::pending().await,
+                    }
+                })
+            }
+        }
     }
+}
+
+/// Sends an admitted request; its response body is capped by `cap`.
+async fn send(
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+    cap: ResponseCap,
+) -> Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error> {
+    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+    let response = response.map(|body| CappedBody::new(body.boxed_unsync(), cap).boxed_unsync());
+    Ok((response, Box::new(io) as IoFuture))
 }
 
 /// What a response body may not exceed, and where to report it.
@@ -332,6 +420,7 @@ mod tests {
             "test".into(),
             Arc::new(grants),
             CallMemory::new(u64::MAX).unwrap(),
+            None,
         )
     }
 
@@ -491,7 +580,7 @@ mod tests {
         let mut hooks = hooks(&[], 16, 1024);
         let uri: http::Uri = "http://example.com/".parse().unwrap();
         for _ in 0..100 {
-            assert!(hooks.admit(&uri).is_err());
+            assert_eq!(hooks.admit(&uri), Admit::Refused);
         }
         assert_eq!(
             hooks.denials().len(),

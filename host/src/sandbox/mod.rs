@@ -32,6 +32,7 @@ mod io_error;
 mod legacy;
 mod limiter;
 mod output;
+mod permission;
 mod progress;
 mod report;
 mod ticker;
@@ -395,14 +396,28 @@ impl Sandbox {
         table.set_max_capacity(usize::try_from(limits.max_handles).unwrap_or(usize::MAX));
         let mut http = WasiHttpCtx::new();
         http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
-        let http_hooks =
-            http::OutboundHttp::new(plugin_name.clone(), grants.clone(), memory.clone());
         let deadline = Arc::new(Deadline::new(started, limits.timeout));
+        let budget = client::ClientBudget::new(limits);
+        let asker = permission::Asker::new(
+            plugin_name.clone(),
+            ctx.tool.clone(),
+            ctx.client.peer.as_ref(),
+            budget.clone(),
+            deadline.clone(),
+        );
+        let stop = asker.as_ref().map(|a| a.stopped());
+        let http_hooks = http::OutboundHttp::new(
+            plugin_name.clone(),
+            grants.clone(),
+            memory.clone(),
+            asker.clone(),
+        );
         let client = client::CallClient::new(
             plugin_name,
             grants.client.clone(),
             ctx.client.peer.clone(),
             limits,
+            budget,
             deadline.clone(),
             http_hooks.denial_log(),
         );
@@ -458,14 +473,13 @@ impl Sandbox {
                 () = deadline.expired(HOST_GRACE) => Err(()),
             }
         };
-        // `None` when the client cancelled: the instance goes with `run`.
-        let result = match &cancel {
-            None => Some(run.await),
-            Some(cancel) => tokio::select! {
-                biased;
-                result = run => Some(result),
-                () = cancel.cancelled() => None,
-            },
+        // `Err` when the client cancelled or a permission question stopped
+        // the run for an `input_required` round: the instance goes with `run`.
+        let result = tokio::select! {
+            biased;
+            result = run => Ok(result),
+            () = fired(cancel.as_ref()) => Err(CallError::Cancelled),
+            () = fired(stop.as_ref()) => Err(CallError::Deferred),
         };
         let finished = Instant::now();
         let instantiated = instantiated.unwrap_or(finished);
@@ -484,8 +498,8 @@ impl Sandbox {
             })
         };
         let outcome = match result {
-            None => Err(CallError::Cancelled),
-            Some(result) => match result {
+            Err(stopped) => Err(stopped),
+            Ok(result) => match result {
                 Err(()) => Err(CallError::Limit(LimitHit::Timeout(limits.timeout))),
                 Ok(Err(account::OverBudget)) => Err(host_memory_hit()),
                 Ok(Ok(Err(_))) if memory.exceeded() => Err(host_memory_hit()),
@@ -504,6 +518,7 @@ impl Sandbox {
             },
         };
         let denials = store.data().http_hooks.denials();
+        let permissions = asker.map(|a| a.decisions()).unwrap_or_default();
         let announcements = std::mem::take(&mut store.data_mut().announcements);
         drop(store);
         account::trim_after(&memory);
@@ -515,6 +530,7 @@ impl Sandbox {
             stderr: stderr.snapshot(),
             denials,
             announcements,
+            permissions,
         }
     }
 
@@ -565,6 +581,14 @@ impl Sandbox {
 }
 
 /// Whether the call trapped because its resource table was full.
+/// Resolves when `token` is cancelled; never without one.
+async fn fired(token: Option<&tokio_util::sync::CancellationToken>) {
+    match token {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
 fn table_full(error: &wasmtime::Error) -> bool {
     matches!(
         error.downcast_ref::<ResourceTableError>(),

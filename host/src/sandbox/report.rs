@@ -3,7 +3,7 @@
 
 use super::{CallError, Captured};
 pub use crate::observe::CallStats;
-use crate::observe::Denial;
+use crate::observe::{Denial, Permission};
 
 /// The result of one call together with what the call left behind.
 #[derive(Debug)]
@@ -20,6 +20,8 @@ pub struct CallReport<T> {
     pub denials: Vec<Denial>,
     /// What the guest asked the host to announce through `notify`.
     pub announcements: Announcements,
+    /// The person's answers to the call's permission questions.
+    pub permissions: Vec<Permission>,
 }
 
 /// What a guest asked the host to announce during one call.
@@ -59,6 +61,7 @@ impl<T> CallReport<T> {
             stderr,
             denials: Vec::new(),
             announcements: Announcements::default(),
+            permissions: Vec::new(),
         }
     }
 
@@ -70,6 +73,7 @@ impl<T> CallReport<T> {
             stderr: self.stderr,
             denials: self.denials,
             announcements: self.announcements,
+            permissions: self.permissions,
         }
     }
 }

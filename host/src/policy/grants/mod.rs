@@ -132,6 +132,51 @@ pub struct HttpGrant {
     /// reachable; named in the denial so the operator knows what to do.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<HttpOrigin>,
+    /// Whether a request for an origin that is not granted asks the person
+    /// (`[policy] ask`).
+    #[serde(skip_serializing_if = "HttpAsk::is_never")]
+    pub ask: HttpAsk,
+}
+
+/// Which requests for origins that are not granted ask the person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HttpAsk {
+    /// None: they are refused (the default).
+    #[default]
+    Never,
+    /// Any origin.
+    Any,
+    /// Only origins the operator's `[plugins.NAME] http` list covers.
+    Within(Vec<HttpOrigin>),
+}
+
+impl HttpAsk {
+    /// For `plugin` under `policy`: `[plugins.NAME] ask` or `policy.ask`,
+    /// within the operator's list of origins for it when there is one.
+    pub fn of(policy: &OperatorPolicy, plugin: &str) -> Self {
+        if !policy.asks(plugin) {
+            return HttpAsk::Never;
+        }
+        match policy.plugins.get(plugin).and_then(|p| p.http.as_ref()) {
+            Some(within) => HttpAsk::Within(within.clone()),
+            None => HttpAsk::Any,
+        }
+    }
+
+    /// Whether nothing asks.
+    pub fn is_never(&self) -> bool {
+        *self == HttpAsk::Never
+    }
+
+    /// Whether a request to `uri` (not granted) may ask.
+    pub fn may_ask(&self, uri: &http::Uri) -> bool {
+        match self {
+            HttpAsk::Never => false,
+            HttpAsk::Any => true,
+            HttpAsk::Within(origins) => crate::policy::decide(origins, uri).is_allowed(),
+        }
+    }
 }
 
 impl Default for HttpGrant {
@@ -141,6 +186,7 @@ impl Default for HttpGrant {
             max_requests_per_call: DEFAULT_HTTP_REQUESTS,
             max_response_bytes: DEFAULT_HTTP_RESPONSE_BYTES,
             pending: Vec::new(),
+            ask: HttpAsk::Never,
         }
     }
 }
@@ -403,6 +449,7 @@ pub fn resolve(
                 DEFAULT_HTTP_RESPONSE_BYTES,
             ),
             pending: Vec::new(),
+            ask: HttpAsk::of(policy, plugin),
         },
         dirs,
         env,

@@ -21,7 +21,13 @@
 //! env = ["API_TOKEN"]
 //! dirs = [{ host = "docs", guest = "/docs", mode = "ro" }]
 //! client = ["sampling"]
+//! allowed_http = ["https://news.ycombinator.com:443"]
 //! ```
+//!
+//! `allowed_http` holds the origins a person allowed always when the plugin
+//! reached for them and the client asked (`[policy] ask`): granted beyond
+//! the manifest's request, still under the operator's policy, and kept
+//! across updates and `warden approve` until the operator removes them.
 
 mod changes;
 mod review;
@@ -79,6 +85,10 @@ pub struct Approval {
     /// Approved client features.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client: Vec<ClientFeature>,
+    /// Origins a person allowed always when asked, beyond the manifest's
+    /// request (`[policy] ask`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_http: Vec<HttpOrigin>,
 }
 
 /// An approved directory: the manifest's request as written.
@@ -110,7 +120,22 @@ impl Approval {
                 })
                 .collect(),
             client: requested.client.clone(),
+            allowed_http: Vec::new(),
         }
+    }
+
+    /// This approval with the origins a person allowed in `earlier` kept.
+    pub fn keeping_allowed(mut self, earlier: Option<&Approval>) -> Self {
+        if let Some(earlier) = earlier {
+            self.allowed_http = earlier.allowed_http.clone();
+        }
+        self
+    }
+
+    /// Whether this approval records exactly `requested` for `sha256`
+    /// (whatever a person allowed besides).
+    pub fn records_exactly(&self, sha256: &str, requested: &Capabilities) -> bool {
+        Approval::new(sha256.into(), requested).keeping_allowed(Some(self)) == *self
     }
 
     /// The approved capabilities.
@@ -242,6 +267,31 @@ impl LockFile {
     /// Records `approval` for `plugin`, replacing any earlier one.
     pub fn set(&mut self, plugin: &str, approval: Approval) {
         self.plugins.insert(plugin.to_string(), approval);
+    }
+
+    /// Reads the lock at `path` again, lets `change` edit it, and writes it
+    /// back; one update at a time in this process, so a person's answer and
+    /// a load's records never write over each other.
+    pub fn update(path: &Path, change: impl FnOnce(&mut LockFile)) -> Result<LockFile, LockError> {
+        static WRITING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lock = Self::load(path)?;
+        change(&mut lock);
+        lock.save()?;
+        Ok(lock)
+    }
+
+    /// Records that a person allowed `plugin` to reach `origin` always.
+    /// `false` when it was recorded already.
+    pub fn allow_http(&mut self, plugin: &str, origin: &HttpOrigin) -> bool {
+        let Some(approval) = self.plugins.get_mut(plugin) else {
+            return false;
+        };
+        if approval.allowed_http.contains(origin) {
+            return false;
+        }
+        approval.allowed_http.push(origin.clone());
+        true
     }
 
     /// Writes the lock atomically: a temporary file beside it, then a rename,
@@ -490,5 +540,44 @@ mod tests {
         std::fs::write(&path, "version = 1\n[plugins.x]\nsha = 1\n").unwrap();
         let error = LockFile::load(&path).unwrap_err().to_string();
         assert!(error.contains("the lock file is not valid"), "{error}");
+    }
+
+    #[test]
+    fn origins_a_person_allowed_are_kept_across_updates_and_never_flag_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let requested = caps(&["https://example.com"], &[], &[]);
+        LockFile::update(&path, |lock| {
+            lock.set("fetch", Approval::new("aa".into(), &requested));
+        })
+        .unwrap();
+        let origin: HttpOrigin = "http://127.0.0.1:8080".parse().unwrap();
+        let mut added = Vec::new();
+        for _ in 0..2 {
+            LockFile::update(&path, |lock| {
+                added.push(lock.allow_http("fetch", &origin));
+                assert!(!lock.allow_http("unknown", &origin));
+            })
+            .unwrap();
+        }
+        assert_eq!(added, [true, false]);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains(r#"allowed_http = ["http://127.0.0.1:8080"]"#),
+            "{text}"
+        );
+        let lock = LockFile::load(&path).unwrap();
+        let approval = lock.get("fetch").unwrap();
+        // Unchanged otherwise: approved as it is, not an update.
+        let same = review(
+            Some(approval),
+            "aa",
+            &requested,
+            NewPlugins::RequireApproval,
+        );
+        assert_eq!(same.verdict, Verdict::Approved);
+        // A new version keeps what the person allowed.
+        let renewed = Approval::new("bb".into(), &requested).keeping_allowed(Some(approval));
+        assert_eq!(renewed.allowed_http, [origin]);
     }
 }

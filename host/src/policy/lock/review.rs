@@ -76,7 +76,7 @@ pub fn review(
     let (approved, held) = split(&approval.capabilities(), requested);
     let verdict = if !held.is_empty() {
         Verdict::Held
-    } else if approval.sha256 != sha256 || *approval != Approval::new(sha256.into(), requested) {
+    } else if approval.sha256 != sha256 || !approval.records_exactly(sha256, requested) {
         Verdict::Updated
     } else {
         Verdict::Approved

@@ -10,10 +10,13 @@
 //! (`Deadline::pause`) for at most the `client_wait` left; the answer is
 //! checked and converted back.
 
+mod budget;
 mod wire;
 
+pub(crate) use budget::ClientBudget;
+
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::bindings::client::{
     Answer, ClientError, ElicitationRequest, ElicitationResponse, Host, Request, Root,
@@ -125,12 +128,17 @@ pub fn check_answer(method: ClientMethod, answer: &serde_json::Value) -> Result<
         ClientMethod::Elicit => wire::elicitation_response(answer.clone()).map(drop),
         ClientMethod::ListRoots => wire::roots(answer.clone()).map(drop),
     };
-    checked.map_err(|e| match e {
+    checked.map_err(|e| error_message(&e).to_owned())
+}
+
+/// The message of a client error.
+pub(super) fn error_message(error: &ClientError) -> &str {
+    match error {
         ClientError::Failed(m)
         | ClientError::Denied(m)
         | ClientError::Unsupported(m)
         | ClientError::LimitExceeded(m) => m,
-    })
+    }
 }
 
 /// What a request needs the client to have declared.
@@ -218,12 +226,9 @@ pub(super) struct CallClient {
     peer: Option<Arc<dyn ClientPeer>>,
     /// Requests asked so far (numbering the keys of single requests).
     asked: u64,
-    requests_left: u64,
-    max_requests: u64,
+    budget: ClientBudget,
     tokens_left: u64,
     max_tokens: u64,
-    wait_left: Duration,
-    max_wait: Duration,
     deadline: Arc<Deadline>,
     denials: DenialLog,
 }
@@ -234,6 +239,7 @@ impl CallClient {
         grant: ClientGrant,
         peer: Option<Arc<dyn ClientPeer>>,
         limits: &Limits,
+        budget: ClientBudget,
         deadline: Arc<Deadline>,
         denials: DenialLog,
     ) -> Self {
@@ -242,12 +248,9 @@ impl CallClient {
             grant,
             peer,
             asked: 0,
-            requests_left: limits.max_client_requests,
-            max_requests: limits.max_client_requests,
+            budget,
             tokens_left: limits.max_sampling_tokens,
             max_tokens: limits.max_sampling_tokens,
-            wait_left: limits.client_wait,
-            max_wait: limits.client_wait,
             deadline,
             denials,
         }
@@ -309,14 +312,7 @@ impl CallClient {
                 "the MCP client did not declare the `{feature}` capability{mode}"
             )));
         }
-        if self.requests_left == 0 {
-            let limit = self.max_requests;
-            return Err(ClientError::LimitExceeded(format!(
-                "the call already sent {limit} request{} to the client (max_client_requests = \
-                 {limit})",
-                if limit == 1 { "" } else { "s" }
-            )));
-        }
+        self.budget.check_requests()?;
         if tokens > self.tokens_left {
             return Err(ClientError::LimitExceeded(format!(
                 "the request asks for {tokens} tokens, but only {} of the call's \
@@ -324,13 +320,7 @@ impl CallClient {
                 self.tokens_left, self.max_tokens
             )));
         }
-        if self.wait_left.is_zero() {
-            return Err(ClientError::LimitExceeded(format!(
-                "the call already waited client_wait = {} for its client",
-                humantime::format_duration(self.max_wait)
-            )));
-        }
-        self.requests_left -= 1;
+        self.budget.take()?;
         self.tokens_left -= tokens;
         Ok(peer.clone())
     }
@@ -376,19 +366,16 @@ impl CallClient {
             return Ok(answers);
         };
         let (indices, requests): (Vec<usize>, Vec<_>) = sent.into_iter().unzip();
-        let wait = self.wait_left;
+        let wait = self.budget.wait_left();
         let started = Instant::now();
         let results = {
             let deadline = self.deadline.clone();
             let _paused = deadline.pause(wait);
             tokio::time::timeout(wait, peer.ask(requests)).await
         };
-        self.wait_left = wait.saturating_sub(started.elapsed());
+        self.budget.waited(started.elapsed());
         let Ok(results) = results else {
-            let late = ClientError::LimitExceeded(format!(
-                "the client did not answer within the call's client_wait = {}",
-                humantime::format_duration(self.max_wait)
-            ));
+            let late = self.budget.late();
             for index in indices {
                 answers[index] = Err(late.clone());
             }
