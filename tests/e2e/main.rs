@@ -24,6 +24,7 @@ mod limits;
 mod live;
 mod lock;
 mod operator_text;
+mod permission;
 mod primitives;
 mod python;
 mod remote;
