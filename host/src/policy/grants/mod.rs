@@ -673,4 +673,37 @@ mod tests {
         assert!(!serde_json::to_string(&grant).unwrap().contains("hunter2"));
         assert_eq!(grant.value.expose(), "hunter2");
     }
+
+    #[test]
+    fn who_may_be_asked_follows_the_operator() {
+        use crate::policy::operator::PluginPolicy;
+        let uri = |u: &str| u.parse::<http::Uri>().unwrap();
+        let mut policy = OperatorPolicy::default();
+        assert_eq!(HttpAsk::of(&policy, "fetch"), HttpAsk::Never);
+        policy.ask = true;
+        assert_eq!(HttpAsk::of(&policy, "fetch"), HttpAsk::Any);
+        assert!(HttpAsk::Any.may_ask(&uri("http://10.1.2.3:8080/x")));
+        // One plugin opts out; another is bounded by its list.
+        policy.plugins.insert(
+            "quiet".into(),
+            PluginPolicy {
+                ask: Some(false),
+                ..PluginPolicy::default()
+            },
+        );
+        policy.plugins.insert(
+            "fetch".into(),
+            PluginPolicy {
+                http: Some(vec!["https://*.example.org".parse().unwrap()]),
+                ..PluginPolicy::default()
+            },
+        );
+        assert_eq!(HttpAsk::of(&policy, "quiet"), HttpAsk::Never);
+        let within = HttpAsk::of(&policy, "fetch");
+        assert!(within.may_ask(&uri("https://a.example.org/")));
+        assert!(!within.may_ask(&uri("https://example.com/")));
+        // No network: nothing asks, whatever the plugin says.
+        policy.allow_network = false;
+        assert_eq!(HttpAsk::of(&policy, "fetch"), HttpAsk::Never);
+    }
 }
