@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::LoadSettings;
 use crate::mcp::registry::{PluginEntry, PluginStatus};
 use crate::policy::lock::{self, Approval, LockFile, Verdict};
+use crate::policy::manifest::Capabilities;
 
 /// Notes the lock's verdict on the entry; fails when the plugin may not load.
 pub(super) fn explain(
@@ -104,4 +105,34 @@ pub(super) fn record_approvals(
     {
         entry.notices.push(notice.clone());
     }
+}
+
+/// What `review` approves plus the origins a person allowed always (the
+/// lock's `allowed_http`, granted with the approved ones under the same
+/// policy), and a notice naming them.
+pub(super) fn with_allowed(
+    review: &lock::Review,
+    approval: Option<&Approval>,
+    lock: &LockFile,
+) -> (Capabilities, Option<String>) {
+    let mut approved = review.approved.clone();
+    let allowed = approval
+        .filter(|_| review.verdict != Verdict::NotApproved)
+        .map(|a| a.allowed_http.as_slice())
+        .unwrap_or_default();
+    if allowed.is_empty() {
+        return (approved, None);
+    }
+    for origin in allowed {
+        if !approved.http.contains(origin) {
+            approved.http.push(origin.clone());
+        }
+    }
+    let origins: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+    let notice = format!(
+        "allowed always by a person when asked (allowed_http in {}): {}",
+        lock.path().display(),
+        origins.join(", ")
+    );
+    (approved, Some(notice))
 }

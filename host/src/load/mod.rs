@@ -500,19 +500,9 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
         settings.policy.new_plugins,
     );
     let lookup_env = |name: &str| std::env::var(name).ok();
-    // Origins a person allowed always are granted with the approved ones,
-    // under the same policy.
-    let mut approved = review.approved.clone();
-    if review.verdict != lock::Verdict::NotApproved
-        && let Some(approval) = settings.lock.get(&entry.name)
-    {
-        for origin in &approval.allowed_http {
-            if !approved.http.contains(origin) {
-                approved.http.push(origin.clone());
-            }
-        }
-    }
-    let (mut grants, grant_notices) = grants::resolve(
+    let (approved, allowed_notice) =
+        approval::with_allowed(&review, settings.lock.get(&entry.name), &settings.lock);
+    let (mut grants, mut grant_notices) = grants::resolve(
         &approved,
         &settings.policy,
         &entry.name,
@@ -520,6 +510,7 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
         &lookup_env,
     )
     .map_err(|e| in_file(&e))?;
+    grant_notices.extend(allowed_notice);
     grants.http.pending = review
         .held
         .http

@@ -21,7 +21,7 @@
 //! env = ["API_TOKEN"]
 //! dirs = [{ host = "docs", guest = "/docs", mode = "ro" }]
 //! client = ["sampling"]
-//! allowed_http = ["https://news.ycombinator.com:443"]
+//! allowed_http = ["https://news.ycombinator.com"]
 //! ```
 //!
 //! `allowed_http` holds the origins a person allowed always when the plugin
