@@ -77,7 +77,6 @@ impl OutboundHttp {
         memory: Arc<CallMemory>,
         asker: Option<Arc<Asker>>,
     ) -> Self {
-        let asker = asker.filter(|_| !grants.http.ask.is_never());
         Self {
             plugin,
             grants,

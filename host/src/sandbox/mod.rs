@@ -398,13 +398,18 @@ impl Sandbox {
         http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
         let deadline = Arc::new(Deadline::new(started, limits.timeout));
         let budget = client::ClientBudget::new(limits);
-        let asker = permission::Asker::new(
-            plugin_name.clone(),
-            ctx.tool.clone(),
-            ctx.client.peer.as_ref(),
-            budget.clone(),
-            deadline.clone(),
-        );
+        // Only a plugin whose grants let the person decide gets an asker.
+        let asker = if grants.http.ask.is_never() {
+            None
+        } else {
+            permission::Asker::new(
+                plugin_name.clone(),
+                ctx.tool.clone(),
+                ctx.client.peer.as_ref(),
+                budget.clone(),
+                deadline.clone(),
+            )
+        };
         let stop = asker.as_ref().map(|a| a.stopped());
         let http_hooks = http::OutboundHttp::new(
             plugin_name.clone(),
