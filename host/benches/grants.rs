@@ -11,6 +11,12 @@
 //!    trip). The denial is decided in the wasi-http hook before any
 //!    connection: the server counts the connections it accepted.
 //!
+//! 3. **Asked.** Under `[policy] ask`, the same request to an origin that is
+//!    not granted asks the person through the call's client (here a client
+//!    that answers at once): allowed once, it goes out like the allowed
+//!    request; denied, it fails like a denial. The difference is what a
+//!    permission question costs besides the person's time.
+//!
 //! Cases are interleaved in small batches so that a noisy machine slows them
 //! alike; compare the ratios of one run.
 //!
@@ -35,9 +41,12 @@ use anyhow::{Context as _, bail, ensure};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use ::warden::limits::Limits;
-use ::warden::policy::grants::{DirPreopen, EnvGrant, Grants, HttpGrant, Secret};
+use ::warden::policy::grants::{DirPreopen, EnvGrant, Grants, HttpAsk, HttpGrant, Secret};
 use ::warden::policy::manifest::DirMode;
-use ::warden::sandbox::{CallContext, CompiledPlugin, EngineSettings, Sandbox};
+use ::warden::sandbox::{
+    CallContext, ClientLinks, ClientPeer, ClientRequest, ClientSupport, CompiledPlugin,
+    EngineSettings, PeerError, Sandbox,
+};
 
 /// Samples per case in a full run (`WARDEN_BENCH_ITERS` overrides).
 const DEFAULT_ITERS: usize = 2000;
@@ -53,6 +62,8 @@ const ONLY_DIRS: &str = "echo, unused: 4 directories only";
 const DENIED: &str = "fetch, denied origin (no grant)";
 const DENIED_PORT: &str = "fetch, denied origin (another port)";
 const ALLOWED: &str = "fetch, allowed (server answers after 20 ms)";
+const ASKED_ONCE: &str = "fetch, not granted, asked: allowed once";
+const ASKED_DENIED: &str = "fetch, not granted, asked: denied";
 /// How long the local server waits before answering.
 const SERVER_DELAY: Duration = Duration::from_millis(20);
 
@@ -75,7 +86,34 @@ struct Case {
     tool: &'static str,
     arguments: String,
     expect_error: bool,
+    /// The client that answers permission questions, if any.
+    person: Option<Arc<dyn ClientPeer>>,
     samples: Vec<Duration>,
+}
+
+/// A client whose person answers every permission question with `answer`
+/// at once.
+#[derive(Debug)]
+struct Person {
+    answer: &'static str,
+}
+
+#[async_trait::async_trait]
+impl ClientPeer for Person {
+    fn support(&self) -> ClientSupport {
+        ClientSupport {
+            elicitation_form: true,
+            ..ClientSupport::default()
+        }
+    }
+
+    async fn ask(
+        &self,
+        batch: Vec<(String, ClientRequest)>,
+    ) -> Vec<Result<serde_json::Value, PeerError>> {
+        let answer = serde_json::json!({"action": "accept", "content": {"answer": self.answer}});
+        batch.iter().map(|_| Ok(answer.clone())).collect()
+    }
 }
 
 async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
@@ -172,6 +210,26 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
             false,
         ),
     ];
+    let asking = Grants {
+        http: HttpGrant {
+            ask: HttpAsk::Any,
+            ..HttpGrant::default()
+        },
+        ..Grants::default()
+    };
+    for (label, answer, expect_error) in [(ASKED_ONCE, "once", false), (ASKED_DENIED, "deny", true)]
+    {
+        let mut case = Case::new(
+            label,
+            &fetch,
+            asking.clone(),
+            "get",
+            &fetch_args(format!("http://{addr}/")),
+            expect_error,
+        );
+        case.person = Some(Arc::new(Person { answer }));
+        cases.push(case);
+    }
 
     for (label, grants) in [
         (
@@ -231,7 +289,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
             .samples
             .len()
     };
-    let allowed_calls = count(ALLOWED) as u32;
+    let allowed_calls = (count(ALLOWED) + count(ASKED_ONCE)) as u32;
     let accepted = connections.load(Ordering::Relaxed) - before;
 
     println!("Warden capability-grant benchmark");
@@ -271,9 +329,19 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         p50(DENIED_PORT) / p50(ALLOWED)
     );
     println!(
+        "{:<40} {:.3}x",
+        "asked, allowed once / allowed fetch",
+        p50(ASKED_ONCE) / p50(ALLOWED)
+    );
+    println!(
+        "{:<40} {:.2}x",
+        "asked, denied / denied (no grant)",
+        p50(ASKED_DENIED) / p50(DENIED)
+    );
+    println!(
         "connections the local server accepted: {accepted} (allowed calls: {allowed_calls}; \
          denied calls: {})",
-        count(DENIED) + count(DENIED_PORT)
+        count(DENIED) + count(DENIED_PORT) + count(ASKED_DENIED)
     );
     ensure!(
         accepted == allowed_calls,
@@ -301,6 +369,7 @@ impl Case {
             tool,
             arguments: arguments.to_string(),
             expect_error,
+            person: None,
             samples: Vec::new(),
         }
     }
@@ -310,7 +379,10 @@ impl Case {
         let ctx = CallContext {
             plugin: "bench".into(),
             tool: Some(self.tool.into()),
-            client: Default::default(),
+            client: ClientLinks {
+                peer: self.person.clone(),
+                ..ClientLinks::default()
+            },
         };
         let started = Instant::now();
         let report = sandbox
