@@ -221,3 +221,68 @@ fn python_sdk_answers_a_plugin_on_2025_11_25() {
 fn python_sdk_answers_a_plugin_on_2026_07_28() {
     python_sdk_answers_a_plugin("auto", "2026-07-28");
 }
+
+/// The Python SDK's person answers permission questions (`[policy] ask`):
+/// the `fetch` example, granted no origin, reaches a local server after
+/// "once", is refused after "deny" (no connection), and after "always" the
+/// origin is recorded in the lock; as server-to-client requests (2025-11-25)
+/// or `input_required` rounds (2026-07-28).
+fn python_sdk_answers_permission_questions(mode: &str, version: &str) {
+    let plugins = crate::http::fetch_plugin(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let config = state.path().join("warden.toml");
+    std::fs::write(&config, "[policy]\nask = true\n").unwrap();
+    let report = report(
+        "check_permission.py",
+        plugins.path(),
+        &[mode, config.to_str().unwrap()],
+    );
+    assert_eq!(report["protocol_version"], version, "{report:#}");
+    let origin = report["origin"].as_str().unwrap();
+    let results = report["results"].as_array().unwrap();
+    let errors: Vec<bool> = results
+        .iter()
+        .map(|r| r["is_error"].as_bool().unwrap())
+        .collect();
+    assert_eq!(errors, [false, true, false], "{report:#}");
+    assert!(
+        results[0]["text"][0]
+            .as_str()
+            .unwrap()
+            .contains("hello from python"),
+        "{report:#}"
+    );
+    let refused = results[1]["text"][0].as_str().unwrap();
+    assert!(
+        refused.contains(&format!("http access to {origin} denied")),
+        "{refused}"
+    );
+    let asked = report["asked"].as_array().unwrap();
+    assert_eq!(asked.len(), 3, "{report:#}");
+    for question in asked {
+        let message = question["message"].as_str().unwrap();
+        assert!(message.contains(origin), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        assert_eq!(
+            question["choices"],
+            serde_json::json!(["once", "always", "deny"])
+        );
+    }
+    // "deny" never connected.
+    assert_eq!(report["server_saw"], 2, "{report:#}");
+    let lock = std::fs::read_to_string(state.path().join("warden.lock")).unwrap();
+    assert!(
+        lock.contains(&format!("allowed_http = [\"{origin}\"]")),
+        "{lock}"
+    );
+}
+
+#[test]
+fn python_sdk_answers_permission_questions_on_2025_11_25() {
+    python_sdk_answers_permission_questions("legacy", "2025-11-25");
+}
+
+#[test]
+fn python_sdk_answers_permission_questions_on_2026_07_28() {
+    python_sdk_answers_permission_questions("auto", "2026-07-28");
+}
