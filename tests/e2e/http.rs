@@ -148,6 +148,59 @@ pub(crate) fn fetch_plugin(origins: &[String]) -> Plugins {
         )
 }
 
+/// A config directory whose `warden.toml` lets `fetch` reach private
+/// addresses through granted names.
+pub(crate) fn allow_private_config() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        "[plugins.fetch]\nallow_private = true\n",
+    )
+    .unwrap();
+    dir
+}
+
+/// By default a granted name that resolves to a loopback address is refused
+/// before connecting; the IP literal a grant names is not.
+#[tokio::test]
+async fn a_granted_name_that_resolves_to_loopback_is_refused_by_default() {
+    let site = TestServer::start().await;
+    let port = site.port();
+    site.route("/hello", Reply::ok("text/plain", "hello"));
+    let plugins = fetch_plugin(&[
+        format!("http://localhost:{port}"),
+        format!("http://127.0.0.1:{port}"),
+    ]);
+    let server = Server::start(plugins.path(), Revision::Stateless).await;
+    let refused = server
+        .call(
+            "fetch_get",
+            json!({ "url": format!("http://localhost:{port}/hello") }),
+        )
+        .await;
+    let text = error_text(&refused);
+    assert!(
+        text.contains(&format!(
+            "http access to http://localhost:{port} denied: localhost resolves to "
+        )),
+        "{text}"
+    );
+    assert!(text.contains("a loopback address"), "{text}");
+    assert!(
+        text.contains("[plugins.fetch] allow_private = true"),
+        "{text}"
+    );
+    assert_eq!(site.connections(), 0, "a refused name connected");
+    let by_address = server
+        .call(
+            "fetch_get",
+            json!({ "url": format!("http://127.0.0.1:{port}/hello") }),
+        )
+        .await;
+    assert!(ok_text(&by_address).starts_with("hello"));
+    assert_eq!(site.connections(), 1);
+}
+
 /// The `warden::denied` events the server logged so far.
 fn denied_events(server: &Server) -> Vec<Value> {
     server
@@ -228,12 +281,22 @@ async fn granted_origin_succeeds_and_every_other_origin_is_denied_before_connect
         Reply::ok("text/plain", "should never be served"),
     );
 
-    // Granted: 127.0.0.1:A by address, localhost:B by name only.
+    // Granted: 127.0.0.1:A by address, localhost:B by name only (a name
+    // that resolves to loopback: the operator allows private addresses).
     let plugins = fetch_plugin(&[
         format!("http://127.0.0.1:{a}"),
         format!("http://localhost:{b}"),
     ]);
-    let server = Server::start(plugins.path(), Revision::Stateless).await;
+    let config = allow_private_config();
+    let server = Server::start_with(
+        plugins.path(),
+        Revision::Stateless,
+        &[
+            "--config",
+            config.path().join("warden.toml").to_str().unwrap(),
+        ],
+    )
+    .await;
     let get = |url: String| {
         let server = &server;
         async move { server.call("fetch_get", json!({ "url": url })).await }

@@ -3,6 +3,7 @@
 //! [`grants`] the sandbox enforces, with the HTTP decision ([`http`]).
 
 pub mod consent;
+pub mod egress;
 pub mod grants;
 pub mod http;
 pub mod lock;

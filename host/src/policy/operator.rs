@@ -87,6 +87,9 @@ pub struct PluginPolicy {
     pub consent: ConsentRules,
     /// `ask`: overrides `policy.ask` for this plugin.
     pub ask: Option<bool>,
+    /// `allow_private`: granted names may resolve to loopback, private,
+    /// link-local and the other ranges [`crate::policy::egress`] refuses.
+    pub allow_private: bool,
 }
 
 /// How many calls of one plugin run at once, and how many more may wait
@@ -156,6 +159,8 @@ pub(crate) struct RawPluginPolicy {
     #[serde(default)]
     auto_approve: Vec<ToolGlob>,
     ask: Option<bool>,
+    #[serde(default)]
+    allow_private: bool,
 }
 
 impl RawPluginPolicy {
@@ -272,6 +277,7 @@ impl RawPolicy {
                         auto_approve: raw.auto_approve,
                     },
                     ask: raw.ask,
+                    allow_private: raw.allow_private,
                 },
             );
         }

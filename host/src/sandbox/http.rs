@@ -11,7 +11,8 @@
 //!    Under `[policy] ask`, a request for an origin that is not granted
 //!    asks the person first ([`Asker`]): allowed, it goes out; otherwise it
 //!    is refused as above, with the person's answer in the reason.
-//! 3. An allowed request is sent by `wasmtime_wasi_http::default_send_request`,
+//! 3. An allowed request is sent by Warden's connector (`connect`: a granted
+//!    name may not resolve to a private address unless `allow_private`),
 //!    and its response body is capped at `max_response_bytes`: the guest
 //!    reads up to the cap, then gets `HttpResponseBodySize`.
 //!
@@ -35,6 +36,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::account::{self, CallMemory};
+use super::connect::{self, Resolve};
 use super::denials::DenialLog;
 use super::permission::{Answer, Asker};
 use crate::observe::Denial;
@@ -53,6 +55,8 @@ pub struct OutboundHttp {
     /// Asks the person about origins that are not granted (`[policy] ask`
     /// and a client that can ask); `None`: they are refused.
     asker: Option<Arc<Asker>>,
+    /// Resolves the names of admitted requests.
+    resolver: Arc<dyn Resolve>,
 }
 
 /// What becomes of one request.
@@ -76,6 +80,7 @@ impl OutboundHttp {
         grants: Arc<Grants>,
         memory: Arc<CallMemory>,
         asker: Option<Arc<Asker>>,
+        resolver: Arc<dyn Resolve>,
     ) -> Self {
         Self {
             plugin,
@@ -84,6 +89,7 @@ impl OutboundHttp {
             denials: DenialLog::default(),
             memory,
             asker,
+            resolver,
         }
     }
 
@@ -180,11 +186,13 @@ impl OutboundHttp {
             target,
             denials: self.denials.clone(),
             memory: self.memory.clone(),
+            resolver: self.resolver.clone(),
+            allow_private: self.grants.http.allow_private,
         }
     }
 }
 
-type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
+pub(super) type IoFuture = Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>;
 type ResponseFuture = Box<
     dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error>>
         + Send,
@@ -232,15 +240,31 @@ impl WasiHttpHooks for OutboundHttp {
     }
 }
 
-/// Sends an admitted request; its response body is capped by `cap`.
+/// Sends an admitted request through Warden's connector (which refuses
+/// names that resolve to private addresses); its response body is capped by
+/// `cap`.
 async fn send(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
     cap: ResponseCap,
 ) -> Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error> {
-    let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
-    let response = response.map(|body| CappedBody::new(body.boxed_unsync(), cap).boxed_unsync());
-    Ok((response, Box::new(io) as IoFuture))
+    let host = request.uri().host().unwrap_or_default().to_owned();
+    let sent = connect::send(request, options, &*cap.resolver, cap.allow_private).await?;
+    let (response, io) = match sent {
+        connect::Sent::Response(response, io) => (response, io),
+        connect::Sent::Refused(refused) => {
+            let reason = format!(
+                "{host} resolves to {}, a {} address, which a granted name may not lead to \
+                 (grant that IP address instead, or set [plugins.{}] allow_private = true)",
+                refused.ip, refused.range, cap.plugin
+            );
+            cap.denials
+                .record(&cap.plugin, "http", "private-address", cap.target, reason);
+            return Err(wasmtime_wasi_http::Error::HttpRequestDenied);
+        }
+    };
+    let response = response.map(|body| CappedBody::new(body, cap).boxed_unsync());
+    Ok((response, io))
 }
 
 /// What a response body may not exceed, and where to report it.
@@ -251,6 +275,8 @@ struct ResponseCap {
     target: String,
     denials: DenialLog,
     memory: Arc<CallMemory>,
+    resolver: Arc<dyn Resolve>,
+    allow_private: bool,
 }
 
 /// A response body that passes on at most `limit` bytes; reading past them
@@ -405,12 +431,44 @@ mod tests {
         (addr, hits)
     }
 
+    /// A resolver that knows only the names in its table.
+    #[derive(Debug, Default)]
+    struct Names(Vec<(&'static str, Vec<std::net::IpAddr>)>);
+
+    #[async_trait::async_trait]
+    impl Resolve for Names {
+        async fn lookup(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            let (_, ips) = self
+                .0
+                .iter()
+                .find(|(name, _)| *name == host)
+                .ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        format!("no such name {host}"),
+                    )
+                })?;
+            Ok(ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect())
+        }
+    }
+
     fn hooks(origins: &[&str], max_requests: u32, max_bytes: u64) -> OutboundHttp {
+        hooks_with(origins, max_requests, max_bytes, Names::default(), false)
+    }
+
+    fn hooks_with(
+        origins: &[&str],
+        max_requests: u32,
+        max_bytes: u64,
+        names: Names,
+        allow_private: bool,
+    ) -> OutboundHttp {
         let grants = Grants {
             http: HttpGrant {
                 origins: origins.iter().map(|o| o.parse().unwrap()).collect(),
                 max_requests_per_call: max_requests,
                 max_response_bytes: max_bytes,
+                allow_private,
                 ..HttpGrant::default()
             },
             ..Grants::default()
@@ -420,6 +478,7 @@ mod tests {
             Arc::new(grants),
             CallMemory::new(u64::MAX).unwrap(),
             None,
+            Arc::new(names),
         )
     }
 
@@ -490,6 +549,64 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_granted_name_may_not_lead_to_a_private_address_unless_allowed() {
+        let (addr, hits) = server(b"hello".to_vec()).await;
+        let port = addr.port();
+        let loopback = "127.0.0.1".parse().unwrap();
+        let metadata = "169.254.169.254".parse().unwrap();
+        let names = || {
+            Names(vec![
+                ("granted.test", vec![loopback]),
+                ("rebound.test", vec![metadata]),
+            ])
+        };
+        let origins = [
+            &format!("http://granted.test:{port}")[..],
+            "http://rebound.test",
+            &format!("http://127.0.0.1:{port}"),
+        ];
+        let mut strict = hooks_with(&origins, 16, 1024, names(), false);
+        for uri in [
+            format!("http://granted.test:{port}/"),
+            // A redirect is a request like any other.
+            "http://rebound.test/latest/meta-data/".to_string(),
+        ] {
+            let result = send(&mut strict, &uri).await;
+            assert!(
+                matches!(result, Err(wasmtime_wasi_http::Error::HttpRequestDenied)),
+                "{uri}: {result:?}"
+            );
+        }
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "a refused name connected");
+        let denials = strict.denials();
+        assert_eq!(denials.len(), 2);
+        assert_eq!(denials[0].target, format!("http://granted.test:{port}"));
+        assert!(
+            denials[0]
+                .reason
+                .contains("resolves to 127.0.0.1, a loopback address"),
+            "{}",
+            denials[0].reason
+        );
+        assert!(
+            denials[1].reason.contains("link-local (cloud metadata)"),
+            "{}",
+            denials[1].reason
+        );
+        assert!(denials[1].reason.contains("allow_private = true"));
+        // The IP literal a grant names is the operator's choice: no lookup.
+        let body = send(&mut strict, &format!("http://127.0.0.1:{port}/")).await;
+        assert_eq!(body.unwrap().unwrap(), "hello");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+
+        let mut open = hooks_with(&origins, 16, 1024, names(), true);
+        let body = send(&mut open, &format!("http://granted.test:{port}/")).await;
+        assert_eq!(body.unwrap().unwrap(), "hello");
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        assert!(open.denials().is_empty());
+    }
+
+    #[tokio::test]
     async fn no_grant_denies_everything() {
         let (addr, hits) = server(b"hello".to_vec()).await;
         let mut hooks = hooks(&[], 16, 1024);
@@ -557,6 +674,8 @@ mod tests {
             target: "http://x:80".into(),
             denials: DenialLog::default(),
             memory: CallMemory::new(u64::MAX).unwrap(),
+            resolver: Arc::new(Names::default()),
+            allow_private: false,
         };
         let inner = Full::new(Bytes::from_static(b"abcdefgh"))
             .map_err(|never| match never {})

@@ -20,6 +20,7 @@ mod checks;
 mod client;
 pub mod client_log;
 mod code;
+mod connect;
 mod deadline;
 mod denials;
 mod digests;
@@ -60,6 +61,7 @@ pub use checks::output_size;
 pub use client::{ClientMethod, ClientPeer, ClientRequest, ClientSupport, PeerError, check_answer};
 pub use client_log::{ClientLog, ClientLogStream, LogMessage};
 pub use code::{MakeCode, PluginCode};
+pub use connect::{Resolve, SystemResolver};
 pub use digests::Digests;
 pub use error::{CallError, LimitHit, LoadError};
 pub use exports::{Description, ExportSet};
@@ -127,6 +129,8 @@ pub struct Sandbox {
     max_wasm_stack: usize,
     files: Arc<FilePool>,
     ticker: EpochTicker,
+    /// Resolves the host names of plugins' outgoing HTTP requests.
+    resolver: Arc<dyn Resolve>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -280,7 +284,15 @@ impl Sandbox {
             max_wasm_stack: settings.max_wasm_stack,
             files: Arc::new(files),
             ticker,
+            resolver: Arc::new(SystemResolver),
         })
+    }
+
+    /// Resolves plugins' outgoing HTTP host names with `resolver` instead
+    /// of the system's (for tests and embedders with their own DNS).
+    pub fn with_resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
+        self.resolver = resolver;
+        self
     }
 
     /// How many files one call may hold open at most, whatever its
@@ -416,6 +428,7 @@ impl Sandbox {
             grants.clone(),
             memory.clone(),
             asker.clone(),
+            self.resolver.clone(),
         );
         let client = client::CallClient::new(
             plugin_name,

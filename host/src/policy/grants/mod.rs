@@ -136,6 +136,10 @@ pub struct HttpGrant {
     /// (`[policy] ask`).
     #[serde(skip_serializing_if = "HttpAsk::is_never")]
     pub ask: HttpAsk,
+    /// Whether a granted name may resolve to a private, loopback or other
+    /// refused address ([`crate::policy::egress`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_private: bool,
 }
 
 /// Which requests for origins that are not granted ask the person.
@@ -187,6 +191,7 @@ impl Default for HttpGrant {
             max_response_bytes: DEFAULT_HTTP_RESPONSE_BYTES,
             pending: Vec::new(),
             ask: HttpAsk::Never,
+            allow_private: false,
         }
     }
 }
@@ -450,6 +455,7 @@ pub fn resolve(
             ),
             pending: Vec::new(),
             ask: HttpAsk::of(policy, plugin),
+            allow_private: narrowing.is_some_and(|p| p.allow_private),
         },
         dirs,
         env,
