@@ -199,6 +199,21 @@ async fn a_granted_name_that_resolves_to_loopback_is_refused_by_default() {
         .await;
     assert!(ok_text(&by_address).starts_with("hello"));
     assert_eq!(site.connections(), 1);
+    // A redirect to the granted name is a new request, refused the same way.
+    site.route(
+        "/hop",
+        Reply::redirect(&format!("http://localhost:{port}/hello")),
+    );
+    let hopped = server
+        .call(
+            "fetch_get",
+            json!({ "url": format!("http://127.0.0.1:{port}/hop") }),
+        )
+        .await;
+    let text = error_text(&hopped);
+    assert!(text.contains("localhost resolves to "), "{text}");
+    assert_eq!(site.connections(), 2, "the redirect to the name connected");
+    assert_eq!(site.requests(), ["/hello", "/hop"]);
 }
 
 /// The `warden::denied` events the server logged so far.
