@@ -598,7 +598,6 @@ impl Sandbox {
     }
 }
 
-/// Whether the call trapped because its resource table was full.
 /// Resolves when `token` is cancelled; never without one.
 async fn fired(token: Option<&tokio_util::sync::CancellationToken>) {
     match token {
@@ -607,6 +606,7 @@ async fn fired(token: Option<&tokio_util::sync::CancellationToken>) {
     }
 }
 
+/// Whether the call trapped because its resource table was full.
 fn table_full(error: &wasmtime::Error) -> bool {
     matches!(
         error.downcast_ref::<ResourceTableError>(),
