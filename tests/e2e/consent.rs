@@ -7,76 +7,16 @@
 //! tool ask; on 2026-07-28 the question travels in an `input_required`
 //! round. Every decision is in the audit log.
 
-use std::sync::{Arc, Mutex};
-
-use rmcp::model::{
-    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
-    ErrorData, Implementation, ProtocolVersion,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ClientHandler, RoleClient};
+use rmcp::ClientHandler;
+use rmcp::model::ProtocolVersion;
 use serde_json::{Value, json};
 
+use crate::person::Person;
 use crate::support::{Plugins, Revision, ServedStdio, error_text, ok_text};
 
-/// A client that answers the consent question with `allow` (or declines
-/// when `None`), and keeps the questions.
-#[derive(Debug, Clone)]
-struct Person {
-    elicitation: bool,
-    allow: Option<bool>,
-    version: ProtocolVersion,
-    asked: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Person {
-    fn new(allow: Option<bool>) -> Self {
-        Self {
-            elicitation: true,
-            allow,
-            version: ProtocolVersion::V_2025_11_25,
-            asked: Arc::default(),
-        }
-    }
-
-    fn asked(&self) -> Vec<Value> {
-        self.asked.lock().unwrap().clone()
-    }
-}
-
-impl ClientHandler for Person {
-    fn get_info(&self) -> ClientConfig {
-        let capabilities: ClientCapabilities = if self.elicitation {
-            serde_json::from_value(json!({"elicitation": {"form": {}}})).unwrap()
-        } else {
-            ClientCapabilities::default()
-        };
-        let mut config = ClientConfig::new(
-            capabilities,
-            Implementation::new("warden-e2e-person", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
-    }
-
-    async fn create_elicitation(
-        &self,
-        params: ElicitRequestParams,
-        _: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        self.asked
-            .lock()
-            .unwrap()
-            .push(serde_json::to_value(&params).unwrap());
-        Ok(match self.allow {
-            Some(allow) => {
-                let mut result = ElicitResult::new(ElicitationAction::Accept);
-                result.content = Some(json!({ "allow": allow }));
-                result
-            }
-            None => ElicitResult::new(ElicitationAction::Decline),
-        })
-    }
+/// A person who answers the consent question with `allow` (declines when `None`).
+fn allowing(allow: Option<bool>) -> Person {
+    Person::new(allow.map(|allow| json!({ "allow": allow })))
 }
 
 /// The `files` example with a read-write directory `scratch` in the
@@ -130,7 +70,7 @@ async fn a_destructive_tool_asks_and_runs_only_when_allowed() {
     let (root, plugins) = files();
     let scratch = root.path().join("scratch");
 
-    let person = Person::new(Some(true));
+    let person = allowing(Some(true));
     let served = ServedStdio::start(
         person.clone(),
         plugins.path(),
@@ -158,7 +98,7 @@ async fn a_destructive_tool_asks_and_runs_only_when_allowed() {
     served.stop().await;
 
     // Declined (or accepted without allowing): nothing is written.
-    for person in [Person::new(None), Person::new(Some(false))] {
+    for person in [allowing(None), allowing(Some(false))] {
         let served = ServedStdio::start(
             person.clone(),
             plugins.path(),
@@ -181,7 +121,7 @@ async fn a_destructive_tool_asks_and_runs_only_when_allowed() {
 async fn a_client_that_cannot_ask_is_told_how_to_allow_and_auto_approve_skips() {
     let (root, plugins) = files();
     let scratch = root.path().join("scratch");
-    let mut mute = Person::new(Some(true));
+    let mut mute = allowing(Some(true));
     mute.elicitation = false;
     let served = ServedStdio::start(
         mute.clone(),
@@ -211,7 +151,7 @@ async fn a_client_that_cannot_ask_is_told_how_to_allow_and_auto_approve_skips() 
 
     // The operator's `confirm` makes a read-only tool ask.
     let confirm = &config(&root, "[plugins.files]\nconfirm = [\"list\"]\n");
-    let person = Person::new(None);
+    let person = allowing(None);
     let served =
         ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, confirm).await;
     let listed = served.call("files_list", json!({"path": "/scratch"})).await;
@@ -224,7 +164,7 @@ async fn a_client_that_cannot_ask_is_told_how_to_allow_and_auto_approve_skips() 
 async fn on_2026_07_28_the_question_is_an_input_required_round() {
     let (root, plugins) = files();
     let scratch = root.path().join("scratch");
-    let mut person = Person::new(Some(true));
+    let mut person = allowing(Some(true));
     person.version = ProtocolVersion::V_2026_07_28;
     let served = ServedStdio::start(
         person.clone(),
@@ -243,7 +183,7 @@ async fn on_2026_07_28_the_question_is_an_input_required_round() {
     assert_eq!(consent_events(&served), ["asked", "approved"]);
     served.stop().await;
 
-    let mut person = Person::new(None);
+    let mut person = allowing(None);
     person.version = ProtocolVersion::V_2026_07_28;
     let served = ServedStdio::start(
         person.clone(),

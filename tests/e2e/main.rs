@@ -25,6 +25,7 @@ mod live;
 mod lock;
 mod operator_text;
 mod permission;
+mod person;
 mod primitives;
 mod python;
 mod remote;

@@ -7,78 +7,19 @@
 //! or an origin outside the operator's list, is refused silently as before.
 //! On 2026-07-28 the question is an `input_required` round.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rmcp::model::{
-    ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
-    ErrorData, Implementation, ProtocolVersion,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ClientHandler, RoleClient};
+use rmcp::ClientHandler;
+use rmcp::model::ProtocolVersion;
 use serde_json::{Value, json};
 
 use crate::http::{Reply, TestServer, fetch_plugin};
+use crate::person::Person;
 use crate::support::{Revision, ServedStdio, error_text, ok_text};
 
-/// A client whose person answers every permission question with `answer`
-/// (`None`: they decline the form), and keeps the questions.
-#[derive(Debug, Clone)]
-struct Person {
-    elicitation: bool,
-    answer: Option<&'static str>,
-    version: ProtocolVersion,
-    asked: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Person {
-    fn new(answer: Option<&'static str>) -> Self {
-        Self {
-            elicitation: true,
-            answer,
-            version: ProtocolVersion::V_2025_11_25,
-            asked: Arc::default(),
-        }
-    }
-
-    fn asked(&self) -> Vec<Value> {
-        self.asked.lock().unwrap().clone()
-    }
-}
-
-impl ClientHandler for Person {
-    fn get_info(&self) -> ClientConfig {
-        let capabilities: ClientCapabilities = if self.elicitation {
-            serde_json::from_value(json!({"elicitation": {"form": {}}})).unwrap()
-        } else {
-            ClientCapabilities::default()
-        };
-        let mut config = ClientConfig::new(
-            capabilities,
-            Implementation::new("warden-e2e-person", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
-    }
-
-    async fn create_elicitation(
-        &self,
-        params: ElicitRequestParams,
-        _: RequestContext<RoleClient>,
-    ) -> Result<ElicitResult, ErrorData> {
-        self.asked
-            .lock()
-            .unwrap()
-            .push(serde_json::to_value(&params).unwrap());
-        Ok(match self.answer {
-            Some(answer) => {
-                let mut result = ElicitResult::new(ElicitationAction::Accept);
-                result.content = Some(json!({ "answer": answer }));
-                result
-            }
-            None => ElicitResult::new(ElicitationAction::Decline),
-        })
-    }
+/// A person who answers every permission question with `answer` (declines when `None`).
+fn answering(answer: Option<&str>) -> Person {
+    Person::new(answer.map(|answer| json!({ "answer": answer })))
 }
 
 const ASK: &str = "[policy]\nask = true\n[audit]\nfile = \"audit.jsonl\"\n";
@@ -120,7 +61,7 @@ async fn once_lets_one_call_through_and_deny_refuses_before_connecting() {
     let (web, origin) = hello_server().await;
     let plugins = fetch_plugin(&[]);
 
-    let person = Person::new(Some("once"));
+    let person = answering(Some("once"));
     let served = ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, ASK).await;
     for round in 1..=2 {
         let text = ok_text(&served.call("fetch_get", get(&origin)).await);
@@ -149,7 +90,7 @@ async fn once_lets_one_call_through_and_deny_refuses_before_connecting() {
     served.stop().await;
 
     // Denied, or declined: refused before connecting, with the reason.
-    for person in [Person::new(Some("deny")), Person::new(None)] {
+    for person in [answering(Some("deny")), answering(None)] {
         let served =
             ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, ASK).await;
         let refused = served.call("fetch_get", get(&origin)).await;
@@ -174,7 +115,7 @@ async fn nothing_asks_without_a_client_that_can_or_outside_the_operators_list() 
     let (web, origin) = hello_server().await;
     let plugins = fetch_plugin(&[]);
 
-    let mut mute = Person::new(Some("always"));
+    let mut mute = answering(Some("always"));
     mute.elicitation = false;
     let served = ServedStdio::start(mute.clone(), plugins.path(), Revision::Legacy, ASK).await;
     let text = error_text(&served.call("fetch_get", get(&origin)).await);
@@ -183,7 +124,7 @@ async fn nothing_asks_without_a_client_that_can_or_outside_the_operators_list() 
     served.stop().await;
 
     // Without `ask`, a client that can ask is not asked.
-    let person = Person::new(Some("always"));
+    let person = answering(Some("always"));
     let served = ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, "").await;
     error_text(&served.call("fetch_get", get(&origin)).await);
     served.stop().await;
@@ -207,7 +148,7 @@ async fn always_is_recorded_in_the_lock_and_outlives_the_server() {
     let lock_path = state.path().join("warden.lock");
     let config = format!("lock_file = {:?}\n{ASK}", lock_path.display().to_string());
 
-    let person = Person::new(Some("always"));
+    let person = answering(Some("always"));
     let served =
         ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, &config).await;
     ok_text(&served.call("fetch_get", get(&origin)).await);
@@ -236,7 +177,7 @@ async fn always_is_recorded_in_the_lock_and_outlives_the_server() {
     served.stop().await;
 
     // A new server, with a client that cannot ask, grants it from the lock.
-    let mut mute = Person::new(None);
+    let mut mute = answering(None);
     mute.elicitation = false;
     let served = ServedStdio::start(mute.clone(), plugins.path(), Revision::Legacy, &config).await;
     let text = ok_text(&served.call("fetch_get", get(&origin)).await);
@@ -257,7 +198,7 @@ async fn always_is_recorded_in_the_lock_and_outlives_the_server() {
 async fn on_2026_07_28_the_question_is_an_input_required_round() {
     let (web, origin) = hello_server().await;
     let plugins = fetch_plugin(&[]);
-    let mut person = Person::new(Some("once"));
+    let mut person = answering(Some("once"));
     person.version = ProtocolVersion::V_2026_07_28;
     let served = ServedStdio::start(person.clone(), plugins.path(), Revision::Stateless, ASK).await;
     let text = ok_text(&served.call("fetch_get", get(&origin)).await);
