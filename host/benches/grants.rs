@@ -23,6 +23,8 @@
 //! ```text
 //! cargo bench -p warden --bench grants
 //! WARDEN_BENCH_ITERS=500 cargo bench -p warden --bench grants
+//! # The connector's own cost: a local server that answers after 1 ms.
+//! WARDEN_BENCH_SERVER_DELAY_MS=1 cargo bench -p warden --bench grants
 //! ```
 //!
 //! Under `cargo test --benches` it runs a few iterations as a smoke test.
@@ -61,10 +63,11 @@ const ONLY_ENV: &str = "echo, unused: 8 variables only";
 const ONLY_DIRS: &str = "echo, unused: 4 directories only";
 const DENIED: &str = "fetch, denied origin (no grant)";
 const DENIED_PORT: &str = "fetch, denied origin (another port)";
-const ALLOWED: &str = "fetch, allowed (server answers after 20 ms)";
+const ALLOWED: &str = "fetch, allowed (local server, delayed)";
 const ASKED_ONCE: &str = "fetch, not granted, asked: allowed once";
 const ASKED_DENIED: &str = "fetch, not granted, asked: denied";
-/// How long the local server waits before answering.
+/// How long the local server waits before answering, unless
+/// `WARDEN_BENCH_SERVER_DELAY_MS` says otherwise.
 const SERVER_DELAY: Duration = Duration::from_millis(20);
 
 fn main() -> anyhow::Result<()> {
@@ -413,6 +416,10 @@ impl Case {
 /// An HTTP/1.1 server on 127.0.0.1 that answers every request with a short
 /// body after [`SERVER_DELAY`], counting the connections it accepts.
 async fn delayed_server() -> anyhow::Result<(SocketAddr, Arc<AtomicU32>)> {
+    let delay = Duration::from_millis(common::env_count(
+        "WARDEN_BENCH_SERVER_DELAY_MS",
+        SERVER_DELAY.as_millis() as u64,
+    )?);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let connections = Arc::new(AtomicU32::new(0));
@@ -429,7 +436,7 @@ async fn delayed_server() -> anyhow::Result<(SocketAddr, Arc<AtomicU32>)> {
                         Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                tokio::time::sleep(SERVER_DELAY).await;
+                tokio::time::sleep(delay).await;
                 let body = "hello from the local server";
                 let response = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\n\
