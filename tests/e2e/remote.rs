@@ -697,42 +697,33 @@ async fn closing_the_http_stream_cancels_the_call() {
         &[],
         TOKEN_ENV,
     );
+    // A 2026-07-28 `tools/call` of `tool`, as a raw HTTP request.
     let call = |tool: &str, id: u32| {
-        json!({
+        let body = json!({
             "jsonrpc": "2.0", "id": id, "method": "tools/call",
             "params": { "name": tool, "arguments": {"text": "next"}, "_meta": {
                 "io.modelcontextprotocol/protocolVersion": "2026-07-28",
                 "io.modelcontextprotocol/clientCapabilities": {}
             }}
-        })
-        .to_string()
+        });
+        reqwest::Client::new()
+            .post(remote.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .bearer_auth(TOKEN)
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", tool)
+            .body(body.to_string())
     };
-    let request = reqwest::Client::new()
-        .post(remote.url("/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .bearer_auth(TOKEN)
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "hostile_spin")
+    let gone = call("hostile_spin", 1)
         .timeout(std::time::Duration::from_millis(800))
-        .body(call("hostile_spin", 1));
-    let gone = request.send().await;
+        .send()
+        .await;
     assert!(gone.is_err(), "the spin answered: {gone:?}");
     let closed_at = std::time::Instant::now();
 
-    let next = reqwest::Client::new()
-        .post(remote.url("/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .bearer_auth(TOKEN)
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "hostile_echo")
-        .body(call("hostile_echo", 2))
-        .send()
-        .await
-        .unwrap();
+    let next = call("hostile_echo", 2).send().await.unwrap();
     assert_eq!(next.status(), 200);
     let body = next.text().await.unwrap();
     assert!(body.contains("next"), "{body}");

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::policy::consent::Claims;
-use crate::sandbox::{ClientMethod, ClientPeer, ClientRequest, PeerError};
+use crate::sandbox::{ClientPeer, ClientRequest, PeerError};
 
 /// The key of the consent question among a call's requests to its client.
 pub const CONSENT_KEY: &str = "warden.consent";
@@ -89,24 +89,12 @@ pub fn question(tool: &str, arguments: &Value) -> ClientRequest {
         "Allow the tool `{tool}` to run? It can change things outside this conversation.\n\n\
          {summary}"
     );
-    ClientRequest {
-        method: ClientMethod::Elicit,
-        params: json!({
-            "mode": "form",
-            "message": message,
-            "requestedSchema": {
-                "type": "object",
-                "properties": {
-                    "allow": {
-                        "type": "boolean",
-                        "title": "Allow this call",
-                        "default": false,
-                    }
-                },
-                "required": ["allow"],
-            },
-        }),
-    }
+    let allow = json!({
+        "type": "boolean",
+        "title": "Allow this call",
+        "default": false,
+    });
+    ClientRequest::form(message, "allow", allow)
 }
 
 /// Asks the person through `peer`, waiting at most `wait`.

@@ -41,9 +41,20 @@ impl Resolve for SystemResolver {
     }
 }
 
+/// How a call's requests are resolved and which addresses they may reach.
+#[derive(Debug, Clone)]
+pub(super) struct Route {
+    /// Resolves host names.
+    pub resolver: Arc<dyn Resolve>,
+    /// Whether names may resolve to the ranges `refused_range` names.
+    pub allow_private: bool,
+}
+
 /// Why a request was refused after its name was resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct PrivateAddress {
+    /// The name that was looked up.
+    pub host: String,
     /// The first refused address.
     pub ip: IpAddr,
     /// Its range.
@@ -65,8 +76,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 pub(super) async fn send(
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
-    resolver: &dyn Resolve,
-    allow_private: bool,
+    route: &Route,
 ) -> Result<Sent, Error> {
     let uri = request.uri();
     let tls = uri.scheme() == Some(&Scheme::HTTPS);
@@ -87,7 +97,7 @@ pub(super) async fn send(
     let addresses = match literal {
         Some(ip) => vec![SocketAddr::new(ip, port)],
         None => {
-            let found = tokio::time::timeout(connect_timeout, resolver.lookup(&host, port))
+            let found = tokio::time::timeout(connect_timeout, route.resolver.lookup(&host, port))
                 .await
                 .map_err(|_| Error::DnsTimeout)?
                 .map_err(|_| Error::DnsError {
@@ -98,8 +108,9 @@ pub(super) async fn send(
             let allowed: Vec<SocketAddr> = found
                 .into_iter()
                 .filter(|addr| match refused_range(addr.ip()) {
-                    Some(range) if !allow_private => {
-                        refused.get_or_insert(PrivateAddress {
+                    Some(range) if !route.allow_private => {
+                        refused.get_or_insert_with(|| PrivateAddress {
+                            host: host.clone(),
                             ip: addr.ip(),
                             range,
                         });

@@ -36,7 +36,7 @@ use http_body_util::BodyExt;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 use super::account::{self, CallMemory};
-use super::connect::{self, Resolve};
+use super::connect::{self, Resolve, Route};
 use super::denials::DenialLog;
 use super::permission::{Answer, Asker};
 use crate::observe::Denial;
@@ -55,8 +55,8 @@ pub struct OutboundHttp {
     /// Asks the person about origins that are not granted (`[policy] ask`
     /// and a client that can ask); `None`: they are refused.
     asker: Option<Arc<Asker>>,
-    /// Resolves the names of admitted requests.
-    resolver: Arc<dyn Resolve>,
+    /// How admitted requests are resolved and where they may lead.
+    route: Route,
 }
 
 /// What becomes of one request.
@@ -82,14 +82,18 @@ impl OutboundHttp {
         asker: Option<Arc<Asker>>,
         resolver: Arc<dyn Resolve>,
     ) -> Self {
+        let route = Route {
+            resolver,
+            allow_private: grants.http.allow_private,
+        };
         Self {
             plugin,
             grants,
             requests: 0,
             denials: DenialLog::default(),
             memory,
+            route,
             asker,
-            resolver,
         }
     }
 
@@ -186,8 +190,6 @@ impl OutboundHttp {
             target,
             denials: self.denials.clone(),
             memory: self.memory.clone(),
-            resolver: self.resolver.clone(),
-            allow_private: self.grants.http.allow_private,
         }
     }
 }
@@ -206,7 +208,9 @@ impl WasiHttpHooks for OutboundHttp {
         _fut: IoFuture,
     ) -> ResponseFuture {
         match self.admit(request.uri()) {
-            Admit::Go(target) => Box::new(send(request, options, self.cap(target))),
+            Admit::Go(target) => {
+                Box::new(send(request, options, self.route.clone(), self.cap(target)))
+            }
             Admit::Refused => Box::new(std::future::ready(Err(
                 wasmtime_wasi_http::Error::HttpRequestDenied,
             ))),
@@ -215,6 +219,7 @@ impl WasiHttpHooks for OutboundHttp {
                 let plugin = self.plugin.clone();
                 let denials = self.denials.clone();
                 let cap = self.cap(target.clone());
+                let route = self.route.clone();
                 Box::new(async move {
                     match asker.http(&target).await {
                         Answer::Allowed => {
@@ -224,7 +229,7 @@ impl WasiHttpHooks for OutboundHttp {
                                 target = %target,
                                 "outgoing HTTP request allowed by the person"
                             );
-                            send(request, options, cap).await
+                            send(request, options, route, cap).await
                         }
                         Answer::Refused(why) => {
                             let reason = format!("{reason}; {why}");
@@ -241,22 +246,22 @@ impl WasiHttpHooks for OutboundHttp {
 }
 
 /// Sends an admitted request through Warden's connector (which refuses
-/// names that resolve to private addresses); its response body is capped by
-/// `cap`.
+/// names that resolve to private addresses unless `route` allows them); its
+/// response body is capped by `cap`.
 async fn send(
     request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
+    route: Route,
     cap: ResponseCap,
 ) -> Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error> {
-    let host = request.uri().host().unwrap_or_default().to_owned();
-    let sent = connect::send(request, options, &*cap.resolver, cap.allow_private).await?;
+    let sent = connect::send(request, options, &route).await?;
     let (response, io) = match sent {
         connect::Sent::Response(response, io) => (response, io),
         connect::Sent::Refused(refused) => {
             let reason = format!(
-                "{host} resolves to {}, a {} address, which a granted name may not lead to \
+                "{} resolves to {}, a {} address, which a granted name may not lead to \
                  (grant that IP address instead, or set [plugins.{}] allow_private = true)",
-                refused.ip, refused.range, cap.plugin
+                refused.host, refused.ip, refused.range, cap.plugin
             );
             cap.denials
                 .record(&cap.plugin, "http", "private-address", cap.target, reason);
@@ -275,8 +280,6 @@ struct ResponseCap {
     target: String,
     denials: DenialLog,
     memory: Arc<CallMemory>,
-    resolver: Arc<dyn Resolve>,
-    allow_private: bool,
 }
 
 /// A response body that passes on at most `limit` bytes; reading past them
@@ -674,8 +677,6 @@ mod tests {
             target: "http://x:80".into(),
             denials: DenialLog::default(),
             memory: CallMemory::new(u64::MAX).unwrap(),
-            resolver: Arc::new(Names::default()),
-            allow_private: false,
         };
         let inner = Full::new(Bytes::from_static(b"abcdefgh"))
             .map_err(|never| match never {})

@@ -24,7 +24,7 @@ use std::time::Instant;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
-use super::client::{ClientBudget, ClientMethod, ClientPeer, ClientRequest, PeerError};
+use super::client::{ClientBudget, ClientPeer, ClientRequest, PeerError};
 use super::deadline::Deadline;
 use crate::observe::Permission;
 
@@ -199,29 +199,17 @@ pub(super) fn question(plugin: &str, tool: Option<&str>, target: &str) -> Client
          Allow once: for this call only. Allow always: recorded in warden.lock for this \
          plugin. Deny: the request fails."
     );
-    ClientRequest {
-        method: ClientMethod::Elicit,
-        params: json!({
-            "mode": "form",
-            "message": message,
-            "requestedSchema": {
-                "type": "object",
-                "properties": {
-                    "answer": {
-                        "type": "string",
-                        "title": format!("Let {plugin} connect to {target}?"),
-                        "oneOf": [
-                            {"const": "once", "title": "Allow once"},
-                            {"const": "always", "title": "Allow always"},
-                            {"const": "deny", "title": "Deny"},
-                        ],
-                        "default": "deny",
-                    }
-                },
-                "required": ["answer"],
-            },
-        }),
-    }
+    let choices = json!({
+        "type": "string",
+        "title": format!("Let {plugin} connect to {target}?"),
+        "oneOf": [
+            {"const": "once", "title": "Allow once"},
+            {"const": "always", "title": "Allow always"},
+            {"const": "deny", "title": "Deny"},
+        ],
+        "default": "deny",
+    });
+    ClientRequest::form(message, "answer", choices)
 }
 
 #[cfg(test)]

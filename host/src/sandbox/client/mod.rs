@@ -42,6 +42,25 @@ pub struct ClientRequest {
     pub params: serde_json::Value,
 }
 
+impl ClientRequest {
+    /// A form elicitation asking `message`, with one required field `field`
+    /// whose JSON schema is `schema` (the host's own questions).
+    pub fn form(message: String, field: &str, schema: serde_json::Value) -> Self {
+        ClientRequest {
+            method: ClientMethod::Elicit,
+            params: serde_json::json!({
+                "mode": "form",
+                "message": message,
+                "requestedSchema": {
+                    "type": "object",
+                    "properties": { field: schema },
+                    "required": [field],
+                },
+            }),
+        }
+    }
+}
+
 /// The requests a plugin can send to its client.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientMethod {
