@@ -117,6 +117,15 @@ const ARTIFACTS: &[Artifact] = &[
               pollables, open files and written bytes without end; floods progress and announcements.",
     },
     Artifact {
+        constant: "SNOOP_WASM",
+        workspace: "tests/fixtures",
+        file: "snoop.wasm",
+        example: None,
+        doc: "The `snoop` fixture plugin (`tests/fixtures/snoop`): sends requests, then reports \
+              what it can see (responses, environment, arguments) and searches its linear \
+              memory for masked needles.",
+    },
+    Artifact {
         constant: "WRONG_VERSION_WASM",
         workspace: "tests/fixtures",
         file: "wrong_version.wasm",

@@ -30,7 +30,7 @@ impl Reply {
         }
     }
 
-    fn redirect(location: &str) -> Self {
+    pub(crate) fn redirect(location: &str) -> Self {
         Self {
             status: 302,
             headers: vec![("location".into(), location.into())],
@@ -46,6 +46,7 @@ pub(crate) struct TestServer {
     routes: Arc<Mutex<HashMap<String, Reply>>>,
     connections: Arc<Mutex<u32>>,
     requests: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<String>>>,
 }
 
 impl TestServer {
@@ -55,11 +56,17 @@ impl TestServer {
         let routes: Arc<Mutex<HashMap<String, Reply>>> = Arc::default();
         let connections: Arc<Mutex<u32>> = Arc::default();
         let requests: Arc<Mutex<Vec<String>>> = Arc::default();
-        let (r, c, q) = (routes.clone(), connections.clone(), requests.clone());
+        let heads: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (r, c, q, h) = (
+            routes.clone(),
+            connections.clone(),
+            requests.clone(),
+            heads.clone(),
+        );
         tokio::spawn(async move {
             while let Ok((mut stream, _)) = listener.accept().await {
                 *c.lock().unwrap() += 1;
-                let (routes, requests) = (r.clone(), q.clone());
+                let (routes, requests, heads) = (r.clone(), q.clone(), h.clone());
                 tokio::spawn(async move {
                     let mut head = Vec::new();
                     let mut buf = [0u8; 4096];
@@ -75,6 +82,7 @@ impl TestServer {
                     let head = String::from_utf8_lossy(&head).into_owned();
                     let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
                     requests.lock().unwrap().push(path.clone());
+                    heads.lock().unwrap().push(head.clone());
                     let reply = routes.lock().unwrap().get(&path).cloned();
                     let reply = reply.unwrap_or(Reply {
                         status: 404,
@@ -107,6 +115,7 @@ impl TestServer {
             routes,
             connections,
             requests,
+            heads,
         }
     }
 
@@ -121,6 +130,11 @@ impl TestServer {
     /// Connections accepted so far.
     pub(crate) fn connections(&self) -> u32 {
         *self.connections.lock().unwrap()
+    }
+
+    /// The request heads (request line and headers) seen so far.
+    pub(crate) fn heads(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
     }
 
     /// Request targets (path and query) seen so far.

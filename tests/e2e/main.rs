@@ -10,6 +10,7 @@ mod client_io;
 mod client_requests;
 mod conformance;
 mod consent;
+mod credentials;
 mod describe;
 mod dir_swap;
 mod examples;

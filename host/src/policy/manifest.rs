@@ -33,6 +33,7 @@
 //! the file, the field and what is wrong with it.
 
 pub(crate) mod capabilities;
+mod credentials;
 mod dirs;
 mod name;
 mod origin;
@@ -48,6 +49,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use self::capabilities::{Capabilities, ClientFeature, EnvVarName, EnvVarNameError};
+pub use self::credentials::{CredentialFormat, CredentialHeader, CredentialRequest};
 pub use self::dirs::{DirGrant, DirMode, GuestPath, GuestPathError};
 pub use self::name::{PluginName, PluginNameError};
 pub(crate) use self::origin::looks_like_legacy_ipv4;
@@ -312,6 +314,9 @@ pub enum FieldError {
     /// An entry of `capabilities.client`.
     #[error("{0}")]
     ClientFeature(String),
+    /// An entry of `capabilities.credentials`.
+    #[error("{0}")]
+    Credential(String),
     /// The `mode` of a directory grant.
     #[error("unknown mode {value:?} (expected \"ro\" or \"rw\")")]
     DirMode {

@@ -90,6 +90,43 @@ pub struct PluginPolicy {
     /// `allow_private`: granted names may resolve to loopback, private,
     /// link-local and the other ranges [`crate::policy::egress`] refuses.
     pub allow_private: bool,
+    /// `credentials`: the values of the credentials the plugin requests, by
+    /// name. A requested credential without a value here is not granted.
+    pub credentials: BTreeMap<String, CredentialSource>,
+}
+
+/// Where the value of a credential comes from. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CredentialSource {
+    /// A string; `${VAR}` references are expanded from the host
+    /// environment at load.
+    Value(String),
+    /// A file (absolute, or made so from the config file's folder), read at
+    /// load; one trailing line break is dropped.
+    File(std::path::PathBuf),
+}
+
+impl std::fmt::Debug for CredentialSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CredentialSource::Value(_) => f.write_str("Value([redacted])"),
+            CredentialSource::File(path) => f.debug_tuple("File").field(path).finish(),
+        }
+    }
+}
+
+/// One `[plugins.NAME] credentials` value as written: a string or `{ file }`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawCredentialSource {
+    Value(String),
+    File(RawCredentialFile),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCredentialFile {
+    file: String,
 }
 
 /// How many calls of one plugin run at once, and how many more may wait
@@ -161,6 +198,8 @@ pub(crate) struct RawPluginPolicy {
     ask: Option<bool>,
     #[serde(default)]
     allow_private: bool,
+    #[serde(default)]
+    credentials: BTreeMap<EnvVarName, RawCredentialSource>,
 }
 
 impl RawPluginPolicy {
@@ -225,6 +264,26 @@ impl RawPolicy {
                     )
                 })?;
             }
+            let mut credentials = BTreeMap::new();
+            for (credential, source) in raw.credentials {
+                let field = format!("plugins.{name}.credentials.{}", credential.as_str());
+                let source = match source {
+                    RawCredentialSource::Value(value) => {
+                        check_references(&value).map_err(|reason| {
+                            invalid(path, &field, "(value not shown)".into(), reason)
+                        })?;
+                        CredentialSource::Value(value)
+                    }
+                    RawCredentialSource::File(RawCredentialFile { file }) => {
+                        if file.is_empty() {
+                            return Err(invalid(path, &field, "file = \"\"".into(), "name a file"));
+                        }
+                        let folder = path.parent().unwrap_or(Path::new("."));
+                        CredentialSource::File(folder.join(file))
+                    }
+                };
+                credentials.insert(String::from(credential), source);
+            }
             let http_max_requests = raw
                 .http_max_requests
                 .as_ref()
@@ -278,6 +337,7 @@ impl RawPolicy {
                     },
                     ask: raw.ask,
                     allow_private: raw.allow_private,
+                    credentials,
                 },
             );
         }

@@ -11,7 +11,10 @@
 //!    Under `[policy] ask`, a request for an origin that is not granted
 //!    asks the person first ([`Asker`]): allowed, it goes out; otherwise it
 //!    is refused as above, with the person's answer in the reason.
-//! 3. An allowed request is sent by Warden's connector (`connect`: a granted
+//! 3. An allowed request for an origin a credential is granted for gets the
+//!    credential's header, set here after the decision (replacing the
+//!    plugin's own); the guest never holds the value.
+//! 4. An allowed request is sent by Warden's connector (`connect`: a granted
 //!    name may not resolve to a private address unless `allow_private`),
 //!    and its response body is capped at `max_response_bytes`: the guest
 //!    reads up to the cap, then gets `HttpResponseBodySize`.
@@ -183,6 +186,29 @@ impl OutboundHttp {
         }
     }
 
+    /// Sets the header of each credential granted for the request's origin,
+    /// replacing any value the plugin set. Only admitted requests get here,
+    /// and only for the exact origin a credential names: a redirect to
+    /// another origin is a request of its own, without it.
+    fn add_credentials(&self, request: &mut http::Request<WasiBody>) {
+        for credential in &self.grants.http.credentials {
+            if !policy::decide(std::slice::from_ref(&credential.origin), request.uri()).is_allowed()
+            {
+                continue;
+            }
+            request
+                .headers_mut()
+                .insert(credential.header.name(), credential.value.clone());
+            tracing::debug!(
+                target: "warden::http",
+                plugin = %self.plugin,
+                credential = %credential.name,
+                header = %credential.header,
+                "credential added to the request"
+            );
+        }
+    }
+
     fn cap(&self, target: String) -> ResponseCap {
         ResponseCap {
             limit: self.grants.http.max_response_bytes,
@@ -209,6 +235,8 @@ impl WasiHttpHooks for OutboundHttp {
     ) -> ResponseFuture {
         match self.admit(request.uri()) {
             Admit::Go(target) => {
+                let mut request = request;
+                self.add_credentials(&mut request);
                 Box::new(send(request, options, self.route.clone(), self.cap(target)))
             }
             Admit::Refused => Box::new(std::future::ready(Err(

@@ -11,9 +11,12 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::policy::manifest::{Capabilities, ClientFeature, DirMode, HostPattern, HttpOrigin};
+use crate::policy::manifest::{
+    Capabilities, ClientFeature, CredentialHeader, DirMode, HostPattern, HttpOrigin,
+};
 use crate::policy::operator::{OperatorPolicy, expand_references};
 
+mod credentials;
 mod dirs;
 
 pub use dirs::{DirClaim, DirConflict, DirPreopen, OverlappingDirs, conflicts, protected_inside};
@@ -114,6 +117,15 @@ impl fmt::Display for Grants {
             let features: Vec<&str> = self.client.features.iter().map(|c| c.as_str()).collect();
             parts.push(format!("client {}", features.join(", ")));
         }
+        if !self.http.credentials.is_empty() {
+            let credentials: Vec<String> = self
+                .http
+                .credentials
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            parts.push(format!("credentials {}", credentials.join(", ")));
+        }
         f.write_str(&parts.join("; "))
     }
 }
@@ -140,6 +152,31 @@ pub struct HttpGrant {
     /// refused address ([`crate::policy::egress`]).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub allow_private: bool,
+    /// Credentials added to the requests for their origin.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CredentialGrant>,
+}
+
+/// A credential Warden adds to a plugin's requests for one granted origin.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CredentialGrant {
+    /// The credential's name.
+    pub name: String,
+    /// The one origin whose requests carry it.
+    pub origin: HttpOrigin,
+    /// The header that carries it.
+    pub header: CredentialHeader,
+    /// The header's whole value (the format with the secret in it), marked
+    /// sensitive; never printed, logged or serialized.
+    #[serde(skip)]
+    pub value: http::HeaderValue,
+}
+
+impl fmt::Display for CredentialGrant {
+    /// `GITHUB_TOKEN -> https://api.github.com (authorization)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} -> {} ({})", self.name, self.origin, self.header)
+    }
 }
 
 /// Which requests for origins that are not granted ask the person.
@@ -192,6 +229,7 @@ impl Default for HttpGrant {
             pending: Vec::new(),
             ask: HttpAsk::Never,
             allow_private: false,
+            credentials: Vec::new(),
         }
     }
 }
@@ -444,8 +482,17 @@ pub fn resolve(
         operator(|p| p.http_max_requests.map(u64::from)),
         u64::from(DEFAULT_HTTP_REQUESTS),
     );
+    let credentials = credentials::resolve(
+        &requested.credentials,
+        &origins,
+        narrowing,
+        plugin,
+        lookup_env,
+        &mut notices,
+    );
     let grants = Grants {
         http: HttpGrant {
+            credentials,
             origins,
             max_requests_per_call: u32::try_from(max_requests_per_call).unwrap_or(u32::MAX),
             max_response_bytes: smallest(

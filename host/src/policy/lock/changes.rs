@@ -64,7 +64,8 @@ pub fn changes(old: Option<&Approval>, new: &Approval) -> Vec<Change> {
 }
 
 /// One line per capability of an approval, e.g. `http https://example.com`,
-/// `env API_TOKEN`, `dir docs -> /docs (ro)`, `client sampling`.
+/// `env API_TOKEN`, `dir docs -> /docs (ro)`, `client sampling`,
+/// `credential TOKEN for https://api.github.com in authorization: "Bearer {}"`.
 fn capability_lines(approval: &Approval) -> Vec<String> {
     let http = approval.http.iter().map(|o| format!("http {o}"));
     let env = approval.env.iter().map(|v| format!("env {v}"));
@@ -73,5 +74,13 @@ fn capability_lines(approval: &Approval) -> Vec<String> {
         .iter()
         .map(|d| format!("dir {} -> {} ({})", d.host.display(), d.guest, d.mode));
     let client = approval.client.iter().map(|c| format!("client {c}"));
-    http.chain(env).chain(dirs).chain(client).collect()
+    let credentials = approval
+        .credentials
+        .iter()
+        .map(|c| format!("credential {c}"));
+    http.chain(env)
+        .chain(dirs)
+        .chain(client)
+        .chain(credentials)
+        .collect()
 }

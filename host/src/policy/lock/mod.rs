@@ -21,6 +21,7 @@
 //! env = ["API_TOKEN"]
 //! dirs = [{ host = "docs", guest = "/docs", mode = "ro" }]
 //! client = ["sampling"]
+//! credentials = [{ name = "GITHUB_TOKEN", origin = "https://api.github.com", header = "authorization", format = "Bearer {}" }]
 //! allowed_http = ["https://news.ycombinator.com"]
 //! ```
 //!
@@ -44,7 +45,8 @@ pub use changes::{Change, changes};
 pub use review::{Review, Verdict, review};
 
 use crate::policy::manifest::{
-    Capabilities, ClientFeature, DirGrant, DirMode, EnvVarName, GuestPath, HttpOrigin,
+    Capabilities, ClientFeature, CredentialRequest, DirGrant, DirMode, EnvVarName, GuestPath,
+    HttpOrigin,
 };
 
 /// The lock file's default name, beside `warden.toml`.
@@ -85,6 +87,10 @@ pub struct Approval {
     /// Approved client features.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub client: Vec<ClientFeature>,
+    /// Approved credentials: each name with the origin, header and format
+    /// it was requested for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<CredentialRequest>,
     /// Origins a person allowed always when asked, beyond the manifest's
     /// request (`[policy] ask`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -120,6 +126,7 @@ impl Approval {
                 })
                 .collect(),
             client: requested.client.clone(),
+            credentials: requested.credentials.clone(),
             allowed_http: Vec::new(),
         }
     }
@@ -153,6 +160,7 @@ impl Approval {
                 })
                 .collect(),
             client: self.client.clone(),
+            credentials: self.credentials.clone(),
             ..Capabilities::default()
         }
     }

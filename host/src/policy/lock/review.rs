@@ -123,6 +123,13 @@ fn split(approved: &Capabilities, requested: &Capabilities) -> (Capabilities, Ca
             held.client.push(*feature);
         }
     }
+    for credential in &requested.credentials {
+        if approved.credentials.contains(credential) {
+            covered.credentials.push(credential.clone());
+        } else {
+            held.credentials.push(credential.clone());
+        }
+    }
     for dir in &requested.dirs {
         let same = approved
             .dirs
@@ -141,4 +148,70 @@ fn split(approved: &Capabilities, requested: &Capabilities) -> (Capabilities, Ca
         }
     }
     (covered, held)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::policy::lock::changes;
+    use crate::policy::manifest::Manifest;
+
+    fn requesting(credentials: &str) -> Capabilities {
+        let text = format!(
+            "manifest_version = 1\n[capabilities]\nhttp = [\"https://api.example.com\"]\n\
+             credentials = [{credentials}]\n"
+        );
+        Manifest::parse(&text, Path::new("p.toml"))
+            .unwrap()
+            .capabilities
+    }
+
+    #[test]
+    fn a_new_or_changed_credential_is_growth_held_until_approved() {
+        let token = r#"{ name = "TOKEN", origin = "https://api.example.com", header = "authorization", format = "Bearer {}" }"#;
+        let approval = Approval::new("aa".into(), &requesting(token));
+        let same = review(
+            Some(&approval),
+            "bb",
+            &requesting(token),
+            NewPlugins::RequireApproval,
+        );
+        assert_eq!(same.verdict, Verdict::Updated);
+        assert_eq!(same.approved.credentials.len(), 1);
+
+        // The same name in another header (one the server might echo back)
+        // is a new request, not the approved one.
+        let moved = r#"{ name = "TOKEN", origin = "https://api.example.com", header = "x-echo" }"#;
+        for grown in [
+            moved.to_string(),
+            format!("{token}, {}", moved.replace("TOKEN", "KEY")),
+        ] {
+            let held = review(
+                Some(&approval),
+                "aa",
+                &requesting(&grown),
+                NewPlugins::TrustOnFirstUse,
+            );
+            assert_eq!(held.verdict, Verdict::Held, "{grown}");
+            assert_eq!(held.held.credentials.len(), 1, "{grown}");
+            assert!(held.held.to_string().contains("in x-echo"), "{}", held.held);
+        }
+
+        let lines: Vec<String> = changes(
+            Some(&approval),
+            &Approval::new("aa".into(), &requesting(moved)),
+        )
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+        assert_eq!(
+            lines,
+            [
+                "+ credential TOKEN for https://api.example.com in x-echo: \"{}\"",
+                "- credential TOKEN for https://api.example.com in authorization: \"Bearer {}\"",
+            ]
+        );
+    }
 }

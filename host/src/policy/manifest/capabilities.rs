@@ -11,7 +11,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::{DirGrant, HttpOrigin};
+use super::{CredentialRequest, DirGrant, HttpOrigin};
 
 /// The capabilities a plugin requests (`[capabilities]`). Empty by default:
 /// a plugin without a manifest gets no network, no variables, no directories.
@@ -25,6 +25,9 @@ pub struct Capabilities {
     pub dirs: Vec<DirGrant>,
     /// Features of the MCP client the plugin may use (`client`), sorted.
     pub client: Vec<ClientFeature>,
+    /// Credentials Warden adds to requests for one origin
+    /// (`credentials`); the plugin never sees their values.
+    pub credentials: Vec<CredentialRequest>,
     /// `http_max_requests`: outgoing requests per call, if not the default.
     pub http_max_requests: Option<u32>,
     /// `http_max_response`: bytes per response body, if not the default.
@@ -43,6 +46,7 @@ impl Capabilities {
             && self.env.is_empty()
             && self.dirs.is_empty()
             && self.client.is_empty()
+            && self.credentials.is_empty()
     }
 }
 
@@ -132,6 +136,9 @@ impl fmt::Display for Capabilities {
             write!(f, "{} -> {} ({})", d.host.display(), d.guest, d.mode)
         })?;
         list(f, &mut first, "client", &self.client, |f, c| {
+            write!(f, "{c}")
+        })?;
+        list(f, &mut first, "credentials", &self.credentials, |f, c| {
             write!(f, "{c}")
         })
     }

@@ -47,6 +47,8 @@ struct RawCapabilities {
     dirs: Vec<RawDir>,
     #[serde(default)]
     client: Vec<String>,
+    #[serde(default)]
+    credentials: Vec<super::credentials::RawCredential>,
     http_max_requests: Option<toml::Value>,
     http_max_response: Option<toml::Value>,
 }
@@ -145,6 +147,9 @@ impl RawManifest {
         }
         client.sort();
 
+        let credentials = super::credentials::validate(self.capabilities.credentials, &http)
+            .map_err(|(field, error)| invalid(field, error))?;
+
         let http_max_requests = self
             .capabilities
             .http_max_requests
@@ -193,6 +198,7 @@ impl RawManifest {
                 env,
                 dirs,
                 client,
+                credentials,
                 http_max_requests,
                 http_max_response,
             },
