@@ -72,11 +72,22 @@ pub(super) enum Sent {
 /// Connection defaults when the guest sets none (as wasmtime's).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Resolves, checks and connects, then sends `request`.
+/// Resolves, checks and connects, then sends `request` (over TLS verified
+/// against the Web PKI roots for `https`).
 pub(super) async fn send(
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+    route: &Route,
+) -> Result<Sent, Error> {
+    send_over(request, options, route, tls_connector()).await
+}
+
+/// [`send`], with `tls` for `https`.
+async fn send_over(
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
     route: &Route,
+    tls_connector: tokio_rustls::TlsConnector,
 ) -> Result<Sent, Error> {
     let uri = request.uri();
     let tls = uri.scheme() == Some(&Scheme::HTTPS);
@@ -135,7 +146,7 @@ pub(super) async fn send(
                 .map_err(|_| Error::TlsCertificateError)?,
         };
         Box::new(
-            tls_connector()
+            tls_connector
                 .connect(name, stream)
                 .await
                 .map_err(Error::Tls)?,
@@ -271,5 +282,144 @@ impl Body for TimedBody {
 
     fn size_hint(&self) -> SizeHint {
         self.incoming.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use http_body_util::Empty;
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A test CA, and a certificate it issued for `warden.test` (with its
+    /// key), valid until 2126.
+    const CA: &str = include_str!("testdata/ca.pem");
+    const CERT: &str = include_str!("testdata/warden-test.pem");
+    const KEY: &str = include_str!("testdata/warden-test.key");
+
+    /// A TLS server on loopback with the `warden.test` certificate that
+    /// answers every request with the server name the client sent (SNI).
+    async fn tls_server() -> u16 {
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![CertificateDer::from_pem_slice(CERT.as_bytes()).unwrap()],
+            PrivateKeyDer::from_pem_slice(KEY.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(mut tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let sni = tls.get_ref().1.server_name().unwrap_or("-").to_owned();
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{sni}",
+                        sni.len()
+                    );
+                    let _ = tls.write_all(reply.as_bytes()).await;
+                    let _ = tls.shutdown().await;
+                });
+            }
+        });
+        port
+    }
+
+    /// Resolves every name to 127.0.0.1.
+    #[derive(Debug)]
+    struct Loopback;
+
+    #[async_trait::async_trait]
+    impl Resolve for Loopback {
+        async fn lookup(&self, _: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+            Ok(vec![SocketAddr::from(([127, 0, 0, 1], port))])
+        }
+    }
+
+    /// A client that trusts only the test CA.
+    fn trusting_the_test_ca() -> tokio_rustls::TlsConnector {
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(CA.as_bytes()).unwrap())
+            .unwrap();
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        tokio_rustls::TlsConnector::from(Arc::new(config))
+    }
+
+    async fn get(url: &str, tls: tokio_rustls::TlsConnector) -> Result<String, Error> {
+        let route = Route {
+            resolver: Arc::new(Loopback),
+            allow_private: true,
+        };
+        let request = http::Request::get(url)
+            .body(
+                Empty::<Bytes>::new()
+                    .map_err(|never| match never {})
+                    .boxed_unsync(),
+            )
+            .unwrap();
+        match send_over(request, None, &route, tls).await? {
+            Sent::Response(response, io) => {
+                tokio::spawn(Pin::from(io));
+                let body = response.into_body().collect().await?.to_bytes();
+                Ok(String::from_utf8(body.to_vec()).unwrap())
+            }
+            Sent::Refused(refused) => panic!("refused: {refused:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn tls_is_verified_against_the_name_which_is_sent_as_sni() {
+        let port = tls_server().await;
+        // A trusted certificate for the name: connected, with the name as SNI.
+        let sni = get(
+            &format!("https://warden.test:{port}/"),
+            trusting_the_test_ca(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sni, "warden.test");
+        // The same server under another name: the certificate does not match.
+        let other = get(
+            &format!("https://other.test:{port}/"),
+            trusting_the_test_ca(),
+        )
+        .await;
+        assert!(
+            matches!(other, Err(Error::Tls(_))),
+            "a certificate for another name was accepted: {other:?}"
+        );
+        // Warden's own client trusts only the Web PKI: the test CA is unknown.
+        let untrusted = get(&format!("https://warden.test:{port}/"), tls_connector()).await;
+        assert!(
+            matches!(untrusted, Err(Error::Tls(_))),
+            "an untrusted certificate was accepted: {untrusted:?}"
+        );
     }
 }
