@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig,
-    ClientRequest, GetPromptRequestParams, Implementation, LoggingLevel,
-    LoggingMessageNotificationParam, ProtocolVersion, RequestMetaObject, RequestParamsMeta,
-    SetLevelRequestParams,
+    ClientRequest, GetPromptRequestParams, LoggingLevel, LoggingMessageNotificationParam,
+    ProtocolVersion, RequestMetaObject, RequestParamsMeta, SetLevelRequestParams,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions};
 use rmcp::{ClientHandler, RoleClient};
@@ -32,12 +31,11 @@ struct Listener {
 
 impl ClientHandler for Listener {
     fn get_info(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(
+        crate::support::client_config(
+            "warden-e2e-listener",
             ClientCapabilities::default(),
-            Implementation::new("warden-e2e-listener", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
+            self.version.clone(),
+        )
     }
 
     async fn on_logging_message(

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use rmcp::model::{
     ClientCapabilities, ClientConfig, CreateMessageRequestParams, CreateMessageResult,
-    ElicitRequestParams, ElicitResult, ElicitationAction, ErrorData, Implementation,
-    ListRootsResult, ProtocolVersion, Root, SamplingMessage,
+    ElicitRequestParams, ElicitResult, ElicitationAction, ErrorData, ListRootsResult,
+    ProtocolVersion, Root, SamplingMessage,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, RoleClient};
@@ -67,12 +67,7 @@ impl ClientHandler for Answering {
     fn get_info(&self) -> ClientConfig {
         let capabilities: ClientCapabilities =
             serde_json::from_value(self.capabilities.clone()).unwrap();
-        let mut config = ClientConfig::new(
-            capabilities,
-            Implementation::new("warden-e2e-answering", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
+        crate::support::client_config("warden-e2e-answering", capabilities, self.version.clone())
     }
 
     async fn create_message(

@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, Implementation,
-    NumberOrString, ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestParamsMeta,
+    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, NumberOrString,
+    ProgressNotificationParam, ProgressToken, ProtocolVersion, RequestParamsMeta,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
@@ -35,12 +35,11 @@ struct Counter {
 
 impl ClientHandler for Counter {
     fn get_info(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(
+        crate::support::client_config(
+            "warden-e2e-counter",
             ClientCapabilities::default(),
-            Implementation::new("warden-e2e-counter", "0.0.0"),
-        );
-        config.protocol_version = ProtocolVersion::V_2025_11_25;
-        config
+            ProtocolVersion::V_2025_11_25,
+        )
     }
 
     async fn on_progress(

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use rmcp::model::{
     ClientCapabilities, ClientConfig, ElicitRequestParams, ElicitResult, ElicitationAction,
-    ErrorData, Implementation, ProtocolVersion,
+    ErrorData, ProtocolVersion,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ClientHandler, RoleClient};
@@ -45,12 +45,7 @@ impl ClientHandler for Person {
         } else {
             ClientCapabilities::default()
         };
-        let mut config = ClientConfig::new(
-            capabilities,
-            Implementation::new("warden-e2e-person", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
+        crate::support::client_config("warden-e2e-person", capabilities, self.version.clone())
     }
 
     async fn create_elicitation(

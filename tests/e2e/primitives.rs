@@ -7,9 +7,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use rmcp::model::{
-    ClientCapabilities, ClientConfig, ErrorCode, GetPromptRequestParams, Implementation,
-    ProtocolVersion, ReadResourceRequestParams, ResourceContents, ResourceUpdatedNotificationParam,
-    Role, ServerNotification, SubscriptionFilter,
+    ClientCapabilities, ClientConfig, ErrorCode, GetPromptRequestParams, ProtocolVersion,
+    ReadResourceRequestParams, ResourceContents, ResourceUpdatedNotificationParam, Role,
+    ServerNotification, SubscriptionFilter,
 };
 use rmcp::service::{NotificationContext, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceError};
@@ -398,12 +398,11 @@ struct Watcher {
 
 impl ClientHandler for Watcher {
     fn get_info(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(
+        crate::support::client_config(
+            "warden-e2e-watcher",
             ClientCapabilities::default(),
-            Implementation::new("warden-e2e-watcher", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
+            self.version.clone(),
+        )
     }
 
     async fn on_resource_list_changed(&self, _: NotificationContext<RoleClient>) {

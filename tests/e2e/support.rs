@@ -106,14 +106,25 @@ impl TestClient {
     }
 }
 
+/// What a test client named `name` tells the server: `capabilities`, and
+/// `version` as its protocol version.
+pub fn client_config(
+    name: &str,
+    capabilities: ClientCapabilities,
+    version: ProtocolVersion,
+) -> ClientConfig {
+    let mut config = ClientConfig::new(capabilities, Implementation::new(name, "0.0.0"));
+    config.protocol_version = version;
+    config
+}
+
 impl ClientHandler for TestClient {
     fn get_info(&self) -> ClientConfig {
-        let mut config = ClientConfig::new(
+        client_config(
+            "warden-e2e",
             ClientCapabilities::default(),
-            Implementation::new("warden-e2e", "0.0.0"),
-        );
-        config.protocol_version = self.version.clone();
-        config
+            self.version.clone(),
+        )
     }
 
     async fn on_tool_list_changed(&self, _: NotificationContext<RoleClient>) {
