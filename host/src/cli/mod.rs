@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::load::LoadSettings;
 use crate::load::background::Background;
 use crate::load::reload::{Reloader, SettingsSource};
+use crate::load::versions::VersionStore;
 use crate::load::watch::Watched;
 use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::registry::Registry;
@@ -162,6 +163,7 @@ impl Common {
         );
         let cache = open_cache(&config, &sandbox);
         let fixed = Fixed {
+            versions: open_versions(&config),
             dir: dir.clone(),
             record,
             audit,
@@ -252,6 +254,7 @@ struct Fixed {
     cache: Option<Arc<ArtifactCache>>,
     cached_descriptions: bool,
     budget: Arc<MemoryBudget>,
+    versions: Option<Arc<VersionStore>>,
 }
 
 impl Fixed {
@@ -285,6 +288,7 @@ impl Fixed {
             budget: self.budget.clone(),
             cache: self.cache.clone(),
             cached_descriptions: self.cached_descriptions,
+            versions: self.versions.clone(),
         })
     }
 }
@@ -312,6 +316,23 @@ fn open_cache(config: &Config, sandbox: &Sandbox) -> Option<Arc<ArtifactCache>> 
         Ok(cache) => Some(Arc::new(cache)),
         Err(error) => {
             tracing::warn!("compiled-component cache disabled: {error}");
+            None
+        }
+    }
+}
+
+/// The store of approved versions in the cache directory `config` names;
+/// `None` (with a warning) when it cannot be used.
+fn open_versions(config: &Config) -> Option<Arc<VersionStore>> {
+    let dir = cache_dir(config)?;
+    match VersionStore::open(&dir, config.loading.max_component_size.0) {
+        Ok(store) => Some(Arc::new(store)),
+        Err(error) => {
+            tracing::warn!(
+                "store of approved versions disabled ({}): {error}; a plugin whose definitions \
+                 change is not served until approved",
+                dir.display()
+            );
             None
         }
     }

@@ -60,19 +60,19 @@ pub(super) fn explain(
 }
 
 /// Writes first-use trust and quiet updates of the plugins that loaded to
-/// the lock file (when the settings record).
+/// the lock file (when the settings record); returns what was recorded.
 pub(super) fn record_approvals(
     entries: &mut [PluginEntry],
     mut to_record: BTreeMap<String, Approval>,
     settings: &LoadSettings,
-) {
+) -> BTreeMap<String, Approval> {
     to_record.retain(|name, _| {
         entries
             .iter()
             .any(|e| &e.name == name && matches!(e.status, PluginStatus::Loaded(_)))
     });
     if !settings.record || to_record.is_empty() {
-        return;
+        return BTreeMap::new();
     }
     let path = settings.lock.path();
     for (name, approval) in &to_record {
@@ -92,7 +92,7 @@ pub(super) fn record_approvals(
             lock.set(name, kept);
         }
     });
-    let notice = match saved {
+    let notice = match &saved {
         Ok(_) => format!("recorded in {}", path.display()),
         Err(error) => {
             tracing::warn!(target: "warden::approval", "{error}; approvals are not recorded");
@@ -105,6 +105,10 @@ pub(super) fn record_approvals(
     {
         entry.notices.push(notice.clone());
     }
+    if saved.is_err() {
+        return BTreeMap::new();
+    }
+    to_record
 }
 
 /// What `review` approves plus the origins a person allowed always (the

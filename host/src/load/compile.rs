@@ -12,6 +12,7 @@ use crate::loading::LoadingSettings;
 use crate::mcp::registry::{LoadedPlugin, PluginEntry};
 use crate::policy::consent::ConsentRules;
 use crate::policy::grants::Grants;
+use crate::policy::lock::Definitions;
 use crate::policy::operator::Concurrency;
 use crate::sandbox::{
     ArtifactCache, CachedAs, CallContext, CallError, CompiledPlugin, Description, Fetched,
@@ -27,6 +28,8 @@ pub(super) struct Plugin {
     pub(super) concurrency: Concurrency,
     pub(super) consent: ConsentRules,
     pub(super) loading: LoadingSettings,
+    /// The approved definitions it may serve (`[policy] definitions = "pin"`).
+    pub(super) pins: Option<Arc<Definitions>>,
 }
 
 /// Where compiled components and descriptions are cached, and whether a
@@ -59,6 +62,7 @@ pub(super) async fn load_one(
         concurrency,
         consent,
         loading,
+        pins,
     } = plugin;
     let describe_timeout = loading.describe_timeout;
     let started = Instant::now();
@@ -152,6 +156,8 @@ pub(super) async fn load_one(
         notices: Vec::new(),
         cached_as,
         described_from_cache,
+        pins,
+        described: Arc::default(),
     };
     let mut plugin = plugin.redescribed(description);
     plugin.notices.splice(0..0, notices);

@@ -12,8 +12,10 @@ mod approval;
 pub mod background;
 mod compile;
 mod overlap;
+mod pinning;
 pub mod reload;
 mod scan;
+pub mod versions;
 pub mod watch;
 
 use std::collections::BTreeMap;
@@ -38,6 +40,7 @@ use approval::{explain, record_approvals};
 use background::{Background, Running};
 use compile::{Caching, Plugin, load_one};
 use overlap::refuse_overlapping_dirs;
+use pinning::{AfterLoad, Pinning, serve_approved, still_held, store_versions};
 use scan::{CONCURRENT_READS, ComponentFile, prepare, read_files, scan};
 
 pub use scan::{FoundPlugin, find_plugins};
@@ -73,6 +76,9 @@ pub struct LoadSettings {
     /// load (`serve`, which describes it again once serving); otherwise a
     /// cached component is still used but the plugin is described.
     pub cached_descriptions: bool,
+    /// The store of approved versions, if there is a cache directory: the
+    /// approved version serves from there while a new one is held.
+    pub versions: Option<Arc<versions::VersionStore>>,
 }
 
 /// Loads every plugin in `dir`, concurrently. Fails only if the folder itself
@@ -121,6 +127,8 @@ async fn load(
 ) -> std::io::Result<Vec<PluginEntry>> {
     let started = tokio::time::Instant::now();
     let (components, mut manifests) = scan(dir)?;
+    // What the loading tasks share.
+    let shared = Arc::new(settings.clone());
 
     let mut entries = Vec::new();
     for (stem, manifest_path) in &manifests {
@@ -213,6 +221,7 @@ async fn load(
             plugin,
             file,
             approval,
+            pinning,
         } = *to_load;
         let running = Running {
             name: entry.name.clone(),
@@ -221,19 +230,29 @@ async fn load(
         };
         let path = entry.component_path.clone();
         let sandbox = sandbox.clone();
-        let budget = settings.budget.clone();
-        let (cache, descriptions) = (settings.cache.clone(), settings.cached_descriptions);
+        let shared = shared.clone();
         let job = jobs.spawn(async move {
             let caching = Caching {
-                cache: cache.as_ref(),
-                descriptions,
+                cache: shared.cache.as_ref(),
+                descriptions: shared.cached_descriptions,
             };
-            let loaded = load_one(&sandbox, &budget, &mut entry, file, plugin, caching).await;
-            entry.status = match loaded {
-                Ok(plugin) => PluginStatus::Loaded(Arc::new(plugin)),
+            let loaded =
+                load_one(&sandbox, &shared.budget, &mut entry, file, plugin, caching).await;
+            let approval = match loaded {
+                Ok(plugin) => match pinning.after_load(&plugin, approval) {
+                    AfterLoad::Serve(approval) => {
+                        entry.status = PluginStatus::Loaded(Arc::new(plugin));
+                        approval
+                    }
+                    AfterLoad::Hold(held) => {
+                        let entry = serve_approved(&sandbox, &shared, &entry, held, &pinning).await;
+                        return (entry, None);
+                    }
+                },
                 Err(error) => {
                     entry.files_at_fault = true;
-                    PluginStatus::Failed(error)
+                    entry.status = PluginStatus::Failed(error);
+                    None
                 }
             };
             (entry, approval)
@@ -300,7 +319,10 @@ async fn load(
     }
     let loading = background.map(|b| b.all_running()).unwrap_or_default();
     refuse_overlapping_dirs(&mut entries, &loading, settings);
-    record_approvals(&mut entries, to_record, settings);
+    let recorded = record_approvals(&mut entries, to_record, settings);
+    if settings.record {
+        store_versions(&entries, &recorded, settings);
+    }
     for entry in entries.iter().filter(|e| !reused.contains(&e.name)) {
         match &entry.status {
             PluginStatus::Loaded(p) => tracing::info!(
@@ -339,6 +361,8 @@ struct ToLoad {
     file: ComponentFile,
     /// What to record in the lock if it loads.
     approval: Option<Approval>,
+    /// What the lock pins, to check its definitions against.
+    pinning: Pinning,
 }
 
 /// Settles one plugin's name from its `files`, then its limits, approval and
@@ -365,6 +389,10 @@ fn settle(
     let file = file.inspect_err(|_| entry.files_at_fault = true)?;
     let sha256 = file.sha256.clone();
     entry.sha256 = Some(sha256.clone());
+    if let Some(held) = still_held(previous, entry, &sha256, settings) {
+        *entry = held;
+        return Ok(Settled::Reused);
+    }
     let decided = decide(entry, &sha256, settings)?;
     if let Some(same) = previous.and_then(|p| p.entry_for(&entry.component_path))
         && same.sha256.as_deref() == Some(sha256.as_str())
@@ -386,25 +414,14 @@ fn settle(
                     PluginStatus::Failed(_) => true,
                 }
         });
-    let Decided {
-        limits,
-        grants,
-        disabled,
-        namespaced,
-        concurrency,
-        consent,
-        review,
-        requested,
-        limit_notices,
-        grant_notices,
-    } = decided;
-    entry.notices.extend(limit_notices);
-    explain(entry, &review, settings)?;
-    entry.notices.extend(grant_notices);
-    let approval = review
+    entry.notices.extend(decided.limit_notices.iter().cloned());
+    explain(entry, &decided.review, settings)?;
+    entry.notices.extend(decided.grant_notices.iter().cloned());
+    let approval = decided
+        .review
         .verdict
         .records()
-        .then(|| Approval::new(sha256.clone(), &requested));
+        .then(|| Approval::new(sha256.clone(), &decided.requested));
     // (`record_approvals` keeps the origins a person allowed.)
     if let Some(finished) = finished {
         *entry = finished;
@@ -416,18 +433,13 @@ fn settle(
     }) {
         return Ok(Settled::StillLoading);
     }
+    let pinning = decided.pinning.clone();
+    let (plugin, _) = decided.into_plugin(settings);
     Ok(Settled::Load(Box::new(ToLoad {
-        plugin: Plugin {
-            limits,
-            grants: Arc::new(grants),
-            disabled,
-            namespaced,
-            concurrency,
-            consent,
-            loading: settings.loading,
-        },
+        plugin,
         file,
         approval,
+        pinning,
     })))
 }
 
@@ -445,6 +457,8 @@ struct Decided {
     limit_notices: Vec<String>,
     /// What resolving the grants noted.
     grant_notices: Vec<String>,
+    /// The definitions the lock pins.
+    pinning: Pinning,
 }
 
 impl Decided {
@@ -456,6 +470,25 @@ impl Decided {
             && loaded.namespaced == self.namespaced
             && loaded.concurrency == self.concurrency
             && loaded.consent == self.consent
+            && loaded.pins == self.pinning.pins
+    }
+
+    /// What compiling the plugin needs, and the notices about its limits
+    /// and grants.
+    fn into_plugin(self, settings: &LoadSettings) -> (Plugin, Vec<String>) {
+        let mut notices = self.limit_notices;
+        notices.extend(self.grant_notices);
+        let plugin = Plugin {
+            limits: self.limits,
+            grants: Arc::new(self.grants),
+            disabled: self.disabled,
+            namespaced: self.namespaced,
+            concurrency: self.concurrency,
+            consent: self.consent,
+            loading: settings.loading,
+            pins: self.pinning.pins,
+        };
+        (plugin, notices)
     }
 }
 
@@ -525,7 +558,9 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
         .copied()
         .filter(|&c| grants::client_refusal(&settings.policy, &entry.name, c).is_none())
         .collect();
+    let pinning = Pinning::new(settings, &entry.name, sha256, &review);
     Ok(Decided {
+        pinning,
         limits,
         grants,
         disabled: narrowing

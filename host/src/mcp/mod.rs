@@ -3,6 +3,8 @@
 //!
 //! - [`registry`] (with [`catalog`], [`names`], [`descriptor_caps`] and
 //!   [`tool_schema`]): the tools, resources and prompts clients see;
+//! - [`definitions`]: those definitions hashed for the lock, held back when
+//!   they differ from the approved ones, and compared for `warden approve`;
 //! - [`dispatch`] and [`primitives`]: tool calls, resource reads and prompt
 //!   gets, each in a fresh sandbox instance;
 //! - [`client_peer`] and [`rounds`]: a plugin's requests to the client, sent
@@ -18,6 +20,7 @@ pub mod call_result;
 pub mod catalog;
 pub(crate) mod client_peer;
 pub mod consent;
+pub mod definitions;
 pub mod descriptor_caps;
 pub mod dispatch;
 pub(crate) mod forward;

@@ -18,10 +18,12 @@ use serde_json::Value;
 
 use crate::limits::Limits;
 use crate::mcp::catalog::Catalog;
+use crate::mcp::definitions::{DefinitionSet, HeldUpdate};
 use crate::mcp::names::UniqueNames;
 use crate::mcp::tool_schema::{SchemaValidator, compile_schema, schema_object};
 use crate::policy::consent::ConsentRules;
 use crate::policy::grants::Grants;
+use crate::policy::lock::Definitions;
 use crate::policy::manifest::{Capabilities, ClientFeature, Manifest};
 use crate::policy::operator::Concurrency;
 use crate::sandbox::{
@@ -79,6 +81,12 @@ pub struct LoadedPlugin {
     /// Its lists come from the cache and have not been confirmed by
     /// describing it since it loaded.
     pub described_from_cache: bool,
+    /// The digests of the definitions the lock approved, under `[policy]
+    /// definitions = "pin"`: only these are served, whatever it describes.
+    pub pins: Option<Arc<Definitions>>,
+    /// Every definition of its latest description, pinned or not (what
+    /// `warden approve` records).
+    pub described: Arc<DefinitionSet>,
 }
 
 impl LoadedPlugin {
@@ -94,8 +102,12 @@ impl LoadedPlugin {
                 return same;
             }
         };
+        let (description, described, held) =
+            crate::mcp::definitions::pin(&self.name, self.pins.as_deref(), description);
         let mut plugin = self.with_lists(description);
         plugin.notices = notices;
+        plugin.notices.extend(held);
+        plugin.described = Arc::new(described);
         plugin
     }
 
@@ -129,6 +141,8 @@ impl LoadedPlugin {
             notices: Vec::new(),
             cached_as: self.cached_as.clone(),
             described_from_cache: false,
+            pins: self.pins.clone(),
+            described: self.described.clone(),
         }
     }
 
@@ -178,6 +192,9 @@ pub struct PluginEntry {
     /// Why the newest files of this plugin did not load, while the version
     /// loaded before them keeps serving (a broken replacement).
     pub replacement_error: Option<String>,
+    /// The newest file of this plugin, held back because its definitions
+    /// changed, while the approved version (from the store) serves.
+    pub held_update: Option<HeldUpdate>,
 }
 
 impl PluginEntry {
@@ -194,6 +211,7 @@ impl PluginEntry {
             sha256: None,
             files_at_fault: false,
             replacement_error: None,
+            held_update: None,
         }
     }
 

@@ -11,7 +11,7 @@ use crate::input::settings::{ConfigError, invalid, limit};
 use crate::limits::{LimitsRequest, RawLimits};
 use crate::policy::consent::{ConsentRules, ToolGlob};
 use crate::policy::grants::OverlappingDirs;
-use crate::policy::lock::NewPlugins;
+use crate::policy::lock::{DefinitionsPolicy, NewPlugins};
 use crate::policy::manifest::capabilities::{check_http_requests, check_http_response};
 use crate::policy::manifest::{ClientFeature, EnvVarName, GuestPath, HttpOrigin, PluginName};
 
@@ -34,6 +34,9 @@ pub struct OperatorPolicy {
     /// asks the person (allow once, allow always, deny) instead of failing
     /// silently, when the client can ask them.
     pub ask: bool,
+    /// `policy.definitions`: whether a plugin's changed tool, prompt and
+    /// template definitions wait for approval (`pin`) or not (`trust`).
+    pub definitions: DefinitionsPolicy,
     /// `[plugins.NAME]` tables, by plugin name.
     pub plugins: BTreeMap<String, PluginPolicy>,
 }
@@ -46,6 +49,7 @@ impl Default for OperatorPolicy {
             new_plugins: NewPlugins::default(),
             overlapping_dirs: OverlappingDirs::default(),
             ask: false,
+            definitions: DefinitionsPolicy::default(),
             plugins: BTreeMap::new(),
         }
     }
@@ -167,6 +171,7 @@ pub(crate) struct RawPolicy {
     new_plugins: Option<NewPlugins>,
     overlapping_dirs: Option<OverlappingDirs>,
     ask: Option<bool>,
+    definitions: Option<DefinitionsPolicy>,
 }
 
 /// One `[plugins.NAME]` table as written.
@@ -347,6 +352,7 @@ impl RawPolicy {
             new_plugins: self.new_plugins.unwrap_or_default(),
             overlapping_dirs: self.overlapping_dirs.unwrap_or_default(),
             ask: self.ask.unwrap_or(false),
+            definitions: self.definitions.unwrap_or_default(),
             plugins,
         })
     }

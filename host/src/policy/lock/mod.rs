@@ -23,7 +23,19 @@
 //! client = ["sampling"]
 //! credentials = [{ name = "GITHUB_TOKEN", origin = "https://api.github.com", header = "authorization", format = "Bearer {}" }]
 //! allowed_http = ["https://news.ycombinator.com"]
+//!
+//! [plugins.fetch.definitions]
+//! "tool fetch" = "5d41402abc4b2a76b9719d911017c592ae2bd7b1e4a3a1a3f1c2e6b0d2a8b4c1"
 //! ```
+//!
+//! `definitions` pins what the plugin shows clients and the model: the
+//! sha256 of each tool, prompt and resource template definition as the
+//! approved version described it (`"tool NAME"`, `"prompt NAME"`,
+//! `"template URI-TEMPLATE"`). Under `[policy] definitions = "pin"` (the
+//! default) a definition that differs is never served: a new component
+//! whose definitions changed waits for `warden approve` while the approved
+//! version keeps serving. Absent, the next version that loads is recorded
+//! (trust on first use).
 //!
 //! `allowed_http` holds the origins a person allowed always when the plugin
 //! reached for them and the client asked (`[policy] ask`): granted beyond
@@ -69,6 +81,23 @@ pub enum NewPlugins {
     RequireApproval,
 }
 
+/// `policy.definitions`: whether changed tool, prompt and template
+/// definitions need approval.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefinitionsPolicy {
+    /// A definition that differs from the approved one is held until
+    /// `warden approve NAME` (the first version is trusted and recorded).
+    #[default]
+    Pin,
+    /// Changed definitions are recorded without asking.
+    Trust,
+}
+
+/// The sha256 of each definition a plugin exposes, by key (`"tool NAME"`,
+/// `"prompt NAME"`, `"template URI-TEMPLATE"`).
+pub type Definitions = BTreeMap<String, String>;
+
 /// What the operator approved for one plugin.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -95,6 +124,10 @@ pub struct Approval {
     /// request (`[policy] ask`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_http: Vec<HttpOrigin>,
+    /// The digests of the definitions the approved version exposes; `None`
+    /// until a version has been described and recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definitions: Option<Definitions>,
 }
 
 /// An approved directory: the manifest's request as written.
@@ -128,7 +161,14 @@ impl Approval {
             client: requested.client.clone(),
             credentials: requested.credentials.clone(),
             allowed_http: Vec::new(),
+            definitions: None,
         }
+    }
+
+    /// This approval pinning `definitions`.
+    pub fn with_definitions(mut self, definitions: Option<Definitions>) -> Self {
+        self.definitions = definitions;
+        self
     }
 
     /// This approval with the origins a person allowed in `earlier` kept.
@@ -140,9 +180,12 @@ impl Approval {
     }
 
     /// Whether this approval records exactly `requested` for `sha256`
-    /// (whatever a person allowed besides).
+    /// (whatever a person allowed besides, and whatever definitions).
     pub fn records_exactly(&self, sha256: &str, requested: &Capabilities) -> bool {
-        Approval::new(sha256.into(), requested).keeping_allowed(Some(self)) == *self
+        Approval::new(sha256.into(), requested)
+            .keeping_allowed(Some(self))
+            .with_definitions(self.definitions.clone())
+            == *self
     }
 
     /// The approved capabilities.
