@@ -199,6 +199,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         budget: budget.clone(),
         cache: None,
         cached_descriptions: false,
+        versions: None,
     };
     let entries = ::warden::load::load_dir(&sandbox, plugins.path(), &load_settings)
         .await

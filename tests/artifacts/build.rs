@@ -117,6 +117,22 @@ const ARTIFACTS: &[Artifact] = &[
               pollables, open files and written bytes without end; floods progress and announcements.",
     },
     Artifact {
+        constant: "PINNED_WASM",
+        workspace: "tests/fixtures",
+        file: "pinned.wasm",
+        example: None,
+        doc: "The `pinned` fixture plugin, version 1 (`tests/fixtures/pinned`): one tool, \
+              `version`, answering \"v1\".",
+    },
+    Artifact {
+        constant: "PINNED_V2_WASM",
+        workspace: "tests/fixtures",
+        file: "pinned_v2.wasm",
+        example: None,
+        doc: "Version 2 of `pinned` (`tests/fixtures/pinned-v2`): the tool answers \"v2\", \
+              with a description and schema changed as a rug pull would.",
+    },
+    Artifact {
         constant: "SNOOP_WASM",
         workspace: "tests/fixtures",
         file: "snoop.wasm",

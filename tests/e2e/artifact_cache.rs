@@ -141,6 +141,23 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
     gone["name"] = json!("gone");
     tools.push(gone);
     std::fs::write(&json, serde_json::to_vec(&stale).unwrap()).unwrap();
+    // Under `[policy] definitions = "pin"` (the default) the lock does not
+    // approve the stale tool, so it is never listed.
+    let (server, _) = start(root, &plugins).await;
+    let names = server.tool_names().await;
+    assert!(
+        !names.iter().any(|t| t == "text_gone") && names.iter().any(|t| t == "text_hash"),
+        "{names:?}"
+    );
+    logged(&server, "plugin description cached", 1).await;
+    server.stop().await;
+    // Trusted definitions show the stale lists until they are described again.
+    std::fs::write(
+        root.join("warden.toml"),
+        "cache_dir = \"cache\"\n[policy]\ndefinitions = \"trust\"\n",
+    )
+    .unwrap();
+    std::fs::write(&json, serde_json::to_vec(&stale).unwrap()).unwrap();
     let (server, mut changes) = start(root, &plugins).await;
     let first = server.tool_names().await;
     if first.iter().any(|t| t == "text_gone") {

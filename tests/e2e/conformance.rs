@@ -14,7 +14,8 @@ use crate::support::Plugins;
 
 /// The server config: no auth on the loopback address the test binds, no
 /// rate limit (the suite sends bursts), the fixture's names as the suite
-/// expects them.
+/// expects them, and its definitions trusted: `test_generation` describes
+/// itself anew each time the suite asks for the list to change.
 const CONFIG: &str = "\
 [http]
 auth = \"off\"
@@ -22,6 +23,7 @@ rate_limit = { per_second = 0 }
 
 [plugins.conformance]
 namespace = false
+definitions = \"trust\"
 ";
 
 /// The fixture asks the client for sampling and elicitation.

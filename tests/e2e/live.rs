@@ -78,6 +78,13 @@ async fn logged(server: &Server, message: &str, times: usize) {
 #[tokio::test]
 async fn plugins_added_replaced_broken_and_removed_while_serving_reach_the_client() {
     let (root, plugins) = root();
+    // The replacement below offers other tools: trusted here, held under the
+    // default `definitions = "pin"` (`tests/e2e/definitions.rs`).
+    std::fs::write(
+        root.path().join("warden.toml"),
+        "[policy]\ndefinitions = \"trust\"\n",
+    )
+    .unwrap();
     add_hostile(&plugins);
     let (server, mut events) =
         Server::start_recording(&plugins, Revision::Legacy, &[], root.path()).await;

@@ -21,7 +21,7 @@ fn fetch_manifest(origins: &[String]) -> String {
 
 /// The component with a custom section appended: still the same plugin, but
 /// a different file (and hash), as an update would be.
-fn updated_component(wasm: &[u8]) -> Vec<u8> {
+pub(crate) fn updated_component(wasm: &[u8]) -> Vec<u8> {
     let name = b"warden-test-update";
     let payload_len = 1 + name.len() + 2;
     let mut bytes = wasm.to_vec();

@@ -11,6 +11,7 @@ mod client_requests;
 mod conformance;
 mod consent;
 mod credentials;
+mod definitions;
 mod describe;
 mod dir_swap;
 mod examples;

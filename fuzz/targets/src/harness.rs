@@ -73,6 +73,7 @@ fn setup() -> Result<Harness, String> {
         budget: budget.clone(),
         cache: None,
         cached_descriptions: false,
+        versions: None,
     };
     let mut plugins = runtime
         .block_on(warden::load::load_dir(&sandbox, &plugins_dir, &settings))

@@ -11,6 +11,7 @@ mod doctor;
 mod list;
 mod new;
 mod report;
+mod rollback;
 mod serve;
 mod toolchain;
 
@@ -57,6 +58,9 @@ enum Command {
     /// Approve what plugins request now, recording it in the lock file;
     /// prints exactly what changes.
     Approve(approve::Approve),
+    /// Return a plugin to the version approved before the current one, from
+    /// the store of approved versions.
+    Rollback(rollback::Rollback),
     /// Show, clear or fill the compiled-component cache.
     Cache(cache::Cache),
     /// Say whether a component will load and why not, one line per check
@@ -100,7 +104,8 @@ impl Cli {
             Command::Serve(cmd) => cmd.run().await,
             Command::List(cmd) => cmd.run().await,
             Command::Call(cmd) => cmd.run().await,
-            Command::Approve(cmd) => cmd.run(),
+            Command::Approve(cmd) => cmd.run().await,
+            Command::Rollback(cmd) => cmd.run(),
             Command::Cache(cmd) => cmd.run().await,
             Command::Check(cmd) => cmd.run().await,
             Command::New(cmd) => cmd.run(),
@@ -132,7 +137,7 @@ impl Common {
         record: bool,
         audit: Option<Arc<AuditLog>>,
     ) -> anyhow::Result<Arc<Dispatcher>> {
-        let started = self.start_serving(record, audit, true).await?;
+        let started = self.start_serving(record, audit, true, false).await?;
         // The command exits soon: what it compiled must reach the cache.
         if let Some(cache) = &started.cache {
             cache.flush().await;
@@ -144,11 +149,16 @@ impl Common {
     /// Unless `wait_for_all`, it returns once the plugins whose compiled code
     /// is cached are loaded, listed from their cached descriptions (and
     /// described again once serving); the others follow in the background.
+    ///
+    /// With `trust_new`, a plugin the lock has no approval for loads as if
+    /// trusted on first use (for `warden approve`, which shows what it
+    /// describes before recording it).
     async fn start_serving(
         &self,
         record: bool,
         audit: Option<Arc<AuditLog>>,
         wait_for_all: bool,
+        trust_new: bool,
     ) -> anyhow::Result<Started> {
         let (config, dir, lock) = self.resolve()?;
         let settings = engine_settings(&config);
@@ -162,8 +172,10 @@ impl Common {
             "memory budget"
         );
         let cache = open_cache(&config, &sandbox);
+        let versions = open_versions(&config, lock.path());
         let fixed = Fixed {
-            versions: open_versions(&config),
+            versions: versions.clone(),
+            trust_new,
             dir: dir.clone(),
             record,
             audit,
@@ -231,6 +243,7 @@ impl Common {
             dispatcher,
             watched,
             cache,
+            versions,
         })
     }
 }
@@ -241,6 +254,7 @@ struct Started {
     reloader: Arc<Reloader>,
     watched: Watched,
     cache: Option<Arc<ArtifactCache>>,
+    versions: Option<Arc<VersionStore>>,
 }
 
 /// What stays as it was at start for the life of a server: a reload reads
@@ -255,6 +269,7 @@ struct Fixed {
     cached_descriptions: bool,
     budget: Arc<MemoryBudget>,
     versions: Option<Arc<VersionStore>>,
+    trust_new: bool,
 }
 
 impl Fixed {
@@ -276,10 +291,14 @@ impl Fixed {
         .flatten()
         .collect();
         protected.extend(self.audit.as_ref().map(|log| log.path().to_path_buf()));
+        let mut policy = config.policy.clone();
+        if self.trust_new {
+            policy.new_plugins = crate::policy::lock::NewPlugins::TrustOnFirstUse;
+        }
         Ok(LoadSettings {
             bounds: config.limits,
             workspace_root,
-            policy: config.policy.clone(),
+            policy,
             lock,
             record: self.record,
             audit: self.audit.clone(),
@@ -321,11 +340,12 @@ fn open_cache(config: &Config, sandbox: &Sandbox) -> Option<Arc<ArtifactCache>> 
     }
 }
 
-/// The store of approved versions in the cache directory `config` names;
-/// `None` (with a warning) when it cannot be used.
-fn open_versions(config: &Config) -> Option<Arc<VersionStore>> {
+/// The store of approved versions in the cache directory `config` names,
+/// with the histories of the approvals in the lock file `lock`; `None`
+/// (with a warning) when it cannot be used.
+fn open_versions(config: &Config, lock: &std::path::Path) -> Option<Arc<VersionStore>> {
     let dir = cache_dir(config)?;
-    match VersionStore::open(&dir, config.loading.max_component_size.0) {
+    match VersionStore::open(&dir, config.loading.max_component_size.0, lock) {
         Ok(store) => Some(Arc::new(store)),
         Err(error) => {
             tracing::warn!(

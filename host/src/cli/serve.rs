@@ -73,7 +73,7 @@ impl Serve {
         let audit = observer.audit.clone();
         let started = self
             .common
-            .start_serving(true, audit.clone(), self.wait_for_plugins)
+            .start_serving(true, audit.clone(), self.wait_for_plugins, false)
             .await?;
         let dispatcher = started.dispatcher;
         let (loaded, failed) = dispatcher.registry().counts();

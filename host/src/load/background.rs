@@ -149,7 +149,7 @@ impl Background {
     /// Parks a plugin that finished loading and asks for it to be published.
     pub(crate) fn finish(&self, finished: PluginEntry) {
         let path = finished.component_path.clone();
-        let sha256 = finished.sha256.clone();
+        let sha256 = finished.file_sha256().map(str::to_string);
         {
             let mut running = locked(&self.running);
             if running.get(&path).map(|r| Some(&r.sha256)) == Some(sha256.as_ref()) {
@@ -167,7 +167,7 @@ impl Background {
     /// `sha256`.
     pub(crate) fn take_finished(&self, path: &Path, sha256: &str) -> Option<PluginEntry> {
         let mut finished = locked(&self.finished);
-        if finished.get(path)?.sha256.as_deref() != Some(sha256) {
+        if finished.get(path)?.file_sha256() != Some(sha256) {
             return None;
         }
         let taken = finished.remove(path);
@@ -179,7 +179,8 @@ impl Background {
     /// Drops finished plugins whose files are gone or were replaced since
     /// (`current` holds the component sha256 of every file in the folder).
     pub(crate) fn forget_stale(&self, current: &BTreeMap<PathBuf, String>) {
-        locked(&self.finished).retain(|path, e| current.get(path) == e.sha256.as_ref());
+        locked(&self.finished)
+            .retain(|path, e| current.get(path).map(String::as_str) == e.file_sha256());
         self.bump();
     }
 }

@@ -239,8 +239,9 @@ async fn load(
             let loaded =
                 load_one(&sandbox, &shared.budget, &mut entry, file, plugin, caching).await;
             let approval = match loaded {
-                Ok(plugin) => match pinning.after_load(&plugin, approval) {
+                Ok(mut plugin) => match pinning.after_load(&plugin, approval) {
                     AfterLoad::Serve(approval) => {
+                        plugin.pins = pinning.pins_once_recorded(approval.as_ref());
                         entry.status = PluginStatus::Loaded(Arc::new(plugin));
                         approval
                     }
@@ -424,8 +425,20 @@ fn settle(
         .then(|| Approval::new(sha256.clone(), &decided.requested));
     // (`record_approvals` keeps the origins a person allowed.)
     if let Some(finished) = finished {
-        *entry = finished;
-        return Ok(Settled::Adopted(approval));
+        // What finished is checked against the pins as a load here would be.
+        let adopted = match (&finished.status, &finished.held_update) {
+            (PluginStatus::Loaded(plugin), None) => {
+                match decided.pinning.after_load(plugin, approval.clone()) {
+                    AfterLoad::Serve(record) => Some(record),
+                    AfterLoad::Hold(_) => None,
+                }
+            }
+            _ => Some(None),
+        };
+        if let Some(record) = adopted {
+            *entry = finished;
+            return Ok(Settled::Adopted(record));
+        }
     }
     if background.is_some_and(|b| {
         b.running(&entry.component_path, &sha256)

@@ -21,6 +21,8 @@ use crate::sandbox::Sandbox;
 pub(super) struct Pinning {
     /// The definitions it may serve: the lock's, under `pin`.
     pub(super) pins: Option<Arc<Definitions>>,
+    /// Whether definitions are pinned at all (`pin`, not `trust`).
+    pin: bool,
     /// The lock's approval when the load began.
     approval: Option<Approval>,
     verdict: Verdict,
@@ -40,7 +42,9 @@ impl Pinning {
     /// `sha256`, given the lock's `review` of it.
     pub(super) fn new(settings: &LoadSettings, name: &str, sha256: &str, review: &Review) -> Self {
         let approval = settings.lock.get(name).cloned();
-        let pins = match settings.policy.definitions {
+        let policy = settings.policy.definitions_for(name);
+        let pin = policy == DefinitionsPolicy::Pin;
+        let pins = match policy {
             DefinitionsPolicy::Pin => approval
                 .as_ref()
                 .and_then(|a| a.definitions.clone())
@@ -49,6 +53,7 @@ impl Pinning {
         };
         Self {
             pins,
+            pin,
             approval,
             verdict: review.verdict,
             sha256: sha256.to_string(),
@@ -89,6 +94,19 @@ impl Pinning {
                 .then(|| approval.clone())
         });
         AfterLoad::Serve(to_record.map(|a| a.with_definitions(Some(digests))))
+    }
+
+    /// The pins a plugin serves under once `record` (what
+    /// [`Pinning::after_load`] decided to record) is in the lock: so that
+    /// the next load finds it loaded under the lock's pins.
+    pub(super) fn pins_once_recorded(&self, record: Option<&Approval>) -> Option<Arc<Definitions>> {
+        if !self.pin {
+            return None;
+        }
+        record
+            .and_then(|a| a.definitions.clone())
+            .map(Arc::new)
+            .or_else(|| self.pins.clone())
     }
 
     /// The approved component's sha256.

@@ -9,14 +9,18 @@
 //! CACHE_DIR/approved/versions/SHA256/component.wasm
 //!                                   /manifest.toml     (when it had one)
 //!                                   /definitions.json  (what `warden approve` compares)
-//! CACHE_DIR/approved/history/NAME.json                 (the approvals of NAME, oldest first)
+//! CACHE_DIR/approved/history/LOCK/NAME.json            (the approvals of NAME, oldest first)
 //! ```
 //!
 //! Content-addressed: a component is used only if its bytes still hash to
 //! its name, so a damaged or altered file is refused, never run. Each file
-//! is written through a temporary file and a rename. Each plugin's history
-//! keeps its last [`HISTORY`] approvals; versions no history names are
-//! removed. `warden cache clear` leaves the store alone.
+//! is written through a temporary file and a rename. Histories are kept per
+//! lock file (`LOCK` is a hash of its path), so Wardens that share a cache
+//! directory never mix their plugins' histories. Each history keeps its
+//! last [`HISTORY`] approvals; a history whose lock file is gone is
+//! removed, and so are versions no history names (after [`GRACE`], so a
+//! version another process has just stored is never taken before its
+//! history names it). `warden cache clear` leaves the store alone.
 
 use std::io::{self, Write as _};
 use std::os::unix::fs::DirBuilderExt as _;
@@ -34,11 +38,17 @@ const STORE: &str = "approved";
 pub const HISTORY: usize = 10;
 /// The largest manifest, definitions or history file read back.
 const MAX_TEXT: u64 = 64 << 20;
+/// How old a version no history names must be before it is removed.
+pub const GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// The store of approved versions.
 #[derive(Debug)]
 pub struct VersionStore {
     dir: PathBuf,
+    /// The folder of this lock file's histories.
+    histories: PathBuf,
+    /// The lock file, recorded in each history.
+    lock: PathBuf,
     /// The largest component read back (`loading.max_component_size`).
     max_component: u64,
 }
@@ -54,24 +64,36 @@ pub struct StoredVersion {
     pub definitions: Option<DefinitionSet>,
 }
 
-/// One approval in a plugin's history.
+/// A plugin's history as written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Remembered {
-    approval: Approval,
+struct History {
+    /// The lock file the approvals were recorded in.
+    lock: PathBuf,
+    /// The approvals, oldest first.
+    approvals: Vec<Approval>,
 }
 
 impl VersionStore {
     /// The store inside `cache_dir`, created (readable by Warden's user
-    /// only) when missing.
-    pub fn open(cache_dir: &Path, max_component: u64) -> io::Result<Self> {
+    /// only) when missing, keeping the histories of the approvals in the
+    /// lock file `lock`.
+    pub fn open(cache_dir: &Path, max_component: u64, lock: &Path) -> io::Result<Self> {
         let dir = cache_dir.join(STORE);
-        for sub in ["versions", "history"] {
+        let lock = std::path::absolute(lock)?;
+        let scope = &sha256_hex(lock.as_os_str().as_encoded_bytes())[..16];
+        let histories = dir.join("history").join(scope);
+        for sub in [dir.join("versions"), histories.clone()] {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
-                .create(dir.join(sub))?;
+                .create(sub)?;
         }
-        Ok(Self { dir, max_component })
+        Ok(Self {
+            dir,
+            histories,
+            lock,
+            max_component,
+        })
     }
 
     /// Where the store is.
@@ -95,7 +117,7 @@ impl VersionStore {
         if !valid {
             return Err(io::Error::other(format!("`{plugin}` is not a plugin name")));
         }
-        Ok(self.dir.join("history").join(format!("{plugin}.json")))
+        Ok(self.histories.join(format!("{plugin}.json")))
     }
 
     /// Whether the store holds the version `sha256` with its definitions.
@@ -195,10 +217,8 @@ impl VersionStore {
         let Ok(file) = self.history_file(plugin) else {
             return Vec::new();
         };
-        read_entry(&file, MAX_TEXT)
-            .ok()
-            .and_then(|bytes| serde_json::from_slice::<Vec<Remembered>>(&bytes).ok())
-            .map(|list| list.into_iter().map(|r| r.approval).collect())
+        read_history(&file)
+            .map(|history| history.approvals)
             .unwrap_or_default()
     }
 
@@ -228,33 +248,37 @@ impl VersionStore {
     }
 
     fn write_history(&self, plugin: &str, history: &[Approval]) -> io::Result<()> {
-        let file = self.history_file(plugin)?;
-        let list: Vec<Remembered> = history
-            .iter()
-            .map(|approval| Remembered {
-                approval: approval.clone(),
-            })
-            .collect();
-        let json = serde_json::to_vec_pretty(&list).map_err(io::Error::other)?;
-        let dir = file.parent().unwrap_or(&self.dir);
-        let name = file.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        write_atomic(dir, name, &json)?;
-        self.collect_garbage();
+        self.history_file(plugin)?;
+        let history = History {
+            lock: self.lock.clone(),
+            approvals: history.to_vec(),
+        };
+        let json = serde_json::to_vec_pretty(&history).map_err(io::Error::other)?;
+        write_atomic(&self.histories, &format!("{plugin}.json"), &json)?;
+        self.collect_garbage(GRACE);
         Ok(())
     }
 
-    /// Removes the versions that no plugin's history names.
-    fn collect_garbage(&self) {
-        let Ok(histories) = std::fs::read_dir(self.dir.join("history")) else {
-            return;
-        };
+    /// Removes the histories whose lock file is gone, then the versions
+    /// older than `grace` that no history names.
+    fn collect_garbage(&self, grace: std::time::Duration) {
         let mut named = std::collections::BTreeSet::new();
-        for file in histories.flatten() {
-            let path = file.path();
-            let Some(plugin) = path.file_stem().and_then(|s| s.to_str()) else {
-                continue;
-            };
-            named.extend(self.history(plugin).into_iter().map(|a| a.sha256));
+        let scopes = std::fs::read_dir(self.dir.join("history"));
+        for scope in scopes.into_iter().flatten().flatten() {
+            for file in std::fs::read_dir(scope.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                let Some(history) = read_history(&file.path()) else {
+                    continue;
+                };
+                if !history.lock.exists() {
+                    remove(&file.path());
+                    continue;
+                }
+                named.extend(history.approvals.into_iter().map(|a| a.sha256));
+            }
         }
         let Ok(versions) = std::fs::read_dir(self.dir.join("versions")) else {
             return;
@@ -264,7 +288,14 @@ impl VersionStore {
             let Some(sha256) = name.to_str() else {
                 continue;
             };
-            if !named.contains(sha256)
+            let old = version
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|age| age >= grace);
+            if old
+                && !named.contains(sha256)
                 && let Err(error) = std::fs::remove_dir_all(version.path())
             {
                 tracing::warn!(
@@ -273,6 +304,19 @@ impl VersionStore {
                 );
             }
         }
+    }
+}
+
+/// A history file, if it reads and parses.
+fn read_history(file: &Path) -> Option<History> {
+    let bytes = read_entry(file, MAX_TEXT).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Removes a file, logging a failure.
+fn remove(file: &Path) {
+    if let Err(error) = std::fs::remove_file(file) {
+        tracing::warn!(path = %file.display(), "cannot remove a file from the store: {error}");
     }
 }
 
@@ -292,7 +336,9 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, VersionStore) {
         let dir = tempfile::tempdir().unwrap();
-        let store = VersionStore::open(dir.path(), 1 << 20).unwrap();
+        let lock = dir.path().join("warden.lock");
+        std::fs::write(&lock, "version = 1\n").unwrap();
+        let store = VersionStore::open(dir.path(), 1 << 20, &lock).unwrap();
         (dir, store)
     }
 
@@ -336,15 +382,20 @@ mod tests {
 
     #[test]
     fn history_is_ordered_bounded_and_unnamed_versions_are_removed() {
-        let (_dir, store) = store();
+        let (dir, store) = store();
         let mut shas = Vec::new();
         for i in 0..(HISTORY + 2) {
             let component = format!("component {i}").into_bytes();
             let sha = sha256_hex(&component);
             store
-                .put(&sha, &component, None, &DefinitionSet::default())
+                .record(
+                    "echo",
+                    &approval(&component),
+                    &component,
+                    None,
+                    &DefinitionSet::default(),
+                )
                 .unwrap();
-            store.remember("echo", &approval(&component)).unwrap();
             // The same component again replaces its entry.
             store.remember("echo", &approval(&component)).unwrap();
             shas.push(sha);
@@ -355,10 +406,27 @@ mod tests {
             .map(|a| a.sha256)
             .collect();
         assert_eq!(history, shas[2..]);
+        // Versions no history names go only after the grace period.
+        assert!(store.has(&shas[0]));
+        store.collect_garbage(std::time::Duration::ZERO);
         assert!(!store.has(&shas[0]) && !store.has(&shas[1]));
         assert!(store.has(&shas[2]));
         store.truncate_history("echo", 1).unwrap();
         assert_eq!(store.history("echo").len(), 1);
+        store.collect_garbage(std::time::Duration::ZERO);
         assert!(store.has(&shas[2]) && !store.has(&shas[3]));
+
+        // Another lock file has histories of its own.
+        let other_lock = dir.path().join("other.lock");
+        std::fs::write(&other_lock, "version = 1\n").unwrap();
+        let other = VersionStore::open(dir.path(), 1 << 20, &other_lock).unwrap();
+        assert!(other.history("echo").is_empty());
+        other.remember("echo", &approval(b"component 5")).unwrap();
+        assert_eq!(store.history("echo").len(), 1);
+        // A history whose lock file is gone is removed, with what only it named.
+        std::fs::remove_file(&other_lock).unwrap();
+        store.collect_garbage(std::time::Duration::ZERO);
+        assert!(!other.history_file("echo").unwrap().exists());
+        assert!(store.has(&shas[2]));
     }
 }

@@ -215,6 +215,15 @@ impl PluginEntry {
         }
     }
 
+    /// The sha256 of the component file in the folder: the held one when a
+    /// new version is held, else the one loaded.
+    pub fn file_sha256(&self) -> Option<&str> {
+        self.held_update
+            .as_ref()
+            .map(|h| h.sha256.as_str())
+            .or(self.sha256.as_deref())
+    }
+
     /// Fails the entry with `error`, naming the manifest if there is one,
     /// else the component.
     pub fn fail(&mut self, error: impl std::fmt::Display) {

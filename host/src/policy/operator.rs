@@ -97,6 +97,9 @@ pub struct PluginPolicy {
     /// `credentials`: the values of the credentials the plugin requests, by
     /// name. A requested credential without a value here is not granted.
     pub credentials: BTreeMap<String, CredentialSource>,
+    /// `definitions`: `[policy] definitions` for this plugin alone (`trust`
+    /// for a plugin whose tools change as it runs).
+    pub definitions: Option<DefinitionsPolicy>,
 }
 
 /// Where the value of a credential comes from. Never printed.
@@ -205,6 +208,7 @@ pub(crate) struct RawPluginPolicy {
     allow_private: bool,
     #[serde(default)]
     credentials: BTreeMap<EnvVarName, RawCredentialSource>,
+    definitions: Option<DefinitionsPolicy>,
 }
 
 impl RawPluginPolicy {
@@ -343,6 +347,7 @@ impl RawPolicy {
                     ask: raw.ask,
                     allow_private: raw.allow_private,
                     credentials,
+                    definitions: raw.definitions,
                 },
             );
         }
@@ -359,6 +364,14 @@ impl RawPolicy {
 }
 
 impl OperatorPolicy {
+    /// `[policy] definitions`, or the plugin's own `definitions`.
+    pub fn definitions_for(&self, plugin: &str) -> DefinitionsPolicy {
+        self.plugins
+            .get(plugin)
+            .and_then(|p| p.definitions)
+            .unwrap_or(self.definitions)
+    }
+
     /// Whether `plugin`'s requests for origins it was not granted ask the
     /// person: `[plugins.NAME] ask`, else `policy.ask`; never without
     /// network access.
