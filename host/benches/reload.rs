@@ -95,6 +95,12 @@ async fn run(quick: bool) -> anyhow::Result<()> {
         plugins.join("swapped.toml"),
         "manifest_version = 1\nname = \"swapped\"\n",
     )?;
+    // Its versions offer different tools: trusted, or each would be held
+    // (pinned definitions) instead of replacing the other.
+    std::fs::write(
+        root.path().join("warden.toml"),
+        "[plugins.swapped]\ndefinitions = \"trust\"\n",
+    )?;
     let versions = [
         std::fs::read(warden_test_artifacts::TOOLS_ONLY_WASM)?,
         std::fs::read(warden_test_artifacts::HOSTILE_WASM)?,

@@ -200,12 +200,17 @@ impl Server {
     }
 }
 
-/// A workspace with a `warden.toml` whose cache is `cache`.
+/// A workspace with a `warden.toml` whose cache is `cache`. The conformance
+/// fixture's `test_generation` describes itself anew at every start, so its
+/// definitions are trusted (pinned, that tool would be held).
 fn workspace(cache: &Path) -> anyhow::Result<tempfile::TempDir> {
     let cwd = tempfile::tempdir()?;
     std::fs::write(
         cwd.path().join("warden.toml"),
-        format!("cache_dir = {:?}\n", cache.display().to_string()),
+        format!(
+            "cache_dir = {:?}\n[plugins.conformance]\ndefinitions = \"trust\"\n",
+            cache.display().to_string()
+        ),
     )?;
     Ok(cwd)
 }

@@ -63,10 +63,12 @@ impl Cache {
                     .with_context(|| format!("cannot clear {}", cache.dir().display()))?;
                 writeln!(
                     out,
-                    "cleared {} compiled components ({}) from {}",
+                    "cleared {} compiled components ({}) from {}; the store of approved \
+                     versions ({}) is kept",
                     cleared.entries,
                     Approx(cleared.bytes),
-                    cache.dir().display()
+                    cache.dir().display(),
+                    cache.dir().join(crate::load::versions::STORE).display()
                 )?;
                 Ok(ExitCode::SUCCESS)
             }

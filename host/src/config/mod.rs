@@ -15,6 +15,7 @@
 //! [policy]
 //! new_plugins = "trust-on-first-use" # or "require-approval"
 //! overlapping_dirs = "refuse"    # or "warn"
+//! definitions = "pin"           # or "trust"
 //!
 //! [limits.default]               # the limits a plugin gets when it requests none
 //! timeout = "10s"

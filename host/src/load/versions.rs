@@ -33,7 +33,7 @@ use crate::mcp::definitions::DefinitionSet;
 use crate::policy::lock::{Approval, sha256_hex};
 
 /// The folder of the store inside the cache directory.
-const STORE: &str = "approved";
+pub const STORE: &str = "approved";
 /// Approvals kept per plugin.
 pub const HISTORY: usize = 10;
 /// The largest manifest, definitions or history file read back.
