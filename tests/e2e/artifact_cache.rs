@@ -34,6 +34,16 @@ fn workspace() -> (tempfile::TempDir, PathBuf) {
     (root, plugins)
 }
 
+/// Asserts that the client is shown the plugin's real tools, not the stale
+/// one the tests plant in the cached description.
+async fn lists_only_what_the_plugin_offers(server: &Server) {
+    let names = server.tool_names().await;
+    assert!(
+        !names.iter().any(|t| t == "text_gone") && names.iter().any(|t| t == "text_hash"),
+        "{names:?}"
+    );
+}
+
 /// The one entry of the cache: its compiled file and its JSON file.
 fn entry(root: &Path) -> (PathBuf, PathBuf) {
     let dir = root.join("cache").join("artifacts");
@@ -144,11 +154,7 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
     // Under `[policy] definitions = "pin"` (the default) the lock does not
     // approve the stale tool, so it is never listed.
     let (server, _) = start(root, &plugins).await;
-    let names = server.tool_names().await;
-    assert!(
-        !names.iter().any(|t| t == "text_gone") && names.iter().any(|t| t == "text_hash"),
-        "{names:?}"
-    );
+    lists_only_what_the_plugin_offers(&server).await;
     logged(&server, "plugin description cached", 1).await;
     server.stop().await;
     // Trusted definitions show the stale lists until they are described again.
@@ -169,11 +175,7 @@ async fn a_warm_start_lists_from_the_cache_and_a_damaged_entry_is_rebuilt() {
     logged(&server, "plugin lists refreshed", 1).await;
     let refreshed = &messages(&server, "plugin lists refreshed")[0];
     assert_eq!(refreshed["fields"]["tools"], true, "{refreshed}");
-    let names = server.tool_names().await;
-    assert!(
-        !names.iter().any(|t| t == "text_gone") && names.iter().any(|t| t == "text_hash"),
-        "{names:?}"
-    );
+    lists_only_what_the_plugin_offers(&server).await;
     logged(&server, "plugin description cached", 1).await;
     server.stop().await;
     assert!(!std::fs::read_to_string(&json).unwrap().contains("\"gone\""));

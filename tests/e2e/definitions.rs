@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use tokio::sync::mpsc;
 
-use crate::lock::updated_component;
+use crate::live::{logged, next_change};
+use crate::lock::{stdout, updated_component};
 use crate::support::{Revision, Server, list_json, ok_text, warden_in};
 
 /// How long a change may take to reach the client (compiles included).
@@ -28,16 +28,6 @@ fn install(path: &Path, bytes: &[u8]) {
     let staged = path.with_extension("part");
     std::fs::write(&staged, bytes).unwrap();
     std::fs::rename(&staged, path).unwrap();
-}
-
-fn stdout(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "warden failed: {}\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        String::from_utf8_lossy(&out.stdout)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The description and input schema the client is shown for `pinned_version`.
@@ -60,31 +50,6 @@ async fn shown(server: &Server) -> (String, Value) {
 
 async fn answer(server: &Server) -> String {
     ok_text(&server.call("pinned_version", json!({})).await)
-}
-
-async fn next_change(events: &mut mpsc::UnboundedReceiver<&'static str>) -> &'static str {
-    tokio::time::timeout(PATIENCE, events.recv())
-        .await
-        .expect("a list_changed notification")
-        .expect("the client is connected")
-}
-
-async fn logged(server: &Server, message: &str, times: usize) {
-    let started = Instant::now();
-    while server
-        .log_events()
-        .iter()
-        .filter(|e| e["fields"]["message"] == message)
-        .count()
-        < times
-    {
-        assert!(
-            started.elapsed() < PATIENCE,
-            "the server did not log {message:?}:\n{}",
-            server.stderr()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 /// Waits until the lock file names `sha256`.

@@ -47,7 +47,9 @@ fn add_hostile(plugins: &Path) {
 }
 
 /// The next list change the client hears of.
-async fn next_change(events: &mut mpsc::UnboundedReceiver<&'static str>) -> &'static str {
+pub(crate) async fn next_change(
+    events: &mut mpsc::UnboundedReceiver<&'static str>,
+) -> &'static str {
     tokio::time::timeout(PATIENCE, events.recv())
         .await
         .expect("a list_changed notification")
@@ -55,7 +57,7 @@ async fn next_change(events: &mut mpsc::UnboundedReceiver<&'static str>) -> &'st
 }
 
 /// Waits until the server has logged `message` `times` times.
-async fn logged(server: &Server, message: &str, times: usize) {
+pub(crate) async fn logged(server: &Server, message: &str, times: usize) {
     let started = Instant::now();
     loop {
         let seen = server

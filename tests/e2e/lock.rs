@@ -54,7 +54,7 @@ fn fetch_plugin(root: &Path, origin: &str) -> (std::path::PathBuf, Vec<u8>) {
     (plugins, wasm)
 }
 
-fn stdout(out: &std::process::Output) -> String {
+pub(crate) fn stdout(out: &std::process::Output) -> String {
     assert!(
         out.status.success(),
         "warden failed: {}\n{}",

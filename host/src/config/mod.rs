@@ -501,6 +501,19 @@ mod tests {
     }
 
     #[test]
+    fn definitions_are_pinned_unless_trusted_globally_or_per_plugin() {
+        use crate::policy::lock::DefinitionsPolicy::{Pin, Trust};
+        let c = parse("[plugins.live]\ndefinitions = \"trust\"\n").unwrap();
+        assert_eq!(c.policy.definitions_for("other"), Pin);
+        assert_eq!(c.policy.definitions_for("live"), Trust);
+        let c = parse("[policy]\ndefinitions = \"trust\"\n[plugins.x]\ndefinitions = \"pin\"\n")
+            .unwrap();
+        assert_eq!(c.policy.definitions_for("other"), Trust);
+        assert_eq!(c.policy.definitions_for("x"), Pin);
+        assert!(error("[policy]\ndefinitions = \"maybe\"").contains("maybe"));
+    }
+
+    #[test]
     fn default_above_ceiling_is_an_error() {
         assert_eq!(
             error("[limits.default]\nmemory = \"8GiB\""),

@@ -31,4 +31,5 @@ pub mod primitives;
 pub mod registry;
 pub(crate) mod rounds;
 pub mod server;
+pub mod summary;
 pub mod tool_schema;
