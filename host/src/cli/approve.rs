@@ -104,7 +104,7 @@ impl Approve {
                 started
                     .versions
                     .as_ref()
-                    .and_then(|store| store.definitions(&o.sha256))
+                    .and_then(|store| store.definitions(&entry.name, &o.sha256))
             });
             let definition_changes = match &described {
                 Some(set) => definitions::changes(

@@ -55,7 +55,7 @@ impl Rollback {
         };
         let previous = history[index].clone().keeping_allowed(Some(&current));
         let version = store
-            .get(&previous.sha256)
+            .get(name, &previous.sha256)
             .with_context(|| format!("cannot read the store {}", store.dir().display()))?
             .with_context(|| {
                 format!(
@@ -76,7 +76,7 @@ impl Rollback {
             writeln!(out, "  {}", render::line(&change.to_string()))?;
         }
         if let Some(set) = &version.definitions {
-            let now = store.definitions(&current.sha256);
+            let now = store.definitions(name, &current.sha256);
             let changes = definitions::changes(current.definitions.as_ref(), now.as_ref(), set);
             for change in &changes {
                 for line in change.to_string().lines() {

@@ -184,10 +184,10 @@ async fn load_stored(
     let store = settings.versions.clone().ok_or_else(|| {
         "there is no store of approved versions (no usable cache directory)".to_string()
     })?;
-    let wanted = sha256.to_string();
+    let (plugin, wanted) = (entry.name.clone(), sha256.to_string());
     let fetched = tokio::task::spawn_blocking({
         let store = store.clone();
-        move || store.get(&wanted)
+        move || store.get(&plugin, &wanted)
     })
     .await
     .map_err(|e| format!("reading the store panicked: {e}"))?;
@@ -200,14 +200,9 @@ async fn load_stored(
                 store.dir().display()
             )
         })?;
-    let stored_manifest = store
-        .dir()
-        .join("versions")
-        .join(sha256)
-        .join("manifest.toml");
     entry.manifest = version
         .manifest
-        .map(|bytes| parse_manifest(&bytes, &stored_manifest))
+        .map(|bytes| parse_manifest(&bytes, &version.manifest_path))
         .transpose()?;
     if let Some(manifest) = &entry.manifest
         && manifest.name.as_ref() != entry.name
@@ -278,7 +273,9 @@ pub(super) fn store_versions(
         let approval = match recorded.get(&entry.name) {
             Some(approval) => approval,
             None => match settings.lock.get(&entry.name) {
-                Some(approval) if approval.sha256 == *sha256 && !store.has(sha256) => approval,
+                Some(approval) if approval.sha256 == *sha256 && !store.has(&entry.name, sha256) => {
+                    approval
+                }
                 _ => continue,
             },
         };

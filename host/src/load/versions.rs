@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! CACHE_DIR/approved/versions/SHA256/component.wasm
-//!                                   /manifest.toml     (when it had one)
-//!                                   /definitions.json  (what `warden approve` compares)
+//!                                   /NAME.manifest.toml     (when it had one)
+//!                                   /NAME.definitions.json  (what `warden approve` compares)
 //! CACHE_DIR/approved/history/LOCK/NAME.json            (the approvals of NAME, oldest first)
 //! ```
 //!
@@ -53,6 +53,32 @@ pub struct VersionStore {
     max_component: u64,
 }
 
+/// The component file of each version.
+const COMPONENT: &str = "component.wasm";
+
+/// The files of one plugin's version.
+struct VersionFiles {
+    dir: PathBuf,
+    component: PathBuf,
+    manifest: PathBuf,
+    manifest_name: String,
+    definitions: PathBuf,
+    definitions_name: String,
+}
+
+/// `plugin`, if it is a plugin name (so it can name a file).
+fn checked_name(plugin: &str) -> io::Result<&str> {
+    let valid = !plugin.is_empty()
+        && plugin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if valid {
+        Ok(plugin)
+    } else {
+        Err(io::Error::other(format!("`{plugin}` is not a plugin name")))
+    }
+}
+
 /// One approved version, read back.
 #[derive(Debug, Clone)]
 pub struct StoredVersion {
@@ -60,6 +86,8 @@ pub struct StoredVersion {
     pub component: Vec<u8>,
     /// The manifest approved with it, if it had one.
     pub manifest: Option<Vec<u8>>,
+    /// Where that manifest is kept (for errors).
+    pub manifest_path: PathBuf,
     /// Its definitions.
     pub definitions: Option<DefinitionSet>,
 }
@@ -110,20 +138,16 @@ impl VersionStore {
     }
 
     fn history_file(&self, plugin: &str) -> io::Result<PathBuf> {
-        let valid = !plugin.is_empty()
-            && plugin
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-        if !valid {
-            return Err(io::Error::other(format!("`{plugin}` is not a plugin name")));
-        }
-        Ok(self.histories.join(format!("{plugin}.json")))
+        Ok(self
+            .histories
+            .join(format!("{}.json", checked_name(plugin)?)))
     }
 
-    /// Whether the store holds the version `sha256` with its definitions.
-    pub fn has(&self, sha256: &str) -> bool {
-        self.version_dir(sha256)
-            .is_ok_and(|dir| dir.join("definitions.json").is_file())
+    /// Whether the store holds the version `sha256` of `plugin`, with its
+    /// definitions.
+    pub fn has(&self, plugin: &str, sha256: &str) -> bool {
+        self.files(plugin, sha256)
+            .is_ok_and(|f| f.definitions.is_file() && f.component.is_file())
     }
 
     /// Stores the version `approval` approved for `plugin` (see
@@ -140,14 +164,17 @@ impl VersionStore {
     ) -> io::Result<()> {
         static RECORDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let _recording = RECORDING.lock().unwrap_or_else(|e| e.into_inner());
-        self.put(&approval.sha256, component, manifest, definitions)?;
+        self.put(plugin, &approval.sha256, component, manifest, definitions)?;
         self.remember(plugin, approval)
     }
 
-    /// Stores a version: `component` must hash to `sha256`. The component
-    /// is written once; the manifest and definitions are replaced.
+    /// Stores the version `sha256` of `plugin`: `component` must hash to
+    /// `sha256`. The component is shared by every plugin that uses it and
+    /// written when missing or damaged; the plugin's manifest and
+    /// definitions are its own, and replaced.
     pub fn put(
         &self,
+        plugin: &str,
         sha256: &str,
         component: &[u8],
         manifest: Option<&[u8]>,
@@ -158,30 +185,32 @@ impl VersionStore {
                 "the component changed while it was stored",
             ));
         }
-        let dir = self.version_dir(sha256)?;
+        let files = self.files(plugin, sha256)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(&dir)?;
-        if !dir.join("component.wasm").is_file() {
-            write_atomic(&dir, "component.wasm", component)?;
+            .create(&files.dir)?;
+        let intact = read_entry(&files.component, self.max_component)
+            .is_ok_and(|bytes| sha256_hex(&bytes) == sha256.to_ascii_lowercase());
+        if !intact {
+            write_atomic(&files.dir, COMPONENT, component)?;
         }
         match manifest {
-            Some(manifest) => write_atomic(&dir, "manifest.toml", manifest)?,
-            None => match std::fs::remove_file(dir.join("manifest.toml")) {
+            Some(manifest) => write_atomic(&files.dir, &files.manifest_name, manifest)?,
+            None => match std::fs::remove_file(&files.manifest) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             },
         }
         let json = serde_json::to_vec(definitions).map_err(io::Error::other)?;
-        write_atomic(&dir, "definitions.json", &json)
+        write_atomic(&files.dir, &files.definitions_name, &json)
     }
 
-    /// The version `sha256`, if the store holds it whole; a component that
-    /// no longer hashes to its name is an error.
-    pub fn get(&self, sha256: &str) -> io::Result<Option<StoredVersion>> {
-        let dir = self.version_dir(sha256)?;
-        let component = match read_entry(&dir.join("component.wasm"), self.max_component) {
+    /// The version `sha256` of `plugin`, if the store holds it; a component
+    /// that no longer hashes to its name is an error.
+    pub fn get(&self, plugin: &str, sha256: &str) -> io::Result<Option<StoredVersion>> {
+        let files = self.files(plugin, sha256)?;
+        let component = match read_entry(&files.component, self.max_component) {
             Ok(bytes) => bytes,
             Err(e) if e.is_not_found() => return Ok(None),
             Err(e) => return Err(io::Error::other(e.to_string())),
@@ -189,10 +218,10 @@ impl VersionStore {
         if sha256_hex(&component) != sha256.to_ascii_lowercase() {
             return Err(io::Error::other(format!(
                 "{}: the stored component does not hash to its name; it is not used",
-                dir.display()
+                files.component.display()
             )));
         }
-        let manifest = match read_entry(&dir.join("manifest.toml"), MAX_TEXT) {
+        let manifest = match read_entry(&files.manifest, MAX_TEXT) {
             Ok(bytes) => Some(bytes),
             Err(e) if e.is_not_found() => None,
             Err(e) => return Err(io::Error::other(e.to_string())),
@@ -200,15 +229,33 @@ impl VersionStore {
         Ok(Some(StoredVersion {
             component,
             manifest,
-            definitions: self.definitions(sha256),
+            manifest_path: files.manifest,
+            definitions: self.definitions(plugin, sha256),
         }))
     }
 
-    /// The definitions stored with the version `sha256`, if any parse.
-    pub fn definitions(&self, sha256: &str) -> Option<DefinitionSet> {
-        let dir = self.version_dir(sha256).ok()?;
-        let bytes = read_entry(&dir.join("definitions.json"), MAX_TEXT).ok()?;
+    /// The definitions stored with the version `sha256` of `plugin`, if
+    /// they parse.
+    pub fn definitions(&self, plugin: &str, sha256: &str) -> Option<DefinitionSet> {
+        let files = self.files(plugin, sha256).ok()?;
+        let bytes = read_entry(&files.definitions, MAX_TEXT).ok()?;
         serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Where the version `sha256` of `plugin` is kept.
+    fn files(&self, plugin: &str, sha256: &str) -> io::Result<VersionFiles> {
+        let dir = self.version_dir(sha256)?;
+        let plugin = checked_name(plugin)?;
+        let manifest_name = format!("{plugin}.manifest.toml");
+        let definitions_name = format!("{plugin}.definitions.json");
+        Ok(VersionFiles {
+            component: dir.join(COMPONENT),
+            manifest: dir.join(&manifest_name),
+            definitions: dir.join(&definitions_name),
+            manifest_name,
+            definitions_name,
+            dir,
+        })
     }
 
     /// The approvals recorded for `plugin`, oldest first (none when the
@@ -351,32 +398,53 @@ mod tests {
         let (_dir, store) = store();
         let component = b"component one".to_vec();
         let sha = sha256_hex(&component);
-        assert!(store.get(&sha).unwrap().is_none());
+        assert!(store.get("echo", &sha).unwrap().is_none());
         store
             .put(
+                "echo",
                 &sha,
                 &component,
                 Some(b"name = \"x\""),
                 &DefinitionSet::default(),
             )
             .unwrap();
-        assert!(store.has(&sha));
-        let back = store.get(&sha).unwrap().unwrap();
+        assert!(store.has("echo", &sha));
+        let back = store.get("echo", &sha).unwrap().unwrap();
         assert_eq!(back.component, component);
         assert_eq!(back.manifest.as_deref(), Some(&b"name = \"x\""[..]));
         assert_eq!(back.definitions, Some(DefinitionSet::default()));
         // Bytes that do not hash to the name are refused, stored or read.
         assert!(
             store
-                .put(&sha, b"other", None, &DefinitionSet::default())
+                .put("echo", &sha, b"other", None, &DefinitionSet::default())
                 .is_err()
         );
         let file = store.version_dir(&sha).unwrap().join("component.wasm");
         std::fs::write(&file, b"tampered").unwrap();
-        let error = store.get(&sha).unwrap_err().to_string();
+        let error = store.get("echo", &sha).unwrap_err().to_string();
         assert!(error.contains("does not hash to its name"), "{error}");
+        // Stored again, a damaged component is repaired; another plugin of
+        // the same component keeps a manifest of its own.
+        store
+            .put("echo", &sha, &component, None, &DefinitionSet::default())
+            .unwrap();
+        store
+            .put(
+                "other",
+                &sha,
+                &component,
+                Some(b"name = \"other\""),
+                &DefinitionSet::default(),
+            )
+            .unwrap();
+        let echo = store.get("echo", &sha).unwrap().unwrap();
+        assert_eq!(echo.component, component);
+        assert!(echo.manifest.is_none());
+        let other = store.get("other", &sha).unwrap().unwrap();
+        assert_eq!(other.manifest.as_deref(), Some(&b"name = \"other\""[..]));
         // Names are checked before they become paths.
-        assert!(store.get("../../etc").is_err());
+        assert!(store.get("echo", "../../etc").is_err());
+        assert!(store.get("../x", &sha).is_err());
         assert!(store.remember("../x", &approval(b"a")).is_err());
     }
 
@@ -407,14 +475,14 @@ mod tests {
             .collect();
         assert_eq!(history, shas[2..]);
         // Versions no history names go only after the grace period.
-        assert!(store.has(&shas[0]));
+        assert!(store.has("echo", &shas[0]));
         store.collect_garbage(std::time::Duration::ZERO);
-        assert!(!store.has(&shas[0]) && !store.has(&shas[1]));
-        assert!(store.has(&shas[2]));
+        assert!(!store.has("echo", &shas[0]) && !store.has("echo", &shas[1]));
+        assert!(store.has("echo", &shas[2]));
         store.truncate_history("echo", 1).unwrap();
         assert_eq!(store.history("echo").len(), 1);
         store.collect_garbage(std::time::Duration::ZERO);
-        assert!(store.has(&shas[2]) && !store.has(&shas[3]));
+        assert!(store.has("echo", &shas[2]) && !store.has("echo", &shas[3]));
 
         // Another lock file has histories of its own.
         let other_lock = dir.path().join("other.lock");
@@ -427,6 +495,6 @@ mod tests {
         std::fs::remove_file(&other_lock).unwrap();
         store.collect_garbage(std::time::Duration::ZERO);
         assert!(!other.history_file("echo").unwrap().exists());
-        assert!(store.has(&shas[2]));
+        assert!(store.has("echo", &shas[2]));
     }
 }
