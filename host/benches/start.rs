@@ -29,10 +29,11 @@ mod stats;
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::Path;
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, ensure};
+use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value, json};
 
 use stats::percentile;
@@ -93,7 +94,9 @@ struct Started {
 struct Server {
     child: Child,
     stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// Lines of its stdout, read on a thread of their own so that a wait
+    /// can time out.
+    lines: std::sync::mpsc::Receiver<String>,
     next_id: u64,
 }
 
@@ -116,10 +119,18 @@ impl Server {
             .context("spawn warden")?;
         let stdin = child.stdin.take().context("stdin")?;
         let stdout = BufReader::new(child.stdout.take().context("stdout")?);
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    return;
+                }
+            }
+        });
         Ok(Self {
             child,
             stdin,
-            stdout,
+            lines,
             next_id: 1,
         })
     }
@@ -137,11 +148,13 @@ impl Server {
     }
 
     fn read(&mut self) -> anyhow::Result<Value> {
-        let mut line = String::new();
-        ensure!(
-            self.stdout.read_line(&mut line)? > 0,
-            "the server closed stdout"
-        );
+        let line = match self.lines.recv_timeout(PATIENCE) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Timeout) => {
+                bail!("no message from the server in {} s", PATIENCE.as_secs())
+            }
+            Err(RecvTimeoutError::Disconnected) => bail!("the server closed stdout"),
+        };
         Ok(serde_json::from_str(&line)?)
     }
 
