@@ -292,7 +292,7 @@ mod tests {
     use http_body_util::Empty;
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
 
     /// A test CA, and a certificate it issued for `warden.test` (with its
     /// key), valid until 2126.
@@ -325,13 +325,11 @@ mod tests {
                         return;
                     };
                     let sni = tls.get_ref().1.server_name().unwrap_or("-").to_owned();
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match tls.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
+                    if crate::sandbox::http::tests::read_head(&mut tls)
+                        .await
+                        .is_none()
+                    {
+                        return;
                     }
                     let reply = format!(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{sni}",

@@ -417,7 +417,7 @@ impl Body for CappedBody {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     use std::net::SocketAddr;
@@ -432,6 +432,22 @@ mod tests {
 
     /// A loopback HTTP/1.1 server answering every request with `body`;
     /// counts the connections it accepted.
+    /// Reads a request's head (up to the blank line) from `stream`; `None`
+    /// when the stream ends or fails first.
+    pub(in crate::sandbox) async fn read_head(
+        stream: &mut (impl tokio::io::AsyncRead + Unpin),
+    ) -> Option<Vec<u8>> {
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        Some(head)
+    }
+
     async fn server(body: Vec<u8>) -> (SocketAddr, Arc<AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -442,13 +458,8 @@ mod tests {
                 counter.fetch_add(1, Ordering::SeqCst);
                 let body = body.clone();
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
+                    if read_head(&mut stream).await.is_none() {
+                        return;
                     }
                     let header = format!(
                         "HTTP/1.1 200 OK\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
