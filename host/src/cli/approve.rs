@@ -2,15 +2,15 @@
 //! lock file, after printing exactly what that changes, and keep the
 //! approved version in the store of approved versions.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 
 use super::Common;
-use crate::load::versions::VersionStore;
-use crate::mcp::definitions::{self, DefinitionSet};
+use crate::load::versions::{FolderFiles, VersionStore};
+use crate::mcp::definitions::{self, DefinitionChange, DefinitionSet};
 use crate::mcp::registry::{PluginEntry, PluginStatus};
 use crate::observe::audit::AuditLog;
 use crate::observe::render;
@@ -71,21 +71,14 @@ impl Approve {
         let mut out = std::io::stdout().lock();
         let mut pending = Vec::new();
         for entry in entries {
-            let bytes = crate::input::bounded_file::read_entry(
+            let FolderFiles {
+                component: bytes,
+                manifest,
+            } = FolderFiles::read(
                 &entry.component_path,
+                entry.manifest_path.as_deref(),
                 config.loading.max_component_size.0,
-            )
-            .with_context(|| format!("cannot read {}", entry.component_path.display()))?;
-            let manifest = match &entry.manifest_path {
-                Some(path) => Some(
-                    crate::input::bounded_file::read_entry(
-                        path,
-                        crate::input::bounded_file::TEXT_LIMIT,
-                    )
-                    .with_context(|| format!("cannot read {}", path.display()))?,
-                ),
-                None => None,
-            };
+            )?;
             let sha256 = lock::sha256_hex(&bytes);
             let described = described(entry, &sha256)?;
             let requested = current_request(entry, manifest.as_deref())?;
@@ -126,20 +119,16 @@ impl Approve {
                     out,
                     "  definitions: not known, it does not load ({}); the first version that \
                      loads is recorded",
-                    render::line(&failure(entry))
+                    render::line(entry.status.error().unwrap_or_default())
                 )?;
             }
-            for change in &definition_changes {
-                for line in change.to_string().lines() {
-                    writeln!(out, "  {line}")?;
-                }
-            }
+            write_definition_changes(&mut out, &definition_changes)?;
             let mut detail: Vec<String> = changes.iter().map(ToString::to_string).collect();
-            detail.extend(definition_changes.iter().map(|c| match c {
-                definitions::DefinitionChange::Added { key, .. } => format!("+ {key}"),
-                definitions::DefinitionChange::Removed { key } => format!("- {key}"),
-                definitions::DefinitionChange::Changed { key, .. } => format!("~ {key}"),
-            }));
+            detail.extend(
+                definition_changes
+                    .iter()
+                    .map(|c| format!("{} {}", c.sign(), c.key())),
+            );
             pending.push(Pending {
                 name: entry.name.clone(),
                 approval,
@@ -196,12 +185,17 @@ impl Approve {
     }
 }
 
-/// Why the entry did not load.
-fn failure(entry: &PluginEntry) -> String {
-    match &entry.status {
-        PluginStatus::Failed(error) => error.clone(),
-        PluginStatus::Loaded(_) => String::new(),
+/// Prints each definition change, indented under its plugin's line.
+pub(super) fn write_definition_changes(
+    out: &mut impl Write,
+    changes: &[DefinitionChange],
+) -> std::io::Result<()> {
+    for change in changes {
+        for line in change.to_string().lines() {
+            writeln!(out, "  {line}")?;
+        }
     }
+    Ok(())
 }
 
 /// The definitions of the component whose file hashes to `sha256`: held
@@ -233,9 +227,7 @@ fn current_request(
     let (Some(bytes), Some(path)) = (manifest, &entry.manifest_path) else {
         return Ok(Default::default());
     };
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| anyhow::anyhow!("{}: the manifest is not UTF-8", path.display()))?;
-    Ok(crate::policy::manifest::Manifest::parse(text, path)?.capabilities)
+    Ok(crate::policy::manifest::Manifest::from_bytes(bytes, path)?.capabilities)
 }
 
 /// Keeps each approved version in the store, with its history.

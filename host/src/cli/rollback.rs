@@ -9,8 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, bail};
 
+use super::approve::write_definition_changes;
 use super::{Common, open_versions};
 use crate::load::find_plugins;
+use crate::load::versions::write_atomic;
 use crate::mcp::definitions;
 use crate::observe::audit::AuditLog;
 use crate::observe::render;
@@ -78,11 +80,7 @@ impl Rollback {
         if let Some(set) = &version.definitions {
             let now = store.definitions(name, &current.sha256);
             let changes = definitions::changes(current.definitions.as_ref(), now.as_ref(), set);
-            for change in &changes {
-                for line in change.to_string().lines() {
-                    writeln!(out, "  {line}")?;
-                }
-            }
+            write_definition_changes(&mut out, &changes)?;
         }
         let lock_path = lock.path().to_string_lossy().into_owned();
         if self.dry_run {
@@ -93,6 +91,9 @@ impl Rollback {
             )?;
             return Ok(ExitCode::SUCCESS);
         }
+        let replace = |path: &Path, bytes: &[u8]| {
+            write_atomic(path, bytes).with_context(|| format!("cannot replace {}", path.display()))
+        };
         replace(&component_path, &version.component)?;
         match (&version.manifest, &manifest_path) {
             (Some(manifest), path) => {
@@ -145,18 +146,4 @@ fn files_of(dir: &Path, name: &str) -> anyhow::Result<(PathBuf, Option<PathBuf>)
         }
     }
     Ok((dir.join(format!("{name}.wasm")), None))
-}
-
-/// Writes `bytes` over `path` through a temporary file beside it and a
-/// rename, so a watching server never loads half a file.
-fn replace(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write in {}", dir.display()))?;
-    file.write_all(bytes)
-        .and_then(|()| file.as_file().sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    file.persist(path)
-        .with_context(|| format!("cannot replace {}", path.display()))?;
-    Ok(())
 }

@@ -396,7 +396,7 @@ fn settle(
         *entry = held;
         return Ok(Settled::Reused);
     }
-    let decided = decide(entry, &sha256, settings)?;
+    let mut decided = decide(entry, &sha256, settings)?;
     if let Some(same) = previous.and_then(|p| p.entry_for(&entry.component_path))
         && same.sha256.as_deref() == Some(sha256.as_str())
         && same.name == entry.name
@@ -417,9 +417,9 @@ fn settle(
                     PluginStatus::Failed(_) => true,
                 }
         });
-    entry.notices.extend(decided.limit_notices.iter().cloned());
+    entry.notices.append(&mut decided.limit_notices);
     explain(entry, &decided.review, settings)?;
-    entry.notices.extend(decided.grant_notices.iter().cloned());
+    entry.notices.append(&mut decided.grant_notices);
     let approval = decided
         .review
         .verdict
@@ -449,7 +449,7 @@ fn settle(
         return Ok(Settled::StillLoading);
     }
     let pinning = decided.pinning.clone();
-    let (plugin, _) = decided.into_plugin(settings);
+    let plugin = decided.into_plugin(settings);
     Ok(Settled::Load(Box::new(ToLoad {
         plugin,
         file,
@@ -488,12 +488,9 @@ impl Decided {
             && loaded.pins == self.pinning.pins
     }
 
-    /// What compiling the plugin needs, and the notices about its limits
-    /// and grants.
-    fn into_plugin(self, settings: &LoadSettings) -> (Plugin, Vec<String>) {
-        let mut notices = self.limit_notices;
-        notices.extend(self.grant_notices);
-        let plugin = Plugin {
+    /// What compiling the plugin needs (its notices taken already).
+    fn into_plugin(self, settings: &LoadSettings) -> Plugin {
+        Plugin {
             limits: self.limits,
             grants: Arc::new(self.grants),
             disabled: self.disabled,
@@ -502,8 +499,7 @@ impl Decided {
             consent: self.consent,
             loading: settings.loading,
             pins: self.pinning.pins,
-        };
-        (plugin, notices)
+        }
     }
 }
 

@@ -3,12 +3,11 @@
 //! changed is held (and the approved version served from the store of
 //! approved versions instead), and what the lock and the store record.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use super::compile::{Caching, load_one};
 use super::scan::ComponentFile;
-use super::versions::VersionStore;
+use super::versions::{FolderFiles, VersionStore};
 use super::{LoadSettings, decide};
 use crate::mcp::definitions::{DefinitionSet, HeldUpdate, unpinned};
 use crate::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus, Registry};
@@ -202,8 +201,9 @@ async fn load_stored(
         })?;
     entry.manifest = version
         .manifest
-        .map(|bytes| parse_manifest(&bytes, &version.manifest_path))
-        .transpose()?;
+        .map(|bytes| Manifest::from_bytes(&bytes, &version.manifest_path))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     if let Some(manifest) = &entry.manifest
         && manifest.name.as_ref() != entry.name
     {
@@ -213,9 +213,10 @@ async fn load_stored(
         ));
     }
     entry.sha256 = Some(sha256.to_string());
-    let decided = decide(entry, sha256, settings)?;
-    let (plugin, notices) = decided.into_plugin(settings);
-    entry.notices.extend(notices);
+    let mut decided = decide(entry, sha256, settings)?;
+    entry.notices.append(&mut decided.limit_notices);
+    entry.notices.append(&mut decided.grant_notices);
+    let plugin = decided.into_plugin(settings);
     let file = ComponentFile {
         sha256: sha256.to_string(),
         bytes: Some(version.component),
@@ -226,11 +227,6 @@ async fn load_stored(
         descriptions: false,
     };
     load_one(sandbox, &settings.budget, entry, file, plugin, caching).await
-}
-
-fn parse_manifest(bytes: &[u8], path: &Path) -> Result<Manifest, String> {
-    let text = std::str::from_utf8(bytes).map_err(|_| format!("{}: not UTF-8", path.display()))?;
-    Manifest::parse(text, path).map_err(|e| e.to_string())
 }
 
 /// The entry held before for the same new file (`sha256` at the entry's
@@ -300,19 +296,14 @@ fn keep(
     described: &DefinitionSet,
     settings: &LoadSettings,
 ) -> std::io::Result<()> {
-    let max = settings.loading.max_component_size.0;
-    let component = crate::input::bounded_file::read_entry(&entry.component_path, max)
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
-    let manifest = match &entry.manifest_path {
-        Some(path) => Some(
-            crate::input::bounded_file::read_entry(path, crate::input::bounded_file::TEXT_LIMIT)
-                .map_err(|e| std::io::Error::other(e.to_string()))?,
-        ),
-        None => None,
-    };
+    let files = FolderFiles::read(
+        &entry.component_path,
+        entry.manifest_path.as_deref(),
+        settings.loading.max_component_size.0,
+    )?;
     // The manifest must still be the one this load approved.
-    if let (Some(bytes), Some(path)) = (&manifest, &entry.manifest_path)
-        && parse_manifest(bytes, path).ok().as_ref() != entry.manifest.as_ref()
+    if let (Some(bytes), Some(path)) = (&files.manifest, &entry.manifest_path)
+        && Manifest::from_bytes(bytes, path).ok().as_ref() != entry.manifest.as_ref()
     {
         return Err(std::io::Error::other(
             "the manifest changed while it was stored",
@@ -321,8 +312,8 @@ fn keep(
     store.record(
         &entry.name,
         approval,
-        &component,
-        manifest.as_deref(),
+        &files.component,
+        files.manifest.as_deref(),
         described,
     )
 }

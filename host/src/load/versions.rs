@@ -61,9 +61,7 @@ struct VersionFiles {
     dir: PathBuf,
     component: PathBuf,
     manifest: PathBuf,
-    manifest_name: String,
     definitions: PathBuf,
-    definitions_name: String,
 }
 
 /// `plugin`, if it is a plugin name (so it can name a file).
@@ -193,17 +191,17 @@ impl VersionStore {
         let intact = read_entry(&files.component, self.max_component)
             .is_ok_and(|bytes| sha256_hex(&bytes) == sha256.to_ascii_lowercase());
         if !intact {
-            write_atomic(&files.dir, COMPONENT, component)?;
+            write_atomic(&files.component, component)?;
         }
         match manifest {
-            Some(manifest) => write_atomic(&files.dir, &files.manifest_name, manifest)?,
+            Some(manifest) => write_atomic(&files.manifest, manifest)?,
             None => match std::fs::remove_file(&files.manifest) {
                 Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
                 _ => {}
             },
         }
         let json = serde_json::to_vec(definitions).map_err(io::Error::other)?;
-        write_atomic(&files.dir, &files.definitions_name, &json)
+        write_atomic(&files.definitions, &json)
     }
 
     /// The version `sha256` of `plugin`, if the store holds it; a component
@@ -246,14 +244,10 @@ impl VersionStore {
     fn files(&self, plugin: &str, sha256: &str) -> io::Result<VersionFiles> {
         let dir = self.version_dir(sha256)?;
         let plugin = checked_name(plugin)?;
-        let manifest_name = format!("{plugin}.manifest.toml");
-        let definitions_name = format!("{plugin}.definitions.json");
         Ok(VersionFiles {
             component: dir.join(COMPONENT),
-            manifest: dir.join(&manifest_name),
-            definitions: dir.join(&definitions_name),
-            manifest_name,
-            definitions_name,
+            manifest: dir.join(format!("{plugin}.manifest.toml")),
+            definitions: dir.join(format!("{plugin}.definitions.json")),
             dir,
         })
     }
@@ -295,13 +289,13 @@ impl VersionStore {
     }
 
     fn write_history(&self, plugin: &str, history: &[Approval]) -> io::Result<()> {
-        self.history_file(plugin)?;
+        let file = self.history_file(plugin)?;
         let history = History {
             lock: self.lock.clone(),
             approvals: history.to_vec(),
         };
         let json = serde_json::to_vec_pretty(&history).map_err(io::Error::other)?;
-        write_atomic(&self.histories, &format!("{plugin}.json"), &json)?;
+        write_atomic(&file, &json)?;
         self.collect_garbage(GRACE);
         Ok(())
     }
@@ -367,13 +361,46 @@ fn remove(file: &Path) {
     }
 }
 
-/// Writes `bytes` to `dir/name` through a temporary file and a rename.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+/// Writes `bytes` over `path` through a temporary file beside it and a
+/// rename, so a reader (or a server watching the folder) never sees half a
+/// file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
     let mut file = tempfile::NamedTempFile::new_in(dir)?;
     file.write_all(bytes)?;
     file.as_file().sync_all()?;
-    file.persist(dir.join(name)).map_err(|e| e.error)?;
+    file.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// A plugin's files as they are in its folder now.
+#[derive(Debug)]
+pub struct FolderFiles {
+    /// The component's bytes.
+    pub component: Vec<u8>,
+    /// The manifest's bytes, when it has one.
+    pub manifest: Option<Vec<u8>>,
+}
+
+impl FolderFiles {
+    /// Reads the component at `component` (at most `max_component` bytes)
+    /// and the manifest at `manifest`, as entries of the plugins folder;
+    /// an error names the file.
+    pub fn read(component: &Path, manifest: Option<&Path>, max_component: u64) -> io::Result<Self> {
+        let read = |path: &Path, limit| {
+            read_entry(path, limit)
+                .map_err(|e| io::Error::other(format!("cannot read {}: {e}", path.display())))
+        };
+        Ok(Self {
+            component: read(component, max_component)?,
+            manifest: manifest
+                .map(|path| read(path, crate::input::bounded_file::TEXT_LIMIT))
+                .transpose()?,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::observe::render::escape;
 use crate::policy::lock::{Definitions, sha256_hex};
 use crate::sandbox::{Description, PromptDescriptor, ResourceTemplate, ToolDescriptor};
 
@@ -132,7 +133,7 @@ pub fn pin(
     tracing::warn!(
         target: "warden::approval",
         plugin = %plugin,
-        held = %crate::observe::render::escape(&held),
+        held = %escape(&held),
         "definitions differ from the approved ones; they are held back"
     );
     let notice = format!(
@@ -214,6 +215,15 @@ impl DefinitionChange {
             | DefinitionChange::Changed { key, .. } => key,
         }
     }
+
+    /// `+`, `-` or `~`: added, removed or changed.
+    pub fn sign(&self) -> char {
+        match self {
+            DefinitionChange::Added { .. } => '+',
+            DefinitionChange::Removed { .. } => '-',
+            DefinitionChange::Changed { .. } => '~',
+        }
+    }
 }
 
 /// The change as lines a person reads: a header (`+ tool NAME`, `- tool
@@ -222,60 +232,58 @@ impl DefinitionChange {
 /// clipped: the whole new text is what the operator approves.
 impl fmt::Display for DefinitionChange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::observe::render::escape;
+        write!(f, "{} {}", self.sign(), escape(self.key()))?;
         match self {
-            DefinitionChange::Added { key, value } => {
-                write!(f, "+ {}", escape(key))?;
-                for (field, value) in fields(value) {
-                    write!(f, "\n    {field}: {}", escape(&shown(value)))?;
-                }
-            }
-            DefinitionChange::Removed { key } => write!(f, "- {}", escape(key))?,
-            DefinitionChange::Changed {
-                key,
-                old: None,
-                new,
-            } => {
+            DefinitionChange::Removed { .. } => Ok(()),
+            DefinitionChange::Added { value, .. } => write_fields(f, value),
+            DefinitionChange::Changed { old: None, new, .. } => {
                 write!(
                     f,
-                    "~ {} (the approved text is not in the store of approved versions)",
-                    escape(key)
+                    " (the approved text is not in the store of approved versions)"
                 )?;
-                for (field, value) in fields(new) {
-                    write!(f, "\n    {field}: {}", escape(&shown(value)))?;
-                }
+                write_fields(f, new)
             }
             DefinitionChange::Changed {
-                key,
                 old: Some(old),
                 new,
-            } => {
-                write!(f, "~ {}", escape(key))?;
-                let (before, after) = (fields(old), fields(new));
-                let names: std::collections::BTreeSet<&str> =
-                    before.keys().chain(after.keys()).copied().collect();
-                for field in names {
-                    let (a, b) = (before.get(field), after.get(field));
-                    if a == b {
-                        continue;
-                    }
-                    write!(f, "\n    {field}:")?;
-                    let text = |v: Option<&&Value>| v.map(|v| pretty(v)).unwrap_or_default();
-                    let (a, b) = (text(a), text(b));
-                    for change in similar::TextDiff::from_lines(&a, &b).iter_all_changes() {
-                        let sign = match change.tag() {
-                            similar::ChangeTag::Delete => '-',
-                            similar::ChangeTag::Insert => '+',
-                            similar::ChangeTag::Equal => ' ',
-                        };
-                        let line = change.value().trim_end_matches('\n');
-                        write!(f, "\n      {sign} {}", escape(line))?;
-                    }
-                }
-            }
+                ..
+            } => write_diff(f, old, new),
         }
-        Ok(())
     }
+}
+
+/// Each field of `value`, one line each.
+fn write_fields(f: &mut fmt::Formatter<'_>, value: &Value) -> fmt::Result {
+    for (field, value) in fields(value) {
+        write!(f, "\n    {field}: {}", escape(&shown(value)))?;
+    }
+    Ok(())
+}
+
+/// Each field that differs between `old` and `new`, as a line diff.
+fn write_diff(f: &mut fmt::Formatter<'_>, old: &Value, new: &Value) -> fmt::Result {
+    let (before, after) = (fields(old), fields(new));
+    let names: std::collections::BTreeSet<&str> =
+        before.keys().chain(after.keys()).copied().collect();
+    for field in names {
+        let (a, b) = (before.get(field), after.get(field));
+        if a == b {
+            continue;
+        }
+        write!(f, "\n    {field}:")?;
+        let text = |v: Option<&&Value>| v.map(|v| pretty(v)).unwrap_or_default();
+        let (a, b) = (text(a), text(b));
+        for change in similar::TextDiff::from_lines(&a, &b).iter_all_changes() {
+            let sign = match change.tag() {
+                similar::ChangeTag::Delete => '-',
+                similar::ChangeTag::Insert => '+',
+                similar::ChangeTag::Equal => ' ',
+            };
+            let line = change.value().trim_end_matches('\n');
+            write!(f, "\n      {sign} {}", escape(line))?;
+        }
+    }
+    Ok(())
 }
 
 /// The fields of a canonical definition, by name.

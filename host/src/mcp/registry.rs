@@ -241,6 +241,16 @@ pub enum PluginStatus {
     Failed(String),
 }
 
+impl PluginStatus {
+    /// Why it failed to load, if it did.
+    pub fn error(&self) -> Option<&str> {
+        match self {
+            PluginStatus::Failed(error) => Some(error),
+            PluginStatus::Loaded(_) => None,
+        }
+    }
+}
+
 /// A tool as exposed over MCP.
 #[derive(Debug, Clone)]
 pub struct ToolEntry {

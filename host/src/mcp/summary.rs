@@ -79,10 +79,7 @@ impl Registry {
                     component: entry.component_path.clone(),
                     manifest: entry.manifest_path.clone(),
                     status: if loaded.is_some() { "loaded" } else { "failed" },
-                    error: match &entry.status {
-                        PluginStatus::Failed(e) => Some(e.clone()),
-                        PluginStatus::Loaded(_) => None,
-                    },
+                    error: entry.status.error().map(str::to_string),
                     version: entry
                         .manifest
                         .as_ref()

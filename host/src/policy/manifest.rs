@@ -142,6 +142,16 @@ impl Manifest {
         Self::parse(&text, path)
     }
 
+    /// Parses a manifest's bytes (read by the caller, say to keep them),
+    /// which must be UTF-8; `path` as for [`Manifest::parse`].
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Manifest, ManifestError> {
+        let text = std::str::from_utf8(bytes).map_err(|_| ManifestError::Read {
+            path: path.to_owned(),
+            error: crate::input::bounded_file::ReadError::NotUtf8,
+        })?;
+        Self::parse(text, path)
+    }
+
     /// Parses manifest text. `path` names the file in errors, gives the
     /// default name (its stem) and is kept in [`Manifest::path`].
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
