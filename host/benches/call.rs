@@ -433,7 +433,7 @@ impl Bench<'_> {
                 let started = Instant::now();
                 let call = self
                     .dispatcher
-                    .call(&t.exposed, arguments, Default::default());
+                    .call(&t.exposed, arguments, Default::default(), None);
                 let result = if layer == Layer::DispatcherLogged {
                     call.with_subscriber(self.log.clone()).await
                 } else {
@@ -448,7 +448,9 @@ impl Bench<'_> {
                 let name = t.exposed.clone();
                 let started = Instant::now();
                 let result = tokio::spawn(async move {
-                    dispatcher.call(&name, arguments, Default::default()).await
+                    dispatcher
+                        .call(&name, arguments, Default::default(), None)
+                        .await
                 })
                 .await?
                 .map_err(anyhow::Error::from)?;

@@ -25,6 +25,7 @@ mod languages;
 mod limits;
 mod live;
 mod lock;
+mod oauth;
 mod operator_text;
 mod permission;
 mod person;

@@ -35,7 +35,7 @@ impl Call {
         };
         let dispatcher = self.common.start(true, None).await?;
         let result = dispatcher
-            .call(&self.tool, Some(arguments), Default::default())
+            .call(&self.tool, Some(arguments), Default::default(), None)
             .await?;
         let mut stdout = std::io::stdout().lock();
         let json = serde_json::to_string_pretty(&result)?;

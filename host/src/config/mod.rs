@@ -41,6 +41,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::budget::{MemoryBudget, Share};
+use crate::http::oauth::settings::RawAuth;
 use crate::http::settings::{HttpSettings, RawHttp};
 use crate::input::bounded_file::{TEXT_LIMIT, read_operator_text};
 use crate::limits::{ByteSize, LimitBounds, LimitKind, Limits, RawLimits, parse_size_value};
@@ -228,6 +229,7 @@ struct RawConfig {
     lock_file: Option<String>,
     #[serde(default)]
     http: RawHttp,
+    auth: Option<RawAuth>,
     #[serde(default)]
     telemetry: RawTelemetry,
     #[serde(default)]
@@ -368,7 +370,7 @@ impl RawConfig {
             .as_deref()
             .map(|file| resolve("lock_file", file))
             .transpose()?;
-        let http = self.http.validate(path)?;
+        let http = self.http.validate(self.auth, path)?;
         let telemetry = self.telemetry.validate(path)?;
         let audit = self.audit.validate(path)?;
         let loading = self.loading.validate(path)?;

@@ -1,5 +1,9 @@
-//! Bearer-token authentication: where the token comes from, when auth may be
-//! off, and the middleware that checks every protected request.
+//! Authentication: where the static bearer token comes from, when auth may
+//! be off, and the middleware that checks every protected request, against
+//! the static token or, with `auth = "oauth"`, as an OAuth resource server
+//! ([`super::oauth`]): a valid access token's [`Principal`] goes on with the
+//! request (rmcp hands the request's parts to the MCP handler, which lists
+//! to each principal only what it may call).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -11,7 +15,9 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq as _;
 
 use super::AppState;
+use super::oauth::{OAuth, metadata};
 use crate::http::settings::{AuthMode, HttpSettings};
+use crate::policy::access::Principal;
 use crate::policy::grants::Secret;
 
 /// Why the HTTP server refuses to start.
@@ -40,6 +46,7 @@ pub fn resolve_token(
     lookup_env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Option<Secret>, AuthConfigError> {
     match settings.auth {
+        AuthMode::OAuth => Ok(None),
         AuthMode::Off if addr.ip().is_loopback() => Ok(None),
         AuthMode::Off => Err(AuthConfigError::OffOnNonLoopback(
             addr,
@@ -85,6 +92,9 @@ pub async fn require_token(
     request: Request,
     next: Next,
 ) -> Response {
+    if let Some(oauth) = &state.oauth {
+        return require_access_token(oauth, &state, peer.ip(), request, next).await;
+    }
     let Some(expected) = &state.token else {
         return next.run(request).await;
     };
@@ -94,6 +104,74 @@ pub async fn require_token(
         None => "missing_token",
     };
     refuse(&state, peer.ip(), reason)
+}
+
+/// Checks an OAuth access token: 401 with the resource metadata's address
+/// when it is missing or invalid, 403 with the scopes that would do when no
+/// access rule applies to its holder; otherwise the request goes on with
+/// its [`Principal`].
+async fn require_access_token(
+    oauth: &OAuth,
+    state: &AppState,
+    client: IpAddr,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let settings = oauth.settings();
+    let refused = match bearer(&request) {
+        None => Err(None),
+        Some(token) => oauth.authenticate(token).await.map_err(Some),
+    };
+    let principal = match refused {
+        Ok(principal) => principal,
+        Err(refusal) => {
+            let reason = refusal.as_ref().map_or("missing_token", |r| r.reason);
+            tracing::warn!(%client, reason, "HTTP request refused: no valid access token");
+            crate::observe::metrics::http_rejected("unauthorized");
+            if let Some(audit) = &state.audit {
+                audit.auth_refused(Some(client), reason);
+            }
+            let text = match &refusal {
+                Some(r) => format!("{}\n", r.description),
+                None => "an access token is required: send `Authorization: Bearer TOKEN`\n".into(),
+            };
+            return challenge(
+                StatusCode::UNAUTHORIZED,
+                text,
+                metadata::unauthorized(settings, refusal.as_ref()),
+            );
+        }
+    };
+    if !settings.rules.admits(&principal) {
+        tracing::warn!(%client, principal = %principal.id, "HTTP request refused: no access rule applies to the token");
+        crate::observe::metrics::http_rejected("forbidden");
+        if let Some(audit) = &state.audit {
+            audit.access_refused(&principal.id, None, "no_rule");
+        }
+        return challenge(
+            StatusCode::FORBIDDEN,
+            "the token carries none of the scopes this server grants access with\n".into(),
+            metadata::insufficient_scope(settings, &settings.rules.scopes()),
+        );
+    }
+    request.extensions_mut().insert(Arc::new(principal));
+    next.run(request).await
+}
+
+/// A refusal with `WWW-Authenticate: challenge`.
+pub(super) fn challenge(status: StatusCode, text: String, challenge: String) -> Response {
+    let mut response = (status, text).into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// The principal an earlier layer authenticated, if any.
+pub(super) fn principal_of(request: &Request) -> Option<Arc<Principal>> {
+    request.extensions().get::<Arc<Principal>>().cloned()
 }
 
 fn refuse(state: &AppState, client: IpAddr, reason: &'static str) -> Response {

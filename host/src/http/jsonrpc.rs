@@ -4,7 +4,8 @@
 //! ask when it is not a JSON-RPC message: HTTP 400 with a JSON-RPC error whose
 //! id is null, `-32700` (parse error) for text that is not JSON, `-32600`
 //! (invalid request) for JSON that is not a message. Other content types go
-//! on to rmcp, which answers 415.
+//! on to rmcp, which answers 415. A `tools/call` leaves its tool's name in
+//! the request's extensions, for [`super::calls`].
 
 use std::sync::Arc;
 
@@ -14,10 +15,11 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcRequest};
 use serde_json::json;
 
 use super::AppState;
+use super::calls::ToolCall;
 
 /// JSON-RPC: the body is not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -50,15 +52,27 @@ pub async fn require_jsonrpc(
             return (StatusCode::BAD_REQUEST, "cannot read the request body\n").into_response();
         }
     };
-    if let Err(e) = serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
-        return if e.is_data() {
-            error(
+    let message = match serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
+        Ok(message) => message,
+        Err(e) if e.is_data() => {
+            return error(
                 INVALID_REQUEST,
                 "Invalid Request: the body is not a JSON-RPC message",
-            )
-        } else {
-            error(PARSE_ERROR, "Parse error: the body is not valid JSON")
-        };
+            );
+        }
+        Err(_) => return error(PARSE_ERROR, "Parse error: the body is not valid JSON"),
+    };
+    let mut parts = parts;
+    if let ClientJsonRpcMessage::Request(JsonRpcRequest {
+        id,
+        request: ClientRequest::CallToolRequest(call),
+        ..
+    }) = message
+    {
+        parts.extensions.insert(ToolCall {
+            id,
+            name: call.params.name.into_owned(),
+        });
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

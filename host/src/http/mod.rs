@@ -13,16 +13,22 @@
 //! Connections are accepted by [`accept`] (caps per server and per client,
 //! header and idle timeouts, header size), before any request is read.
 //! `/mcp` and `/metrics` are rate-limited per client IP (429 + `Retry-After`),
-//! then need the bearer token (401 + `WWW-Authenticate`); a JSON body that is
-//! not JSON-RPC gets 400 with a JSON-RPC error ([`jsonrpc`]). On shutdown the
+//! then need the bearer token or, with `auth = "oauth"`, an access token
+//! ([`oauth`]; 401 + `WWW-Authenticate`); a JSON body that is not JSON-RPC
+//! gets 400 with a JSON-RPC error ([`jsonrpc`]); an OAuth principal's
+//! `tools/call` is checked against `[[auth.rules]]` and its rate ([`calls`]:
+//! 403 or 429). With OAuth, the protected resource metadata (RFC 9728) is
+//! served open at `/.well-known/oauth-protected-resource[/PATH]`. On shutdown the
 //! server drains: new requests get 503, requests in flight get up to the
 //! shutdown deadline, then sessions are cancelled.
 
 mod accept;
 mod activity;
 mod auth;
+mod calls;
 mod health;
 mod jsonrpc;
+pub mod oauth;
 mod rate_limit;
 pub mod settings;
 
@@ -48,6 +54,9 @@ use tokio_util::task::TaskTracker;
 
 pub use auth::{AuthConfigError, resolve_token};
 pub use rate_limit::ClientLimiter;
+
+use calls::PrincipalLimiter;
+use oauth::OAuth;
 
 use crate::http::settings::HttpSettings;
 use crate::mcp::dispatch::Dispatcher;
@@ -83,6 +92,8 @@ struct AppState {
     dispatcher: Arc<Dispatcher>,
     token: Option<Secret>,
     limiter: Option<Arc<ClientLimiter>>,
+    oauth: Option<Arc<OAuth>>,
+    principal_limiter: Option<Arc<PrincipalLimiter>>,
     metrics: PrometheusHandle,
     audit: Option<Arc<AuditLog>>,
     draining: AtomicBool,
@@ -107,10 +118,19 @@ impl HttpServer {
         let local = listener.local_addr()?;
         let deadline = self.settings.shutdown_timeout;
         let sessions = CancellationToken::new();
+        let oauth = self.settings.oauth.clone().map(OAuth::new);
+        if let Some(oauth) = &oauth {
+            let oauth = oauth.clone();
+            tokio::spawn(async move { oauth.prefetch().await });
+        }
         let state = Arc::new(AppState {
             dispatcher: self.dispatcher.clone(),
             token: self.token,
             limiter: self.settings.rate_limit.and_then(ClientLimiter::new),
+            principal_limiter: oauth
+                .as_ref()
+                .and_then(|o| PrincipalLimiter::new(&o.settings().rules)),
+            oauth,
             metrics: self.metrics,
             audit: self.audit,
             draining: AtomicBool::new(false),
@@ -209,8 +229,15 @@ fn mcp_service(
         None if local.ip().is_loopback() => config.with_allowed_hosts(LOOPBACK_HOSTS),
         None => config.disable_allowed_hosts(),
     };
+    let access = Arc::new(
+        settings
+            .oauth
+            .as_ref()
+            .map(|o| o.rules.clone())
+            .unwrap_or_default(),
+    );
     StreamableHttpService::new(
-        move || Ok(WardenServer::new(dispatcher.clone())),
+        move || Ok(WardenServer::new(dispatcher.clone()).with_access(access.clone())),
         Arc::new(LocalSessionManager::default()),
         config,
     )
@@ -223,15 +250,20 @@ fn router(
     let protected = Router::new()
         .route_service("/mcp", mcp)
         .route("/metrics", get(metrics))
+        .layer(from_fn_with_state(state.clone(), calls::check_calls))
         .layer(from_fn_with_state(state.clone(), jsonrpc::require_jsonrpc))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit_clients))
         .layer(from_fn_with_state(state.clone(), drain));
-    Router::new()
+    let mut open = Router::new()
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(protected)
-        .with_state(state)
+        .route("/readyz", get(health::readyz));
+    if let Some(oauth) = &state.oauth {
+        for path in oauth::metadata::paths(oauth.settings().resource.url()) {
+            open = open.route(&path, get(resource_metadata));
+        }
+    }
+    open.merge(protected).with_state(state)
 }
 
 /// Refuses requests with 503 once the server is draining, and tracks POSTs
@@ -260,6 +292,28 @@ async fn drain(State(state): State<Arc<AppState>>, request: Request, next: Next)
             frame
         }))
     })
+}
+
+/// `GET /.well-known/oauth-protected-resource[/PATH]`: RFC 9728's document,
+/// readable from any origin (clients fetch it before they hold a token).
+async fn resource_metadata(State(state): State<Arc<AppState>>) -> Response {
+    let Some(oauth) = &state.oauth else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+        ],
+        oauth::metadata::document(oauth.settings()).to_string(),
+    )
+        .into_response()
 }
 
 /// `GET /metrics`: the Prometheus text format.

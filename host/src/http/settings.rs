@@ -3,7 +3,8 @@
 //! ```toml
 //! [http]
 //! addr = "127.0.0.1:8750"            # default; `warden serve --http [ADDR]` overrides
-//! auth = "bearer"                    # or "off": only for a loopback address
+//! auth = "bearer"                    # "oauth": access tokens from an issuer (`[auth]`,
+//!                                    # see `oauth::settings`); "off": only on loopback
 //! token_env = "WARDEN_HTTP_TOKEN"    # default; the variable holding the token
 //! token = "..."                      # discouraged: prefer token_env
 //! allowed_origins = ["https://app.example.com"] # default []: any Origin header is refused
@@ -26,6 +27,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::http::oauth::settings::{OAuthSettings, RawAuth};
 use crate::input::settings::{ConfigError, at_least_one, duration, invalid, size};
 use crate::limits::ByteSize;
 use crate::policy::grants::Secret;
@@ -59,6 +61,8 @@ pub struct HttpSettings {
     pub rate_limit: Option<RateLimit>,
     /// Connections before and between requests: timeouts and caps.
     pub connections: ConnectionLimits,
+    /// `[auth]`: the OAuth resource server, when `auth = "oauth"`.
+    pub oauth: Option<OAuthSettings>,
 }
 
 /// What a connection may hold before and between its requests, whoever
@@ -99,6 +103,9 @@ impl Default for ConnectionLimits {
 pub enum AuthMode {
     /// `Authorization: Bearer TOKEN` on every MCP and metrics request.
     Bearer,
+    /// OAuth 2.1 access tokens (JWTs) from the issuer in `[auth]`.
+    #[serde(rename = "oauth")]
+    OAuth,
     /// No token; refused unless the address is loopback.
     Off,
 }
@@ -128,6 +135,7 @@ impl Default for HttpSettings {
                 burst: 100,
             }),
             connections: ConnectionLimits::default(),
+            oauth: None,
         }
     }
 }
@@ -160,9 +168,26 @@ struct RawRateLimit {
 }
 
 impl RawHttp {
-    /// Validates `[http]`; `path` is the config file.
-    pub(crate) fn validate(self, path: &Path) -> Result<HttpSettings, ConfigError> {
+    /// Validates `[http]` with `[auth]`; `path` is the config file.
+    pub(crate) fn validate(
+        self,
+        auth: Option<RawAuth>,
+        path: &Path,
+    ) -> Result<HttpSettings, ConfigError> {
         let defaults = HttpSettings::default();
+        let mode = self.auth.unwrap_or(defaults.auth);
+        let oauth = match (mode, auth) {
+            (AuthMode::OAuth, auth) => Some(auth.unwrap_or_default().validate(path)?),
+            (_, None) => None,
+            (_, Some(_)) => {
+                return Err(invalid(
+                    path,
+                    "auth",
+                    "[auth]".into(),
+                    "[auth] configures OAuth access tokens: set http.auth = \"oauth\" to use it",
+                ));
+            }
+        };
         let connections = self.connection_limits(path)?;
         let addr = match &self.addr {
             None => defaults.addr,
@@ -231,7 +256,7 @@ impl RawHttp {
         };
         Ok(HttpSettings {
             addr,
-            auth: self.auth.unwrap_or(defaults.auth),
+            auth: mode,
             token_env,
             token,
             allowed_origins,
@@ -240,6 +265,7 @@ impl RawHttp {
             shutdown_timeout,
             rate_limit,
             connections,
+            oauth,
         })
     }
 
@@ -310,7 +336,7 @@ mod tests {
 
     fn http(text: &str) -> Result<HttpSettings, String> {
         let raw: RawHttp = toml::from_str(text).map_err(|e| e.to_string())?;
-        raw.validate(Path::new("etc/warden.toml"))
+        raw.validate(None, Path::new("etc/warden.toml"))
             .map_err(|e| e.to_string())
     }
 

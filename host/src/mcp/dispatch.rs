@@ -18,7 +18,8 @@ use crate::mcp::call_result::{
 use crate::mcp::consent::{self, Decision};
 use crate::mcp::gate::Gates;
 use crate::mcp::registry::{LoadedPlugin, Registry, ToolEntry};
-use crate::observe::{CallRecord, CallStats, Denial, Observer, Outcome};
+use crate::observe::{CallRecord, CallStats, Caller, Denial, Observer, Outcome};
+use crate::policy::access::Principal;
 use crate::policy::consent::ConsentNeed;
 use crate::sandbox::{CallContext, Captured, ClientLinks, ClientPeer, Sandbox};
 
@@ -274,12 +275,15 @@ impl Dispatcher {
     /// Calls the tool exposed as `name`. Tool failures, limit hits, bad
     /// arguments and a cancellation are `Ok` results with `isError: true`
     /// and a [`FailureCode`]; only an unknown tool is an `Err`. `client`
-    /// carries the client's progress and log sinks and its cancellation.
+    /// carries the client's progress and log sinks and its cancellation;
+    /// `principal`, the holder of the request's access token (recorded with
+    /// the call).
     pub async fn call(
         &self,
         name: &str,
         arguments: Option<JsonObject>,
         client: ClientLinks,
+        principal: Option<&Principal>,
     ) -> Result<CallToolResult, DispatchError> {
         let registry = self
             .registry_with_tool(name)
@@ -302,6 +306,10 @@ impl Dispatcher {
                 stats,
                 denials,
                 arguments: &arguments,
+                principal: principal.map(|p| Caller {
+                    id: &p.id,
+                    label: &p.label,
+                }),
             });
         };
         // A call that ends before its plugin runs: recorded, and answered

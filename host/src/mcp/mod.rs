@@ -15,6 +15,7 @@
 //!   and ("allow always") recorded in the lock;
 //! - [`server`]: the rmcp `ServerHandler`, shared by stdio and HTTP.
 
+pub mod access;
 pub mod announce;
 pub mod call_result;
 pub mod catalog;

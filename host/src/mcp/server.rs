@@ -34,6 +34,7 @@ use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler};
 use serde_json::{Value, json};
 
+use crate::mcp::access::{self, Viewer};
 use crate::mcp::announce::Session;
 use crate::mcp::call_result::{FailureCode, error_result};
 use crate::mcp::catalog::Offers;
@@ -42,6 +43,7 @@ use crate::mcp::dispatch::{DispatchError, Dispatcher};
 use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
 use crate::mcp::rounds::{self, Replay, Round};
+use crate::policy::access::AccessRules;
 use crate::sandbox::{ClientLinks, ClientPeer, ClientSupport};
 
 /// Tools per `tools/list` page.
@@ -56,6 +58,8 @@ pub struct WardenServer {
     /// The level the client set with `logging/setLevel` (2025-11-25); no
     /// log messages go to the client before it sets one.
     log_level: Arc<Mutex<Option<LoggingLevel>>>,
+    /// What each principal sees (`[[auth.rules]]`; open by default).
+    access: Arc<AccessRules>,
 }
 
 impl WardenServer {
@@ -67,7 +71,19 @@ impl WardenServer {
             dispatcher,
             session,
             log_level: Arc::default(),
+            access: Arc::default(),
         }
+    }
+
+    /// The same handler, showing each request's principal only what
+    /// `access` lets it use.
+    pub fn with_access(mut self, access: Arc<AccessRules>) -> Self {
+        self.access = access;
+        self
+    }
+
+    fn viewer(&self, context: &RequestContext<RoleServer>) -> Viewer<'_> {
+        Viewer::of(&self.access, context)
     }
 
     /// The level of log messages this request's client wants: the
@@ -95,6 +111,14 @@ impl WardenServer {
         let (forwarders, mut links) = Forwarders::start(context, level, level.and(logger));
         links.cancel = Some(context.ct.clone());
         (forwarders, links)
+    }
+
+    /// Whether the plugin serving `uri` (if any) is open to the request's
+    /// principal.
+    fn opens_uri(&self, uri: &str, context: &RequestContext<RoleServer>) -> bool {
+        let registry = self.dispatcher.registry();
+        let plugin = registry.resolve_uri(uri).map(|(p, _)| p.name.clone());
+        plugin.is_none_or(|p| self.viewer(context).opens(&registry, &p))
     }
 
     fn offers(&self) -> Offers {
@@ -271,10 +295,15 @@ impl ServerHandler for WardenServer {
     async fn list_tools(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
         let registry = self.dispatcher.registry();
-        let tools: Vec<Tool> = registry.tools().map(|entry| entry.tool.clone()).collect();
+        let viewer = self.viewer(&context);
+        let tools: Vec<Tool> = registry
+            .tools()
+            .filter(|entry| viewer.sees_tool(&entry.tool.name))
+            .map(|entry| entry.tool.clone())
+            .collect();
         let (tools, next) = page(&tools, request)?;
         let mut result = ListToolsResult::with_all_items(tools);
         result.next_cursor = next;
@@ -284,16 +313,18 @@ impl ServerHandler for WardenServer {
     async fn list_resources(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
         let registry = self.dispatcher.registry();
         if !self.offers().resources {
             return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
         }
+        let open = self.viewer(&context).open_plugins(&registry);
         let resources: Vec<_> = registry
             .catalog()
             .resources()
             .iter()
+            .filter(|r| open.as_ref().is_none_or(|o| o.contains(&r.plugin.name)))
             .map(|r| r.resource.clone())
             .collect();
         let (resources, next) = page(&resources, request)?;
@@ -305,7 +336,7 @@ impl ServerHandler for WardenServer {
     async fn list_resource_templates(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
         let registry = self.dispatcher.registry();
         if !self.offers().resources {
@@ -313,10 +344,12 @@ impl ServerHandler for WardenServer {
                 ListResourceTemplatesRequestMethod,
             >());
         }
+        let open = self.viewer(&context).open_plugins(&registry);
         let templates: Vec<_> = registry
             .catalog()
             .templates()
             .iter()
+            .filter(|t| open.as_ref().is_none_or(|o| o.contains(&t.plugin.name)))
             .map(|t| t.template.clone())
             .collect();
         let (templates, next) = page(&templates, request)?;
@@ -332,6 +365,15 @@ impl ServerHandler for WardenServer {
     ) -> Result<ReadResourceResponse, ErrorData> {
         if !self.offers().resources {
             return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
+        }
+        if !self.opens_uri(&request.uri, &context) {
+            return Err(primitive_error(
+                PrimitiveError::ResourceNotFound {
+                    message: format!("no plugin serves the resource `{}`", request.uri),
+                    uri: request.uri,
+                },
+                &context,
+            ));
         }
         let (forwarders, links) = self.links(&context, None);
         let read = primitives::read_resource(&self.dispatcher, &request.uri, links);
@@ -353,7 +395,8 @@ impl ServerHandler for WardenServer {
         let registry = self.dispatcher.registry();
         let known = registry
             .resolve_uri(&request.uri)
-            .is_some_and(|(plugin, _)| plugin.code.exports().resources);
+            .is_some_and(|(plugin, _)| plugin.code.exports().resources)
+            && self.opens_uri(&request.uri, &context);
         if !known {
             return Err(primitive_error(
                 PrimitiveError::ResourceNotFound {
@@ -398,15 +441,17 @@ impl ServerHandler for WardenServer {
     async fn list_prompts(
         &self,
         request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
         let registry = self.dispatcher.registry();
         if !self.offers().prompts {
             return Err(ErrorData::method_not_found::<ListPromptsRequestMethod>());
         }
+        let open = self.viewer(&context).open_plugins(&registry);
         let prompts: Vec<_> = registry
             .catalog()
             .prompts()
+            .filter(|p| open.as_ref().is_none_or(|o| o.contains(&p.plugin.name)))
             .map(|p| p.prompt.clone())
             .collect();
         let (prompts, next) = page(&prompts, request)?;
@@ -427,6 +472,12 @@ impl ServerHandler for WardenServer {
         let (client_wait, logger) = {
             let registry = self.dispatcher.registry();
             let entry = registry.catalog().prompt(&request.name);
+            if entry.is_some_and(|e| !self.viewer(&context).opens(&registry, &e.plugin.name)) {
+                return Err(ErrorData::invalid_params(
+                    format!("unknown prompt `{}`", request.name),
+                    None,
+                ));
+            }
             (
                 entry.map(|e| e.plugin.limits.client_wait),
                 entry.map(|e| e.plugin.name.clone()),
@@ -466,6 +517,17 @@ impl ServerHandler for WardenServer {
         if !self.offers().completions {
             return Err(ErrorData::method_not_found::<CompleteRequestMethod>());
         }
+        let registry = self.dispatcher.registry();
+        if !self
+            .viewer(&context)
+            .opens_reference(&registry, &request.r#ref)
+        {
+            return Err(ErrorData::invalid_params(
+                "unknown completion reference",
+                None,
+            ));
+        }
+        drop(registry);
         let (forwarders, links) = self.links(&context, None);
         let complete = primitives::complete(
             &self.dispatcher,
@@ -521,9 +583,15 @@ impl ServerHandler for WardenServer {
         // its next epoch tick) and is recorded like any other outcome.
         let (forwarders, mut links) = self.links(&context, logger);
         links.peer = Some(peer);
+        let principal = access::principal_of(&context);
         let result = self
             .dispatcher
-            .call(&request.name, request.arguments, links)
+            .call(
+                &request.name,
+                request.arguments,
+                links,
+                principal.as_deref(),
+            )
             .await;
         forwarders.finish().await;
         if context.ct.is_cancelled() {

@@ -77,6 +77,7 @@ impl AuditLog {
             "success": record.outcome == crate::observe::Outcome::Ok,
             "duration_ms": record.duration.as_secs_f64() * 1000.0,
             "arguments": arguments,
+            "principal": record.principal.map(|c| c.id),
         }));
         for denial in record.denials {
             self.write(&json!({
@@ -87,6 +88,7 @@ impl AuditLog {
                 "kind": denial.capability,
                 "target": denial.target,
                 "reason": denial.reason,
+                "principal": record.principal.map(|c| c.id),
             }));
         }
     }
@@ -142,8 +144,22 @@ impl AuditLog {
         }));
     }
 
+    /// Records a request an authenticated principal was refused before it
+    /// ran: `no_rule` (no access rule applies), `not_allowed` (the tool),
+    /// `rate_limited`.
+    pub fn access_refused(&self, principal: &str, tool: Option<&str>, reason: &str) {
+        self.write(&json!({
+            "timestamp_ms": now_ms(),
+            "event": "access_refused",
+            "principal": principal,
+            "tool": tool,
+            "reason": reason,
+        }));
+    }
+
     /// Records an HTTP request refused for its credentials (`reason`:
-    /// `missing_token` or `invalid_token`). The presented token is never
+    /// `missing_token`, `invalid_token`, or with OAuth why the
+    /// access token was refused: `expired`, `wrong_audience`, ...). The presented token is never
     /// written.
     pub fn auth_refused(&self, client: Option<IpAddr>, reason: &str) {
         self.write(&json!({

@@ -35,6 +35,11 @@ pub const PLUGINS_KEPT_PREVIOUS: &str = "warden_plugins_kept_previous";
 pub const RELOAD_FAILURES: &str = "warden_reload_failures_total";
 /// HTTP requests refused before reaching MCP, by `reason` (unauthorized,
 /// rate_limited, draining).
+/// Tool calls per principal (HTTP with OAuth), by plugin and outcome.
+pub const PRINCIPAL_CALLS: &str = "warden_principal_tool_calls_total";
+/// Tool calls refused before they ran, per principal: `not_allowed`, `rate_limited`.
+pub const PRINCIPAL_REFUSED: &str = "warden_principal_calls_refused_total";
+/// Requests refused, by reason.
 pub const HTTP_REJECTED: &str = "warden_http_requests_rejected_total";
 /// HTTP connections open now.
 pub const HTTP_CONNECTIONS: &str = "warden_http_connections_open";
@@ -150,6 +155,15 @@ pub fn call_finished(record: &CallRecord<'_>) {
     for denial in record.denials {
         counter!(DENIALS, "plugin" => plugin.clone(), "kind" => denial.capability).increment(1);
     }
+    if let Some(caller) = record.principal {
+        counter!(PRINCIPAL_CALLS, "principal" => caller.label.to_owned(), "plugin" => plugin, "outcome" => record.outcome.label())
+            .increment(1);
+    }
+}
+
+/// Counts a call of a principal refused before it ran.
+pub fn principal_refused(label: &str, reason: &'static str) {
+    counter!(PRINCIPAL_REFUSED, "principal" => label.to_owned(), "reason" => reason).increment(1);
 }
 
 /// Counts a call as running until the guard drops.
@@ -238,7 +252,12 @@ mod tests {
                 stats: None,
                 denials: &denials,
                 arguments: &arguments,
+                principal: Some(crate::observe::Caller {
+                    id: "alice@example.com",
+                    label: "team-a",
+                }),
             });
+            principal_refused("team-a", "rate_limited");
             let _running = call_in_flight();
             plugins(2, 1);
             memory_budget(1 << 30);
@@ -248,6 +267,8 @@ mod tests {
         let text = handle.render();
         for line in [
             r#"warden_tool_calls_total{plugin="p",tool="p_t",outcome="limit"} 1"#,
+            r#"warden_principal_tool_calls_total{principal="team-a",plugin="p",outcome="limit"} 1"#,
+            r#"warden_principal_calls_refused_total{principal="team-a",reason="rate_limited"} 1"#,
             r#"warden_limit_hits_total{plugin="p",kind="fuel"} 1"#,
             r#"warden_capability_denials_total{plugin="p",kind="http"} 1"#,
             r#"warden_tool_call_duration_seconds_bucket{plugin="p",tool="p_t",le="0.005"} 1"#,

@@ -98,6 +98,17 @@ pub struct CallRecord<'a> {
     pub denials: &'a [Denial],
     /// The validated arguments.
     pub arguments: &'a Value,
+    /// Who called, when an access token named them.
+    pub principal: Option<Caller<'a>>,
+}
+
+/// The holder of the access token a call came with.
+#[derive(Debug, Clone, Copy)]
+pub struct Caller<'a> {
+    /// Its name (the audit log and spans).
+    pub id: &'a str,
+    /// Its metrics label, from a bounded set.
+    pub label: &'a str,
 }
 
 /// Where the time and resources of one call went.

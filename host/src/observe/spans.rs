@@ -94,6 +94,7 @@ impl SpanWriter {
                 "peak_host_memory_bytes": record.stats.map(|s| s.peak_host_memory),
                 "peak_open_files": record.stats.map(|s| s.peak_open_files),
                 "written_bytes": record.stats.map(|s| s.written_bytes),
+                "principal": record.principal.map(|c| c.id),
             }),
         };
         if let Err(e) = self.file.append(&span) {

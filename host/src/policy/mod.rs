@@ -2,6 +2,7 @@
 //! allows ([`operator`]), what was approved ([`lock`]), and the resolved
 //! [`grants`] the sandbox enforces, with the HTTP decision ([`http`]).
 
+pub mod access;
 pub mod consent;
 pub mod egress;
 pub mod grants;
