@@ -466,3 +466,125 @@ async fn a_rotated_key_is_fetched_and_a_retired_one_refused() {
         401
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_session_serves_only_the_principal_that_opened_it() {
+    let a = SigningKey::load("a", "rsa-a.pem", Algorithm::RS256);
+    let issuer = Issuer::start(&[&a]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = Plugins::new().examples();
+    let remote = Remote::start(dir.path(), &config(&issuer), plugins.path(), &[], &[]);
+    let alice = a.sign(&issuer.claims("alice", "admin"));
+    let mallory = a.sign(&issuer.claims("mallory", "admin"));
+    let post = |token: &str, session: Option<&str>, body: Value| {
+        let mut request = reqwest::Client::new()
+            .post(remote.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .bearer_auth(token)
+            .body(body.to_string());
+        if let Some(session) = session {
+            request = request
+                .header("mcp-session-id", session)
+                .header("mcp-protocol-version", "2025-11-25");
+        }
+        request.send()
+    };
+    let opened = post(
+        &alice,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "e2e", "version": "1"}}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(opened.status(), 200);
+    let session = opened.headers()["mcp-session-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+    let status = post(&alice, Some(&session), initialized)
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+    let list = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"});
+
+    // Another principal with a valid token cannot use alice's session.
+    let stolen = post(&mallory, Some(&session), list.clone()).await.unwrap();
+    assert_eq!(stolen.status(), 404);
+    let own = post(&alice, Some(&session), list).await.unwrap();
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains("text_hash"));
+    let refused: Vec<Value> = audit(dir.path())
+        .into_iter()
+        .filter(|e| e["event"] == "access_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(refused[0]["principal"], "mallory");
+    assert_eq!(refused[0]["reason"], "session_not_owned");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_and_prompts_are_open_only_with_a_callable_tool_of_their_plugin() {
+    let a = SigningKey::load("a", "rsa-a.pem", Algorithm::RS256);
+    let issuer = Issuer::start(&[&a]).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("docs")).unwrap();
+    std::fs::write(
+        dir.path().join("docs/alpha.md"),
+        "# Alpha\n\nSecret plans.\n",
+    )
+    .unwrap();
+    let plugins = Plugins::new()
+        .examples()
+        .component("docs", warden_test_artifacts::DOCS_WASM)
+        .manifest(
+            "docs",
+            "manifest_version = 1\nname = \"docs\"\n[[capabilities.dirs]]\nhost = \"docs\"\nguest = \"/docs\"\nmode = \"ro\"\n",
+        );
+    let remote = Remote::start(dir.path(), &config(&issuer), plugins.path(), &[], &[]);
+    let reader = a.sign(&issuer.claims("alice", "text:read"));
+    let admin = a.sign(&issuer.claims("root", "admin"));
+    let uri = "docs+docs://alpha.md";
+
+    for revision in [Revision::Legacy, Revision::Stateless] {
+        let client = remote.client(revision, Some(&admin)).await;
+        let resources = client.list_all_resources().await.unwrap();
+        assert!(resources.iter().any(|r| r.uri == uri), "{resources:?}");
+        assert!(!client.list_all_prompts().await.unwrap().is_empty());
+        assert!(
+            !client
+                .list_all_resource_templates()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+            .await
+            .unwrap();
+        client.cancel().await.unwrap();
+
+        // The reader may call no docs tool: the docs plugin looks absent.
+        let client = remote.client(revision, Some(&reader)).await;
+        assert!(client.list_all_resources().await.unwrap().is_empty());
+        assert!(client.list_all_prompts().await.unwrap().is_empty());
+        assert!(
+            client
+                .list_all_resource_templates()
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let read = client
+            .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+            .await;
+        let error = format!("{:?}", read.unwrap_err());
+        assert!(error.contains("no plugin serves the resource"), "{error}");
+        assert!(!error.contains("Secret plans"));
+        client.cancel().await.unwrap();
+    }
+}

@@ -17,7 +17,8 @@
 //! ([`oauth`]; 401 + `WWW-Authenticate`); a JSON body that is not JSON-RPC
 //! gets 400 with a JSON-RPC error ([`jsonrpc`]); an OAuth principal's
 //! `tools/call` is checked against `[[auth.rules]]` and its rate ([`calls`]:
-//! 403 or 429). With OAuth, the protected resource metadata (RFC 9728) is
+//! 403 or 429), and a 2025-11-25 session serves only the principal that
+//! opened it ([`sessions`]). With OAuth, the protected resource metadata (RFC 9728) is
 //! served open at `/.well-known/oauth-protected-resource[/PATH]`. On shutdown the
 //! server drains: new requests get 503, requests in flight get up to the
 //! shutdown deadline, then sessions are cancelled.
@@ -30,6 +31,7 @@ mod health;
 mod jsonrpc;
 pub mod oauth;
 mod rate_limit;
+mod sessions;
 pub mod settings;
 
 use std::future::Future;
@@ -57,6 +59,7 @@ pub use rate_limit::ClientLimiter;
 
 use calls::PrincipalLimiter;
 use oauth::OAuth;
+use sessions::SessionOwners;
 
 use crate::http::settings::HttpSettings;
 use crate::mcp::dispatch::Dispatcher;
@@ -94,6 +97,7 @@ struct AppState {
     limiter: Option<Arc<ClientLimiter>>,
     oauth: Option<Arc<OAuth>>,
     principal_limiter: Option<Arc<PrincipalLimiter>>,
+    session_owners: SessionOwners,
     metrics: PrometheusHandle,
     audit: Option<Arc<AuditLog>>,
     draining: AtomicBool,
@@ -131,6 +135,7 @@ impl HttpServer {
                 .as_ref()
                 .and_then(|o| PrincipalLimiter::new(&o.settings().rules)),
             oauth,
+            session_owners: SessionOwners::default(),
             metrics: self.metrics,
             audit: self.audit,
             draining: AtomicBool::new(false),
@@ -252,6 +257,7 @@ fn router(
         .route("/metrics", get(metrics))
         .layer(from_fn_with_state(state.clone(), calls::check_calls))
         .layer(from_fn_with_state(state.clone(), jsonrpc::require_jsonrpc))
+        .layer(from_fn_with_state(state.clone(), sessions::bind_sessions))
         .layer(from_fn_with_state(state.clone(), auth::require_token))
         .layer(from_fn_with_state(state.clone(), rate_limit::limit_clients))
         .layer(from_fn_with_state(state.clone(), drain));
