@@ -430,10 +430,11 @@ impl Bench<'_> {
             Layer::Sandbox => self.sandbox_call(target).await?,
             Layer::Dispatcher | Layer::DispatcherLogged => {
                 let arguments = Some(t.arguments.clone());
+                let origin = Default::default();
                 let started = Instant::now();
                 let call = self
                     .dispatcher
-                    .call(&t.exposed, arguments, Default::default(), None);
+                    .call(&t.exposed, arguments, Default::default(), &origin);
                 let result = if layer == Layer::DispatcherLogged {
                     call.with_subscriber(self.log.clone()).await
                 } else {
@@ -449,7 +450,7 @@ impl Bench<'_> {
                 let started = Instant::now();
                 let result = tokio::spawn(async move {
                     dispatcher
-                        .call(&name, arguments, Default::default(), None)
+                        .call(&name, arguments, Default::default(), &Default::default())
                         .await
                 })
                 .await?

@@ -27,6 +27,7 @@ mod live;
 mod lock;
 mod oauth;
 mod operator_text;
+mod otlp;
 mod permission;
 mod person;
 mod primitives;

@@ -35,7 +35,12 @@ impl Call {
         };
         let dispatcher = self.common.start(true, None).await?;
         let result = dispatcher
-            .call(&self.tool, Some(arguments), Default::default(), None)
+            .call(
+                &self.tool,
+                Some(arguments),
+                Default::default(),
+                &Default::default(),
+            )
             .await?;
         let mut stdout = std::io::stdout().lock();
         let json = serde_json::to_string_pretty(&result)?;

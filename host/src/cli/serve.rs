@@ -16,6 +16,7 @@ use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::server::WardenServer;
 use crate::observe::Observer;
 use crate::observe::audit::AuditLog;
+use crate::observe::otlp::Otlp;
 use crate::observe::spans::SpanWriter;
 
 /// Serve the plugins' tools over MCP on stdin/stdout, or over HTTP.
@@ -71,6 +72,7 @@ impl Serve {
         };
         let observer = self.observer(&config)?;
         let audit = observer.audit.clone();
+        let otlp = observer.otlp.clone();
         let started = self
             .common
             .start_serving(true, audit.clone(), self.wait_for_plugins, false)
@@ -116,10 +118,15 @@ impl Serve {
                     .await
                     .with_context(|| format!("cannot listen on {}", server.settings.addr))?;
                 server.serve(listener, shutdown_signal()).await?;
+                flush(otlp).await;
                 tracing::info!("stopped");
                 Ok(ExitCode::SUCCESS)
             }
-            _ => serve_stdio(dispatcher).await,
+            _ => {
+                let code = serve_stdio(dispatcher).await;
+                flush(otlp).await;
+                code
+            }
         }
     }
 
@@ -165,7 +172,23 @@ impl Serve {
                 Some(Arc::new(log))
             }
         };
-        Ok(Observer { spans, audit })
+        let otlp = match &config.telemetry.otlp {
+            None => None,
+            Some(settings) => {
+                let otlp = Otlp::start(settings).map_err(anyhow::Error::msg)?;
+                tracing::info!(endpoint = %settings.endpoint, "exporting traces and metrics over OTLP");
+                Some(Arc::new(otlp))
+            }
+        };
+        Ok(Observer { spans, audit, otlp })
+    }
+}
+
+/// Sends the OTLP exports still queued (the SDK blocks its caller while it
+/// does, so off the async workers).
+async fn flush(otlp: Option<Arc<Otlp>>) {
+    if let Some(otlp) = otlp {
+        let _ = tokio::task::spawn_blocking(move || otlp.shutdown()).await;
     }
 }
 

@@ -4,7 +4,7 @@
 //! Used by both the MCP server and `warden call`, so the two behave the same.
 
 use std::sync::{Arc, OnceLock, RwLock, Weak};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use rmcp::model::{CallToolResult, JsonObject};
 use serde_json::Value;
@@ -97,6 +97,15 @@ pub struct Dispatcher {
     refresh: tokio::sync::Mutex<()>,
     /// This dispatcher, when shared ([`Dispatcher::shared`]).
     me: Weak<Dispatcher>,
+}
+
+/// Where a call came from: who made it and the trace it belongs to.
+#[derive(Debug, Clone, Default)]
+pub struct CallOrigin {
+    /// The holder of the request's access token (HTTP with OAuth).
+    pub principal: Option<Arc<Principal>>,
+    /// The request's W3C `traceparent` (`_meta`, or the HTTP header).
+    pub traceparent: Option<String>,
 }
 
 impl Dispatcher {
@@ -276,14 +285,14 @@ impl Dispatcher {
     /// arguments and a cancellation are `Ok` results with `isError: true`
     /// and a [`FailureCode`]; only an unknown tool is an `Err`. `client`
     /// carries the client's progress and log sinks and its cancellation;
-    /// `principal`, the holder of the request's access token (recorded with
-    /// the call).
+    /// `origin`, who called and the trace the request belongs to (recorded
+    /// with the call).
     pub async fn call(
         &self,
         name: &str,
         arguments: Option<JsonObject>,
         client: ClientLinks,
-        principal: Option<&Principal>,
+        origin: &CallOrigin,
     ) -> Result<CallToolResult, DispatchError> {
         let registry = self
             .registry_with_tool(name)
@@ -293,6 +302,7 @@ impl Dispatcher {
             .tool(name)
             .ok_or_else(|| DispatchError::UnknownTool(name.to_string()))?;
         let started = Instant::now();
+        let started_at = SystemTime::now();
         let arguments = Value::Object(arguments.unwrap_or_default());
         let plugin = &entry.plugin;
         // Hands the call's record to the observers.
@@ -306,10 +316,13 @@ impl Dispatcher {
                 stats,
                 denials,
                 arguments: &arguments,
-                principal: principal.map(|p| Caller {
+                principal: origin.principal.as_deref().map(|p| Caller {
                     id: &p.id,
                     label: &p.label,
                 }),
+                started: started_at,
+                limits: &plugin.limits,
+                traceparent: origin.traceparent.as_deref(),
             });
         };
         // A call that ends before its plugin runs: recorded, and answered

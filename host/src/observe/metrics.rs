@@ -256,6 +256,9 @@ mod tests {
                     id: "alice@example.com",
                     label: "team-a",
                 }),
+                started: std::time::SystemTime::now(),
+                limits: &crate::limits::Limits::DEFAULTS,
+                traceparent: None,
             });
             principal_refused("team-a", "rate_limited");
             let _running = call_in_flight();

@@ -1,25 +1,28 @@
 //! Observability: logs ([`telemetry`], with the escaping rule of [`render`]),
-//! metrics, the spans file and the audit log.
+//! metrics, the spans file, the audit log and OTLP export ([`otlp`]).
 //!
 //! What happens after a tool call: the dispatcher builds one plain
-//! [`CallRecord`] per call, fanned out to metrics, the spans file and the
-//! audit log. Nothing here reaches back into the sandbox or the dispatcher.
+//! [`CallRecord`] per call, fanned out to metrics, the spans file, the
+//! audit log and the OTLP exporter. Nothing here reaches back into the sandbox or the dispatcher.
 
 pub mod audit;
 pub mod jsonl;
 pub mod metrics;
+pub mod otlp;
 pub mod render;
 pub mod settings;
 pub mod spans;
 pub mod telemetry;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::limits::Limits;
 
 use audit::AuditLog;
 use spans::SpanWriter;
@@ -100,6 +103,12 @@ pub struct CallRecord<'a> {
     pub arguments: &'a Value,
     /// Who called, when an access token named them.
     pub principal: Option<Caller<'a>>,
+    /// When dispatch began.
+    pub started: SystemTime,
+    /// The call's limits.
+    pub limits: &'a Limits,
+    /// The W3C trace context the request came with.
+    pub traceparent: Option<&'a str>,
 }
 
 /// The holder of the access token a call came with.
@@ -114,6 +123,8 @@ pub struct Caller<'a> {
 /// Where the time and resources of one call went.
 #[derive(Debug, Clone, Default)]
 pub struct CallStats {
+    /// When the sandbox began (creating the store).
+    pub began: Option<SystemTime>,
     /// Creating the store and instantiating the component.
     pub instantiate: Duration,
     /// Running the exported function.
@@ -176,6 +187,8 @@ pub struct Observer {
     pub spans: Option<Arc<SpanWriter>>,
     /// The audit log, when enabled.
     pub audit: Option<Arc<AuditLog>>,
+    /// The OTLP exporter, when enabled.
+    pub otlp: Option<Arc<otlp::Otlp>>,
 }
 
 impl Observer {
@@ -188,6 +201,9 @@ impl Observer {
         }
         if let Some(audit) = &self.audit {
             audit.call(record);
+        }
+        if let Some(otlp) = &self.otlp {
+            otlp.call(record);
         }
     }
 

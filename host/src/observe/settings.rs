@@ -5,6 +5,10 @@
 //! [telemetry]
 //! spans_dir = "spans"                # default: unset (no spans); `--spans-dir` overrides
 //! spans_max_size = "64MiB"           # rotation size
+//! otlp_endpoint = "http://127.0.0.1:4318" # OTLP/HTTP (protobuf): traces and metrics; default off
+//! otlp_headers = { "x-api-key" = "..." }  # sent with each export
+//! otlp_interval = "60s"              # how often metrics are exported
+//! service_name = "warden"            # the `service.name` resource attribute
 //!
 //! [audit]
 //! file = "audit/warden-audit.jsonl"  # default: unset (no audit log); `--audit-file` overrides
@@ -12,12 +16,13 @@
 //! log_arguments = ["text_hash"]      # tools whose arguments are written (secrets removed)
 //! ```
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::input::settings::{ConfigError, file_path, size};
+use crate::input::settings::{ConfigError, duration, file_path, invalid, size};
 use crate::limits::ByteSize;
 
 /// `[telemetry]`, validated.
@@ -27,6 +32,21 @@ pub struct TelemetrySettings {
     pub spans_dir: Option<PathBuf>,
     /// Size at which the spans file rotates.
     pub spans_max_size: ByteSize,
+    /// Where traces and metrics are exported over OTLP; `None`: off.
+    pub otlp: Option<OtlpSettings>,
+}
+
+/// OTLP export: `otlp_*` and `service_name` in `[telemetry]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtlpSettings {
+    /// The collector's base URL (`/v1/traces` and `/v1/metrics` are added).
+    pub endpoint: String,
+    /// Headers sent with each export.
+    pub headers: BTreeMap<String, String>,
+    /// How often metrics are exported.
+    pub interval: Duration,
+    /// `service.name`.
+    pub service_name: String,
 }
 
 impl Default for TelemetrySettings {
@@ -34,6 +54,7 @@ impl Default for TelemetrySettings {
         Self {
             spans_dir: None,
             spans_max_size: ByteSize(crate::observe::spans::DEFAULT_MAX_BYTES),
+            otlp: None,
         }
     }
 }
@@ -65,6 +86,11 @@ impl Default for AuditSettings {
 pub(crate) struct RawTelemetry {
     spans_dir: Option<String>,
     spans_max_size: Option<toml::Value>,
+    otlp_endpoint: Option<String>,
+    #[serde(default)]
+    otlp_headers: BTreeMap<String, String>,
+    otlp_interval: Option<toml::Value>,
+    service_name: Option<String>,
 }
 
 /// `[audit]` as written.
@@ -91,7 +117,68 @@ impl RawTelemetry {
                 None => defaults.spans_max_size,
                 Some(value) => size(path, "telemetry.spans_max_size", value)?,
             },
+            otlp: self.otlp(path)?,
         })
+    }
+
+    fn otlp(&self, path: &Path) -> Result<Option<OtlpSettings>, ConfigError> {
+        let Some(endpoint) = &self.otlp_endpoint else {
+            if self.otlp_interval.is_some() || !self.otlp_headers.is_empty() {
+                return Err(invalid(
+                    path,
+                    "telemetry.otlp_endpoint",
+                    "(missing)".into(),
+                    "otlp_headers and otlp_interval need an otlp_endpoint, such as \"http://127.0.0.1:4318\"",
+                ));
+            }
+            return Ok(None);
+        };
+        let url = url::Url::parse(endpoint).map_err(|e| {
+            invalid(
+                path,
+                "telemetry.otlp_endpoint",
+                format!("{endpoint:?}"),
+                format!("not a URL: {e}"),
+            )
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || url.query().is_some() {
+            return Err(invalid(
+                path,
+                "telemetry.otlp_endpoint",
+                format!("{endpoint:?}"),
+                "expected the collector's OTLP/HTTP base URL, such as \"http://127.0.0.1:4318\"",
+            ));
+        }
+        for (name, value) in &self.otlp_headers {
+            if http::HeaderName::try_from(name.as_str()).is_err()
+                || http::HeaderValue::try_from(value.as_str()).is_err()
+            {
+                return Err(invalid(
+                    path,
+                    "telemetry.otlp_headers",
+                    format!("{name:?}"),
+                    "not a valid HTTP header name and value",
+                ));
+            }
+        }
+        let interval = match &self.otlp_interval {
+            None => Duration::from_secs(60),
+            Some(value) => duration(path, "telemetry.otlp_interval", value)?,
+        };
+        if interval < Duration::from_secs(1) {
+            return Err(invalid(
+                path,
+                "telemetry.otlp_interval",
+                format!("{interval:?}"),
+                "at least 1 s",
+            ));
+        }
+        Ok(Some(OtlpSettings {
+            endpoint: endpoint.trim_end_matches('/').to_owned(),
+            headers: self.otlp_headers.clone(),
+            interval,
+            service_name: self.service_name.clone().unwrap_or_else(|| "warden".into()),
+        }))
     }
 }
 

@@ -391,6 +391,7 @@ impl Sandbox {
         let cancel = ctx.client.cancel.clone();
 
         let started = Instant::now();
+        let began = std::time::SystemTime::now();
         let wasi = match wasi_context(grants, &stdout, &stderr) {
             Ok(wasi) => wasi,
             Err(error) => return CallReport::not_run(error, stdout.snapshot(), stderr.snapshot()),
@@ -464,7 +465,10 @@ impl Sandbox {
                 stderr.snapshot(),
             );
         }
-        let mut stats = CallStats::default();
+        let mut stats = CallStats {
+            began: Some(began),
+            ..CallStats::default()
+        };
         store.set_epoch_deadline(1);
         let ticking = deadline.clone();
         store.epoch_deadline_callback(move |_| {

@@ -13,8 +13,8 @@ use jsonwebtoken::{Algorithm, AlgorithmFamily, DecodingKey};
 use serde::Deserialize;
 use url::Url;
 
-use super::fetch::get_json;
 use super::settings::{Identifier, fetchable};
+use crate::input::remote::get_json;
 
 /// The fewest seconds between two fetches of the keys.
 pub const MIN_REFETCH: Duration = Duration::from_secs(5);

@@ -5,7 +5,6 @@
 //! token becomes a [`Principal`]; [`metadata`] serves the protected resource
 //! metadata (RFC 9728) that a refusal points clients to.
 
-mod fetch;
 pub mod jwks;
 pub mod metadata;
 pub mod settings;

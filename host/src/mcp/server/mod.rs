@@ -34,14 +34,16 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 
 mod request;
 
-use request::{cancellable, client_of, is_stateless_revision, page, primitive_error, round};
+use request::{
+    cancellable, client_of, is_stateless_revision, page, primitive_error, round, traceparent_of,
+};
 
 use crate::mcp::access::{self, Viewer};
 use crate::mcp::announce::Session;
 use crate::mcp::call_result::{FailureCode, error_result};
 use crate::mcp::catalog::Offers;
 use crate::mcp::client_peer;
-use crate::mcp::dispatch::{DispatchError, Dispatcher};
+use crate::mcp::dispatch::{CallOrigin, DispatchError, Dispatcher};
 use crate::mcp::forward::Forwarders;
 use crate::mcp::primitives::{self, PrimitiveError};
 use crate::mcp::rounds::Round;
@@ -472,15 +474,13 @@ impl ServerHandler for WardenServer {
         // its next epoch tick) and is recorded like any other outcome.
         let (forwarders, mut links) = self.links(&context, logger);
         links.peer = Some(peer);
-        let principal = access::principal_of(&context);
+        let origin = CallOrigin {
+            principal: access::principal_of(&context),
+            traceparent: traceparent_of(&context),
+        };
         let result = self
             .dispatcher
-            .call(
-                &request.name,
-                request.arguments,
-                links,
-                principal.as_deref(),
-            )
+            .call(&request.name, request.arguments, links, &origin)
             .await;
         forwarders.finish().await;
         if context.ct.is_cancelled() {

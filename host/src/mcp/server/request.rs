@@ -45,6 +45,20 @@ pub(super) fn is_stateless_revision(context: &RequestContext<RoleServer>) -> boo
         .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
+/// The W3C `traceparent` of the request: its `_meta` (SEP-414), else the
+/// HTTP request's header.
+pub(super) fn traceparent_of(context: &RequestContext<RoleServer>) -> Option<String> {
+    if let Some(value) = context.meta.get_traceparent() {
+        return Some(value.to_owned());
+    }
+    context
+        .extensions
+        .get::<::http::request::Parts>()
+        .and_then(|parts| parts.headers.get("traceparent"))
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// The JSON-RPC error for a failed read, get or completion.
 pub(super) fn primitive_error(
     error: PrimitiveError,

@@ -1,14 +1,15 @@
-//! GETs of the issuer's JSON documents (metadata, keys): HTTP/1.1 over TLS
-//! verified against the Web PKI (plain HTTP only where the settings allow
-//! it: a loopback issuer), with a timeout for the whole exchange and a cap
-//! on the body. Redirects are not followed.
+//! Warden's own HTTP requests (not a plugin's): the OAuth issuer's documents
+//! and keys, OTLP exports. HTTP/1.1, over TLS verified against the Web PKI
+//! for `https` (the settings that name a URL decide where plain `http` may
+//! go), with a timeout for the whole exchange and a cap on the response
+//! body. Redirects are not followed.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Empty, Limited};
-use hyper::Request;
+use http_body_util::{BodyExt as _, Full, Limited};
+use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
@@ -30,6 +31,32 @@ pub async fn get_json<T: serde::de::DeserializeOwned>(
 }
 
 async fn get(url: &Url, max_bytes: usize) -> Result<Bytes, String> {
+    let request = Request::get(url.as_str())
+        .header(hyper::header::ACCEPT, "application/json")
+        .body(Bytes::new())
+        .map_err(|e| e.to_string())?;
+    let response = send(request, max_bytes).await?;
+    if !response.status().is_success() {
+        return Err(format!("HTTP {}", response.status()));
+    }
+    Ok(response.into_body())
+}
+
+/// Sends `request` (its URI absolute) and reads the response, whatever its
+/// status, with a body of at most `max_bytes`, within [`TIMEOUT`].
+pub async fn exchange(
+    request: Request<Bytes>,
+    max_bytes: usize,
+) -> Result<Response<Bytes>, String> {
+    let uri = request.uri().to_string();
+    tokio::time::timeout(TIMEOUT, send(request, max_bytes))
+        .await
+        .map_err(|_| format!("{uri}: no answer within {TIMEOUT:?}"))?
+        .map_err(|e| format!("{uri}: {e}"))
+}
+
+async fn send(request: Request<Bytes>, max_bytes: usize) -> Result<Response<Bytes>, String> {
+    let url = Url::parse(&request.uri().to_string()).map_err(|e| e.to_string())?;
     let host = url.host_str().ok_or("the URL has no host")?.to_owned();
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
     let stream = TcpStream::connect((host.trim_matches(['[', ']']), port))
@@ -43,12 +70,19 @@ async fn get(url: &Url, max_bytes: usize) -> Result<Bytes, String> {
         Some(query) => format!("{}?{query}", url.path()),
         None => url.path().to_owned(),
     };
-    let request = Request::get(path)
-        .header(hyper::header::HOST, authority)
-        .header(hyper::header::ACCEPT, "application/json")
-        .header(hyper::header::USER_AGENT, "warden")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
+    let (mut parts, body) = request.into_parts();
+    parts.uri = path
+        .parse()
+        .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
+    parts.headers.insert(
+        hyper::header::HOST,
+        authority.parse().map_err(|_| "bad host")?,
+    );
+    parts
+        .headers
+        .entry(hyper::header::USER_AGENT)
+        .or_insert(hyper::header::HeaderValue::from_static("warden"));
+    let request = Request::from_parts(parts, Full::new(body));
     if url.scheme() == "https" {
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
@@ -57,17 +91,17 @@ async fn get(url: &Url, max_bytes: usize) -> Result<Bytes, String> {
             .connect(name, stream)
             .await
             .map_err(|e| e.to_string())?;
-        exchange(tls, request, max_bytes).await
+        round_trip(tls, request, max_bytes).await
     } else {
-        exchange(stream, request, max_bytes).await
+        round_trip(stream, request, max_bytes).await
     }
 }
 
-async fn exchange<S>(
+async fn round_trip<S>(
     stream: S,
-    request: Request<Empty<Bytes>>,
+    request: Request<Full<Bytes>>,
     max_bytes: usize,
-) -> Result<Bytes, String>
+) -> Result<Response<Bytes>, String>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -79,14 +113,13 @@ where
         .send_request(request)
         .await
         .map_err(|e| e.to_string())?;
-    if !response.status().is_success() {
-        return Err(format!("HTTP {}", response.status()));
-    }
-    Limited::new(response.into_body(), max_bytes)
+    let (parts, body) = response.into_parts();
+    let body = Limited::new(body, max_bytes)
         .collect()
         .await
         .map(|body| body.to_bytes())
-        .map_err(|_| format!("the body is larger than {max_bytes} bytes or cut short"))
+        .map_err(|_| format!("the body is larger than {max_bytes} bytes or cut short"))?;
+    Ok(Response::from_parts(parts, body))
 }
 
 /// One TLS client configuration: the Web PKI roots.
