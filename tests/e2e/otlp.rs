@@ -16,6 +16,7 @@ use opentelemetry_proto::tonic::trace::v1::Span;
 use prost::Message as _;
 use serde_json::{Value, json};
 
+use crate::http::{Reply, TestServer};
 use crate::remote_support::{Remote, TOKEN};
 use crate::support::Plugins;
 
@@ -76,7 +77,13 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A stateless `tools/call` with an optional `_meta.traceparent` and HTTP
 /// `traceparent` header.
-async fn call(remote: &Remote, arguments: Value, meta: Option<&str>, header: Option<&str>) {
+async fn call(
+    remote: &Remote,
+    tool: &str,
+    arguments: Value,
+    meta: Option<&str>,
+    header: Option<&str>,
+) {
     let mut meta_object = json!({
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {}
@@ -86,7 +93,7 @@ async fn call(remote: &Remote, arguments: Value, meta: Option<&str>, header: Opt
     }
     let body = json!({
         "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": "text_hash", "arguments": arguments, "_meta": meta_object }
+        "params": { "name": tool, "arguments": arguments, "_meta": meta_object }
     });
     let mut request = reqwest::Client::new()
         .post(remote.url("/mcp"))
@@ -94,7 +101,7 @@ async fn call(remote: &Remote, arguments: Value, meta: Option<&str>, header: Opt
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")
         .header("mcp-method", "tools/call")
-        .header("mcp-name", "text_hash")
+        .header("mcp-name", tool)
         .bearer_auth(TOKEN)
         .body(body.to_string());
     if let Some(traceparent) = header {
@@ -107,8 +114,14 @@ async fn call(remote: &Remote, arguments: Value, meta: Option<&str>, header: Opt
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_are_exported_as_otlp_traces_and_metrics() {
     let (endpoint, received) = receiver().await;
+    let site = TestServer::start().await;
+    site.route("/page", Reply::ok("text/plain", "hello"));
+    let origin = format!("http://127.0.0.1:{}", site.port());
     let dir = tempfile::tempdir().unwrap();
-    let plugins = Plugins::new().examples();
+    let plugins = Plugins::new().examples().manifest(
+        "fetch",
+        &format!("manifest_version = 1\n[capabilities]\nhttp = [{origin:?}]\n"),
+    );
     let config = format!(
         "[telemetry]\notlp_endpoint = \"{endpoint}\"\notlp_interval = \"1s\"\nservice_name = \"warden-e2e\"\n"
     );
@@ -123,21 +136,14 @@ async fn calls_are_exported_as_otlp_traces_and_metrics() {
     let parent_a = "00f067aa0ba902b7";
     let trace_b = "0af7651916cd43dd8448eb211c80319c";
     let ok = json!({"text": "abc", "algorithm": "sha256"});
-    call(
-        &remote,
-        ok.clone(),
-        Some(&format!("00-{trace_a}-{parent_a}-01")),
-        None,
-    )
-    .await;
-    call(
-        &remote,
-        ok,
-        None,
-        Some(&format!("00-{trace_b}-b7ad6b7169203331-01")),
-    )
-    .await;
-    call(&remote, json!({"text": 5}), None, None).await;
+    let text = "text_hash";
+    let first = format!("00-{trace_a}-{parent_a}-01");
+    call(&remote, text, ok.clone(), Some(&first), None).await;
+    let second = format!("00-{trace_b}-b7ad6b7169203331-01");
+    call(&remote, text, ok, None, Some(&second)).await;
+    call(&remote, text, json!({"text": 5}), None, None).await;
+    let page = json!({"url": format!("{origin}/page")});
+    call(&remote, "fetch_get", page, None, None).await;
 
     // Metrics arrive every second; SIGTERM flushes the queued spans.
     let started = Instant::now();
@@ -223,6 +229,26 @@ async fn calls_are_exported_as_otlp_traces_and_metrics() {
     assert!(failed.parent_span_id.is_empty());
     assert_eq!(failed.status.as_ref().unwrap().code, 2, "error status");
     assert!(string(&failed.attributes, "error.type").is_some());
+
+    // A plugin's outgoing request is a client span under its call.
+    let fetch = spans
+        .iter()
+        .find(|s| s.name == "tools/call fetch_get")
+        .expect("the fetch call");
+    let request = spans
+        .iter()
+        .find(|s| s.parent_span_id == fetch.span_id && s.name == "GET")
+        .expect("the outgoing request's span");
+    assert_eq!(request.kind, 3, "client");
+    assert_eq!(
+        string(&request.attributes, "url.full"),
+        Some(origin.clone())
+    );
+    assert!(matches!(
+        attribute(&request.attributes, "http.response.status_code"),
+        Some(any_value::Value::IntValue(200))
+    ));
+    assert!(request.start_time_unix_nano >= fetch.start_time_unix_nano);
 
     // The call counter, by outcome.
     let mut counted = 0;

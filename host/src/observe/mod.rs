@@ -143,6 +143,27 @@ pub struct CallStats {
     pub peak_open_files: u64,
     /// Bytes written to read-write directory grants.
     pub written_bytes: u64,
+    /// The outgoing HTTP requests that went out (at most
+    /// `MAX_RECORDED_EXCHANGES`).
+    pub http: Vec<HttpExchange>,
+}
+
+/// The most outgoing requests one call's record keeps.
+pub const MAX_RECORDED_EXCHANGES: usize = 64;
+
+/// One outgoing HTTP request of a call, as far as its response head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExchange {
+    /// `scheme://host:port`, never the path or query.
+    pub origin: String,
+    /// The method.
+    pub method: String,
+    /// The response status; `None` when no response came.
+    pub status: Option<u16>,
+    /// When it was sent.
+    pub began: SystemTime,
+    /// Until the response head came (or the request failed).
+    pub took: Duration,
 }
 
 /// A capability a plugin tried to use without a grant, recorded by the

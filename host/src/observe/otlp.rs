@@ -1,7 +1,7 @@
 //! OpenTelemetry over OTLP/HTTP (protobuf), when `[telemetry]
 //! otlp_endpoint` is set: a span per MCP request (`tools/call NAME`, kind
 //! server) with child spans for the sandbox's phases (`instantiate`, `call`,
-//! `teardown`), the call's limits and outcome as attributes, and its parent
+//! `teardown`) and each outgoing HTTP request (kind client), the call's limits and outcome as attributes, and its parent
 //! taken from the request's W3C `traceparent` (`_meta`, or the HTTP
 //! header); and the call counter and duration histogram as OTLP metrics.
 //!
@@ -179,6 +179,29 @@ impl Otlp {
                     .start_with_context(&self.tracer, &cx);
                 at += took;
                 phase.end_with_timestamp(at);
+            }
+            for exchange in &stats.http {
+                let mut attributes = vec![
+                    KeyValue::new("http.request.method", exchange.method.clone()),
+                    KeyValue::new("url.full", exchange.origin.clone()),
+                ];
+                if let Some(status) = exchange.status {
+                    attributes.push(KeyValue::new(
+                        "http.response.status_code",
+                        i64::from(status),
+                    ));
+                }
+                let mut request = self
+                    .tracer
+                    .span_builder(exchange.method.clone())
+                    .with_kind(SpanKind::Client)
+                    .with_start_time(exchange.began)
+                    .with_attributes(attributes)
+                    .start_with_context(&self.tracer, &cx);
+                if exchange.status.is_none_or(|s| s >= 500) {
+                    request.set_status(Status::error("no response"));
+                }
+                request.end_with_timestamp(exchange.began + exchange.took);
             }
         }
         cx.span().end_with_timestamp(end.max(record.started));

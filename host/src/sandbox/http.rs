@@ -32,6 +32,7 @@
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -41,8 +42,9 @@ use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 use super::account::{self, CallMemory};
 use super::connect::{self, Resolve, Route};
 use super::denials::DenialLog;
+use super::exchanges::ExchangeLog;
 use super::permission::{Answer, Asker};
-use crate::observe::Denial;
+use crate::observe::{Denial, HttpExchange};
 use crate::policy::grants::Grants;
 use crate::policy::{self, Decision};
 
@@ -54,6 +56,7 @@ pub struct OutboundHttp {
     /// Requests let through so far in this call.
     requests: u32,
     denials: DenialLog,
+    exchanges: ExchangeLog,
     memory: Arc<CallMemory>,
     /// Asks the person about origins that are not granted (`[policy] ask`
     /// and a client that can ask); `None`: they are refused.
@@ -94,6 +97,7 @@ impl OutboundHttp {
             grants,
             requests: 0,
             denials: DenialLog::default(),
+            exchanges: ExchangeLog::default(),
             memory,
             route,
             asker,
@@ -104,6 +108,11 @@ impl OutboundHttp {
     /// recorded in the same log; at most [`super::denials::MAX_RECORDED_DENIALS`]).
     pub fn denials(&self) -> Vec<Denial> {
         self.denials.snapshot()
+    }
+
+    /// The requests that went out in this call.
+    pub fn exchanges(&self) -> Vec<HttpExchange> {
+        self.exchanges.snapshot()
     }
 
     /// The call's denial log, for the other capabilities to record into.
@@ -215,6 +224,7 @@ impl OutboundHttp {
             plugin: self.plugin.clone(),
             target,
             denials: self.denials.clone(),
+            exchanges: self.exchanges.clone(),
             memory: self.memory.clone(),
         }
     }
@@ -282,8 +292,21 @@ async fn send(
     route: Route,
     cap: ResponseCap,
 ) -> Result<(http::Response<WasiBody>, IoFuture), wasmtime_wasi_http::Error> {
-    let sent = connect::send(request, options, &route).await?;
-    let (response, io) = match sent {
+    let began = SystemTime::now();
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let sent = connect::send(request, options, &route).await;
+    cap.exchanges.record(HttpExchange {
+        origin: cap.target.clone(),
+        method,
+        status: match &sent {
+            Ok(connect::Sent::Response(response, _)) => Some(response.status().as_u16()),
+            _ => None,
+        },
+        began,
+        took: started.elapsed(),
+    });
+    let (response, io) = match sent? {
         connect::Sent::Response(response, io) => (response, io),
         connect::Sent::Refused(refused) => {
             let reason = format!(
@@ -307,6 +330,7 @@ struct ResponseCap {
     plugin: Arc<str>,
     target: String,
     denials: DenialLog,
+    exchanges: ExchangeLog,
     memory: Arc<CallMemory>,
 }
 
@@ -715,6 +739,7 @@ pub(super) mod tests {
             plugin: "test".into(),
             target: "http://x:80".into(),
             denials: DenialLog::default(),
+            exchanges: ExchangeLog::default(),
             memory: CallMemory::new(u64::MAX).unwrap(),
         };
         let inner = Full::new(Bytes::from_static(b"abcdefgh"))

@@ -25,6 +25,7 @@ mod deadline;
 mod denials;
 mod digests;
 mod error;
+mod exchanges;
 mod exports;
 mod files;
 mod host;
@@ -540,6 +541,7 @@ impl Sandbox {
             },
         };
         let denials = store.data().http_hooks.denials();
+        stats.http = store.data().http_hooks.exchanges();
         let permissions = asker.map(|a| a.decisions()).unwrap_or_default();
         let announcements = std::mem::take(&mut store.data_mut().announcements);
         drop(store);
