@@ -144,6 +144,25 @@ async fn calls_are_exported_as_otlp_traces_and_metrics() {
     call(&remote, text, json!({"text": 5}), None, None).await;
     let page = json!({"url": format!("{origin}/page")});
     call(&remote, "fetch_get", page, None, None).await;
+    let trace_c = "5b8aa5a2d2c872e8321cf37308d69df2";
+    let list = reqwest::Client::new()
+        .post(remote.url("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/list")
+        .header("traceparent", format!("00-{trace_c}-051581bf3cb55c13-01"))
+        .bearer_auth(TOKEN)
+        .body(
+            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {}}}})
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(list.status(), 200);
 
     // Metrics arrive every second; SIGTERM flushes the queued spans.
     let started = Instant::now();
@@ -229,6 +248,14 @@ async fn calls_are_exported_as_otlp_traces_and_metrics() {
     assert!(failed.parent_span_id.is_empty());
     assert_eq!(failed.status.as_ref().unwrap().code, 2, "error status");
     assert!(string(&failed.attributes, "error.type").is_some());
+
+    // Every other request has its span too.
+    let listed = spans
+        .iter()
+        .find(|s| s.name == "tools/list")
+        .expect("the tools/list span");
+    assert_eq!(hex(&listed.trace_id), trace_c);
+    assert_eq!(listed.kind, 2, "server");
 
     // A plugin's outgoing request is a client span under its call.
     let fetch = spans

@@ -3,7 +3,8 @@
 //! server) with child spans for the sandbox's phases (`instantiate`, `call`,
 //! `teardown`) and each outgoing HTTP request (kind client), the call's limits and outcome as attributes, and its parent
 //! taken from the request's W3C `traceparent` (`_meta`, or the HTTP
-//! header); and the call counter and duration histogram as OTLP metrics.
+//! header); a server span for every other MCP request (`tools/list`,
+//! `resources/read`, ...); and the call counter and duration histogram as OTLP metrics.
 //!
 //! Spans are built from each call's record after it ends, with the times the
 //! sandbox measured, so nothing is added to a call's path but the record.
@@ -32,6 +33,25 @@ use serde_json::Value;
 
 use crate::observe::settings::OtlpSettings;
 use crate::observe::{CallRecord, Outcome};
+
+/// An MCP request other than `tools/call`, for its span.
+#[derive(Debug)]
+pub struct RequestRecord<'a> {
+    /// The method (`tools/list`, `resources/read`, ...).
+    pub method: &'a str,
+    /// What it names (a URI, a prompt), if anything.
+    pub target: Option<&'a str>,
+    /// When it began.
+    pub started: std::time::SystemTime,
+    /// How long it took.
+    pub duration: std::time::Duration,
+    /// The JSON-RPC error code it ended with, if it failed.
+    pub error: Option<i32>,
+    /// Who made it.
+    pub principal: Option<&'a str>,
+    /// The W3C trace context it came with.
+    pub traceparent: Option<&'a str>,
+}
 
 /// The largest collector answer read.
 const MAX_ANSWER: usize = 64 << 10;
@@ -205,6 +225,32 @@ impl Otlp {
             }
         }
         cx.span().end_with_timestamp(end.max(record.started));
+    }
+
+    /// Exports the span of an MCP request other than `tools/call`.
+    pub fn request(&self, record: &RequestRecord<'_>) {
+        let name = match record.target {
+            Some(target) => format!("{} {target}", record.method),
+            None => record.method.to_owned(),
+        };
+        let mut attributes = vec![KeyValue::new("mcp.method.name", record.method.to_owned())];
+        if let Some(error) = record.error {
+            attributes.push(KeyValue::new("error.type", error.to_string()));
+        }
+        if let Some(principal) = record.principal {
+            attributes.push(KeyValue::new("enduser.id", principal.to_owned()));
+        }
+        let mut span = self
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_start_time(record.started)
+            .with_attributes(attributes)
+            .start_with_context(&self.tracer, &parent_of(record.traceparent));
+        if record.error.is_some() {
+            span.set_status(Status::error("the request failed"));
+        }
+        span.end_with_timestamp(record.started + record.duration);
     }
 
     /// Sends what is still queued, and stops (at shutdown).

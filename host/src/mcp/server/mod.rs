@@ -35,7 +35,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 mod request;
 
 use request::{
-    cancellable, client_of, is_stateless_revision, page, primitive_error, round, traceparent_of,
+    cancellable, client_of, is_stateless_revision, page, primitive_error, round, traced,
+    traceparent_of,
 };
 
 use crate::mcp::access::{self, Viewer};
@@ -188,17 +189,25 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let registry = self.dispatcher.registry();
-        let viewer = self.viewer(&context);
-        let tools: Vec<Tool> = registry
-            .tools()
-            .filter(|entry| viewer.sees_tool(&entry.tool.name))
-            .map(|entry| entry.tool.clone())
-            .collect();
-        let (tools, next) = page(&tools, request)?;
-        let mut result = ListToolsResult::with_all_items(tools);
-        result.next_cursor = next;
-        Ok(result)
+        let traced = traced(&self.dispatcher, &context, "tools/list", None);
+        let result: Result<ListToolsResult, ErrorData> = async {
+            let registry = self.dispatcher.registry();
+            let viewer = self.viewer(&context);
+            let tools: Vec<Tool> = registry
+                .tools()
+                .filter(|entry| viewer.sees_tool(&entry.tool.name))
+                .map(|entry| entry.tool.clone())
+                .collect();
+            let (tools, next) = page(&tools, request)?;
+            let mut result = ListToolsResult::with_all_items(tools);
+            result.next_cursor = next;
+            Ok(result)
+        }
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
+        }
+        result
     }
 
     async fn list_resources(
@@ -206,22 +215,30 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let registry = self.dispatcher.registry();
-        if !self.offers().resources {
-            return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
+        let traced = traced(&self.dispatcher, &context, "resources/list", None);
+        let result: Result<ListResourcesResult, ErrorData> = async {
+            let registry = self.dispatcher.registry();
+            if !self.offers().resources {
+                return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
+            }
+            let open = self.viewer(&context).open_plugins(&registry);
+            let resources: Vec<_> = registry
+                .catalog()
+                .resources()
+                .iter()
+                .filter(|r| open.as_ref().is_none_or(|o| o.contains(&r.plugin.name)))
+                .map(|r| r.resource.clone())
+                .collect();
+            let (resources, next) = page(&resources, request)?;
+            let mut result = ListResourcesResult::with_all_items(resources);
+            result.next_cursor = next;
+            Ok(result)
         }
-        let open = self.viewer(&context).open_plugins(&registry);
-        let resources: Vec<_> = registry
-            .catalog()
-            .resources()
-            .iter()
-            .filter(|r| open.as_ref().is_none_or(|o| o.contains(&r.plugin.name)))
-            .map(|r| r.resource.clone())
-            .collect();
-        let (resources, next) = page(&resources, request)?;
-        let mut result = ListResourcesResult::with_all_items(resources);
-        result.next_cursor = next;
-        Ok(result)
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
+        }
+        result
     }
 
     async fn list_resource_templates(
@@ -229,24 +246,32 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let registry = self.dispatcher.registry();
-        if !self.offers().resources {
-            return Err(ErrorData::method_not_found::<
-                ListResourceTemplatesRequestMethod,
-            >());
+        let traced = traced(&self.dispatcher, &context, "resources/templates/list", None);
+        let result: Result<ListResourceTemplatesResult, ErrorData> = async {
+            let registry = self.dispatcher.registry();
+            if !self.offers().resources {
+                return Err(ErrorData::method_not_found::<
+                    ListResourceTemplatesRequestMethod,
+                >());
+            }
+            let open = self.viewer(&context).open_plugins(&registry);
+            let templates: Vec<_> = registry
+                .catalog()
+                .templates()
+                .iter()
+                .filter(|t| open.as_ref().is_none_or(|o| o.contains(&t.plugin.name)))
+                .map(|t| t.template.clone())
+                .collect();
+            let (templates, next) = page(&templates, request)?;
+            let mut result = ListResourceTemplatesResult::with_all_items(templates);
+            result.next_cursor = next;
+            Ok(result)
         }
-        let open = self.viewer(&context).open_plugins(&registry);
-        let templates: Vec<_> = registry
-            .catalog()
-            .templates()
-            .iter()
-            .filter(|t| open.as_ref().is_none_or(|o| o.contains(&t.plugin.name)))
-            .map(|t| t.template.clone())
-            .collect();
-        let (templates, next) = page(&templates, request)?;
-        let mut result = ListResourceTemplatesResult::with_all_items(templates);
-        result.next_cursor = next;
-        Ok(result)
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
+        }
+        result
     }
 
     async fn read_resource(
@@ -254,25 +279,38 @@ impl ServerHandler for WardenServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        if !self.offers().resources {
-            return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
+        let traced = traced(
+            &self.dispatcher,
+            &context,
+            "resources/read",
+            Some(request.uri.as_str()),
+        );
+        let result: Result<ReadResourceResponse, ErrorData> = async {
+            if !self.offers().resources {
+                return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
+            }
+            if !self.opens_uri(&request.uri, &context) {
+                return Err(primitive_error(
+                    PrimitiveError::ResourceNotFound {
+                        message: format!("no plugin serves the resource `{}`", request.uri),
+                        uri: request.uri,
+                    },
+                    &context,
+                ));
+            }
+            let (forwarders, links) = self.links(&context, None);
+            let read = primitives::read_resource(&self.dispatcher, &request.uri, links);
+            let result = cancellable(&context, "resources/read", read).await;
+            forwarders.finish().await;
+            result?
+                .map(Into::into)
+                .map_err(|e| primitive_error(e, &context))
         }
-        if !self.opens_uri(&request.uri, &context) {
-            return Err(primitive_error(
-                PrimitiveError::ResourceNotFound {
-                    message: format!("no plugin serves the resource `{}`", request.uri),
-                    uri: request.uri,
-                },
-                &context,
-            ));
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
         }
-        let (forwarders, links) = self.links(&context, None);
-        let read = primitives::read_resource(&self.dispatcher, &request.uri, links);
-        let result = cancellable(&context, "resources/read", read).await;
-        forwarders.finish().await;
-        result?
-            .map(Into::into)
-            .map_err(|e| primitive_error(e, &context))
+        result
     }
 
     async fn subscribe(
@@ -334,21 +372,29 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let registry = self.dispatcher.registry();
-        if !self.offers().prompts {
-            return Err(ErrorData::method_not_found::<ListPromptsRequestMethod>());
+        let traced = traced(&self.dispatcher, &context, "prompts/list", None);
+        let result: Result<ListPromptsResult, ErrorData> = async {
+            let registry = self.dispatcher.registry();
+            if !self.offers().prompts {
+                return Err(ErrorData::method_not_found::<ListPromptsRequestMethod>());
+            }
+            let open = self.viewer(&context).open_plugins(&registry);
+            let prompts: Vec<_> = registry
+                .catalog()
+                .prompts()
+                .filter(|p| open.as_ref().is_none_or(|o| o.contains(&p.plugin.name)))
+                .map(|p| p.prompt.clone())
+                .collect();
+            let (prompts, next) = page(&prompts, request)?;
+            let mut result = ListPromptsResult::with_all_items(prompts);
+            result.next_cursor = next;
+            Ok(result)
         }
-        let open = self.viewer(&context).open_plugins(&registry);
-        let prompts: Vec<_> = registry
-            .catalog()
-            .prompts()
-            .filter(|p| open.as_ref().is_none_or(|o| o.contains(&p.plugin.name)))
-            .map(|p| p.prompt.clone())
-            .collect();
-        let (prompts, next) = page(&prompts, request)?;
-        let mut result = ListPromptsResult::with_all_items(prompts);
-        result.next_cursor = next;
-        Ok(result)
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
+        }
+        result
     }
 
     async fn get_prompt(
@@ -356,48 +402,62 @@ impl ServerHandler for WardenServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        if !self.offers().prompts {
-            return Err(ErrorData::method_not_found::<GetPromptRequestMethod>());
-        }
-        let support = client_peer::support_of(context.client_capabilities().as_ref());
-        let (client_wait, logger) = {
-            let registry = self.dispatcher.registry();
-            let entry = registry.catalog().prompt(&request.name);
-            if entry.is_some_and(|e| !self.viewer(&context).opens(&registry, &e.plugin.name)) {
-                return Err(ErrorData::invalid_params(
-                    format!("unknown prompt `{}`", request.name),
-                    None,
-                ));
-            }
-            (
-                entry.map(|e| e.plugin.limits.client_wait),
-                entry.map(|e| e.plugin.name.clone()),
-            )
-        };
-        let (peer, replay) = client_of(
+        let traced = traced(
+            &self.dispatcher,
             &context,
-            support,
             "prompts/get",
-            &request.name,
-            request.arguments.as_ref(),
-            request.request_state.as_deref(),
-            request.input_responses.as_ref(),
-            client_wait.unwrap_or_default(),
-        )?;
-        let (forwarders, mut links) = self.links(&context, logger);
-        links.peer = Some(peer);
-        let get = primitives::get_prompt(&self.dispatcher, &request.name, request.arguments, links);
-        let result = cancellable(&context, "prompts/get", get).await;
-        forwarders.finish().await;
-        match result? {
-            Err(PrimitiveError::Deferred) => match round(replay)? {
-                Round::Ask(round) => Ok(GetPromptResponse::InputRequired(round)),
-                Round::TooLarge(message) => Err(ErrorData::internal_error(message, None)),
-            },
-            result => result
-                .map(Into::into)
-                .map_err(|e| primitive_error(e, &context)),
+            Some(request.name.as_ref()),
+        );
+        let result: Result<GetPromptResponse, ErrorData> = async {
+            if !self.offers().prompts {
+                return Err(ErrorData::method_not_found::<GetPromptRequestMethod>());
+            }
+            let support = client_peer::support_of(context.client_capabilities().as_ref());
+            let (client_wait, logger) = {
+                let registry = self.dispatcher.registry();
+                let entry = registry.catalog().prompt(&request.name);
+                if entry.is_some_and(|e| !self.viewer(&context).opens(&registry, &e.plugin.name)) {
+                    return Err(ErrorData::invalid_params(
+                        format!("unknown prompt `{}`", request.name),
+                        None,
+                    ));
+                }
+                (
+                    entry.map(|e| e.plugin.limits.client_wait),
+                    entry.map(|e| e.plugin.name.clone()),
+                )
+            };
+            let (peer, replay) = client_of(
+                &context,
+                support,
+                "prompts/get",
+                &request.name,
+                request.arguments.as_ref(),
+                request.request_state.as_deref(),
+                request.input_responses.as_ref(),
+                client_wait.unwrap_or_default(),
+            )?;
+            let (forwarders, mut links) = self.links(&context, logger);
+            links.peer = Some(peer);
+            let get =
+                primitives::get_prompt(&self.dispatcher, &request.name, request.arguments, links);
+            let result = cancellable(&context, "prompts/get", get).await;
+            forwarders.finish().await;
+            match result? {
+                Err(PrimitiveError::Deferred) => match round(replay)? {
+                    Round::Ask(round) => Ok(GetPromptResponse::InputRequired(round)),
+                    Round::TooLarge(message) => Err(ErrorData::internal_error(message, None)),
+                },
+                result => result
+                    .map(Into::into)
+                    .map_err(|e| primitive_error(e, &context)),
+            }
         }
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
+        }
+        result
     }
 
     async fn complete(
@@ -405,33 +465,41 @@ impl ServerHandler for WardenServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        if !self.offers().completions {
-            return Err(ErrorData::method_not_found::<CompleteRequestMethod>());
+        let traced = traced(&self.dispatcher, &context, "completion/complete", None);
+        let result: Result<CompleteResult, ErrorData> = async {
+            if !self.offers().completions {
+                return Err(ErrorData::method_not_found::<CompleteRequestMethod>());
+            }
+            let registry = self.dispatcher.registry();
+            if !self
+                .viewer(&context)
+                .opens_reference(&registry, &request.r#ref)
+            {
+                return Err(ErrorData::invalid_params(
+                    "unknown completion reference",
+                    None,
+                ));
+            }
+            drop(registry);
+            let (forwarders, links) = self.links(&context, None);
+            let complete = primitives::complete(
+                &self.dispatcher,
+                &request.r#ref,
+                &request.argument,
+                request.context,
+                links,
+            );
+            let result = cancellable(&context, "completion/complete", complete).await;
+            forwarders.finish().await;
+            result?
+                .map(CompleteResult::new)
+                .map_err(|e| primitive_error(e, &context))
         }
-        let registry = self.dispatcher.registry();
-        if !self
-            .viewer(&context)
-            .opens_reference(&registry, &request.r#ref)
-        {
-            return Err(ErrorData::invalid_params(
-                "unknown completion reference",
-                None,
-            ));
+        .await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
         }
-        drop(registry);
-        let (forwarders, links) = self.links(&context, None);
-        let complete = primitives::complete(
-            &self.dispatcher,
-            &request.r#ref,
-            &request.argument,
-            request.context,
-            links,
-        );
-        let result = cancellable(&context, "completion/complete", complete).await;
-        forwarders.finish().await;
-        result?
-            .map(CompleteResult::new)
-            .map_err(|e| primitive_error(e, &context))
+        result
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {

@@ -4,16 +4,20 @@
 //! read, get or completion.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use rmcp::model::{ErrorCode, InputResponses, JsonObject, PaginatedRequestParams, ProtocolVersion};
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer};
 use serde_json::{Value, json};
 
+use crate::mcp::access;
 use crate::mcp::client_peer::SessionClient;
+use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::primitives::PrimitiveError;
 use crate::mcp::rounds::{self, Replay, Round};
+use crate::observe::otlp::{Otlp, RequestRecord};
+use crate::policy::access::Principal;
 use crate::sandbox::{ClientPeer, ClientSupport};
 
 /// Items per list page.
@@ -43,6 +47,52 @@ pub(super) fn is_stateless_revision(context: &RequestContext<RoleServer>) -> boo
     context
         .protocol_version()
         .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
+}
+
+/// A request being traced for the OTLP export (only when it is on).
+#[derive(Debug)]
+pub(super) struct Traced {
+    otlp: Arc<Otlp>,
+    method: &'static str,
+    target: Option<String>,
+    started: SystemTime,
+    clock: Instant,
+    traceparent: Option<String>,
+    principal: Option<Arc<Principal>>,
+}
+
+/// Starts tracing a request of `method` on `target`, when spans are exported.
+pub(super) fn traced(
+    dispatcher: &Dispatcher,
+    context: &RequestContext<RoleServer>,
+    method: &'static str,
+    target: Option<&str>,
+) -> Option<Traced> {
+    let otlp = dispatcher.observer()?.otlp.clone()?;
+    Some(Traced {
+        otlp,
+        method,
+        target: target.map(str::to_owned),
+        started: SystemTime::now(),
+        clock: Instant::now(),
+        traceparent: traceparent_of(context),
+        principal: access::principal_of(context),
+    })
+}
+
+impl Traced {
+    /// Exports the request's span, with how `result` ended.
+    pub(super) fn finish<T>(self, result: &Result<T, ErrorData>) {
+        self.otlp.request(&RequestRecord {
+            method: self.method,
+            target: self.target.as_deref(),
+            started: self.started,
+            duration: self.clock.elapsed(),
+            error: result.as_ref().err().map(|e| e.code.0),
+            principal: self.principal.as_ref().map(|p| p.id.as_str()),
+            traceparent: self.traceparent.as_deref(),
+        });
+    }
 }
 
 /// The W3C `traceparent` of the request: its `_meta` (SEP-414), else the
