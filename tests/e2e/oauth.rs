@@ -366,6 +366,12 @@ async fn scopes_decide_what_is_listed_and_called_and_each_principal_has_its_rate
         .parse()
         .unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    // Names of tools that do not exist get "unknown tool", never a budget.
+    for _ in 0..5 {
+        let unknown = raw_call(&remote, &reader, "text_nope", json!({})).await;
+        assert_eq!(unknown.status(), 200);
+        assert!(unknown.text().await.unwrap().contains("text_nope"));
+    }
     let bob = a.sign(&issuer.claims("bob", "text:read"));
     assert_eq!(
         raw_call(&remote, &bob, "text_hash", hash.clone())

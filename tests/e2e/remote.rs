@@ -757,3 +757,43 @@ async fn closing_the_http_stream_cancels_the_call() {
     };
     assert_eq!(spin["fields"]["outcome"], "cancelled", "{spin}");
 }
+
+/// SEP-2243: the `Mcp-Method` and `Mcp-Name` headers of a 2026-07-28
+/// request must agree with its body (a proxy routes and rate-limits by them),
+/// or the request is refused before anything runs.
+#[tokio::test]
+async fn routing_headers_must_agree_with_the_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = hostile();
+    let remote = Remote::start(dir.path(), "", plugins.path(), &[], TOKEN_ENV);
+    let body = json!({
+        "jsonrpc": "2.0", "id": 3, "method": "tools/call",
+        "params": { "name": "hostile_echo", "arguments": {"text": "hi"}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}
+        }}
+    })
+    .to_string();
+    let send = |method: &str, name: &str| {
+        reqwest::Client::new()
+            .post(remote.url("/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", method)
+            .header("mcp-name", name)
+            .bearer_auth(TOKEN)
+            .body(body.clone())
+            .send()
+    };
+    let agreeing = send("tools/call", "hostile_echo").await.unwrap();
+    assert_eq!(agreeing.status(), 200);
+    assert!(agreeing.text().await.unwrap().contains("hi"));
+    for (method, name) in [
+        ("tools/call", "hostile_spin"),
+        ("tools/list", "hostile_echo"),
+    ] {
+        let refused = send(method, name).await.unwrap();
+        assert_eq!(refused.status(), 400, "{method} {name}");
+    }
+}

@@ -139,17 +139,21 @@ pub async fn check_calls(
         }
         return response;
     }
-    if let (Some(limiter), Some(rate)) = (
+    // Budgets are kept only for tools that exist, so made-up names cannot
+    // grow the limiter (they get "unknown tool" from the handler).
+    let plugin = state
+        .dispatcher
+        .registry()
+        .tool(&call.name)
+        .map(|t| t.plugin.name.clone());
+    if let (Some(limiter), Some(rate), Some(plugin)) = (
         &state.principal_limiter,
         rules.call_rate(&principal, &call.name),
+        plugin,
     ) {
         let key = match rate.per {
             LimitPer::Tool => call.name.clone(),
-            LimitPer::Plugin => state
-                .dispatcher
-                .registry()
-                .tool(&call.name)
-                .map_or_else(|| call.name.clone(), |t| t.plugin.name.clone()),
+            LimitPer::Plugin => plugin,
         };
         if let Err(wait) = limiter.check(rate, &principal.id, &key) {
             let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
