@@ -18,7 +18,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("input", &["limits"]),
     ("observe", &["input", "limits"]),
     ("policy", &["input", "limits"]),
-    ("sandbox", &["limits", "observe", "policy"]),
+    ("sandbox", &["input", "limits", "observe", "policy"]),
     ("budget", &["limits", "observe"]),
     ("mcp", &["budget", "limits", "observe", "policy", "sandbox"]),
     ("loading", &["input", "limits"]),

@@ -122,8 +122,9 @@ where
     Ok(Response::from_parts(parts, body))
 }
 
-/// One TLS client configuration: the Web PKI roots.
-fn tls_connector() -> tokio_rustls::TlsConnector {
+/// One TLS client configuration for the process, verifying servers against
+/// the Web PKI roots (Warden's requests and the plugins' alike).
+pub fn tls_connector() -> tokio_rustls::TlsConnector {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
     let config = CONFIG.get_or_init(|| {
         let roots = rustls::RootCertStore {

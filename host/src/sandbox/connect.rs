@@ -21,6 +21,7 @@ use http_body_util::BodyExt;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::{Error, RequestOptions, WasiBody};
 
+use crate::input::remote::tls_connector;
 use crate::policy::egress::refused_range;
 
 /// Resolves host names for outgoing HTTP.
@@ -224,26 +225,6 @@ async fn connect(addresses: &[SocketAddr], timeout: Duration) -> Result<TcpStrea
         }
     }
     Err(last)
-}
-
-/// One TLS client configuration for the process: the Web PKI roots.
-fn tls_connector() -> tokio_rustls::TlsConnector {
-    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
-    let config = CONFIG.get_or_init(|| {
-        let roots = rustls::RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.into(),
-        };
-        Arc::new(
-            rustls::ClientConfig::builder_with_provider(Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-        )
-    });
-    tokio_rustls::TlsConnector::from(config.clone())
 }
 
 /// A response body that fails when no data comes for `between`.

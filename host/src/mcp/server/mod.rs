@@ -84,6 +84,23 @@ impl WardenServer {
         self
     }
 
+    /// Runs `request` (`method` on `target`), exporting its span when OTLP
+    /// is on.
+    async fn traced<T>(
+        &self,
+        context: &RequestContext<RoleServer>,
+        method: &'static str,
+        target: Option<&str>,
+        request: impl std::future::Future<Output = Result<T, ErrorData>>,
+    ) -> Result<T, ErrorData> {
+        let traced = traced(&self.dispatcher, context, method, target);
+        let result = request.await;
+        if let Some(traced) = traced {
+            traced.finish(&result);
+        }
+        result
+    }
+
     fn viewer(&self, context: &RequestContext<RoleServer>) -> Viewer<'_> {
         Viewer::of(&self.access, context)
     }
@@ -189,8 +206,7 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, ErrorData> {
-        let traced = traced(&self.dispatcher, &context, "tools/list", None);
-        let result: Result<ListToolsResult, ErrorData> = async {
+        self.traced(&context, "tools/list", None, async {
             let registry = self.dispatcher.registry();
             let viewer = self.viewer(&context);
             let tools: Vec<Tool> = registry
@@ -202,12 +218,8 @@ impl ServerHandler for WardenServer {
             let mut result = ListToolsResult::with_all_items(tools);
             result.next_cursor = next;
             Ok(result)
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     async fn list_resources(
@@ -215,8 +227,7 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, ErrorData> {
-        let traced = traced(&self.dispatcher, &context, "resources/list", None);
-        let result: Result<ListResourcesResult, ErrorData> = async {
+        self.traced(&context, "resources/list", None, async {
             let registry = self.dispatcher.registry();
             if !self.offers().resources {
                 return Err(ErrorData::method_not_found::<ListResourcesRequestMethod>());
@@ -233,12 +244,8 @@ impl ServerHandler for WardenServer {
             let mut result = ListResourcesResult::with_all_items(resources);
             result.next_cursor = next;
             Ok(result)
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     async fn list_resource_templates(
@@ -246,8 +253,7 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, ErrorData> {
-        let traced = traced(&self.dispatcher, &context, "resources/templates/list", None);
-        let result: Result<ListResourceTemplatesResult, ErrorData> = async {
+        self.traced(&context, "resources/templates/list", None, async {
             let registry = self.dispatcher.registry();
             if !self.offers().resources {
                 return Err(ErrorData::method_not_found::<
@@ -266,12 +272,8 @@ impl ServerHandler for WardenServer {
             let mut result = ListResourceTemplatesResult::with_all_items(templates);
             result.next_cursor = next;
             Ok(result)
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     async fn read_resource(
@@ -279,13 +281,8 @@ impl ServerHandler for WardenServer {
         request: ReadResourceRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<ReadResourceResponse, ErrorData> {
-        let traced = traced(
-            &self.dispatcher,
-            &context,
-            "resources/read",
-            Some(request.uri.as_str()),
-        );
-        let result: Result<ReadResourceResponse, ErrorData> = async {
+        let target = request.uri.clone();
+        self.traced(&context, "resources/read", Some(target.as_str()), async {
             if !self.offers().resources {
                 return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
             }
@@ -305,12 +302,8 @@ impl ServerHandler for WardenServer {
             result?
                 .map(Into::into)
                 .map_err(|e| primitive_error(e, &context))
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     async fn subscribe(
@@ -372,8 +365,7 @@ impl ServerHandler for WardenServer {
         request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, ErrorData> {
-        let traced = traced(&self.dispatcher, &context, "prompts/list", None);
-        let result: Result<ListPromptsResult, ErrorData> = async {
+        self.traced(&context, "prompts/list", None, async {
             let registry = self.dispatcher.registry();
             if !self.offers().prompts {
                 return Err(ErrorData::method_not_found::<ListPromptsRequestMethod>());
@@ -389,12 +381,8 @@ impl ServerHandler for WardenServer {
             let mut result = ListPromptsResult::with_all_items(prompts);
             result.next_cursor = next;
             Ok(result)
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     async fn get_prompt(
@@ -402,13 +390,8 @@ impl ServerHandler for WardenServer {
         request: GetPromptRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<GetPromptResponse, ErrorData> {
-        let traced = traced(
-            &self.dispatcher,
-            &context,
-            "prompts/get",
-            Some(request.name.as_ref()),
-        );
-        let result: Result<GetPromptResponse, ErrorData> = async {
+        let target = request.name.to_string();
+        self.traced(&context, "prompts/get", Some(target.as_str()), async {
             if !self.offers().prompts {
                 return Err(ErrorData::method_not_found::<GetPromptRequestMethod>());
             }
@@ -452,12 +435,8 @@ impl ServerHandler for WardenServer {
                     .map(Into::into)
                     .map_err(|e| primitive_error(e, &context)),
             }
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     async fn complete(
@@ -465,8 +444,7 @@ impl ServerHandler for WardenServer {
         request: CompleteRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CompleteResult, ErrorData> {
-        let traced = traced(&self.dispatcher, &context, "completion/complete", None);
-        let result: Result<CompleteResult, ErrorData> = async {
+        self.traced(&context, "completion/complete", None, async {
             if !self.offers().completions {
                 return Err(ErrorData::method_not_found::<CompleteRequestMethod>());
             }
@@ -494,12 +472,8 @@ impl ServerHandler for WardenServer {
             result?
                 .map(CompleteResult::new)
                 .map_err(|e| primitive_error(e, &context))
-        }
-        .await;
-        if let Some(traced) = traced {
-            traced.finish(&result);
-        }
-        result
+        })
+        .await
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
