@@ -135,10 +135,9 @@ async fn require_access_token(
                 Some(r) => format!("{}\n", r.description),
                 None => "an access token is required: send `Authorization: Bearer TOKEN`\n".into(),
             };
-            return challenge(
-                StatusCode::UNAUTHORIZED,
-                text,
-                metadata::unauthorized(settings, refusal.as_ref()),
+            return with_challenge(
+                (StatusCode::UNAUTHORIZED, text).into_response(),
+                &metadata::unauthorized(settings, refusal.as_ref()),
             );
         }
     };
@@ -148,20 +147,22 @@ async fn require_access_token(
         if let Some(audit) = &state.audit {
             audit.access_refused(&principal.id, None, "no_rule");
         }
-        return challenge(
-            StatusCode::FORBIDDEN,
-            "the token carries none of the scopes this server grants access with\n".into(),
-            metadata::insufficient_scope(settings, &settings.rules.scopes()),
+        return with_challenge(
+            (
+                StatusCode::FORBIDDEN,
+                "the token carries none of the scopes this server grants access with\n",
+            )
+                .into_response(),
+            &metadata::insufficient_scope(settings, &settings.rules.scopes()),
         );
     }
     request.extensions_mut().insert(Arc::new(principal));
     next.run(request).await
 }
 
-/// A refusal with `WWW-Authenticate: challenge`.
-pub(super) fn challenge(status: StatusCode, text: String, challenge: String) -> Response {
-    let mut response = (status, text).into_response();
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
+/// `response` with `WWW-Authenticate: challenge`.
+pub(super) fn with_challenge(mut response: Response, challenge: &str) -> Response {
+    if let Ok(value) = HeaderValue::from_str(challenge) {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
@@ -185,16 +186,14 @@ fn refuse(state: &AppState, client: IpAddr, reason: &'static str) -> Response {
     } else {
         "Bearer realm=\"warden\""
     };
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        "a bearer token is required: send `Authorization: Bearer TOKEN`\n",
+    with_challenge(
+        (
+            StatusCode::UNAUTHORIZED,
+            "a bearer token is required: send `Authorization: Bearer TOKEN`\n",
+        )
+            .into_response(),
+        challenge,
     )
-        .into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(challenge),
-    );
-    response
 }
 
 #[cfg(test)]

@@ -25,12 +25,11 @@ use rmcp::model::RequestId;
 use serde_json::json;
 
 use super::AppState;
-use super::auth::principal_of;
+use super::auth::{principal_of, with_challenge};
 use super::oauth::metadata;
+use super::rate_limit::{forget_idle, retry_after};
 use crate::policy::access::{AccessRules, CallRate, LimitPer};
 
-/// How often idle budgets are dropped.
-const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 /// JSON-RPC: a server error (refused before the call ran).
 const REFUSED: i64 = -32000;
 
@@ -68,15 +67,9 @@ impl PrincipalLimiter {
             per_rule,
             clock: DefaultClock::default(),
         });
-        let weak = Arc::downgrade(&this);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FORGET_IDLE_EVERY);
-            loop {
-                tick.tick().await;
-                let Some(this) = weak.upgrade() else { break };
-                for limiter in this.per_rule.iter().flatten() {
-                    limiter.retain_recent();
-                }
+        forget_idle(&this, |this| {
+            for limiter in this.per_rule.iter().flatten() {
+                limiter.retain_recent();
             }
         });
         Some(this)
@@ -116,7 +109,7 @@ pub async fn check_calls(
             audit.access_refused(&principal.id, Some(&call.name), "not_allowed");
         }
         let scopes = rules.scopes_for(&call.name);
-        let mut response = refusal(
+        let response = refusal(
             StatusCode::FORBIDDEN,
             &call.id,
             format!(
@@ -132,12 +125,7 @@ pub async fn check_calls(
                 }
             ),
         );
-        if let Ok(value) = HeaderValue::from_str(&metadata::insufficient_scope(settings, &scopes)) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
-        return response;
+        return with_challenge(response, &metadata::insufficient_scope(settings, &scopes));
     }
     // Budgets are kept only for tools that exist, so made-up names cannot
     // grow the limiter (they get "unknown tool" from the handler).
@@ -156,7 +144,7 @@ pub async fn check_calls(
             LimitPer::Plugin => plugin,
         };
         if let Err(wait) = limiter.check(rate, &principal.id, &key) {
-            let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+            let seconds = retry_after(wait);
             tracing::info!(principal = %principal.id, tool = %call.name, "tool call refused: the principal's rate limit");
             crate::observe::metrics::principal_refused(&principal.label, "rate_limited");
             if let Some(audit) = &state.audit {

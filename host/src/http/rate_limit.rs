@@ -37,15 +37,7 @@ impl ClientLimiter {
             limiter: RateLimiter::keyed(quota),
             clock: DefaultClock::default(),
         });
-        let weak = Arc::downgrade(&this);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(FORGET_IDLE_EVERY);
-            loop {
-                tick.tick().await;
-                let Some(this) = weak.upgrade() else { break };
-                this.limiter.retain_recent();
-            }
-        });
+        forget_idle(&this, |this| this.limiter.retain_recent());
         Some(this)
     }
 
@@ -55,6 +47,25 @@ impl ClientLimiter {
             .check_key(&client)
             .map_err(|not_until| not_until.wait_time_from(self.clock.now()))
     }
+}
+
+/// Calls `forget` on `limiter` every [`FORGET_IDLE_EVERY`] while it lives,
+/// so the state of keys that went idle is dropped.
+pub(super) fn forget_idle<T: Send + Sync + 'static>(limiter: &Arc<T>, forget: fn(&T)) {
+    let weak = Arc::downgrade(limiter);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(FORGET_IDLE_EVERY);
+        loop {
+            tick.tick().await;
+            let Some(limiter) = weak.upgrade() else { break };
+            forget(&limiter);
+        }
+    });
+}
+
+/// The `Retry-After` seconds for `wait`: rounded up, at least 1.
+pub(super) fn retry_after(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// Answers 429 with `Retry-After` (whole seconds, at least 1) to a client
@@ -73,7 +84,6 @@ pub async fn limit_clients(
         Err(wait) => {
             crate::observe::metrics::http_rejected("rate_limited");
             tracing::info!(client = %peer.ip(), "HTTP request refused: rate limit");
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             let mut response = (
                 StatusCode::TOO_MANY_REQUESTS,
                 "too many requests from this client: retry later\n",
@@ -81,7 +91,7 @@ pub async fn limit_clients(
                 .into_response();
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after(wait)));
             response
         }
     }

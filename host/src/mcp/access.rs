@@ -26,6 +26,17 @@ pub fn principal_of(context: &RequestContext<RoleServer>) -> Option<Arc<Principa
         .cloned()
 }
 
+/// The plugins open to a request's principal (all of them without one).
+#[derive(Debug)]
+pub struct OpenPlugins(Option<HashSet<String>>);
+
+impl OpenPlugins {
+    /// Whether `plugin` is open.
+    pub fn contains(&self, plugin: &str) -> bool {
+        self.0.as_ref().is_none_or(|open| open.contains(plugin))
+    }
+}
+
 /// One request's view of the registry.
 #[derive(Debug)]
 pub struct Viewer<'a> {
@@ -56,22 +67,29 @@ impl<'a> Viewer<'a> {
     }
 
     /// The plugins whose resources, templates, prompts and completions are
-    /// open: `None` for all.
-    pub fn open_plugins(&self, registry: &Registry) -> Option<HashSet<String>> {
-        let principal = self.principal.as_ref().filter(|_| !self.sees_all())?;
-        Some(
+    /// open.
+    pub fn open_plugins(&self, registry: &Registry) -> OpenPlugins {
+        let Some(principal) = self.principal.as_ref().filter(|_| !self.sees_all()) else {
+            return OpenPlugins(None);
+        };
+        OpenPlugins(Some(
             registry
                 .tools()
                 .filter(|t| self.rules.may_call(principal, &t.tool.name))
                 .map(|t| t.plugin.name.clone())
                 .collect(),
-        )
+        ))
     }
 
-    /// Whether `plugin`'s resources, prompts and completions are open.
+    /// Whether `plugin`'s resources, prompts and completions are open: the
+    /// principal may call one of its tools.
     pub fn opens(&self, registry: &Registry, plugin: &str) -> bool {
-        self.open_plugins(registry)
-            .is_none_or(|open| open.contains(plugin))
+        match self.principal.as_ref().filter(|_| !self.sees_all()) {
+            None => true,
+            Some(principal) => registry
+                .tools()
+                .any(|t| t.plugin.name == plugin && self.rules.may_call(principal, &t.tool.name)),
+        }
     }
 
     /// Whether the plugin a completion `reference` names is open (an

@@ -35,8 +35,8 @@ use rmcp::{ErrorData, RoleServer, ServerHandler};
 mod request;
 
 use request::{
-    cancellable, client_of, is_stateless_revision, page, primitive_error, round, traced,
-    traceparent_of,
+    cancellable, client_of, is_stateless_revision, not_served, page, primitive_error, round,
+    traced, traceparent_of,
 };
 
 use crate::mcp::access::{self, Viewer};
@@ -237,7 +237,7 @@ impl ServerHandler for WardenServer {
                 .catalog()
                 .resources()
                 .iter()
-                .filter(|r| open.as_ref().is_none_or(|o| o.contains(&r.plugin.name)))
+                .filter(|r| open.contains(&r.plugin.name))
                 .map(|r| r.resource.clone())
                 .collect();
             let (resources, next) = page(&resources, request)?;
@@ -265,7 +265,7 @@ impl ServerHandler for WardenServer {
                 .catalog()
                 .templates()
                 .iter()
-                .filter(|t| open.as_ref().is_none_or(|o| o.contains(&t.plugin.name)))
+                .filter(|t| open.contains(&t.plugin.name))
                 .map(|t| t.template.clone())
                 .collect();
             let (templates, next) = page(&templates, request)?;
@@ -287,13 +287,7 @@ impl ServerHandler for WardenServer {
                 return Err(ErrorData::method_not_found::<ReadResourceRequestMethod>());
             }
             if !self.opens_uri(&request.uri, &context) {
-                return Err(primitive_error(
-                    PrimitiveError::ResourceNotFound {
-                        message: format!("no plugin serves the resource `{}`", request.uri),
-                        uri: request.uri,
-                    },
-                    &context,
-                ));
+                return Err(not_served(request.uri, &context));
             }
             let (forwarders, links) = self.links(&context, None);
             let read = primitives::read_resource(&self.dispatcher, &request.uri, links);
@@ -320,13 +314,7 @@ impl ServerHandler for WardenServer {
             .is_some_and(|(plugin, _)| plugin.code.exports().resources)
             && self.opens_uri(&request.uri, &context);
         if !known {
-            return Err(primitive_error(
-                PrimitiveError::ResourceNotFound {
-                    message: format!("no plugin serves the resource `{}`", request.uri),
-                    uri: request.uri,
-                },
-                &context,
-            ));
+            return Err(not_served(request.uri, &context));
         }
         self.session.subscribe(&request.uri);
         Ok(())
@@ -374,7 +362,7 @@ impl ServerHandler for WardenServer {
             let prompts: Vec<_> = registry
                 .catalog()
                 .prompts()
-                .filter(|p| open.as_ref().is_none_or(|o| o.contains(&p.plugin.name)))
+                .filter(|p| open.contains(&p.plugin.name))
                 .map(|p| p.prompt.clone())
                 .collect();
             let (prompts, next) = page(&prompts, request)?;

@@ -49,6 +49,17 @@ pub(super) fn is_stateless_revision(context: &RequestContext<RoleServer>) -> boo
         .is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str())
 }
 
+/// The error for a resource no plugin serves (to this request).
+pub(super) fn not_served(uri: String, context: &RequestContext<RoleServer>) -> ErrorData {
+    primitive_error(
+        PrimitiveError::ResourceNotFound {
+            message: format!("no plugin serves the resource `{uri}`"),
+            uri,
+        },
+        context,
+    )
+}
+
 /// A request being traced for the OTLP export (only when it is on).
 #[derive(Debug)]
 pub(super) struct Traced {
