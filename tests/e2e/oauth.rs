@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
 use crate::http::{Reply, TestServer};
-use crate::remote_support::{Remote, call};
+use crate::remote_support::{Remote, call, json_lines, stateless_post};
 use crate::support::{Plugins, Revision, ok_text};
 
 /// The audience tokens must name: this server's resource URL.
@@ -145,22 +145,9 @@ fn config(issuer: &Issuer) -> String {
 
 /// A stateless `tools/call` of `tool` as a raw POST with `token`.
 async fn raw_call(remote: &Remote, token: &str, tool: &str, arguments: Value) -> reqwest::Response {
-    let body = json!({
-        "jsonrpc": "2.0", "id": 7, "method": "tools/call",
-        "params": { "name": tool, "arguments": arguments, "_meta": {
-            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-            "io.modelcontextprotocol/clientCapabilities": {}
-        }}
-    });
-    reqwest::Client::new()
-        .post(remote.url("/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
+    let params = json!({ "name": tool, "arguments": arguments });
+    stateless_post(remote, 7, "tools/call", Some(tool), params)
         .bearer_auth(token)
-        .body(body.to_string())
         .send()
         .await
         .unwrap()
@@ -174,11 +161,7 @@ fn challenge(response: &reqwest::Response) -> String {
 }
 
 fn audit(dir: &Path) -> Vec<Value> {
-    std::fs::read_to_string(dir.join("audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    json_lines(&dir.join("audit.jsonl"))
 }
 
 async fn tool_names(client: &crate::remote_support::HttpClient) -> Vec<String> {

@@ -17,7 +17,7 @@ use prost::Message as _;
 use serde_json::{Value, json};
 
 use crate::http::{Reply, TestServer};
-use crate::remote_support::{Remote, TOKEN};
+use crate::remote_support::{Remote, TOKEN, stateless_post};
 use crate::support::Plugins;
 
 /// What the receiver got.
@@ -84,26 +84,12 @@ async fn call(
     meta: Option<&str>,
     header: Option<&str>,
 ) {
-    let mut meta_object = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {}
-    });
+    let mut params = json!({ "name": tool, "arguments": arguments });
     if let Some(traceparent) = meta {
-        meta_object["traceparent"] = json!(traceparent);
+        params["_meta"] = json!({ "traceparent": traceparent });
     }
-    let body = json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": { "name": tool, "arguments": arguments, "_meta": meta_object }
-    });
-    let mut request = reqwest::Client::new()
-        .post(remote.url("/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", tool)
-        .bearer_auth(TOKEN)
-        .body(body.to_string());
+    let mut request =
+        stateless_post(remote, 1, "tools/call", Some(tool), params).bearer_auth(TOKEN);
     if let Some(traceparent) = header {
         request = request.header("traceparent", traceparent);
     }
@@ -145,20 +131,9 @@ async fn calls_are_exported_as_otlp_traces_and_metrics() {
     let page = json!({"url": format!("{origin}/page")});
     call(&remote, "fetch_get", page, None, None).await;
     let trace_c = "5b8aa5a2d2c872e8321cf37308d69df2";
-    let list = reqwest::Client::new()
-        .post(remote.url("/mcp"))
-        .header("content-type", "application/json")
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/list")
+    let list = stateless_post(&remote, 2, "tools/list", None, json!({}))
         .header("traceparent", format!("00-{trace_c}-051581bf3cb55c13-01"))
         .bearer_auth(TOKEN)
-        .body(
-            json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": {"_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}}}})
-            .to_string(),
-        )
         .send()
         .await
         .unwrap();

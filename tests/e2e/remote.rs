@@ -3,11 +3,9 @@
 //! HTTP clients (rmcp's Streamable HTTP client on both revisions, reqwest for
 //! raw requests).
 
-use std::path::Path;
-
 use serde_json::{Value, json};
 
-use crate::remote_support::{Remote, TOKEN, call, sample};
+use crate::remote_support::{Remote, TOKEN, call, json_lines, sample, stateless_post};
 use crate::support::{Plugins, Revision, Server, error_text, ok_text};
 
 /// Config for a server with the default protections and the test token in
@@ -358,14 +356,6 @@ async fn readiness_and_metrics_reflect_plugins_and_known_calls() {
 }
 
 /// Reads a JSON Lines file.
-fn json_lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-        .collect()
-}
-
 /// Checks the spans of: echo ok, echo with bad arguments, spin out of fuel.
 fn assert_spans(spans: &[Value]) {
     assert_eq!(spans.len(), 3, "{spans:#?}");
@@ -699,22 +689,14 @@ async fn closing_the_http_stream_cancels_the_call() {
     );
     // A 2026-07-28 `tools/call` of `tool`, as a raw HTTP request.
     let call = |tool: &str, id: u32| {
-        let body = json!({
-            "jsonrpc": "2.0", "id": id, "method": "tools/call",
-            "params": { "name": tool, "arguments": {"text": "next"}, "_meta": {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientCapabilities": {}
-            }}
-        });
-        reqwest::Client::new()
-            .post(remote.url("/mcp"))
-            .header("content-type", "application/json")
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2026-07-28")
-            .bearer_auth(TOKEN)
-            .header("mcp-method", "tools/call")
-            .header("mcp-name", tool)
-            .body(body.to_string())
+        stateless_post(
+            &remote,
+            id,
+            "tools/call",
+            Some(tool),
+            json!({ "name": tool, "arguments": {"text": "next"} }),
+        )
+        .bearer_auth(TOKEN)
     };
     let gone = call("hostile_spin", 1)
         .timeout(std::time::Duration::from_millis(800))

@@ -199,3 +199,43 @@ pub fn sample(metrics: &str, series: &str) -> Option<f64> {
         value.trim().parse().ok()
     })
 }
+
+/// A 2026-07-28 request as a raw POST to `/mcp`: `method` with `params`
+/// (their `_meta` gains the protocol version and empty client capabilities),
+/// the MCP headers, and `Mcp-Name: name` when given. The caller adds the
+/// credentials.
+pub fn stateless_post(
+    remote: &Remote,
+    id: u32,
+    method: &str,
+    name: Option<&str>,
+    mut params: Value,
+) -> reqwest::RequestBuilder {
+    let meta = params
+        .as_object_mut()
+        .expect("params are an object")
+        .entry("_meta")
+        .or_insert_with(|| serde_json::json!({}));
+    meta["io.modelcontextprotocol/protocolVersion"] = "2026-07-28".into();
+    meta["io.modelcontextprotocol/clientCapabilities"] = serde_json::json!({});
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+    let mut request = reqwest::Client::new()
+        .post(remote.url("/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", method);
+    if let Some(name) = name {
+        request = request.header("mcp-name", name);
+    }
+    request.body(body.to_string())
+}
+
+/// The JSON values of a JSON Lines file.
+pub fn json_lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read {}: {e}", path.display()))
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect()
+}
