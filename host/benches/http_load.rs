@@ -23,15 +23,15 @@
 #![allow(clippy::print_stdout)]
 
 mod common;
+mod load_drive;
 mod load_support;
 mod stats;
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use serde_json::json;
 
+use load_drive::{CpuMeter, Plan, call, load};
 use load_support::HttpServer;
 /// Seconds per case in a full run (`WARDEN_BENCH_SECS` overrides).
 const DEFAULT_SECS: u64 = 5;
@@ -146,124 +146,4 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
         println!("(smoke run: too few requests for the figures to mean anything)");
     }
     Ok(())
-}
-
-/// How long each client keeps sending.
-#[derive(Debug, Clone, Copy)]
-enum Plan {
-    Requests(usize),
-    For(Duration),
-}
-
-/// What one case measured.
-#[derive(Debug, Default)]
-struct LoadResult {
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-    errors: usize,
-    first_error: Option<String>,
-}
-
-impl LoadResult {
-    fn throughput(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64().max(f64::MIN_POSITIVE)
-    }
-
-    fn percentile(&self, p: f64) -> Duration {
-        stats::percentile(&self.latencies, p)
-    }
-}
-
-/// Runs `clients` concurrent clients, each sending requests back to back.
-async fn load(http: &reqwest::Client, url: &str, clients: usize, plan: Plan) -> LoadResult {
-    let result = Arc::new(Mutex::new(LoadResult::default()));
-    let started = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..clients {
-        let (http, url, result) = (http.clone(), url.to_owned(), result.clone());
-        tasks.spawn(async move {
-            let mut sent = 0;
-            loop {
-                let more = match plan {
-                    Plan::Requests(n) => sent < n,
-                    Plan::For(d) => started.elapsed() < d,
-                };
-                if !more {
-                    break;
-                }
-                sent += 1;
-                let t = Instant::now();
-                let outcome = call(&http, &url).await;
-                let elapsed = t.elapsed();
-                let mut result = result.lock().unwrap();
-                match outcome {
-                    Ok(()) => result.latencies.push(elapsed),
-                    Err(e) => {
-                        result.errors += 1;
-                        result.first_error.get_or_insert_with(|| format!("{e:#}"));
-                    }
-                }
-            }
-        });
-    }
-    while tasks.join_next().await.is_some() {}
-    let mut result = std::mem::take(&mut *result.lock().unwrap());
-    result.elapsed = started.elapsed();
-    result
-}
-
-/// One stateless `tools/call hostile_echo`; fails unless the result is a
-/// success carrying the text.
-async fn call(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
-    const TEXT: &str = "The quick brown fox jumps over the lazy dog. \
-                        Pack my box with five dozen liquor jugs, twice!";
-    let arguments = json!({ "text": TEXT });
-    let text = load_support::post_tool_call(http, url, "hostile_echo", &arguments).await?;
-    ensure!(
-        text.contains("\"isError\":false") && text.contains("lazy dog"),
-        "unexpected response: {text}"
-    );
-    Ok(())
-}
-
-/// CPU time a process used over an interval, from `/proc/PID/stat` (Linux).
-struct CpuMeter {
-    pid: u32,
-    ticks: Option<u64>,
-    started: Instant,
-}
-
-impl CpuMeter {
-    /// Clock ticks per second (`getconf CLK_TCK` on Linux).
-    const TICKS_PER_SECOND: f64 = 100.0;
-
-    fn start(pid: u32) -> Self {
-        Self {
-            pid,
-            ticks: cpu_ticks(pid),
-            started: Instant::now(),
-        }
-    }
-
-    /// CPU use since `start`, in percent of one core ("-" where unknown).
-    fn percent(&self) -> String {
-        match (self.ticks, cpu_ticks(self.pid)) {
-            (Some(before), Some(after)) => {
-                let busy = (after - before) as f64 / Self::TICKS_PER_SECOND;
-                format!("{:.0}", busy / self.started.elapsed().as_secs_f64() * 100.0)
-            }
-            _ => "-".into(),
-        }
-    }
-}
-
-/// User plus system clock ticks of `pid`.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) in parentheses.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
 }

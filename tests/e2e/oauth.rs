@@ -146,7 +146,7 @@ fn config(issuer: &Issuer) -> String {
 /// A stateless `tools/call` of `tool` as a raw POST with `token`.
 async fn raw_call(remote: &Remote, token: &str, tool: &str, arguments: Value) -> reqwest::Response {
     let params = json!({ "name": tool, "arguments": arguments });
-    stateless_post(remote, 7, "tools/call", Some(tool), params)
+    stateless_post(&remote.url("/mcp"), 7, "tools/call", Some(tool), params)
         .bearer_auth(token)
         .send()
         .await

@@ -89,7 +89,7 @@ async fn call(
         params["_meta"] = json!({ "traceparent": traceparent });
     }
     let mut request =
-        stateless_post(remote, 1, "tools/call", Some(tool), params).bearer_auth(TOKEN);
+        stateless_post(&remote.url("/mcp"), 1, "tools/call", Some(tool), params).bearer_auth(TOKEN);
     if let Some(traceparent) = header {
         request = request.header("traceparent", traceparent);
     }
@@ -131,7 +131,7 @@ async fn calls_are_exported_as_otlp_traces_and_metrics() {
     let page = json!({"url": format!("{origin}/page")});
     call(&remote, "fetch_get", page, None, None).await;
     let trace_c = "5b8aa5a2d2c872e8321cf37308d69df2";
-    let list = stateless_post(&remote, 2, "tools/list", None, json!({}))
+    let list = stateless_post(&remote.url("/mcp"), 2, "tools/list", None, json!({}))
         .header("traceparent", format!("00-{trace_c}-051581bf3cb55c13-01"))
         .bearer_auth(TOKEN)
         .send()

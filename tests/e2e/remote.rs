@@ -690,7 +690,7 @@ async fn closing_the_http_stream_cancels_the_call() {
     // A 2026-07-28 `tools/call` of `tool`, as a raw HTTP request.
     let call = |tool: &str, id: u32| {
         stateless_post(
-            &remote,
+            &remote.url("/mcp"),
             id,
             "tools/call",
             Some(tool),

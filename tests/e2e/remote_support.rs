@@ -45,7 +45,8 @@ impl Remote {
     ) -> Self {
         let config_path = dir.join("warden.toml");
         std::fs::write(&config_path, config).expect("write warden.toml");
-        let mut child = Command::new(WARDEN)
+        let mut command = Command::new(WARDEN);
+        command
             .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
             .env("WARDEN_WAIT_FOR_PLUGINS", "1")
             .arg("--plugins")
@@ -58,7 +59,14 @@ impl Remote {
             .env_remove("WARDEN_CONFIG")
             .env_remove("WARDEN_PLUGINS")
             .envs(env.iter().copied())
-            .current_dir(dir)
+            .current_dir(dir);
+        Self::spawn(command)
+    }
+
+    /// Runs `command`, a `warden --log-format json serve --http ...` (or a
+    /// wrapper that execs one), and waits until it listens.
+    pub fn spawn(mut command: Command) -> Self {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -148,11 +156,21 @@ impl Remote {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal named (`TERM`, `KILL`, ...).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("run kill");
         assert!(status.success());
+    }
+
+    /// The exit status, once the process has exited.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().expect("wait")
     }
 
     /// Waits for the process to exit.
@@ -200,12 +218,12 @@ pub fn sample(metrics: &str, series: &str) -> Option<f64> {
     })
 }
 
-/// A 2026-07-28 request as a raw POST to `/mcp`: `method` with `params`
+/// A 2026-07-28 request as a raw POST to `url` (an `/mcp` endpoint): `method` with `params`
 /// (their `_meta` gains the protocol version and empty client capabilities),
 /// the MCP headers, and `Mcp-Name: name` when given. The caller adds the
 /// credentials.
 pub fn stateless_post(
-    remote: &Remote,
+    url: &str,
     id: u32,
     method: &str,
     name: Option<&str>,
@@ -220,7 +238,7 @@ pub fn stateless_post(
     meta["io.modelcontextprotocol/clientCapabilities"] = serde_json::json!({});
     let body = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
     let mut request = reqwest::Client::new()
-        .post(remote.url("/mcp"))
+        .post(url)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")

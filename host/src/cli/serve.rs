@@ -28,6 +28,11 @@ pub struct Serve {
     /// (ADDR default: `http.addr` from the config, else 127.0.0.1:8750).
     #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "")]
     http: Option<String>,
+    /// This replica's name, put in front of every session id so a proxy
+    /// can route a session to the replica holding it (default:
+    /// `http.replica_id`; in Kubernetes, the pod's name)
+    #[arg(long, value_name = "NAME", env = "WARDEN_REPLICA_ID")]
+    replica_id: Option<String>,
     /// Append one JSON line per tool call to DIR/mcp_tool_spans.jsonl
     /// (default: `telemetry.spans_dir` from the config).
     #[arg(long, value_name = "DIR")]
@@ -140,6 +145,13 @@ impl Serve {
         if !addr.is_empty() {
             settings.addr = crate::http::settings::parse_addr(addr)
                 .map_err(|reason| anyhow::anyhow!("--http {addr}: {reason}"))?;
+        }
+        if let Some(replica) = &self.replica_id {
+            settings.replica_id = Some(
+                replica
+                    .parse()
+                    .map_err(|reason| anyhow::anyhow!("--replica-id {replica:?}: {reason}"))?,
+            );
         }
         Ok(settings)
     }

@@ -20,7 +20,8 @@ pub async fn healthz() -> Json<Value> {
 /// counts), those serving their previous version because their newest files
 /// failed (names), those still compiling in the background (names), and
 /// the memory budget (bytes, reserved, queued requests), or 503
-/// while the server drains. A plugin that failed to load
+/// from the shutdown signal on (while requests are still served for the
+/// drain delay, so a load balancer turns this replica out first). A plugin that failed to load
 /// does not make the server unready: the others serve.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Value>) {
     let registry = state.dispatcher.registry();
@@ -39,7 +40,7 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, Json<Val
         .background()
         .map(|b| b.loading())
         .unwrap_or_default();
-    let draining = state.draining.load(Ordering::SeqCst);
+    let draining = state.unready.load(Ordering::SeqCst);
     let status = if draining {
         StatusCode::SERVICE_UNAVAILABLE
     } else {

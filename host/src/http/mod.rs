@@ -2,8 +2,9 @@
 //! the operator's protections.
 //!
 //! Routes:
-//! - `/mcp`: MCP. Sessions for 2025-11-25 clients (`LocalSessionManager`);
-//!   2026-07-28 requests are served statelessly by the same service. rmcp
+//! - `/mcp`: MCP. Sessions for 2025-11-25 clients, in memory, their ids led
+//!   by the replica's name ([`session_ids`]); 2026-07-28 requests are served
+//!   statelessly by the same service, so any replica can answer them. rmcp
 //!   checks `Host` (DNS rebinding) and `Origin`; [`jsonrpc`] the body size
 //!   (413) and that the body is JSON-RPC (400).
 //! - `/metrics`: Prometheus text format.
@@ -20,8 +21,11 @@
 //! 403 or 429), and a 2025-11-25 session serves only the principal that
 //! opened it ([`sessions`]). With OAuth, the protected resource metadata (RFC 9728) is
 //! served open at `/.well-known/oauth-protected-resource[/PATH]`. On shutdown the
-//! server drains: new requests get 503, requests in flight get up to the
-//! shutdown deadline, then sessions are cancelled.
+//! server drains: `/readyz` turns 503 at once, requests are still served
+//! for `drain_delay` (so load balancers stop sending first), then new
+//! requests get 503 (never processed, so a proxy may retry them elsewhere),
+//! requests in flight get up to the shutdown deadline, then sessions are
+//! cancelled.
 
 mod accept;
 mod activity;
@@ -31,6 +35,7 @@ mod health;
 mod jsonrpc;
 pub mod oauth;
 mod rate_limit;
+mod session_ids;
 mod sessions;
 pub mod settings;
 
@@ -48,7 +53,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http_body_util::BodyExt as _;
 use metrics_exporter_prometheus::PrometheusHandle;
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +63,7 @@ pub use rate_limit::ClientLimiter;
 
 use calls::PrincipalLimiter;
 use oauth::OAuth;
+use session_ids::Sessions;
 use sessions::SessionOwners;
 
 use crate::http::settings::HttpSettings;
@@ -100,6 +105,9 @@ struct AppState {
     session_owners: SessionOwners,
     metrics: PrometheusHandle,
     audit: Option<Arc<AuditLog>>,
+    /// Set by the shutdown signal: `/readyz` answers 503.
+    unready: AtomicBool,
+    /// Set after the drain delay: new requests get 503.
     draining: AtomicBool,
     in_flight: TaskTracker,
     max_body: usize,
@@ -138,6 +146,7 @@ impl HttpServer {
             session_owners: SessionOwners::default(),
             metrics: self.metrics,
             audit: self.audit,
+            unready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
             in_flight: TaskTracker::new(),
             max_body: usize::try_from(self.settings.max_body.0).unwrap_or(usize::MAX),
@@ -167,6 +176,15 @@ impl HttpServer {
         tracing::info!(addr = %local, "serving MCP over Streamable HTTP at http://{local}/mcp");
 
         shutdown.await;
+        state.unready.store(true, Ordering::SeqCst);
+        let delay = self.settings.drain_delay;
+        if !delay.is_zero() {
+            tracing::info!(
+                delay_ms = delay.as_millis() as u64,
+                "shutting down: /readyz reports draining; still serving requests until the drain delay ends"
+            );
+            tokio::time::sleep(delay).await;
+        }
         state.draining.store(true, Ordering::SeqCst);
         state.in_flight.close();
         let running = state.in_flight.len();
@@ -222,7 +240,7 @@ fn mcp_service(
     settings: &HttpSettings,
     local: SocketAddr,
     cancel: CancellationToken,
-) -> StreamableHttpService<WardenServer, LocalSessionManager> {
+) -> StreamableHttpService<WardenServer, Sessions> {
     let mut config = StreamableHttpServerConfig::default()
         .with_cancellation_token(cancel)
         // `jsonrpc` reads and caps the body before rmcp sees it.
@@ -243,15 +261,12 @@ fn mcp_service(
     );
     StreamableHttpService::new(
         move || Ok(WardenServer::new(dispatcher.clone()).with_access(access.clone())),
-        Arc::new(LocalSessionManager::default()),
+        Arc::new(Sessions::new(settings.replica_id.clone())),
         config,
     )
 }
 
-fn router(
-    state: Arc<AppState>,
-    mcp: StreamableHttpService<WardenServer, LocalSessionManager>,
-) -> Router {
+fn router(state: Arc<AppState>, mcp: StreamableHttpService<WardenServer, Sessions>) -> Router {
     let protected = Router::new()
         .route_service("/mcp", mcp)
         .route("/metrics", get(metrics))

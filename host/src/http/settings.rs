@@ -11,6 +11,10 @@
 //! allowed_hosts = ["mcp.example.com"] # Host check; default: loopback names on a loopback bind
 //! max_body = "4MiB"                  # default
 //! shutdown_timeout = "30s"           # in-flight calls get this long after SIGTERM
+//! drain_delay = "0s"                 # after SIGTERM, /readyz says 503 but requests are
+//!                                    # still served this long (load balancers notice first)
+//! replica_id = "warden-0"            # put in every session id, so a proxy can route
+//!                                    # 2025-11-25 sessions; --replica-id / WARDEN_REPLICA_ID
 //! header_timeout = "10s"             # to send a complete request head
 //! idle_timeout = "60s"               # a kept-alive connection may wait for its next request
 //! max_connections = 1024             # open connections, all clients together
@@ -57,6 +61,11 @@ pub struct HttpSettings {
     pub max_body: ByteSize,
     /// How long in-flight requests may run after a shutdown signal.
     pub shutdown_timeout: Duration,
+    /// How long, after a shutdown signal, `/readyz` reports draining while
+    /// new requests are still served, before they are refused.
+    pub drain_delay: Duration,
+    /// This replica's name, the prefix of every session id it opens.
+    pub replica_id: Option<ReplicaId>,
     /// Per-client rate limit; `None`: off.
     pub rate_limit: Option<RateLimit>,
     /// Connections before and between requests: timeouts and caps.
@@ -130,6 +139,8 @@ impl Default for HttpSettings {
             allowed_hosts: None,
             max_body: ByteSize(4 << 20),
             shutdown_timeout: Duration::from_secs(30),
+            drain_delay: Duration::ZERO,
+            replica_id: None,
             rate_limit: Some(RateLimit {
                 per_second: 50,
                 burst: 100,
@@ -152,6 +163,8 @@ pub(crate) struct RawHttp {
     allowed_hosts: Option<Vec<String>>,
     max_body: Option<toml::Value>,
     shutdown_timeout: Option<toml::Value>,
+    drain_delay: Option<toml::Value>,
+    replica_id: Option<String>,
     rate_limit: Option<RawRateLimit>,
     header_timeout: Option<toml::Value>,
     idle_timeout: Option<toml::Value>,
@@ -238,6 +251,17 @@ impl RawHttp {
             None => defaults.shutdown_timeout,
             Some(value) => duration(path, "http.shutdown_timeout", value)?,
         };
+        let drain_delay = match &self.drain_delay {
+            None => defaults.drain_delay,
+            Some(value) => duration(path, "http.drain_delay", value)?,
+        };
+        let replica_id =
+            match self.replica_id {
+                None => None,
+                Some(text) => Some(text.parse().map_err(|reason| {
+                    invalid(path, "http.replica_id", format!("{text:?}"), reason)
+                })?),
+            };
         let rate_limit = match self.rate_limit {
             None => defaults.rate_limit,
             Some(RawRateLimit { per_second: 0, .. }) => None,
@@ -263,6 +287,8 @@ impl RawHttp {
             allowed_hosts: self.allowed_hosts,
             max_body,
             shutdown_timeout,
+            drain_delay,
+            replica_id,
             rate_limit,
             connections,
             oauth,
@@ -317,6 +343,31 @@ impl RawHttp {
             },
             max_header_size,
         })
+    }
+}
+
+/// A replica's name: 1 to 63 ASCII letters, digits, `-` and `_` (a
+/// Kubernetes pod name fits), so it can lead a session id, end at its `.`,
+/// and be matched by a proxy's routing rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReplicaId(String);
+
+impl ReplicaId {
+    /// The name as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for ReplicaId {
+    type Err = &'static str;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if text.is_empty() || text.len() > 63 || !text.chars().all(allowed) {
+            return Err("expected 1 to 63 ASCII letters, digits, '-' or '_', such as \"warden-0\"");
+        }
+        Ok(Self(text.to_owned()))
     }
 }
 
@@ -402,6 +453,20 @@ mod tests {
             "etc/warden.toml: http.max_connections: invalid value 0: expected at least 1"
         );
         assert!(http("idle_timeout = \"0s\"").is_err());
+    }
+
+    #[test]
+    fn replicas() {
+        let h = http("drain_delay = \"2s\"\nreplica_id = \"warden-7f9c_b\"").unwrap();
+        assert_eq!(h.drain_delay, Duration::from_secs(2));
+        assert_eq!(h.replica_id.unwrap().as_str(), "warden-7f9c_b");
+        for bad in ["", "a.b", "pod 1", "é", &"x".repeat(64)] {
+            let e = http(&format!("replica_id = {bad:?}")).unwrap_err();
+            assert!(
+                e.starts_with("etc/warden.toml: http.replica_id: invalid value"),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -463,16 +463,19 @@ fn checksum(path: &Path) -> std::io::Result<(u64, u32)> {
     }
 }
 
-/// Refuses a directory another user owns or that group or others may write.
+/// Refuses a directory that group or others may write, or that a user
+/// other than Warden's owns. Root may own it: a cache filled while a
+/// container image was built, read by an unprivileged Warden, is written by
+/// no one the plugins could reach.
 fn check_private(dir: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt as _;
     let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // SAFETY: geteuid has no preconditions and cannot fail.
     let uid = unsafe { libc::geteuid() };
-    if meta.uid() != uid {
+    if meta.uid() != uid && meta.uid() != 0 {
         return Err(format!(
-            "{} belongs to user {}, not to Warden's user {uid}: compiled code from it could be \
-             anyone's",
+            "{} belongs to user {}, not to Warden's user {uid} or root: compiled code from it \
+             could be anyone's",
             dir.display(),
             meta.uid()
         ));
