@@ -6,7 +6,9 @@
 //! other, with the bearer token, as a remote MCP client would; the rate limit
 //! is off. For each server worker-thread count (1 and 2, through
 //! `TOKIO_WORKER_THREADS`) and each client count (1, 8, 64) it reports
-//! throughput and the p50 and p99 latency of whole HTTP round trips.
+//! throughput and the p50 and p99 latency of whole HTTP round trips. Then
+//! it compares the static bearer token with an OAuth access token (RS256,
+//! against an issuer the bench runs on 127.0.0.1).
 //!
 //! The load generator runs on one thread of the same 2-core machine as the
 //! server, so the figures are a floor, not a ceiling.
@@ -23,14 +25,17 @@
 #![allow(clippy::print_stdout)]
 
 mod common;
+mod issuer;
 mod load_drive;
 mod load_support;
 mod stats;
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 
+use issuer::Issuer;
 use load_drive::{CpuMeter, Plan, call, load};
 use load_support::HttpServer;
 /// Seconds per case in a full run (`WARDEN_BENCH_SECS` overrides).
@@ -96,7 +101,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             .build()?;
         // Warm up: compile cache, connection pool, first instances.
         for _ in 0..20 {
-            call(&http, server.url()).await?;
+            call(&http, server.url(), load_support::TOKEN).await?;
         }
         for clients in CLIENTS {
             let plan = if quick {
@@ -106,7 +111,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             };
             let server_cpu = CpuMeter::start(server.pid());
             let client_cpu = CpuMeter::start(std::process::id());
-            let result = load(&http, server.url(), clients, plan).await;
+            let result = load(&http, server.url(), load_support::TOKEN, clients, plan).await;
             println!(
                 "{:>7} {:>7} {:>9} {:>9.0} {:>8.3} {:>8.3} {:>9} {:>8} {:>6}",
                 workers,
@@ -142,8 +147,79 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             of(2) / of(1).max(f64::MIN_POSITIVE)
         );
     }
+    auth(dir.path(), quick, duration).await?;
     if quick {
         println!("(smoke run: too few requests for the figures to mean anything)");
+    }
+    Ok(())
+}
+
+/// The same calls with the static bearer token and with an OAuth access
+/// token (RS256, checked against the keys of an issuer this bench runs), on
+/// the default worker threads.
+async fn auth(dir: &Path, quick: bool, duration: Duration) -> anyhow::Result<()> {
+    let issuer = Issuer::start().await?;
+    let oauth_dir = dir.join("oauth");
+    std::fs::create_dir(&oauth_dir)?;
+    std::fs::write(
+        oauth_dir.join("warden.toml"),
+        format!("plugins_dir = \"../plugins\"\n{}", issuer.config()),
+    )?;
+    println!();
+    println!(
+        "{:>7} {:>7} {:>9} {:>9} {:>8} {:>8} {:>9}",
+        "auth", "clients", "requests", "req/s", "p50 ms", "p99 ms", "server %"
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .build()?;
+    let mut throughput = Vec::new();
+    for (auth, home, token) in [
+        ("bearer", dir, load_support::TOKEN),
+        ("oauth", oauth_dir.as_path(), issuer.token.as_str()),
+    ] {
+        let server = HttpServer::start(home, None)?;
+        for _ in 0..20 {
+            call(&http, server.url(), token).await?;
+        }
+        for clients in [1, 8] {
+            let plan = if quick {
+                Plan::Requests(SMOKE_REQUESTS_PER_CLIENT)
+            } else {
+                Plan::For(duration)
+            };
+            let server_cpu = CpuMeter::start(server.pid());
+            let result = load(&http, server.url(), token, clients, plan).await;
+            println!(
+                "{:>7} {:>7} {:>9} {:>9.0} {:>8.3} {:>8.3} {:>9}",
+                auth,
+                clients,
+                result.latencies.len(),
+                result.throughput(),
+                result.percentile(0.50).as_secs_f64() * 1e3,
+                result.percentile(0.99).as_secs_f64() * 1e3,
+                server_cpu.percent(),
+            );
+            ensure!(
+                result.errors == 0,
+                "{} requests failed; first: {}",
+                result.errors,
+                result.first_error.unwrap_or_default()
+            );
+            throughput.push((auth, clients, result.throughput()));
+        }
+    }
+    for clients in [1, 8] {
+        let of = |auth: &str| {
+            throughput
+                .iter()
+                .find(|(a, c, _)| *a == auth && *c == clients)
+                .map_or(0.0, |t| t.2)
+        };
+        println!(
+            "oauth / bearer throughput at {clients} clients: {:.2}x",
+            of("oauth") / of("bearer").max(f64::MIN_POSITIVE)
+        );
     }
     Ok(())
 }

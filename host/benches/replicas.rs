@@ -213,7 +213,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
         };
         let url = proxy.as_ref().map_or(r0.url(), |p| p.url.as_str());
         for _ in 0..20 {
-            call(&http, url).await?;
+            call(&http, url, load_support::TOKEN).await?;
         }
         for clients in CLIENTS {
             let plan = if quick {
@@ -225,7 +225,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
                 replicas.iter().map(|r| CpuMeter::start(r.pid())).collect();
             let proxy_cpu = proxy.as_ref().map(|p| CpuMeter::start(p.pid()));
             let client_cpu = CpuMeter::start(std::process::id());
-            let result = load(&http, url, clients, plan).await;
+            let result = load(&http, url, load_support::TOKEN, clients, plan).await;
             println!(
                 "{:<20} {:>7} {:>9} {:>9.0} {:>8.3} {:>8.3} {:>9} {:>8} {:>8} {:>6}",
                 case,

@@ -404,7 +404,8 @@ async fn http_call(
     tool: &str,
     arguments: &Value,
 ) -> anyhow::Result<Outcome> {
-    let text = load_support::post_tool_call(http, url, tool, arguments).await?;
+    let text =
+        load_support::post_tool_call(http, url, load_support::TOKEN, tool, arguments).await?;
     let messages: Vec<Value> = if text.trim_start().starts_with('{') {
         vec![serde_json::from_str(&text)?]
     } else {

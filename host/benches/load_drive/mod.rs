@@ -45,12 +45,23 @@ impl LoadResult {
 }
 
 /// Runs `clients` concurrent clients, each sending requests back to back.
-pub async fn load(http: &reqwest::Client, url: &str, clients: usize, plan: Plan) -> LoadResult {
+pub async fn load(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+    clients: usize,
+    plan: Plan,
+) -> LoadResult {
     let result = Arc::new(Mutex::new(LoadResult::default()));
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..clients {
-        let (http, url, result) = (http.clone(), url.to_owned(), result.clone());
+        let (http, url, token, result) = (
+            http.clone(),
+            url.to_owned(),
+            token.to_owned(),
+            result.clone(),
+        );
         tasks.spawn(async move {
             let mut sent = 0;
             loop {
@@ -63,7 +74,7 @@ pub async fn load(http: &reqwest::Client, url: &str, clients: usize, plan: Plan)
                 }
                 sent += 1;
                 let t = Instant::now();
-                let outcome = call(&http, &url).await;
+                let outcome = call(&http, &url, &token).await;
                 let elapsed = t.elapsed();
                 let mut result = result.lock().unwrap();
                 match outcome {
@@ -84,11 +95,11 @@ pub async fn load(http: &reqwest::Client, url: &str, clients: usize, plan: Plan)
 
 /// One stateless `tools/call hostile_echo`; fails unless the result is a
 /// success carrying the text.
-pub async fn call(http: &reqwest::Client, url: &str) -> anyhow::Result<()> {
+pub async fn call(http: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<()> {
     const TEXT: &str = "The quick brown fox jumps over the lazy dog. \
                         Pack my box with five dozen liquor jugs, twice!";
     let arguments = json!({ "text": TEXT });
-    let text = load_support::post_tool_call(http, url, "hostile_echo", &arguments).await?;
+    let text = load_support::post_tool_call(http, url, token, "hostile_echo", &arguments).await?;
     ensure!(
         text.contains("\"isError\":false") && text.contains("lazy dog"),
         "unexpected response: {text}"

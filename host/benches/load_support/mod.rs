@@ -95,11 +95,13 @@ impl Drop for HttpServer {
 }
 
 /// One stateless (2026-07-28) `tools/call` POST of `tool` with `arguments`,
-/// with the bearer token, as a remote MCP client sends it; the body of the
-/// response, which must be `200 OK` (a JSON object or an event stream).
+/// with `token` as the bearer token, as a remote MCP client sends it; the
+/// body of the response, which must be `200 OK` (a JSON object or an event
+/// stream).
 pub async fn post_tool_call(
     http: &reqwest::Client,
     url: &str,
+    token: &str,
     tool: &str,
     arguments: &Value,
 ) -> anyhow::Result<String> {
@@ -116,7 +118,7 @@ pub async fn post_tool_call(
     });
     let response = http
         .post(url)
-        .bearer_auth(TOKEN)
+        .bearer_auth(token)
         .header("content-type", "application/json")
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", "2026-07-28")

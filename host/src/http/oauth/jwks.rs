@@ -105,14 +105,22 @@ impl Jwks {
         self.keys.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// When the key set in use was fetched, unless it is due to be fetched
+    /// again: what a token checked against it is remembered with.
+    pub fn generation(&self) -> Option<Instant> {
+        self.current()
+            .fetched
+            .filter(|at| at.elapsed() < self.refresh_every)
+    }
+
     /// The keys that may check a token signed with `algorithm` naming
-    /// `kid`: fetched again when stale, or when none fits (at most once per
-    /// [`MIN_REFETCH`]).
+    /// `kid`, and when their set was fetched: fetched again when stale, or
+    /// when none fits (at most once per [`MIN_REFETCH`]).
     pub async fn keys_for(
         &self,
         kid: Option<&str>,
         algorithm: Algorithm,
-    ) -> Result<Vec<Key>, KeyError> {
+    ) -> Result<(Vec<Key>, Option<Instant>), KeyError> {
         let set = self.current();
         let fitting = |set: &KeySet| -> Vec<Key> {
             set.keys
@@ -126,12 +134,13 @@ impl Jwks {
             .is_none_or(|at| at.elapsed() >= self.refresh_every);
         let found = fitting(&set);
         if !found.is_empty() && !stale {
-            return Ok(found);
+            return Ok((found, set.fetched));
         }
         let error = self.refresh(set.fetched).await;
-        let found = fitting(&self.current());
+        let set = self.current();
+        let found = fitting(&set);
         if !found.is_empty() {
-            return Ok(found);
+            return Ok((found, set.fetched));
         }
         match (self.current().fetched, error) {
             (None, Some(error)) => Err(KeyError::Unavailable(error)),

@@ -2,12 +2,14 @@
 //! access tokens are JWTs signed by the configured issuer, checked against
 //! its published keys ([`jwks`]), its name (`iss`), this server's resource
 //! URL (`aud`) and their lifetime (`exp`, `nbf`, with a small leeway). A valid
-//! token becomes a [`Principal`]; [`metadata`] serves the protected resource
-//! metadata (RFC 9728) that a refusal points clients to.
+//! token becomes a [`Principal`], remembered while its key set is current
+//! ([`verified`]); [`metadata`] serves the protected resource metadata
+//! (RFC 9728) that a refusal points clients to.
 
 pub mod jwks;
 pub mod metadata;
 pub mod settings;
+mod verified;
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, Mutex};
@@ -20,6 +22,7 @@ use sha2::Digest as _;
 use crate::policy::access::Principal;
 use jwks::{Jwks, KeyError};
 use settings::OAuthSettings;
+use verified::VerifiedTokens;
 
 /// The longest access token read.
 const MAX_TOKEN: usize = 16 << 10;
@@ -51,6 +54,7 @@ pub struct OAuth {
     settings: OAuthSettings,
     jwks: Jwks,
     labels: Labels,
+    verified: VerifiedTokens,
 }
 
 impl OAuth {
@@ -66,6 +70,7 @@ impl OAuth {
             settings,
             jwks,
             labels,
+            verified: VerifiedTokens::default(),
         })
     }
 
@@ -84,6 +89,10 @@ impl OAuth {
         if token.len() > MAX_TOKEN {
             return Err(Refusal::new("malformed", "the token is too long"));
         }
+        let digest = verified::digest(token);
+        if let Some(principal) = self.verified.get(&digest, self.jwks.generation()) {
+            return Ok(principal);
+        }
         let header = decode_header(token)
             .map_err(|_| Refusal::new("malformed", "the token is not a JWT"))?;
         if !self.settings.algorithms.contains(&header.alg) {
@@ -92,7 +101,7 @@ impl OAuth {
                 format!("tokens signed with {:?} are not accepted", header.alg),
             ));
         }
-        let keys = self
+        let (keys, generation) = self
             .jwks
             .keys_for(header.kid.as_deref(), header.alg)
             .await
@@ -115,7 +124,12 @@ impl OAuth {
         let mut last = Refusal::new("bad_signature", "the token's signature is not valid");
         for key in keys {
             match decode::<Map<String, Value>>(token, &key.decoding, &validation) {
-                Ok(data) => return self.principal(data.claims),
+                Ok(data) => {
+                    let principal = self.principal(data.claims)?;
+                    self.verified
+                        .insert(digest, &principal, generation, self.settings.leeway);
+                    return Ok(principal);
+                }
                 Err(e) => {
                     last = refusal(e.kind(), &self.settings);
                     if !matches!(e.kind(), ErrorKind::InvalidSignature) {
