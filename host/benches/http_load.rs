@@ -58,26 +58,11 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins)?;
-    std::fs::copy(
-        warden_test_artifacts::HOSTILE_WASM,
-        plugins.join("hostile.wasm"),
-    )?;
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        "plugins_dir = \"plugins\"\n[http.rate_limit]\nper_second = 0\n",
-    )?;
-
+    let dir = load_drive::hostile_folder("")?;
     println!("Warden Streamable HTTP load benchmark: tools/call hostile_echo (100 B text)");
     println!(
         "mode: {}; {} logical CPUs; the load generator uses one thread of the same machine",
-        if quick {
-            format!("smoke (cargo test), {SMOKE_REQUESTS_PER_CLIENT} requests per client")
-        } else {
-            format!("full, {} s per case", duration.as_secs())
-        },
+        load_drive::mode(quick, duration, SMOKE_REQUESTS_PER_CLIENT),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     println!();

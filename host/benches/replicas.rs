@@ -152,29 +152,13 @@ fn cpu_sum(meters: &[CpuMeter]) -> String {
 }
 
 async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins)?;
-    std::fs::copy(
-        warden_test_artifacts::HOSTILE_WASM,
-        plugins.join("hostile.wasm"),
-    )?;
-    std::fs::write(
-        dir.path().join("warden.toml"),
-        // As deploy/kubernetes/configmap.yaml: clients arrive from the
-        // proxy's one address.
-        "plugins_dir = \"plugins\"\n[http]\nmax_connections_per_client = 1024\n\
-         [http.rate_limit]\nper_second = 0\n",
-    )?;
-
+    // As deploy/kubernetes/configmap.yaml: clients arrive from the proxy's
+    // one address.
+    let dir = load_drive::hostile_folder("max_connections_per_client = 1024\n")?;
     println!("Warden replicas behind HAProxy: stateless tools/call hostile_echo (100 B text)");
     println!(
         "mode: {}; {} logical CPUs shared by the clients, HAProxy and the replicas",
-        if quick {
-            format!("smoke (cargo test), {SMOKE_REQUESTS_PER_CLIENT} requests per client")
-        } else {
-            format!("full, {} s per case", duration.as_secs())
-        },
+        load_drive::mode(quick, duration, SMOKE_REQUESTS_PER_CLIENT),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     println!();

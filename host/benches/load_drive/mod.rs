@@ -10,6 +10,33 @@ use serde_json::json;
 
 use crate::{load_support, stats};
 
+/// A folder with the hostile fixture in `plugins/` and a `warden.toml`
+/// that serves it with `http` (an `[http]` table's keys) and no per-IP rate
+/// limit.
+pub fn hostile_folder(http: &str) -> anyhow::Result<tempfile::TempDir> {
+    let dir = tempfile::tempdir()?;
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins)?;
+    std::fs::copy(
+        warden_test_artifacts::HOSTILE_WASM,
+        plugins.join("hostile.wasm"),
+    )?;
+    std::fs::write(
+        dir.path().join("warden.toml"),
+        format!("plugins_dir = \"plugins\"\n[http]\n{http}[http.rate_limit]\nper_second = 0\n"),
+    )?;
+    Ok(dir)
+}
+
+/// The run's mode, for the report's header.
+pub fn mode(quick: bool, duration: Duration, smoke_requests: usize) -> String {
+    if quick {
+        format!("smoke (cargo test), {smoke_requests} requests per client")
+    } else {
+        format!("full, {} s per case", duration.as_secs())
+    }
+}
+
 /// How long each client keeps sending.
 #[derive(Debug, Clone, Copy)]
 pub enum Plan {
