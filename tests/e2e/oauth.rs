@@ -29,6 +29,10 @@ calls_per_minute = 3
 scope = "admin"
 list = ["*"]
 call = ["*"]
+
+[[auth.rules]]
+scope = "metrics"
+metrics = true
 "#;
 
 /// A signing key of the test issuer.
@@ -194,7 +198,10 @@ async fn tokens_are_checked_against_the_issuer_and_the_resource() {
         .unwrap();
     assert_eq!(metadata["resource"], RESOURCE);
     assert_eq!(metadata["authorization_servers"], json!([issuer.url()]));
-    assert_eq!(metadata["scopes_supported"], json!(["admin", "text:read"]));
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["admin", "metrics", "text:read"])
+    );
 
     // No token: 401 pointing at the metadata.
     let pointer =
@@ -332,7 +339,7 @@ async fn scopes_decide_what_is_listed_and_called_and_each_principal_has_its_rate
     let stranger = a.sign(&issuer.claims("eve", "profile"));
     let refused = raw_call(&remote, &stranger, "text_hash", json!({})).await;
     assert_eq!(refused.status(), 403);
-    assert!(challenge(&refused).contains("scope=\"admin text:read\""));
+    assert!(challenge(&refused).contains("scope=\"admin metrics text:read\""));
 
     // The reader's rate: 3 calls a minute per tool; then 429 with
     // Retry-After. Other tools, and other principals, have their own.
@@ -393,15 +400,44 @@ async fn scopes_decide_what_is_listed_and_called_and_each_principal_has_its_rate
     ] {
         assert!(refusals.contains(&expected), "{expected:?} in {refusals:?}");
     }
-    let metrics = reqwest::Client::new()
-        .get(remote.url("/metrics"))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    // /metrics names every plugin's tools and every principal: only a rule
+    // with `metrics = true` opens it, even to the admin.
+    let scrape = |token: String| {
+        let url = remote.url("/metrics");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for token in [&admin, &reader] {
+        let refused = scrape(token.clone()).await;
+        assert_eq!(refused.status(), 403);
+        let challenge = challenge(&refused);
+        assert!(
+            challenge.contains(r#"error="insufficient_scope", scope="metrics""#),
+            "{challenge}"
+        );
+    }
+    let scraper = a.sign(&issuer.claims("prometheus", "metrics"));
+    let metrics = scrape(scraper.clone()).await;
+    assert_eq!(metrics.status(), 200);
+    let metrics = metrics.text().await.unwrap();
+    // The scraper may call nothing.
+    assert_eq!(
+        raw_call(&remote, &scraper, "text_hash", hash)
+            .await
+            .status(),
+        403
+    );
+    assert!(
+        audit(dir.path())
+            .iter()
+            .any(|e| e["principal"] == "root" && e["reason"] == "metrics_not_allowed")
+    );
     for series in [
         r#"warden_principal_tool_calls_total{principal="team-alice",plugin="text",outcome="ok"} 3"#,
         r#"warden_principal_tool_calls_total{principal="team-root",plugin="text",outcome="ok"} 5"#,

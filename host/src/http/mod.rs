@@ -338,7 +338,30 @@ async fn resource_metadata(State(state): State<Arc<AppState>>) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format.
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// With OAuth, only for a principal a rule with `metrics = true` matches
+/// (403 `insufficient_scope` otherwise): the text names every plugin's tools
+/// and every principal's label.
+async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let (Some(oauth), Some(principal)) = (&state.oauth, auth::principal_of(&request)) {
+        let settings = oauth.settings();
+        if !settings.rules.may_read_metrics(&principal) {
+            tracing::warn!(principal = %principal.id, "/metrics refused: no access rule opens it to the principal");
+            crate::observe::metrics::principal_refused(&principal.label, "not_allowed");
+            if let Some(audit) = &state.audit {
+                audit.access_refused(&principal.id, None, "metrics_not_allowed");
+            }
+            let scopes = settings.rules.metrics_scopes();
+            let response = (
+                StatusCode::FORBIDDEN,
+                "this token may not read the metrics\n",
+            )
+                .into_response();
+            return auth::with_challenge(
+                response,
+                &oauth::metadata::insufficient_scope(settings, &scopes),
+            );
+        }
+    }
     (
         [(
             header::CONTENT_TYPE,

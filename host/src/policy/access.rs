@@ -9,6 +9,7 @@
 //! list = ["*"]                     # exposed tool names the principal sees
 //! call = ["text_*", "files_read"]  # exposed tool names it may call
 //! calls_per_minute = 60            # per principal and tool (or plugin: per = "plugin")
+//! metrics = false                  # whether it may read /metrics
 //! ```
 //!
 //! With no rules every principal may list and call every tool. With rules,
@@ -16,7 +17,9 @@
 //! `call`, and sees the tool when it may call it and a matching rule names
 //! it in `list` (so a tool it may not call is never listed to it). A
 //! plugin's resources, prompts and completions are open to a principal that
-//! may call at least one of its tools.
+//! may call at least one of its tools. `/metrics` (every plugin's tool
+//! names, every principal's label) is open to a principal a rule with
+//! `metrics = true` matches; such a rule may leave `call` empty.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -85,6 +88,8 @@ pub struct AccessRule {
     pub calls_per_minute: Option<u32>,
     /// What the limit counts by.
     pub per: LimitPer,
+    /// Whether a matching principal may read `/metrics`.
+    pub metrics: bool,
 }
 
 impl AccessRule {
@@ -152,6 +157,20 @@ impl AccessRules {
                 .any(|r| r.matches(principal) && r.allows_call(tool))
     }
 
+    /// Whether `principal` may read `/metrics`.
+    pub fn may_read_metrics(&self, principal: &Principal) -> bool {
+        self.is_open() || self.rules.iter().any(|r| r.metrics && r.matches(principal))
+    }
+
+    /// The scopes of the rules that open `/metrics`.
+    pub fn metrics_scopes(&self) -> BTreeSet<&str> {
+        self.rules
+            .iter()
+            .filter(|r| r.metrics)
+            .filter_map(|r| r.scope.as_deref())
+            .collect()
+    }
+
     /// Whether `principal` sees the tool exposed as `tool` in `tools/list`.
     pub fn may_list(&self, principal: &Principal, tool: &str) -> bool {
         self.is_open()
@@ -216,6 +235,8 @@ pub(crate) struct RawAccessRule {
     calls_per_minute: Option<u32>,
     #[serde(default)]
     per: LimitPer,
+    #[serde(default)]
+    metrics: bool,
 }
 
 /// Validates `[[auth.rules]]`; `path` is the config file.
@@ -244,12 +265,13 @@ pub(crate) fn validate_rules(
                 "a scope is one word, without spaces or quotes",
             ));
         }
-        if rule.call.is_empty() {
+        if rule.call.is_empty() && !rule.metrics {
             return Err(invalid(
                 path,
                 &field("call"),
                 "[]".into(),
-                "name the tools the rule lets its principals call, such as [\"*\"]",
+                "name the tools the rule lets its principals call, such as [\"*\"] \
+                 (or set metrics = true for a rule that only opens /metrics)",
             ));
         }
         if rule.calls_per_minute == Some(0) {
@@ -267,6 +289,7 @@ pub(crate) fn validate_rules(
             call: rule.call,
             calls_per_minute: rule.calls_per_minute,
             per: rule.per,
+            metrics: rule.metrics,
         });
     }
     Ok(AccessRules { rules })
@@ -299,6 +322,7 @@ mod tests {
                 call: vec![glob("text_*")],
                 calls_per_minute: Some(10),
                 per: LimitPer::Tool,
+                metrics: false,
             },
             AccessRule {
                 scope: Some("write".into()),
@@ -307,6 +331,7 @@ mod tests {
                 call: vec![glob("files_*"), glob("text_*")],
                 calls_per_minute: Some(100),
                 per: LimitPer::Plugin,
+                metrics: true,
             },
         ])
     }
@@ -317,6 +342,16 @@ mod tests {
         let p = principal(&[], json!({}));
         assert!(open.admits(&p) && open.may_call(&p, "x") && open.may_list(&p, "x"));
         assert_eq!(open.call_rate(&p, "x"), None);
+    }
+
+    #[test]
+    fn metrics_only_through_a_rule_that_opens_them() {
+        let rules = rules();
+        assert!(!rules.may_read_metrics(&principal(&["read"], json!({}))));
+        let engineer = principal(&["write"], json!({"groups": ["eng"]}));
+        assert!(rules.may_read_metrics(&engineer));
+        assert_eq!(rules.metrics_scopes(), BTreeSet::from(["write"]));
+        assert!(AccessRules::default().may_read_metrics(&engineer));
     }
 
     #[test]
