@@ -33,7 +33,7 @@ mod stats;
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{Context as _, ensure};
+use anyhow::Context as _;
 
 use issuer::Issuer;
 use load_drive::{CpuMeter, Plan, call, load};
@@ -58,11 +58,12 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
+    let plan = Plan::new(quick, duration, SMOKE_REQUESTS_PER_CLIENT);
     let dir = load_drive::hostile_folder("")?;
     println!("Warden Streamable HTTP load benchmark: tools/call hostile_echo (100 B text)");
     println!(
         "mode: {}; {} logical CPUs; the load generator uses one thread of the same machine",
-        load_drive::mode(quick, duration, SMOKE_REQUESTS_PER_CLIENT),
+        plan.describe(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     println!();
@@ -89,11 +90,6 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             call(&http, server.url(), load_support::TOKEN).await?;
         }
         for clients in CLIENTS {
-            let plan = if quick {
-                Plan::Requests(SMOKE_REQUESTS_PER_CLIENT)
-            } else {
-                Plan::For(duration)
-            };
             let server_cpu = CpuMeter::start(server.pid());
             let client_cpu = CpuMeter::start(std::process::id());
             let result = load(&http, server.url(), load_support::TOKEN, clients, plan).await;
@@ -109,12 +105,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
                 client_cpu.percent(),
                 result.errors,
             );
-            ensure!(
-                result.errors == 0,
-                "{} requests failed; first: {}",
-                result.errors,
-                result.first_error.unwrap_or_default()
-            );
+            result.check()?;
             throughput.push((workers, clients, result.throughput()));
         }
         drop(server);
@@ -132,7 +123,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             of(2) / of(1).max(f64::MIN_POSITIVE)
         );
     }
-    auth(dir.path(), quick, duration).await?;
+    auth(dir.path(), plan).await?;
     if quick {
         println!("(smoke run: too few requests for the figures to mean anything)");
     }
@@ -142,7 +133,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
 /// The same calls with the static bearer token and with an OAuth access
 /// token (RS256, checked against the keys of an issuer this bench runs), on
 /// the default worker threads.
-async fn auth(dir: &Path, quick: bool, duration: Duration) -> anyhow::Result<()> {
+async fn auth(dir: &Path, plan: Plan) -> anyhow::Result<()> {
     let issuer = Issuer::start().await?;
     let oauth_dir = dir.join("oauth");
     std::fs::create_dir(&oauth_dir)?;
@@ -168,11 +159,6 @@ async fn auth(dir: &Path, quick: bool, duration: Duration) -> anyhow::Result<()>
             call(&http, server.url(), token).await?;
         }
         for clients in [1, 8] {
-            let plan = if quick {
-                Plan::Requests(SMOKE_REQUESTS_PER_CLIENT)
-            } else {
-                Plan::For(duration)
-            };
             let server_cpu = CpuMeter::start(server.pid());
             let result = load(&http, server.url(), token, clients, plan).await;
             println!(
@@ -185,12 +171,7 @@ async fn auth(dir: &Path, quick: bool, duration: Duration) -> anyhow::Result<()>
                 result.percentile(0.99).as_secs_f64() * 1e3,
                 server_cpu.percent(),
             );
-            ensure!(
-                result.errors == 0,
-                "{} requests failed; first: {}",
-                result.errors,
-                result.first_error.unwrap_or_default()
-            );
+            result.check()?;
             throughput.push((auth, clients, result.throughput()));
         }
     }

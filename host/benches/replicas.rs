@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail, ensure};
+use anyhow::{Context as _, bail};
 
 use load_drive::{CpuMeter, Plan, call, load};
 use load_support::HttpServer;
@@ -152,13 +152,14 @@ fn cpu_sum(meters: &[CpuMeter]) -> String {
 }
 
 async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
+    let plan = Plan::new(quick, duration, SMOKE_REQUESTS_PER_CLIENT);
     // As deploy/kubernetes/configmap.yaml: clients arrive from the proxy's
     // one address.
     let dir = load_drive::hostile_folder("max_connections_per_client = 1024\n")?;
     println!("Warden replicas behind HAProxy: stateless tools/call hostile_echo (100 B text)");
     println!(
         "mode: {}; {} logical CPUs shared by the clients, HAProxy and the replicas",
-        load_drive::mode(quick, duration, SMOKE_REQUESTS_PER_CLIENT),
+        plan.describe(),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
     );
     println!();
@@ -200,11 +201,6 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
             call(&http, url, load_support::TOKEN).await?;
         }
         for clients in CLIENTS {
-            let plan = if quick {
-                Plan::Requests(SMOKE_REQUESTS_PER_CLIENT)
-            } else {
-                Plan::For(duration)
-            };
             let warden_cpu: Vec<CpuMeter> =
                 replicas.iter().map(|r| CpuMeter::start(r.pid())).collect();
             let proxy_cpu = proxy.as_ref().map(|p| CpuMeter::start(p.pid()));
@@ -223,12 +219,7 @@ async fn run(quick: bool, duration: Duration) -> anyhow::Result<()> {
                 client_cpu.percent(),
                 result.errors,
             );
-            ensure!(
-                result.errors == 0,
-                "{} requests failed; first: {}",
-                result.errors,
-                result.first_error.unwrap_or_default()
-            );
+            result.check()?;
             figures.push((case, clients, result.throughput()));
         }
     }

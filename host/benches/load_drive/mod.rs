@@ -28,15 +28,6 @@ pub fn hostile_folder(http: &str) -> anyhow::Result<tempfile::TempDir> {
     Ok(dir)
 }
 
-/// The run's mode, for the report's header.
-pub fn mode(quick: bool, duration: Duration, smoke_requests: usize) -> String {
-    if quick {
-        format!("smoke (cargo test), {smoke_requests} requests per client")
-    } else {
-        format!("full, {} s per case", duration.as_secs())
-    }
-}
-
 /// How long each client keeps sending.
 #[derive(Debug, Clone, Copy)]
 pub enum Plan {
@@ -44,6 +35,25 @@ pub enum Plan {
     Requests(usize),
     /// Each client sends until this much time has passed.
     For(Duration),
+}
+
+impl Plan {
+    /// `smoke_requests` per client in a smoke run (`quick`), else `duration`.
+    pub fn new(quick: bool, duration: Duration, smoke_requests: usize) -> Self {
+        if quick {
+            Self::Requests(smoke_requests)
+        } else {
+            Self::For(duration)
+        }
+    }
+
+    /// The run's mode, for the report's header.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Requests(n) => format!("smoke (cargo test), {n} requests per client"),
+            Self::For(duration) => format!("full, {} s per case", duration.as_secs()),
+        }
+    }
 }
 
 /// What one case measured.
@@ -68,6 +78,17 @@ impl LoadResult {
     /// The latency at `p` (0 to 1).
     pub fn percentile(&self, p: f64) -> Duration {
         stats::percentile(&self.latencies, p)
+    }
+
+    /// Fails when any request failed, naming the first failure.
+    pub fn check(&self) -> anyhow::Result<()> {
+        ensure!(
+            self.errors == 0,
+            "{} requests failed; first: {}",
+            self.errors,
+            self.first_error.as_deref().unwrap_or_default()
+        );
+        Ok(())
     }
 }
 

@@ -1,6 +1,6 @@
 //! What an OAuth principal may call, and how often: every `tools/call` of an
 //! authenticated request is checked here, the one place it is, against
-//! `[[auth.rules]]` before rmcp sees it.
+//! `[[auth.rules]]` before rmcp sees it; so is every `GET /metrics`.
 //!
 //! - A tool the principal may not call gets 403 with an `insufficient_scope`
 //!   challenge naming the scopes that would allow it (the MCP authorization
@@ -8,8 +8,12 @@
 //! - A call over the principal's rate (`calls_per_minute` of the rule that
 //!   lets it call, per tool or per plugin) gets 429 with `Retry-After`.
 //!
-//! Both carry a JSON-RPC error with the request's id, and are audited with
-//! the principal.
+//! - `/metrics` (every plugin's tool names, every principal's label) for a
+//!   principal no rule with `metrics = true` applies to gets 403 with an
+//!   `insufficient_scope` challenge naming those rules' scopes.
+//!
+//! Refused calls carry a JSON-RPC error with the request's id; every refusal
+//! is audited with the principal.
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -165,6 +169,36 @@ pub async fn check_calls(
         }
     }
     next.run(request).await
+}
+
+/// Refuses `/metrics` to a principal no rule with `metrics = true` applies
+/// to.
+pub async fn check_metrics(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (Some(oauth), Some(principal)) = (&state.oauth, principal_of(&request)) else {
+        return next.run(request).await;
+    };
+    let settings = oauth.settings();
+    if settings.rules.may_read_metrics(&principal) {
+        return next.run(request).await;
+    }
+    tracing::warn!(principal = %principal.id, "/metrics refused: no access rule opens it to the principal");
+    crate::observe::metrics::principal_refused(&principal.label, "not_allowed");
+    if let Some(audit) = &state.audit {
+        audit.access_refused(&principal.id, None, "metrics_not_allowed");
+    }
+    let response = (
+        StatusCode::FORBIDDEN,
+        "this token may not read the metrics\n",
+    )
+        .into_response();
+    with_challenge(
+        response,
+        &metadata::insufficient_scope(settings, &settings.rules.metrics_scopes()),
+    )
 }
 
 /// `status` with a JSON-RPC error answering request `id`.

@@ -269,7 +269,10 @@ fn mcp_service(
 fn router(state: Arc<AppState>, mcp: StreamableHttpService<WardenServer, Sessions>) -> Router {
     let protected = Router::new()
         .route_service("/mcp", mcp)
-        .route("/metrics", get(metrics))
+        .route(
+            "/metrics",
+            get(metrics).layer(from_fn_with_state(state.clone(), calls::check_metrics)),
+        )
         .layer(from_fn_with_state(state.clone(), calls::check_calls))
         .layer(from_fn_with_state(state.clone(), jsonrpc::require_jsonrpc))
         .layer(from_fn_with_state(state.clone(), sessions::bind_sessions))
@@ -337,31 +340,9 @@ async fn resource_metadata(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// `GET /metrics`: the Prometheus text format.
-/// With OAuth, only for a principal a rule with `metrics = true` matches
-/// (403 `insufficient_scope` otherwise): the text names every plugin's tools
-/// and every principal's label.
-async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    if let (Some(oauth), Some(principal)) = (&state.oauth, auth::principal_of(&request)) {
-        let settings = oauth.settings();
-        if !settings.rules.may_read_metrics(&principal) {
-            tracing::warn!(principal = %principal.id, "/metrics refused: no access rule opens it to the principal");
-            crate::observe::metrics::principal_refused(&principal.label, "not_allowed");
-            if let Some(audit) = &state.audit {
-                audit.access_refused(&principal.id, None, "metrics_not_allowed");
-            }
-            let scopes = settings.rules.metrics_scopes();
-            let response = (
-                StatusCode::FORBIDDEN,
-                "this token may not read the metrics\n",
-            )
-                .into_response();
-            return auth::with_challenge(
-                response,
-                &oauth::metadata::insufficient_scope(settings, &scopes),
-            );
-        }
-    }
+/// `GET /metrics`: the Prometheus text format (with OAuth, for the
+/// principals [`calls::check_metrics`] lets through).
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(
             header::CONTENT_TYPE,

@@ -142,7 +142,7 @@ impl Jwks {
         if !found.is_empty() {
             return Ok((found, set.fetched));
         }
-        match (self.current().fetched, error) {
+        match (set.fetched, error) {
             (None, Some(error)) => Err(KeyError::Unavailable(error)),
             _ => Err(KeyError::Unknown),
         }
