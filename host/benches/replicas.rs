@@ -22,6 +22,8 @@
 mod common;
 mod load_drive;
 mod load_support;
+#[allow(dead_code)] // Shared with the stdio and start benches, which read RSS too.
+mod process;
 mod stats;
 
 use std::net::TcpListener;

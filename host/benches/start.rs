@@ -24,6 +24,8 @@
 #![allow(clippy::print_stdout)]
 
 mod common;
+#[allow(dead_code)] // Shared with the load benches, which read CPU time too.
+mod process;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -300,19 +302,6 @@ fn switches_between(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64
         .sum()
 }
 
-/// VmRSS, RssAnon and RssFile in KiB.
-fn rss(pid: u32) -> anyhow::Result<[u64; 3]> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let field = |name: &str| -> anyhow::Result<u64> {
-        let line = status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .with_context(|| format!("no {name}"))?;
-        Ok(line.split_whitespace().nth(1).unwrap_or("0").parse()?)
-    };
-    Ok([field("VmRSS:")?, field("RssAnon:")?, field("RssFile:")?])
-}
-
 /// Idle cost of a server on `plugins` started in `cwd` (a warm cache).
 fn idle(plugins: &Path, cwd: &Path, window: Duration) -> anyhow::Result<String> {
     let mut server = Server::spawn(plugins, cwd, &[])?;
@@ -321,7 +310,7 @@ fn idle(plugins: &Path, cwd: &Path, window: Duration) -> anyhow::Result<String> 
     // Start-up settles: cached plugins are described again after 250 ms.
     std::thread::sleep(Duration::from_secs(2));
     let pid = server.child.id();
-    let [total, anon, file] = rss(pid)?;
+    let [total, anon, file] = process::rss(pid)?;
     let (ticks_before, switches_before) = cpu_and_switches(pid)?;
     std::thread::sleep(window);
     let (ticks_after, switches_after) = cpu_and_switches(pid)?;

@@ -23,8 +23,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(cli.run());
-    // The stdio transport reads stdin on a blocking thread that never returns
-    // while the client keeps stdin open: after a signal, do not wait for it.
+    // Unless stdin is a pipe, the stdio transport reads it on a blocking
+    // thread that never returns while the client keeps it open: after a signal, do not wait for it.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
     match result {
         Ok(code) => code,

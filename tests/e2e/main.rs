@@ -38,4 +38,5 @@ mod remote_support;
 mod replicas;
 mod scaffold;
 mod setup;
+mod stdio;
 mod support;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::ensure;
 use serde_json::json;
 
-use crate::{load_support, stats};
+use crate::{load_support, process, stats};
 
 /// A folder with the hostile fixture in `plugins/` and a `warden.toml`
 /// that serves it with `http` (an `[http]` table's keys) and no per-IP rate
@@ -163,37 +163,23 @@ pub struct CpuMeter {
 }
 
 impl CpuMeter {
-    /// Clock ticks per second (`getconf CLK_TCK` on Linux).
-    const TICKS_PER_SECOND: f64 = 100.0;
-
     /// Starts measuring `pid`.
     pub fn start(pid: u32) -> Self {
         Self {
             pid,
-            ticks: cpu_ticks(pid),
+            ticks: process::cpu_ticks(pid),
             started: Instant::now(),
         }
     }
 
     /// CPU use since `start`, in percent of one core ("-" where unknown).
     pub fn percent(&self) -> String {
-        match (self.ticks, cpu_ticks(self.pid)) {
+        match (self.ticks, process::cpu_ticks(self.pid)) {
             (Some(before), Some(after)) => {
-                let busy = (after - before) as f64 / Self::TICKS_PER_SECOND;
+                let busy = (after - before) as f64 / process::TICKS_PER_SECOND;
                 format!("{:.0}", busy / self.started.elapsed().as_secs_f64() * 100.0)
             }
             _ => "-".into(),
         }
     }
-}
-
-/// User plus system clock ticks of `pid`.
-fn cpu_ticks(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may contain spaces) in parentheses.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
 }

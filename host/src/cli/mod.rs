@@ -13,6 +13,7 @@ mod new;
 mod report;
 mod rollback;
 mod serve;
+mod stdio;
 mod toolchain;
 
 use std::path::PathBuf;

@@ -205,10 +205,13 @@ async fn flush(otlp: Option<Arc<Otlp>>) {
 }
 
 /// Serves MCP on stdin/stdout until stdin closes or a signal arrives.
+///
+/// Pipes and Unix sockets (as MCP clients start servers) are driven by the
+/// runtime's reactor; see `cli/stdio.rs`.
 async fn serve_stdio(dispatcher: Arc<Dispatcher>) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal();
     let service = match WardenServer::new(dispatcher)
-        .serve(rmcp::transport::stdio())
+        .serve(super::stdio::transport())
         .await
     {
         Ok(service) => service,

@@ -1,0 +1,400 @@
+//! Tool-call latency over stdio against the real `warden serve`, the way an
+//! MCP client on the same machine sees it: one client, one request at a
+//! time, raw JSON-RPC lines on the child's pipes (read on the calling
+//! thread, so the client adds as little as it can).
+//!
+//! Every case runs over pipes (as the Python and Rust SDKs start servers)
+//! and over Unix socket pairs (as Node.js does, so most desktop clients).
+//! Cases, each with a 100-byte text: `tools/call text_base64_encode` (the
+//! `text` example plugin, a ~1.3 MB Rust guest), `tools/call hostile_echo`
+//! (a ~230 KB Rust guest) and `ping` (the protocol's floor, no tool). The
+//! report gives p50/p90/p99 per case, the server's CPU time per request
+//! (less sensitive to a noisy machine than wall-clock figures) and its RSS
+//! idle after warm-up and after the calls.
+//!
+//! With `WARDEN_BIN_BASE=/path/to/other/warden` the same cases also run
+//! against that binary, batches alternating between the two, and the report
+//! adds the ratio of the medians: the way to compare a change with what it
+//! replaces in one sitting.
+//!
+//! ```text
+//! cargo bench -p warden --bench stdio
+//! WARDEN_BENCH_CALLS=5000 cargo bench -p warden --bench stdio
+//! WARDEN_BIN_BASE=/tmp/warden-before cargo bench -p warden --bench stdio
+//! ```
+//!
+//! Under `cargo test --benches` it makes a few calls per case and still
+//! checks every reply.
+
+// A benchmark reports on stdout.
+#![allow(clippy::print_stdout)]
+
+mod common;
+mod process;
+mod stats;
+
+use std::ffi::OsString;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail, ensure};
+use serde_json::{Value, json};
+
+use stats::percentile;
+
+/// The text every call carries: 100 bytes.
+const TEXT: &str = "The quick brown fox jumps over the lazy dog. \
+                    Pack my box with five dozen liquor jugs, twice!!!!!";
+
+/// Requests per batch; batches of every case and server alternate.
+const BATCH: usize = 50;
+
+/// A running `warden serve` and its pipes.
+struct Server {
+    label: String,
+    child: Child,
+    /// `None` once closed.
+    stdin: Option<Box<dyn std::io::Write>>,
+    stdout: BufReader<Box<dyn std::io::Read>>,
+    line: String,
+    next_id: u64,
+}
+
+impl Server {
+    fn spawn(
+        label: &str,
+        binary: &OsString,
+        transport: Transport,
+        plugins: &Path,
+        cwd: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut command = Command::new(binary);
+        command
+            .args(["serve", "--no-watch", "--wait-for-plugins", "--plugins"])
+            .arg(plugins)
+            .current_dir(cwd)
+            .env_remove("WARDEN_LOG")
+            .env_remove("WARDEN_CONFIG")
+            .stderr(Stdio::null());
+        let spawn = |command: &mut Command| {
+            command
+                .spawn()
+                .with_context(|| format!("spawn {}", binary.to_string_lossy()))
+        };
+        let (child, stdin, stdout): (Child, Box<dyn std::io::Write>, Box<dyn std::io::Read>) =
+            match transport {
+                Transport::Pipe => {
+                    let mut child = spawn(command.stdin(Stdio::piped()).stdout(Stdio::piped()))?;
+                    let stdin = child.stdin.take().context("stdin")?;
+                    let stdout = child.stdout.take().context("stdout")?;
+                    (child, Box::new(stdin), Box::new(stdout))
+                }
+                Transport::Socket => {
+                    let (stdin, theirs_in) = UnixStream::pair()?;
+                    let (stdout, theirs_out) = UnixStream::pair()?;
+                    let child = spawn(
+                        command
+                            .stdin(Stdio::from(OwnedFd::from(theirs_in)))
+                            .stdout(Stdio::from(OwnedFd::from(theirs_out))),
+                    )?;
+                    (child, Box::new(stdin), Box::new(stdout))
+                }
+            };
+        let mut server = Self {
+            label: format!("{label}/{}", transport.name()),
+            child,
+            stdin: Some(stdin),
+            stdout: BufReader::new(stdout),
+            line: String::new(),
+            next_id: 1,
+        };
+        let params = json!({
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "warden-bench-stdio", "version": "0"}
+        });
+        server.request("initialize", &params)?;
+        server.send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))?;
+        Ok(server)
+    }
+
+    fn send(&mut self, message: &Value) -> anyhow::Result<()> {
+        let stdin = self.stdin.as_mut().context("stdin is closed")?;
+        writeln!(stdin, "{message}")?;
+        Ok(stdin.flush()?)
+    }
+
+    /// Sends a request and returns its result (notifications on the way are
+    /// skipped).
+    fn request(&mut self, method: &str, params: &Value) -> anyhow::Result<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}))?;
+        loop {
+            self.line.clear();
+            if self.stdout.read_line(&mut self.line)? == 0 {
+                bail!("{} closed stdout", self.label);
+            }
+            let reply: Value = serde_json::from_str(&self.line)?;
+            if reply["id"] == id {
+                if let Some(error) = reply.get("error") {
+                    bail!("{method} failed: {error}");
+                }
+                return Ok(reply["result"].clone());
+            }
+        }
+    }
+
+    /// Closes stdin and waits for the server to exit (it finishes writing
+    /// the compiled cache first).
+    fn stop(mut self) -> anyhow::Result<()> {
+        drop(self.stdin.take());
+        let started = Instant::now();
+        while self.child.try_wait()?.is_none() {
+            ensure!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} did not exit after stdin closed",
+                self.label
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// How the client connects to the server's stdin and stdout.
+#[derive(Clone, Copy, PartialEq)]
+enum Transport {
+    /// Pipes, as Python's and Rust's MCP SDKs start servers.
+    Pipe,
+    /// Unix socket pairs, as Node.js (so most desktop clients) does.
+    Socket,
+}
+
+impl Transport {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Pipe => "pipe",
+            Self::Socket => "socket",
+        }
+    }
+}
+
+/// One request kind.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Base64,
+    Echo,
+    Ping,
+}
+
+impl Kind {
+    const ALL: [Self; 3] = [Self::Base64, Self::Echo, Self::Ping];
+
+    fn title(self) -> &'static str {
+        match self {
+            Self::Base64 => "tools/call text_base64_encode",
+            Self::Echo => "tools/call hostile_echo",
+            Self::Ping => "ping",
+        }
+    }
+
+    /// Sends one request and checks its reply.
+    fn send(self, server: &mut Server) -> anyhow::Result<()> {
+        let call = |name: &str| json!({"name": name, "arguments": {"text": TEXT}});
+        match self {
+            Self::Ping => {
+                server.request("ping", &json!({}))?;
+            }
+            Self::Base64 | Self::Echo => {
+                let tool = if self == Self::Base64 {
+                    "text_base64_encode"
+                } else {
+                    "hostile_echo"
+                };
+                let result = server.request("tools/call", &call(tool))?;
+                ensure!(
+                    result["isError"] == false,
+                    "{tool} failed on {}: {result}",
+                    server.label
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What one server measured for one kind.
+#[derive(Default)]
+struct Samples {
+    latencies: Vec<Duration>,
+    cpu_ticks: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let smoke = common::smoke_run();
+    let calls = if smoke {
+        BATCH as u64
+    } else {
+        common::env_count("WARDEN_BENCH_CALLS", 2000)?
+    };
+    let batches = calls.div_ceil(BATCH as u64);
+
+    let plugins = tempfile::tempdir()?;
+    let manifests = warden_test_artifacts::examples_manifest_dir();
+    std::fs::copy(
+        warden_test_artifacts::HOSTILE_WASM,
+        plugins.path().join("hostile.wasm"),
+    )?;
+    let text = warden_test_artifacts::EXAMPLES
+        .iter()
+        .find(|(name, _)| *name == "text")
+        .context("no text example")?;
+    std::fs::copy(text.1, plugins.path().join("text.wasm"))?;
+    std::fs::copy(
+        manifests.join("text.toml"),
+        plugins.path().join("text.toml"),
+    )?;
+    let cwd = tempfile::tempdir()?;
+    std::fs::write(
+        cwd.path().join("warden.toml"),
+        format!(
+            "cache_dir = {:?}\n",
+            cwd.path().join("cache").display().to_string()
+        ),
+    )?;
+
+    let mut binaries = vec![(
+        "warden".to_owned(),
+        std::env::var_os("WARDEN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_warden").into()),
+    )];
+    if let Some(base) = std::env::var_os("WARDEN_BIN_BASE") {
+        binaries.push(("base".to_owned(), base));
+    }
+    // A first server compiles the plugins into the cache; the measured ones
+    // load from it (a compile leaves the heap larger, which would skew RSS).
+    for (label, binary) in &binaries {
+        let mut server = Server::spawn(label, binary, Transport::Pipe, plugins.path(), cwd.path())?;
+        Kind::Base64.send(&mut server)?;
+        Kind::Echo.send(&mut server)?;
+        server.stop()?;
+    }
+    let mut servers = Vec::new();
+    for transport in [Transport::Pipe, Transport::Socket] {
+        for (label, binary) in &binaries {
+            let server = Server::spawn(label, binary, transport, plugins.path(), cwd.path())?;
+            servers.push(server);
+        }
+    }
+
+    println!("Warden stdio call latency");
+    println!(
+        "mode: {}, {} requests per case per server, batches of {BATCH} alternating",
+        if smoke { "smoke (cargo test)" } else { "full" },
+        batches * BATCH as u64
+    );
+    for (label, binary) in &binaries {
+        println!("{label}: {}", binary.to_string_lossy());
+    }
+
+    // Warm-up: the first calls fault in code and the instance pool.
+    for server in &mut servers {
+        for kind in Kind::ALL {
+            for _ in 0..BATCH {
+                kind.send(server)?;
+            }
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let idle: Vec<[u64; 3]> = servers
+        .iter()
+        .map(|s| process::rss(s.pid()))
+        .collect::<anyhow::Result<_>>()?;
+
+    let mut samples: Vec<Vec<Samples>> = servers
+        .iter()
+        .map(|_| Kind::ALL.iter().map(|_| Samples::default()).collect())
+        .collect();
+    let mut peak = vec![0u64; servers.len()];
+    for _ in 0..batches {
+        for (k, kind) in Kind::ALL.iter().enumerate() {
+            for (s, server) in servers.iter_mut().enumerate() {
+                let ticks = process::cpu_ticks(server.pid());
+                let sample = &mut samples[s][k];
+                for _ in 0..BATCH {
+                    let started = Instant::now();
+                    kind.send(server)?;
+                    sample.latencies.push(started.elapsed());
+                }
+                if let (Some(before), Some(after)) = (ticks, process::cpu_ticks(server.pid())) {
+                    sample.cpu_ticks += after - before;
+                }
+                peak[s] = peak[s].max(process::rss(server.pid())?[0]);
+            }
+        }
+    }
+
+    println!();
+    println!(
+        "{:<30} {:<13} {:>8} {:>8} {:>8} {:>11} {:>9}",
+        "case", "server", "p50 us", "p90 us", "p99 us", "CPU us/req", "p50 ratio"
+    );
+    println!("{}", "-".repeat(92));
+    let us = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
+    for (k, kind) in Kind::ALL.iter().enumerate() {
+        for (s, server) in servers.iter().enumerate() {
+            let sample = &samples[s][k];
+            let p50 = percentile(&sample.latencies, 0.5);
+            let cpu = sample.cpu_ticks as f64 / process::TICKS_PER_SECOND * 1e6
+                / sample.latencies.len() as f64;
+            // Servers come in groups per transport, this build's first.
+            let first = s - s % binaries.len();
+            let ratio = if s == first {
+                "-".to_owned()
+            } else {
+                let ours = percentile(&samples[first][k].latencies, 0.5);
+                format!("{:.2}x", ours.as_secs_f64() / p50.as_secs_f64())
+            };
+            println!(
+                "{:<30} {:<13} {:>8} {:>8} {:>8} {:>11.1} {:>9}",
+                kind.title(),
+                server.label,
+                us(p50),
+                us(percentile(&sample.latencies, 0.9)),
+                us(percentile(&sample.latencies, 0.99)),
+                cpu,
+                ratio
+            );
+        }
+    }
+    println!("(p50 ratio: this build's median / base's on the same transport; below 1 is faster)");
+    println!();
+    println!("RSS (MiB)       idle after warm-up   peak during the calls");
+    for (s, server) in servers.iter().enumerate() {
+        println!(
+            "{:<15} {:>18.1} {:>23.1}",
+            server.label,
+            idle[s][0] as f64 / 1024.0,
+            peak[s] as f64 / 1024.0
+        );
+    }
+    if smoke {
+        println!("(smoke run: too few calls for the figures to mean anything)");
+    }
+    servers.into_iter().try_for_each(Server::stop)
+}
