@@ -23,7 +23,8 @@
 //!
 //! After a call that used much host memory, [`trim_after`] hands the freed
 //! pages back to the kernel (glibc keeps them in its arenas otherwise), so
-//! the server's resident size returns to where it was.
+//! the server's resident size returns to where it was; `Sandbox::compile`
+//! does the same after each compile ([`release_free_memory`]).
 
 // A global allocator and `malloc_trim` need `unsafe`; each use is commented.
 #![allow(unsafe_code)]
@@ -448,7 +449,7 @@ pub fn trim_after(memory: &CallMemory) {
 
 /// Returns the allocator's free pages, in every arena, to the kernel.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn release_free_memory() {
+pub(super) fn release_free_memory() {
     // SAFETY: `malloc_trim` only returns free memory to the kernel; it is
     // thread-safe and takes no pointers.
     unsafe {
@@ -457,7 +458,7 @@ fn release_free_memory() {
 }
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn release_free_memory() {}
+pub(super) fn release_free_memory() {}
 
 #[cfg(test)]
 mod tests {

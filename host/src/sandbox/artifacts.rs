@@ -160,12 +160,16 @@ impl ArtifactCache {
     }
 
     /// Runs `write` (storing an entry) on the blocking pool, tracked so that
-    /// [`flush`](Self::flush) can wait for it.
+    /// [`flush`](Self::flush) can wait for it; then hands the serialized
+    /// code's megabytes, free again, back to the kernel.
     pub fn spawn_write(
         &self,
         write: impl FnOnce() + Send + 'static,
     ) -> tokio::task::JoinHandle<()> {
-        self.writes.spawn_blocking(write)
+        self.writes.spawn_blocking(|| {
+            write();
+            super::account::release_free_memory();
+        })
     }
 
     /// Waits for every write started so far: a command that exits right
