@@ -2,7 +2,8 @@
 //! client hands it stdin and stdout: pipes (Python's and Rust's SDKs), Unix
 //! socket pairs (Node.js, so Claude Desktop, VS Code, Cursor and the
 //! Inspector), and a plain file (a script). Pipes and sockets are driven
-//! non-blocking by the runtime; a reply larger than the kernel's buffer must
+//! non-blocking by the runtime (a mix of the two, and a file, through the
+//! blocking handles); a reply larger than the kernel's buffer must
 //! still arrive whole, concurrent replies must not interleave, and the
 //! server must exit when the client closes its end.
 
@@ -112,6 +113,27 @@ async fn unix_socket_pairs_as_node_makes_them_serve_the_same() {
     };
     let client = ClientConfig::default()
         .serve((tokio_stream(stdout), tokio_stream(stdin)))
+        .await
+        .expect("connect");
+    exercise(&client).await;
+    client.cancel().await.expect("close");
+    exits_soon(&mut child).await;
+}
+
+#[tokio::test]
+async fn a_socket_stdin_with_a_pipe_stdout_is_served_too() {
+    let plugins = Plugins::new().hostile(None);
+    let (stdin, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+    let mut child = serve(&plugins)
+        .stdin(Stdio::from(OwnedFd::from(theirs_in)))
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn warden");
+    let stdout = child.stdout.take().expect("stdout");
+    stdin.set_nonblocking(true).unwrap();
+    let stdin = tokio::net::UnixStream::from_std(stdin).unwrap();
+    let client = ClientConfig::default()
+        .serve((stdout, stdin))
         .await
         .expect("connect");
     exercise(&client).await;

@@ -30,16 +30,20 @@ use tokio::net::UnixStream;
 
 /// The transport for `warden serve` on stdio. Needs the runtime's IO driver.
 pub(super) fn transport() -> (Reader, Writer) {
-    if let (Some(read), Some(write)) = (socket(&io::stdin()), socket(&io::stdout())) {
-        tracing::debug!("stdio: non-blocking Unix sockets");
-        return (Reader::Socket(read), Writer::Socket(write));
+    // Both or neither: a socket made non-blocking and then read through the
+    // blocking fallback would fail with `WouldBlock`.
+    if let (Some(read), Some(write)) = (unix_socket(&io::stdin()), unix_socket(&io::stdout())) {
+        if let (Some(read), Some(write)) = (non_blocking(read), non_blocking(write)) {
+            tracing::debug!("stdio: non-blocking Unix sockets");
+            return (Reader::Socket(read), Writer::Socket(write));
+        }
     }
     let (read, write) = rmcp::transport::stdio_pipes();
     (Reader::Stdio(read), Writer::Stdio(write))
 }
 
-/// A non-blocking duplicate of `stream` if it is a Unix stream socket.
-fn socket(stream: &impl AsFd) -> Option<UnixStream> {
+/// A duplicate of `stream` if it is a Unix stream socket.
+fn unix_socket(stream: &impl AsFd) -> Option<std::os::unix::net::UnixStream> {
     let fd: OwnedFd = stream.as_fd().try_clone_to_owned().ok()?;
     let kind = std::fs::File::from(fd.try_clone().ok()?)
         .metadata()
@@ -51,6 +55,11 @@ fn socket(stream: &impl AsFd) -> Option<UnixStream> {
     let socket = std::os::unix::net::UnixStream::from(fd);
     // Only a Unix-domain socket has a Unix local address.
     socket.local_addr().ok()?;
+    Some(socket)
+}
+
+/// `socket` made non-blocking and registered with the runtime.
+fn non_blocking(socket: std::os::unix::net::UnixStream) -> Option<UnixStream> {
     socket.set_nonblocking(true).ok()?;
     UnixStream::from_std(socket).ok()
 }
@@ -121,8 +130,8 @@ mod tests {
     async fn a_unix_socket_is_made_non_blocking_and_carries_lines() {
         use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
         let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
-        let socket = socket(&ours).expect("a Unix socket is taken");
-        let mut writer = Writer::Socket(socket);
+        let socket = unix_socket(&ours).expect("a Unix socket is taken");
+        let mut writer = Writer::Socket(non_blocking(socket).expect("registered"));
         writer.write_all(b"{\"jsonrpc\":\"2.0\"}\n").await.unwrap();
         writer.flush().await.unwrap();
         let theirs = UnixStream::from_std({
@@ -138,11 +147,11 @@ mod tests {
     #[tokio::test]
     async fn pipes_files_and_tcp_sockets_are_not_taken_as_unix_sockets() {
         let (read, _write) = std::io::pipe().unwrap();
-        assert!(socket(&read).is_none());
+        assert!(unix_socket(&read).is_none());
         let file = tempfile::tempfile().unwrap();
-        assert!(socket(&file).is_none());
+        assert!(unix_socket(&file).is_none());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let tcp = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        assert!(socket(&tcp).is_none());
+        assert!(unix_socket(&tcp).is_none());
     }
 }
