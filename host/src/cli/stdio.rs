@@ -32,11 +32,11 @@ use tokio::net::UnixStream;
 pub(super) fn transport() -> (Reader, Writer) {
     // Both or neither: a socket made non-blocking and then read through the
     // blocking fallback would fail with `WouldBlock`.
-    if let (Some(read), Some(write)) = (unix_socket(&io::stdin()), unix_socket(&io::stdout())) {
-        if let (Some(read), Some(write)) = (non_blocking(read), non_blocking(write)) {
-            tracing::debug!("stdio: non-blocking Unix sockets");
-            return (Reader::Socket(read), Writer::Socket(write));
-        }
+    if let (Some(read), Some(write)) = (unix_socket(&io::stdin()), unix_socket(&io::stdout()))
+        && let (Some(read), Some(write)) = (non_blocking(read), non_blocking(write))
+    {
+        tracing::debug!("stdio: non-blocking Unix sockets");
+        return (Reader::Socket(read), Writer::Socket(write));
     }
     let (read, write) = rmcp::transport::stdio_pipes();
     (Reader::Stdio(read), Writer::Stdio(write))
