@@ -23,8 +23,9 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(cli.run());
-    // Unless stdin is a pipe, the stdio transport reads it on a blocking
-    // thread that never returns while the client keeps it open: after a signal, do not wait for it.
+    // Unless stdin is a pipe or a Unix socket, the stdio transport reads it
+    // on a blocking thread that never returns while the client keeps it
+    // open: after a signal, do not wait for it.
     runtime.shutdown_timeout(SHUTDOWN_GRACE);
     match result {
         Ok(code) => code,

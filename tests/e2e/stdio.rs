@@ -97,27 +97,39 @@ async fn pipes_carry_big_and_concurrent_replies_and_closing_stdin_ends_the_serve
         .expect("close");
 }
 
-#[tokio::test]
-async fn unix_socket_pairs_as_node_makes_them_serve_the_same() {
-    let plugins = Plugins::new().hostile(None);
-    let (stdin, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
-    let (stdout, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
-    let mut child = serve(&plugins)
-        .stdin(Stdio::from(OwnedFd::from(theirs_in)))
-        .stdout(Stdio::from(OwnedFd::from(theirs_out)))
-        .spawn()
-        .expect("spawn warden");
-    let tokio_stream = |s: std::os::unix::net::UnixStream| {
-        s.set_nonblocking(true).unwrap();
-        tokio::net::UnixStream::from_std(s).unwrap()
-    };
+/// One end of a socket pair, for the client's side of the transport.
+fn client_end(socket: std::os::unix::net::UnixStream) -> tokio::net::UnixStream {
+    socket.set_nonblocking(true).unwrap();
+    tokio::net::UnixStream::from_std(socket).unwrap()
+}
+
+/// Connects to `child` through `stdout` and `stdin`, runs [`exercise`],
+/// closes, and checks that the server exits.
+async fn session(
+    mut child: Child,
+    stdout: impl tokio::io::AsyncRead + Send + Unpin + 'static,
+    stdin: tokio::net::UnixStream,
+) {
     let client = ClientConfig::default()
-        .serve((tokio_stream(stdout), tokio_stream(stdin)))
+        .serve((stdout, stdin))
         .await
         .expect("connect");
     exercise(&client).await;
     client.cancel().await.expect("close");
     exits_soon(&mut child).await;
+}
+
+#[tokio::test]
+async fn unix_socket_pairs_as_node_makes_them_serve_the_same() {
+    let plugins = Plugins::new().hostile(None);
+    let (stdin, theirs_in) = std::os::unix::net::UnixStream::pair().unwrap();
+    let (stdout, theirs_out) = std::os::unix::net::UnixStream::pair().unwrap();
+    let child = serve(&plugins)
+        .stdin(Stdio::from(OwnedFd::from(theirs_in)))
+        .stdout(Stdio::from(OwnedFd::from(theirs_out)))
+        .spawn()
+        .expect("spawn warden");
+    session(child, client_end(stdout), client_end(stdin)).await;
 }
 
 #[tokio::test]
@@ -130,15 +142,7 @@ async fn a_socket_stdin_with_a_pipe_stdout_is_served_too() {
         .spawn()
         .expect("spawn warden");
     let stdout = child.stdout.take().expect("stdout");
-    stdin.set_nonblocking(true).unwrap();
-    let stdin = tokio::net::UnixStream::from_std(stdin).unwrap();
-    let client = ClientConfig::default()
-        .serve((stdout, stdin))
-        .await
-        .expect("connect");
-    exercise(&client).await;
-    client.cancel().await.expect("close");
-    exits_soon(&mut child).await;
+    session(child, stdout, client_end(stdin)).await;
 }
 
 #[tokio::test]

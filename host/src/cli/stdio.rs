@@ -21,10 +21,10 @@
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileTypeExt as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use rustix::fs::FileType;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 
@@ -44,14 +44,11 @@ pub(super) fn transport() -> (Reader, Writer) {
 
 /// A duplicate of `stream` if it is a Unix stream socket.
 fn unix_socket(stream: &impl AsFd) -> Option<std::os::unix::net::UnixStream> {
-    let fd: OwnedFd = stream.as_fd().try_clone_to_owned().ok()?;
-    let kind = std::fs::File::from(fd.try_clone().ok()?)
-        .metadata()
-        .ok()?
-        .file_type();
-    if !kind.is_socket() {
+    let mode = rustix::fs::fstat(stream).ok()?.st_mode;
+    if FileType::from_raw_mode(mode) != FileType::Socket {
         return None;
     }
+    let fd: OwnedFd = stream.as_fd().try_clone_to_owned().ok()?;
     let socket = std::os::unix::net::UnixStream::from(fd);
     // Only a Unix-domain socket has a Unix local address.
     socket.local_addr().ok()?;

@@ -23,8 +23,9 @@
 //!
 //! After a call that used much host memory, [`trim_after`] hands the freed
 //! pages back to the kernel (glibc keeps them in its arenas otherwise), so
-//! the server's resident size returns to where it was; `Sandbox::compile`
-//! does the same after each compile ([`release_free_memory`]).
+//! the server's resident size returns to where it was; so do
+//! `Sandbox::compile` after each compile and the artifact cache after each
+//! write ([`release_free_memory`]).
 
 // A global allocator and `malloc_trim` need `unsafe`; each use is commented.
 #![allow(unsafe_code)]
