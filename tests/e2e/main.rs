@@ -17,6 +17,7 @@ mod describe;
 mod dir_swap;
 mod examples;
 mod folder;
+mod function_cache;
 mod grants;
 mod host_resources;
 mod http;

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{
-    Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store,
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, Store,
     UpdateDeadline,
 };
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -45,6 +45,26 @@ pub struct Variant {
     /// them with `PAGEMAP_SCAN` + `memset` of the dirty pages only instead of
     /// `madvise` (which makes the next instance fault every page in again).
     pub keep_resident: Option<usize>,
+    /// How Cranelift compiles.
+    pub codegen: Codegen,
+}
+
+/// Cranelift's settings that trade compile time against code speed. The
+/// single-pass register allocator is not among them: wasmtime does not
+/// consider it production-ready for untrusted code.
+#[derive(Debug, Clone, Copy)]
+pub struct Codegen {
+    pub opt: OptLevel,
+    /// Functions compiled on every core at once.
+    pub parallel: bool,
+}
+
+impl Codegen {
+    /// Wasmtime's defaults, which Warden uses.
+    pub const DEFAULT: Codegen = Codegen {
+        opt: OptLevel::Speed,
+        parallel: true,
+    };
 }
 
 impl Variant {
@@ -53,36 +73,42 @@ impl Variant {
         fuel: false,
         epoch: false,
         keep_resident: None,
+        codegen: Codegen::DEFAULT,
     };
     pub const FUEL: Variant = Variant {
         label: "  baseline + fuel",
         fuel: true,
         epoch: false,
         keep_resident: None,
+        codegen: Codegen::DEFAULT,
     };
     pub const EPOCH: Variant = Variant {
         label: "  baseline + epoch",
         fuel: false,
         epoch: true,
         keep_resident: None,
+        codegen: Codegen::DEFAULT,
     };
     pub const FUEL_EPOCH: Variant = Variant {
         label: "  baseline + fuel + epoch",
         fuel: true,
         epoch: true,
         keep_resident: None,
+        codegen: Codegen::DEFAULT,
     };
     pub const TUNED: Variant = Variant {
         label: "  baseline + pool tuning (*)",
         fuel: false,
         epoch: false,
         keep_resident: Some(TUNED_KEEP_RESIDENT),
+        codegen: Codegen::DEFAULT,
     };
     pub const FUEL_EPOCH_TUNED: Variant = Variant {
         label: "  + fuel + epoch + tuning (*)",
         fuel: true,
         epoch: true,
         keep_resident: Some(TUNED_KEEP_RESIDENT),
+        codegen: Codegen::DEFAULT,
     };
 }
 
@@ -181,6 +207,9 @@ impl Baseline {
         config.wasm_component_model(true);
         config.consume_fuel(variant.fuel);
         config.epoch_interruption(variant.epoch);
+        config
+            .cranelift_opt_level(variant.codegen.opt)
+            .parallel_compilation(variant.codegen.parallel);
         // The same stack and pool sizes as `Sandbox::new`, so that only the
         // features under test differ.
         config.max_wasm_stack(settings.max_wasm_stack);
@@ -233,6 +262,13 @@ impl Baseline {
             },
             compiles,
         ))
+    }
+
+    /// Bytes of compiled code and metadata of the `target`th component.
+    #[allow(dead_code)] // The compile bench's alone.
+    pub fn code_size(&self, target: usize) -> anyhow::Result<usize> {
+        let component = self.pres[target].instance_pre().component();
+        Ok(component.serialize().map_err(anyhow::Error::from)?.len())
     }
 
     /// One fresh-instance call, timed in its three phases; its text is the

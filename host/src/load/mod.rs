@@ -413,7 +413,7 @@ fn settle(
         .filter(|f| {
             f.name == entry.name
                 && match &f.status {
-                    PluginStatus::Loaded(loaded) => decided.matches(loaded),
+                    PluginStatus::Loaded(loaded) => decided.matches_but_pins(loaded),
                     PluginStatus::Failed(_) => true,
                 }
         });
@@ -428,11 +428,18 @@ fn settle(
     // (`record_approvals` keeps the origins a person allowed.)
     if let Some(finished) = finished {
         // What finished is checked against the pins as a load here would be.
+        // Its pins were settled when it finished, as the lock was then (a
+        // plugin seen first is pinned to what it describes once recorded):
+        // adopted only if the lock as it is now settles the same.
         let adopted = match (&finished.status, &finished.held_update) {
             (PluginStatus::Loaded(plugin), None) => {
                 match decided.pinning.after_load(plugin, approval.clone()) {
-                    AfterLoad::Serve(record) => Some(record),
-                    AfterLoad::Hold(_) => None,
+                    AfterLoad::Serve(record)
+                        if plugin.pins == decided.pinning.pins_once_recorded(record.as_ref()) =>
+                    {
+                        Some(record)
+                    }
+                    AfterLoad::Serve(_) | AfterLoad::Hold(_) => None,
                 }
             }
             _ => Some(None),
@@ -477,15 +484,19 @@ struct Decided {
 }
 
 impl Decided {
-    /// Whether `loaded` runs under exactly these limits and grants.
+    /// Whether `loaded` runs under exactly these limits, grants and pins.
     fn matches(&self, loaded: &LoadedPlugin) -> bool {
+        self.matches_but_pins(loaded) && loaded.pins == self.pinning.pins
+    }
+
+    /// Whether `loaded` runs under exactly these limits and grants.
+    fn matches_but_pins(&self, loaded: &LoadedPlugin) -> bool {
         loaded.limits == self.limits
             && loaded.grants.same_as(&self.grants)
             && loaded.disabled_tools == self.disabled
             && loaded.namespaced == self.namespaced
             && loaded.concurrency == self.concurrency
             && loaded.consent == self.consent
-            && loaded.pins == self.pinning.pins
     }
 
     /// What compiling the plugin needs (its notices taken already).

@@ -15,7 +15,10 @@
 //!
 //! Beside the entries, [`Digests`] remembers the sha256 of each component
 //! file by its stamp, so a warm start does not read and hash components
-//! either.
+//! either; and `functions/` keeps the engine's compiled functions
+//! ([`FunctionCache`]), so a component that shares code with one compiled
+//! before compiles only what is new. They take at most a quarter of the
+//! cache's bound, the entries the rest.
 //!
 //! The JSON file is written last, each file through a temporary one and a
 //! rename, so a reader sees a whole entry or none; a server killed while
@@ -39,12 +42,19 @@ use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
-use super::{CompiledPlugin, Description, Digests, ExportSet, Sandbox, WORLD_VERSION};
+use super::{
+    CompiledPlugin, Description, Digests, ExportSet, FunctionCache, Sandbox, WORLD_VERSION,
+};
 
 /// The folder of entries inside the cache directory.
 const ENTRIES: &str = "artifacts";
 /// The folder of remembered component digests.
 const DIGESTS: &str = "digests";
+/// The folder of compiled functions ([`FunctionCache`]).
+const FUNCTIONS: &str = "functions";
+/// The share of the cache's bound that compiled functions may take: one
+/// part in this many.
+const FUNCTIONS_SHARE: u64 = 4;
 /// The folder wasmtime's own cache used before; `clear` removes it too.
 const LEGACY: &str = "modules";
 /// Bumped when the entry format changes.
@@ -62,6 +72,8 @@ pub struct ArtifactCache {
     max_size: u64,
     tag: String,
     digests: Digests,
+    /// The engine's compiled functions, written beside the entries.
+    functions: std::sync::Arc<FunctionCache>,
     /// Entries being written off the loading path.
     writes: tokio_util::task::TaskTracker,
 }
@@ -150,11 +162,19 @@ impl ArtifactCache {
         check_private(&entries)?;
         let digests = Digests::open(dir.join(DIGESTS))?;
         check_private(digests.dir())?;
+        let functions = sandbox.functions().clone();
+        let packs = dir.join(FUNCTIONS);
+        // Without the folder, compiles go on uncached: not worth failing for.
+        match functions.attach(&packs, max_size / FUNCTIONS_SHARE) {
+            Ok(()) => check_private(&packs)?,
+            Err(error) => tracing::warn!("compiled functions are not cached: {error}"),
+        }
         Ok(Self {
             dir,
             max_size,
             tag: engine_tag(sandbox),
             digests,
+            functions,
             writes: tokio_util::task::TaskTracker::new(),
         })
     }
@@ -204,7 +224,8 @@ impl ArtifactCache {
         &self.dir
     }
 
-    /// The size above which the oldest entries are removed.
+    /// The size above which the oldest entries and compiled functions are
+    /// removed.
     pub fn max_size(&self) -> u64 {
         self.max_size
     }
@@ -287,7 +308,7 @@ impl ArtifactCache {
         self.write_meta(&json, &meta)?;
         tracing::debug!(entry = %json.display(), "compiled plugin cached");
         self.trim(&json);
-        Ok(())
+        self.functions.flush()
     }
 
     /// Replaces the description stored with the component hashing to
@@ -315,10 +336,9 @@ impl ArtifactCache {
             usage.bytes += file.len;
             usage.entries += u64::from(file.path.extension().is_some_and(|e| e == "cwasm"));
         }
-        usage.bytes += files(self.digests.dir())?
-            .iter()
-            .map(|f| f.len)
-            .sum::<u64>();
+        for folder in [self.digests.dir().to_path_buf(), self.dir.join(FUNCTIONS)] {
+            usage.bytes += files(&folder)?.iter().map(|f| f.len).sum::<u64>();
+        }
         Ok(usage)
     }
 
@@ -326,14 +346,14 @@ impl ArtifactCache {
     /// returns what was removed.
     pub fn clear(&self) -> std::io::Result<Usage> {
         let usage = self.usage()?;
-        for folder in [ENTRIES, DIGESTS, LEGACY] {
+        for folder in [ENTRIES, DIGESTS, FUNCTIONS, LEGACY] {
             match std::fs::remove_dir_all(self.dir.join(folder)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
         }
-        for folder in [ENTRIES, DIGESTS] {
+        for folder in [ENTRIES, DIGESTS, FUNCTIONS] {
             std::fs::DirBuilder::new()
                 .recursive(true)
                 .mode(0o700)
@@ -367,8 +387,8 @@ impl ArtifactCache {
         Ok(())
     }
 
-    /// Removes the least recently used entries until the cache is within its
-    /// bound, never `keep` (the entry just written); also removes temporary
+    /// Removes the least recently used entries until they are within their
+    /// share of the bound (compiled functions have the rest), never `keep` (the entry just written); also removes temporary
     /// files a killed writer left.
     fn trim(&self, keep: &Path) {
         let Ok(files) = files(&self.dir.join(ENTRIES)) else {
@@ -390,7 +410,7 @@ impl ArtifactCache {
         }
         metas.sort_by_key(|f| f.modified);
         for meta in metas {
-            if total <= self.max_size {
+            if total <= self.max_size - self.max_size / FUNCTIONS_SHARE {
                 break;
             }
             let cwasm = meta.path.with_extension("cwasm");
@@ -631,8 +651,9 @@ mod tests {
         let (sandbox, dir) = (sandbox(), tempfile::tempdir().unwrap());
         let (plugin, _) = compiled(&sandbox);
         let size = plugin.serialize().unwrap().len() as u64;
-        // Room for two entries, not three.
-        let cache = ArtifactCache::open(dir.path(), size * 2 + 4096, &sandbox).unwrap();
+        // Room for two entries, not three, in the entries' share.
+        let bound = (size * 2 + 4096) * FUNCTIONS_SHARE / (FUNCTIONS_SHARE - 1);
+        let cache = ArtifactCache::open(dir.path(), bound, &sandbox).unwrap();
         let keys = ["a".repeat(64), "b".repeat(64), "c".repeat(64)];
         cache.store(&keys[0], &plugin, None).unwrap();
         std::thread::sleep(Duration::from_millis(20));
@@ -642,7 +663,7 @@ mod tests {
         assert!(hit(&cache, &sandbox, &keys[0]).is_some());
         std::thread::sleep(Duration::from_millis(20));
         cache.store(&keys[2], &plugin, None).unwrap();
-        assert!(cache.usage().unwrap().bytes <= size * 2 + 4096);
+        assert!(cache.usage().unwrap().bytes <= bound);
         assert!(hit(&cache, &sandbox, &keys[0]).is_some());
         assert!(hit(&cache, &sandbox, &keys[1]).is_none());
         assert!(hit(&cache, &sandbox, &keys[2]).is_some());

@@ -28,6 +28,7 @@ mod error;
 mod exchanges;
 mod exports;
 mod files;
+mod functions;
 mod host;
 mod http;
 mod io_error;
@@ -66,6 +67,7 @@ pub use connect::{Resolve, SystemResolver};
 pub use digests::Digests;
 pub use error::{CallError, LimitHit, LoadError};
 pub use exports::{Description, ExportSet};
+pub use functions::{FunctionCache, FunctionCounts};
 pub use output::{Captured, CapturedOutput};
 pub use progress::{ProgressReport, ProgressSink, ProgressStream};
 pub use report::{Announcements, CallReport, CallStats};
@@ -132,6 +134,8 @@ pub struct Sandbox {
     ticker: EpochTicker,
     /// Resolves the host names of plugins' outgoing HTTP requests.
     resolver: Arc<dyn Resolve>,
+    /// Compiled functions kept for the next component that has them too.
+    functions: Arc<FunctionCache>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -208,6 +212,10 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         config.epoch_interruption(true);
+        let functions = Arc::new(FunctionCache::default());
+        config
+            .enable_incremental_compilation(functions.clone())
+            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
         config.max_wasm_stack(settings.max_wasm_stack);
         // Async calls run wasm on a fiber stack that must hold the wasm stack
         // plus room for host functions.
@@ -286,6 +294,7 @@ impl Sandbox {
             files: Arc::new(files),
             ticker,
             resolver: Arc::new(SystemResolver),
+            functions,
         })
     }
 
@@ -294,6 +303,12 @@ impl Sandbox {
     pub fn with_resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
         self.resolver = resolver;
         self
+    }
+
+    /// The compiled functions kept across compiles: attached to a directory
+    /// by the artifact cache, and unused without one.
+    pub fn functions(&self) -> &Arc<FunctionCache> {
+        &self.functions
     }
 
     /// How many files one call may hold open at most, whatever its
@@ -307,8 +322,15 @@ impl Sandbox {
     /// runtime's worker threads.
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledPlugin, LoadError> {
         check_header(bytes)?;
+        let before = self.functions.counts();
         let component =
             Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")));
+        let counts = self.functions.counts() - before;
+        tracing::debug!(
+            from_cache = counts.hits,
+            compiled = counts.compiled,
+            "functions compiled"
+        );
         // Compiling takes tens of MB of heap on every compiling thread, all
         // free again now; glibc would keep it (measured: 65 MB of anonymous
         // RSS kept after compiling one 1.3 MB component).
