@@ -137,6 +137,7 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_functions: config.cache_functions,
     };
     let targets = [
         Target::new(

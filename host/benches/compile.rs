@@ -30,7 +30,7 @@ mod stats;
 
 use std::time::{Duration, Instant};
 
-use anyhow::ensure;
+use anyhow::{Context as _, ensure};
 use base64::Engine as _;
 use serde_json::json;
 use wasmtime::OptLevel;
@@ -177,6 +177,7 @@ async fn run(quick: bool, rounds: usize, iters: usize) -> anyhow::Result<()> {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_functions: config.cache_functions,
     };
     let targets = targets(quick);
     let variants = variants();
@@ -268,14 +269,15 @@ async fn run(quick: bool, rounds: usize, iters: usize) -> anyhow::Result<()> {
 }
 
 /// Warden's own compile (`Sandbox::compile`) and its cache of compiled
-/// functions: with no cache directory, into an empty cache, and of another
+/// functions: with the cache turned off (`cache_functions = false`), into
+/// an empty cache, and of another
 /// file with the same code (a second plugin built with the same toolchain)
 /// once the first one's functions are kept.
 fn functions(settings: &EngineSettings, targets: &[Target], rounds: usize) -> anyhow::Result<()> {
     println!("== Sandbox::compile and the cache of compiled functions");
     println!(
         "{:<24} {:>12} {:>12} {:>12} {:>10} {:>10}",
-        "component", "no cache ms", "cold ms", "shared ms", "functions", "again"
+        "component", "off ms", "cold ms", "shared ms", "functions", "again"
     );
     let mut seen = Vec::new();
     for target in targets {
@@ -291,7 +293,10 @@ fn functions(settings: &EngineSettings, targets: &[Target], rounds: usize) -> an
         let (mut none, mut cold, mut shared) = (Vec::new(), Vec::new(), Vec::new());
         let (mut functions, mut again) = (0, 0);
         for _ in 0..rounds {
-            let sandbox = Sandbox::new(settings)?;
+            let sandbox = Sandbox::new(&EngineSettings {
+                cache_functions: false,
+                ..settings.clone()
+            })?;
             let started = Instant::now();
             drop(sandbox.compile(&bytes)?);
             none.push(started.elapsed());
@@ -307,12 +312,13 @@ fn functions(settings: &EngineSettings, targets: &[Target], rounds: usize) -> an
                 .store(&sha256_hex(&bytes), &compiled, None)
                 .map_err(anyhow::Error::msg)?;
             drop(compiled);
-            functions = sandbox.functions().len();
-            let before = sandbox.functions().counts();
+            let kept = sandbox.functions().context("the function cache is on")?;
+            functions = kept.len();
+            let before = kept.counts();
             let started = Instant::now();
             drop(sandbox.compile(&sibling)?);
             shared.push(started.elapsed());
-            let counts = sandbox.functions().counts() - before;
+            let counts = kept.counts() - before;
             again = counts.compiled;
             ensure!(
                 counts.hits > counts.compiled,

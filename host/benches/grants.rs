@@ -125,6 +125,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_functions: config.cache_functions,
     })?;
     let compile = |path: &str| -> anyhow::Result<Arc<CompiledPlugin>> {
         let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;

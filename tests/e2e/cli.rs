@@ -163,6 +163,7 @@ fn cache_warm_fills_stats_counts_and_clear_empties_the_cache() {
         "{stats}"
     );
     assert!(stats.contains("compiled components: 0 "), "{stats}");
+    assert!(stats.contains("compiled functions: 0 "), "{stats}");
     assert!(
         stats.contains("trimmed above 64 MiB (cache_max_size)"),
         "{stats}"
@@ -182,6 +183,7 @@ fn cache_warm_fills_stats_counts_and_clear_empties_the_cache() {
     );
     let (_, stats) = run(&["cache", "stats"]);
     assert!(!stats.contains("compiled components: 0 "), "{stats}");
+    assert!(!stats.contains("compiled functions: 0 "), "{stats}");
 
     let (ok, cleared) = run(&["cache", "clear"]);
     assert!(ok, "{cleared}");
@@ -189,5 +191,6 @@ fn cache_warm_fills_stats_counts_and_clear_empties_the_cache() {
     assert!(!cleared.starts_with("cleared 0 "), "{cleared}");
     let (_, stats) = run(&["cache", "stats"]);
     assert!(stats.contains("compiled components: 0 "), "{stats}");
+    assert!(stats.contains("compiled functions: 0 "), "{stats}");
     assert!(cache.is_dir(), "clear removes only what wasmtime wrote");
 }

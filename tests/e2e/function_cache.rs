@@ -195,5 +195,21 @@ async fn a_component_sharing_code_compiles_from_the_cache_and_damage_costs_a_com
     assert_eq!(repeats_now + made_now, total);
     assert!(made_now > fresh.max(100), "{made_now} compiled");
     hashes(&server, "fourth_hash").await;
+    logged(&server, "compiled functions cached").await;
     server.stop().await;
+
+    // Turned off: compiles neither use nor add to the packs.
+    std::fs::write(
+        root.join("warden.toml"),
+        "cache_dir = \"cache\"\ncache_functions = false\n",
+    )
+    .unwrap();
+    let before = packs(root);
+    std::fs::write(plugins.join("fifth.wasm"), text_variant("fifth")).unwrap();
+    let server = start(root, &plugins, "fifth_hash").await;
+    hashes(&server, "fifth_hash").await;
+    assert!(events(&server, "functions compiled").is_empty());
+    logged(&server, "compiled plugin cached").await;
+    server.stop().await;
+    assert_eq!(packs(root), before);
 }

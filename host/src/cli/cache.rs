@@ -44,7 +44,7 @@ impl Cache {
         let mut out = std::io::stdout().lock();
         match self.action {
             Action::Stats(common) => {
-                let (_, _, cache) = open(&common)?;
+                let (_, sandbox, cache) = open(&common)?;
                 let usage = cache.usage()?;
                 writeln!(out, "cache: {}", cache.dir().display())?;
                 writeln!(
@@ -54,6 +54,14 @@ impl Cache {
                     Approx(usage.bytes),
                     Approx(cache.max_size())
                 )?;
+                match sandbox.functions() {
+                    Some(functions) => writeln!(
+                        out,
+                        "compiled functions: {} (cache_functions)",
+                        functions.len()
+                    )?,
+                    None => writeln!(out, "compiled functions: off (cache_functions = false)")?,
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Action::Clear(common) => {

@@ -320,6 +320,7 @@ fn engine_settings(config: &Config) -> EngineSettings {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
+        cache_functions: config.cache_functions,
     }
 }
 

@@ -10,6 +10,7 @@
 //! max_wasm_stack = "1MiB"        # engine-wide; default: 1 MiB
 //! cache_dir = "/var/cache/warden" # compiled components; default: unset (the host picks)
 //! cache_max_size = "512MiB"      # the cache is trimmed above this; default: 512 MiB
+//! cache_functions = true         # keep compiled functions for shared code; default: true
 //! lock_file = "warden.lock"      # approvals; default: beside this file
 //!
 //! [policy]
@@ -82,6 +83,10 @@ pub struct Config {
     /// `cache_max_size`: the compiled-component cache is trimmed (oldest
     /// first, in the background) when its files grow above this.
     pub cache_max_size: ByteSize,
+    /// `cache_functions`: keep Cranelift's compiled functions in the cache,
+    /// so that a component sharing code with one compiled before compiles
+    /// only what is new (an engine setting, read at start).
+    pub cache_functions: bool,
     /// Default and ceiling limits for tool calls.
     pub limits: LimitBounds,
     /// The directory that manifests' `capabilities.dirs[].host` paths are
@@ -196,6 +201,7 @@ impl Default for Config {
             max_wasm_stack: Config::DEFAULT_MAX_WASM_STACK,
             cache_dir: None,
             cache_max_size: Config::DEFAULT_CACHE_MAX_SIZE,
+            cache_functions: true,
             limits: LimitBounds::default(),
             workspace_root: None,
             policy: OperatorPolicy::default(),
@@ -219,6 +225,7 @@ struct RawConfig {
     max_wasm_stack: Option<toml::Value>,
     cache_dir: Option<String>,
     cache_max_size: Option<toml::Value>,
+    cache_functions: Option<bool>,
     workspace_root: Option<String>,
     #[serde(default)]
     limits: RawLimitTables,
@@ -384,6 +391,7 @@ impl RawConfig {
             max_wasm_stack,
             cache_dir,
             cache_max_size,
+            cache_functions: self.cache_functions.unwrap_or(defaults.cache_functions),
             limits: LimitBounds {
                 defaults: defaults_limits,
                 ceilings,
@@ -431,6 +439,9 @@ mod tests {
         let text = include_str!("../../../examples/warden.toml");
         let config = parse(text).expect("examples/warden.toml");
         assert_eq!(config.cache_max_size, Config::DEFAULT_CACHE_MAX_SIZE);
+        assert!(config.cache_functions);
+        assert!(!parse("cache_functions = false").unwrap().cache_functions);
+        assert!(error("cache_functions = \"no\"").contains("cache_functions"));
         assert_eq!(
             error("cache_max_size = \"big\""),
             "etc/warden.toml: cache_max_size: invalid size \"big\" (expected a size such as \"64MiB\")"

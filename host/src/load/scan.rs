@@ -285,6 +285,7 @@ mod tests {
             max_wasm_stack: 512 << 10,
             max_concurrent_calls: 2,
             memory_ceiling: 64 << 20,
+            cache_functions: true,
         })
         .unwrap();
         let cache = ArtifactCache::open(dir.path(), 1 << 20, &sandbox).unwrap();

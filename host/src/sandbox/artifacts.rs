@@ -73,7 +73,7 @@ pub struct ArtifactCache {
     tag: String,
     digests: Digests,
     /// The engine's compiled functions, written beside the entries.
-    functions: std::sync::Arc<FunctionCache>,
+    functions: Option<std::sync::Arc<FunctionCache>>,
     /// Entries being written off the loading path.
     writes: tokio_util::task::TaskTracker,
 }
@@ -162,12 +162,14 @@ impl ArtifactCache {
         check_private(&entries)?;
         let digests = Digests::open(dir.join(DIGESTS))?;
         check_private(digests.dir())?;
-        let functions = sandbox.functions().clone();
-        let packs = dir.join(FUNCTIONS);
-        // Without the folder, compiles go on uncached: not worth failing for.
-        match functions.attach(&packs, max_size / FUNCTIONS_SHARE) {
-            Ok(()) => check_private(&packs)?,
-            Err(error) => tracing::warn!("compiled functions are not cached: {error}"),
+        let functions = sandbox.functions().cloned();
+        if let Some(functions) = &functions {
+            let packs = dir.join(FUNCTIONS);
+            // Without the folder, compiles go on uncached: not worth failing for.
+            match functions.attach(&packs, max_size / FUNCTIONS_SHARE) {
+                Ok(()) => check_private(&packs)?,
+                Err(error) => tracing::warn!("compiled functions are not cached: {error}"),
+            }
         }
         Ok(Self {
             dir,
@@ -308,7 +310,10 @@ impl ArtifactCache {
         self.write_meta(&json, &meta)?;
         tracing::debug!(entry = %json.display(), "compiled plugin cached");
         self.trim(&json);
-        self.functions.flush()
+        match &self.functions {
+            Some(functions) => functions.flush(),
+            None => Ok(()),
+        }
     }
 
     /// Replaces the description stored with the component hashing to
@@ -563,6 +568,7 @@ mod tests {
             max_wasm_stack: 512 << 10,
             max_concurrent_calls: 2,
             memory_ceiling: 64 << 20,
+            cache_functions: true,
         })
         .unwrap()
     }

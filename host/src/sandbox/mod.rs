@@ -123,6 +123,9 @@ pub struct EngineSettings {
     pub max_concurrent_calls: u32,
     /// The largest linear memory any plugin may be granted, in bytes.
     pub memory_ceiling: u64,
+    /// Whether compiles use (and the artifact cache keeps) compiled functions
+    /// ([`FunctionCache`]).
+    pub cache_functions: bool,
 }
 
 /// The shared engine and linker.
@@ -135,7 +138,7 @@ pub struct Sandbox {
     /// Resolves the host names of plugins' outgoing HTTP requests.
     resolver: Arc<dyn Resolve>,
     /// Compiled functions kept for the next component that has them too.
-    functions: Arc<FunctionCache>,
+    functions: Option<Arc<FunctionCache>>,
 }
 
 impl std::fmt::Debug for Sandbox {
@@ -212,10 +215,14 @@ impl Sandbox {
         config.wasm_component_model(true);
         config.consume_fuel(true);
         config.epoch_interruption(true);
-        let functions = Arc::new(FunctionCache::default());
-        config
-            .enable_incremental_compilation(functions.clone())
-            .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        let functions = settings
+            .cache_functions
+            .then(|| Arc::new(FunctionCache::default()));
+        if let Some(functions) = &functions {
+            config
+                .enable_incremental_compilation(functions.clone())
+                .map_err(|e| LoadError::Compile(format!("{e:#}")))?;
+        }
         config.max_wasm_stack(settings.max_wasm_stack);
         // Async calls run wasm on a fiber stack that must hold the wasm stack
         // plus room for host functions.
@@ -305,10 +312,10 @@ impl Sandbox {
         self
     }
 
-    /// The compiled functions kept across compiles: attached to a directory
-    /// by the artifact cache, and unused without one.
-    pub fn functions(&self) -> &Arc<FunctionCache> {
-        &self.functions
+    /// The compiled functions kept across compiles (unless turned off):
+    /// attached to a directory by the artifact cache, and unused without one.
+    pub fn functions(&self) -> Option<&Arc<FunctionCache>> {
+        self.functions.as_ref()
     }
 
     /// How many files one call may hold open at most, whatever its
@@ -322,15 +329,18 @@ impl Sandbox {
     /// runtime's worker threads.
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledPlugin, LoadError> {
         check_header(bytes)?;
-        let before = self.functions.counts();
+        let before = self.functions.as_ref().map(|f| f.counts());
         let component =
             Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")));
-        let counts = self.functions.counts() - before;
-        tracing::debug!(
-            from_cache = counts.hits,
-            compiled = counts.compiled,
-            "functions compiled"
-        );
+        if let Some((functions, before)) = self.functions.as_ref().zip(before) {
+            // Other compiles at the same time count here too.
+            let counts = functions.counts() - before;
+            tracing::debug!(
+                from_cache = counts.hits,
+                compiled = counts.compiled,
+                "functions compiled"
+            );
+        }
         // Compiling takes tens of MB of heap on every compiling thread, all
         // free again now; glibc would keep it (measured: 65 MB of anonymous
         // RSS kept after compiling one 1.3 MB component).
