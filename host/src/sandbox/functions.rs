@@ -14,9 +14,9 @@
 //!   component is cached, off the loading path: one file per compile, not
 //!   one per function. A pack is a magic line, then records of key, length,
 //!   CRC-32 and compiled function.
-//! - **Index.** On [`attach`](FunctionCache::attach) the record headers of
+//! - **Index.** When a compile first needs them, the record headers of
 //!   every pack are read into an index in memory (about 100 bytes per
-//!   function); a lookup reads one record and checks its CRC. A record whose
+//!   function); a start that compiles nothing reads none; a lookup reads one record and checks its CRC. A record whose
 //!   CRC fails is a miss (Cranelift compiles the function); a pack whose
 //!   records do not parse is removed.
 //! - **Bound.** Packs are removed, least recently used first, above the
@@ -77,7 +77,8 @@ impl std::ops::Sub for FunctionCounts {
 struct State {
     /// The pack directory and its bound, once attached.
     dir: Option<(PathBuf, u64)>,
-    index: HashMap<Vec<u8>, Record>,
+    /// What the packs hold; `None` until first needed.
+    index: Option<HashMap<Vec<u8>, Record>>,
     pending: HashMap<Vec<u8>, Vec<u8>>,
     pending_bytes: usize,
 }
@@ -103,23 +104,17 @@ struct Pack {
 impl FunctionCache {
     /// Keeps functions in packs in `dir` (created private if missing),
     /// trimmed above `max_size` bytes, and indexes the packs already there.
+    /// The packs are indexed when first needed (by a compile), so that a
+    /// start that compiles nothing neither reads them nor holds their index.
     pub fn attach(&self, dir: &Path, max_size: u64) -> Result<(), String> {
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
             .create(dir)
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let mut index = HashMap::new();
-        for path in packs(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-            if let Err(e) = read_index(&path.0, &mut index) {
-                tracing::warn!(pack = %path.0.display(), "function pack damaged ({e}); removing it");
-                remove(&path.0);
-            }
-        }
-        tracing::debug!(functions = index.len(), "compiled functions indexed");
         let mut state = self.lock();
         state.dir = Some((dir.to_path_buf(), max_size));
-        state.index = index;
+        state.index = None;
         Ok(())
     }
 
@@ -133,8 +128,8 @@ impl FunctionCache {
 
     /// Functions known, on disk and waiting to be written.
     pub fn len(&self) -> usize {
-        let state = self.lock();
-        state.index.len() + state.pending.len()
+        let mut state = self.lock();
+        state.index().len() + state.pending.len()
     }
 
     /// Whether no function is known.
@@ -196,8 +191,9 @@ impl FunctionCache {
         });
         {
             let mut state = self.lock();
+            let index = state.index();
             for (key, offset, len, crc32) in records {
-                state.index.insert(
+                index.insert(
                     key,
                     Record {
                         pack: pack.clone(),
@@ -234,7 +230,7 @@ impl FunctionCache {
         }
         if !removed.is_empty() {
             self.lock()
-                .index
+                .index()
                 .retain(|_, record| !removed.contains(&record.pack.path));
         }
     }
@@ -244,15 +240,36 @@ impl FunctionCache {
     }
 }
 
+impl State {
+    /// The index of the packs, read now if it was not yet.
+    fn index(&mut self) -> &mut HashMap<Vec<u8>, Record> {
+        let dir = self.dir.as_ref().map(|(dir, _)| dir);
+        self.index.get_or_insert_with(|| {
+            let mut index = HashMap::new();
+            let Some(dir) = dir else {
+                return index;
+            };
+            for (path, _, _) in packs(dir).unwrap_or_default() {
+                if let Err(e) = read_index(&path, &mut index) {
+                    tracing::warn!(pack = %path.display(), "function pack damaged ({e}); removing it");
+                    remove(&path);
+                }
+            }
+            tracing::debug!(functions = index.len(), "compiled functions indexed");
+            index
+        })
+    }
+}
+
 impl wasmtime::CacheStore for FunctionCache {
     fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
         let record = {
-            let state = self.lock();
+            let mut state = self.lock();
             if let Some(value) = state.pending.get(key) {
                 self.hits.fetch_add(1, Ordering::Relaxed);
                 return Some(Cow::Owned(value.clone()));
             }
-            state.index.get(key)?.clone()
+            state.index().get(key)?.clone()
         };
         let mut value = vec![0; record.len as usize];
         File::open(&record.pack.path)
@@ -291,7 +308,7 @@ impl wasmtime::CacheStore for FunctionCache {
 fn read_index(path: &Path, index: &mut HashMap<Vec<u8>, Record>) -> std::io::Result<()> {
     let file = File::open(path)?;
     let size = file.metadata()?.len();
-    let mut reader = BufReader::new(file);
+    let mut reader = BufReader::with_capacity(256 << 10, file);
     let mut magic = [0u8; 8];
     reader.read_exact(&mut magic)?;
     if &magic != MAGIC {
