@@ -6,7 +6,10 @@
 //!    for an empty folder and ten small plugins with a cold cache, a warm
 //!    cache, a warm cache with `--wait-for-plugins`, and ten cached plugins
 //!    plus one that is not: a small one, or the Python example plugin (about
-//!    18 MB, seconds to compile). Cases alternate within each round.
+//!    18 MB, seconds to compile). The one not cached is a copy, with other
+//!    bytes, of a component compiled before: with the function cache on
+//!    (`cache_functions`), it compiles only the functions that differ.
+//!    Cases alternate within each round.
 //! 2. **Idle**: with the ten plugins loaded from a warm cache, RSS (anonymous
 //!    and file-backed) once start-up has settled, and CPU time and context
 //!    switches of every thread over an idle window.
