@@ -17,8 +17,9 @@
 //! WARDEN_COMPILE_ROUNDS=5 WARDEN_BENCH_ITERS=500 cargo bench -p warden --bench compile
 //! ```
 //!
-//! Under `cargo test --benches` it compiles the Rust plugin once per
-//! setting and makes a few calls on each.
+//! Under `cargo test --benches` it compiles the Rust and C plugins once
+//! with wasmtime's defaults and once with Warden's settings, and makes a few
+//! calls on each.
 
 // A benchmark reports on stdout.
 #![allow(clippy::print_stdout)]
@@ -26,6 +27,7 @@
 #[allow(dead_code)] // Shared with the call bench, which uses all of it.
 mod baseline;
 mod common;
+mod examples;
 mod stats;
 
 use std::time::{Duration, Instant};
@@ -39,43 +41,25 @@ use ::warden::policy::lock::sha256_hex;
 use ::warden::sandbox::{ArtifactCache, EngineSettings, Sandbox};
 
 use baseline::{Baseline, Codegen, Sample, Variant};
+use examples::{TEXT, Target};
 use stats::percentile;
 
-/// The text the Rust and C tools work on.
-const TEXT: &str = "Warden hosts tools as sandboxed WebAssembly components; \
-                    every call gets a fresh instance of its own.";
 /// Calls per case in a full run (`WARDEN_BENCH_ITERS` overrides).
 const DEFAULT_ITERS: u64 = 300;
 /// Compiles per case in a full run (`WARDEN_COMPILE_ROUNDS` overrides).
 const DEFAULT_ROUNDS: u64 = 3;
 /// Copies of [`TEXT`] in the long case's argument (about 240 KB).
 const LONG_REPEAT: usize = 2000;
-/// Calls of one case before the next case's turn.
-const BATCH: usize = 10;
 
-/// One example plugin and the tool called on it.
-struct Target {
-    language: &'static str,
-    wasm: &'static str,
-    tool: &'static str,
-    arguments: String,
-    /// A piece of text the tool's output must contain.
-    expect: String,
-}
-
+/// The example plugins, and in a full run the Rust one again with a long
+/// argument: where the quality of the code shows (guest work, not start-up).
 fn targets(quick: bool) -> Vec<Target> {
-    let mut all = vec![Target {
-        language: "Rust (text)",
-        wasm: warden_test_artifacts::TEXT_WASM,
-        tool: "base64_encode",
-        arguments: json!({ "text": TEXT }).to_string(),
-        expect: base64::engine::general_purpose::STANDARD.encode(TEXT),
-    }];
+    let mut all = examples::targets(quick);
     if !quick {
-        // Where the quality of the code shows: guest work, not start-up.
         let long = TEXT.repeat(LONG_REPEAT);
         let encoded = base64::engine::general_purpose::STANDARD.encode(&long);
-        all.extend([
+        all.insert(
+            1,
             Target {
                 language: "Rust (text), 240 KB of work",
                 wasm: warden_test_artifacts::TEXT_WASM,
@@ -83,29 +67,7 @@ fn targets(quick: bool) -> Vec<Target> {
                 arguments: json!({ "text": long }).to_string(),
                 expect: encoded[encoded.len() - 64..].to_string(),
             },
-            Target {
-                language: "C (checksum)",
-                wasm: warden_test_artifacts::CHECKSUM_WASM,
-                tool: "text",
-                arguments: json!({ "text": TEXT, "algorithm": "sha256" }).to_string(),
-                expect: sha256_hex(TEXT.as_bytes()),
-            },
-            Target {
-                language: "Python (data)",
-                wasm: warden_test_artifacts::DATA_WASM,
-                tool: "files",
-                arguments: json!({}).to_string(),
-                expect: "cannot list /data".into(),
-            },
-            Target {
-                language: "JavaScript (markdown)",
-                wasm: warden_test_artifacts::MARKDOWN_WASM,
-                tool: "outline",
-                arguments: json!({ "markdown": "# Warden\n\nIntro.\n\n## Plugins\n\nText.\n" })
-                    .to_string(),
-                expect: "Plugins".into(),
-            },
-        ]);
+        );
     }
     all
 }
@@ -119,8 +81,8 @@ const fn limited(label: &'static str, codegen: Codegen) -> Variant {
     }
 }
 
-fn variants() -> Vec<Variant> {
-    vec![
+fn variants(quick: bool) -> Vec<Variant> {
+    let mut all = vec![
         Variant {
             label: "wasmtime defaults (no limits)",
             ..Variant::BARE
@@ -133,7 +95,7 @@ fn variants() -> Vec<Variant> {
             label: "epoch only",
             ..Variant::EPOCH
         },
-        limited("fuel + epoch (Warden before)", Codegen::DEFAULT),
+        limited("fuel + epoch (Warden)", Codegen::DEFAULT),
         limited(
             "  one thread",
             Codegen {
@@ -148,7 +110,11 @@ fn variants() -> Vec<Variant> {
                 ..Codegen::DEFAULT
             },
         ),
-    ]
+    ];
+    if quick {
+        all.retain(|v| v.label.starts_with("wasmtime") || v.label.starts_with("fuel + epoch"));
+    }
+    all
 }
 
 fn main() -> anyhow::Result<()> {
@@ -172,15 +138,9 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(quick: bool, rounds: usize, iters: usize) -> anyhow::Result<()> {
-    let config = ::warden::config::Config::default();
-    let settings = EngineSettings {
-        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
-        max_concurrent_calls: config.max_concurrent_calls,
-        memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_functions: config.cache_functions,
-    };
+    let settings = examples::engine_settings()?;
     let targets = targets(quick);
-    let variants = variants();
+    let variants = variants(quick);
     println!("Cranelift settings: compile time, code size and calls");
     println!(
         "mode: {}, {rounds} compile(s) per case, {iters} calls per case, {} logical CPUs",
@@ -207,26 +167,7 @@ async fn run(quick: bool, rounds: usize, iters: usize) -> anyhow::Result<()> {
     let engines: Vec<Baseline> = engines.into_iter().flatten().collect();
 
     // samples[target][variant]
-    let mut samples = vec![vec![Vec::new(); variants.len()]; targets.len()];
-    for (t, target) in targets.iter().enumerate() {
-        for engine in &engines {
-            for _ in 0..(iters / 10).clamp(1, 30) {
-                call(engine, t, target).await?;
-            }
-        }
-    }
-    let mut done = 0;
-    while done < iters {
-        let n = BATCH.min(iters - done);
-        for (t, target) in targets.iter().enumerate() {
-            for (v, engine) in engines.iter().enumerate() {
-                for _ in 0..n {
-                    samples[t][v].push(call(engine, t, target).await?);
-                }
-            }
-        }
-        done += n;
-    }
+    let samples = examples::sample(&engines, &targets, iters).await?;
 
     for (t, target) in targets.iter().enumerate() {
         let mb = std::fs::metadata(target.wasm)?.len() as f64 / 1e6;
@@ -263,7 +204,9 @@ async fn run(quick: bool, rounds: usize, iters: usize) -> anyhow::Result<()> {
     }
     functions(&settings, &targets, rounds)?;
     if quick {
-        println!("(smoke run: the Rust plugin only, one compile each)");
+        println!(
+            "(smoke run: the Rust and C plugins, one compile each, wasmtime's defaults and Warden's)"
+        );
     }
     Ok(())
 }
@@ -341,19 +284,4 @@ fn functions(settings: &EngineSettings, targets: &[Target], rounds: usize) -> an
     }
     println!();
     Ok(())
-}
-
-/// One fresh-instance call of the `index`th component, checked.
-async fn call(engine: &Baseline, index: usize, target: &Target) -> anyhow::Result<Sample> {
-    let timed = engine.call(index, target.tool, &target.arguments).await?;
-    let text = timed.text.unwrap_or_default();
-    ensure!(
-        text.contains(&target.expect),
-        "{} `{}` under {:?} returned {text:?}, which lacks {:?}",
-        target.language,
-        target.tool,
-        engine.variant.label,
-        target.expect
-    );
-    Ok(timed.sample)
 }

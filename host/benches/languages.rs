@@ -27,82 +27,21 @@
 #[allow(dead_code)] // Shared with the call bench, which uses all of it.
 mod baseline;
 mod common;
+mod examples;
 mod stats;
 
 use std::time::Duration;
 
-use anyhow::ensure;
-use base64::Engine as _;
-use serde_json::json;
-
 use ::warden::limits::Limits;
-use ::warden::policy::lock::sha256_hex;
-use ::warden::sandbox::EngineSettings;
 
 use baseline::{Baseline, Sample, Variant};
+use examples::{Target, targets};
 use stats::percentile;
 
-/// The text the Rust and C tools work on.
-const TEXT: &str = "Warden hosts tools as sandboxed WebAssembly components; \
-                    every call gets a fresh instance of its own.";
 /// Samples per case in a full run (`WARDEN_BENCH_ITERS` overrides).
 const DEFAULT_ITERS: usize = 300;
 /// Samples per case in a smoke run.
 const QUICK_ITERS: usize = 3;
-/// Calls of one case before the next case's turn.
-const BATCH: usize = 10;
-
-/// One language's example plugin and the tool called on it.
-struct Target {
-    language: &'static str,
-    wasm: &'static str,
-    tool: &'static str,
-    arguments: String,
-    /// A piece of text the tool's output must contain.
-    expect: String,
-}
-
-fn targets(quick: bool) -> Vec<Target> {
-    let mut all = vec![
-        Target {
-            language: "Rust (text)",
-            wasm: warden_test_artifacts::TEXT_WASM,
-            tool: "base64_encode",
-            arguments: json!({ "text": TEXT }).to_string(),
-            expect: base64::engine::general_purpose::STANDARD.encode(TEXT),
-        },
-        Target {
-            language: "C (checksum)",
-            wasm: warden_test_artifacts::CHECKSUM_WASM,
-            tool: "text",
-            arguments: json!({ "text": TEXT, "algorithm": "sha256" }).to_string(),
-            expect: sha256_hex(TEXT.as_bytes()),
-        },
-    ];
-    if !quick {
-        all.extend([
-            Target {
-                language: "Python (data)",
-                wasm: warden_test_artifacts::DATA_WASM,
-                tool: "files",
-                // No directory is preopened, so it answers that /data is
-                // not there (a tool error): the interpreter's start, the
-                // SDK's dispatch and one small function.
-                arguments: json!({}).to_string(),
-                expect: "cannot list /data".into(),
-            },
-            Target {
-                language: "JavaScript (markdown)",
-                wasm: warden_test_artifacts::MARKDOWN_WASM,
-                tool: "outline",
-                arguments: json!({ "markdown": "# Warden\n\nIntro.\n\n## Plugins\n\nText.\n\n### Limits\n\n## Clients\n" })
-                    .to_string(),
-                expect: "Limits".into(),
-            },
-        ]);
-    }
-    all
-}
 
 fn main() -> anyhow::Result<()> {
     let quick = common::smoke_run();
@@ -121,13 +60,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
-    let config = ::warden::config::Config::default();
-    let settings = EngineSettings {
-        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
-        max_concurrent_calls: config.max_concurrent_calls,
-        memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_functions: config.cache_functions,
-    };
+    let settings = examples::engine_settings()?;
     let targets = targets(quick);
     let variants = if quick {
         vec![Variant::BARE, Variant::FUEL_EPOCH]
@@ -141,10 +74,10 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
     };
     println!("Fuel and epoch interruption per plugin language");
     println!(
-        "mode: {}, {iters} calls per case after {} warm-up, interleaved in batches of {BATCH}; \
+        "mode: {}, {iters} calls per case after {} warm-up, interleaved in batches; \
          {} logical CPUs; fuel limit {}",
         if quick { "smoke (cargo test)" } else { "full" },
-        warmup(iters),
+        examples::warmup(iters),
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         Limits::DEFAULTS.fuel,
     );
@@ -165,46 +98,9 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
     }
 
     // samples[target][variant]
-    let mut samples: Vec<Vec<Vec<Sample>>> = vec![vec![Vec::new(); variants.len()]; targets.len()];
-    for (t, target) in targets.iter().enumerate() {
-        for engine in &engines {
-            for _ in 0..warmup(iters) {
-                call(engine, t, target).await?;
-            }
-        }
-    }
-    let mut done = 0;
-    while done < iters {
-        let n = BATCH.min(iters - done);
-        for (t, target) in targets.iter().enumerate() {
-            for (v, engine) in engines.iter().enumerate() {
-                for _ in 0..n {
-                    samples[t][v].push(call(engine, t, target).await?);
-                }
-            }
-        }
-        done += n;
-    }
+    let samples = examples::sample(&engines, &targets, iters).await?;
 
     report(&targets, &variants, &compiles, &samples)
-}
-
-fn warmup(iters: usize) -> usize {
-    (iters / 10).clamp(1, 30)
-}
-
-/// One fresh-instance call of the `index`th component, checked.
-async fn call(engine: &Baseline, index: usize, target: &Target) -> anyhow::Result<Sample> {
-    let timed = engine.call(index, target.tool, &target.arguments).await?;
-    let text = timed.text.unwrap_or_default();
-    ensure!(
-        text.contains(&target.expect),
-        "{} `{}` returned {text:?}, which lacks {:?}",
-        target.language,
-        target.tool,
-        target.expect
-    );
-    Ok(timed.sample)
 }
 
 fn report(
