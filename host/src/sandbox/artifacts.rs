@@ -393,8 +393,9 @@ impl ArtifactCache {
     }
 
     /// Removes the least recently used entries until they are within their
-    /// share of the bound (compiled functions have the rest), never `keep` (the entry just written); also removes temporary
-    /// files a killed writer left.
+    /// share of the bound (compiled functions have the rest), never `keep`
+    /// (the entry just written); also removes temporary files a killed
+    /// writer left.
     fn trim(&self, keep: &Path) {
         let Ok(files) = files(&self.dir.join(ENTRIES)) else {
             return;
@@ -403,9 +404,8 @@ impl ArtifactCache {
         let mut total: u64 = files.iter().map(|f| f.len).sum();
         let mut metas: Vec<&FileInfo> = Vec::new();
         for file in &files {
-            let name = file.path.file_name().unwrap_or_default().to_string_lossy();
-            if name.starts_with(".tmp-") {
-                if now.duration_since(file.modified).unwrap_or_default() > STALE_TEMP {
+            if file.is_temporary() {
+                if file.is_stale(now) {
                     remove(&file.path);
                     total = total.saturating_sub(file.len);
                 }
@@ -520,14 +520,29 @@ fn check_private(dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-struct FileInfo {
-    path: PathBuf,
-    len: u64,
-    modified: SystemTime,
+/// A file in one of the cache's folders.
+pub(super) struct FileInfo {
+    pub(super) path: PathBuf,
+    pub(super) len: u64,
+    pub(super) modified: SystemTime,
+}
+
+impl FileInfo {
+    /// Whether it is a temporary file, written before being renamed.
+    pub(super) fn is_temporary(&self) -> bool {
+        self.path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with(".tmp-"))
+    }
+
+    /// Whether a temporary file is old enough to be a killed writer's.
+    pub(super) fn is_stale(&self, now: SystemTime) -> bool {
+        now.duration_since(self.modified).unwrap_or_default() > STALE_TEMP
+    }
 }
 
 /// The regular files directly in `dir`.
-fn files(dir: &Path) -> std::io::Result<Vec<FileInfo>> {
+pub(super) fn files(dir: &Path) -> std::io::Result<Vec<FileInfo>> {
     let mut found = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -548,7 +563,7 @@ fn files(dir: &Path) -> std::io::Result<Vec<FileInfo>> {
     Ok(found)
 }
 
-fn remove(path: &Path) {
+pub(super) fn remove(path: &Path) {
     match std::fs::remove_file(path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -33,6 +33,8 @@ use std::os::unix::fs::{DirBuilderExt as _, FileExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+
+use super::artifacts::{files, remove};
 use std::time::SystemTime;
 
 /// The first bytes of a pack.
@@ -103,9 +105,9 @@ struct Pack {
 
 impl FunctionCache {
     /// Keeps functions in packs in `dir` (created private if missing),
-    /// trimmed above `max_size` bytes, and indexes the packs already there.
-    /// The packs are indexed when first needed (by a compile), so that a
-    /// start that compiles nothing neither reads them nor holds their index.
+    /// trimmed above `max_size` bytes. The packs already there are indexed
+    /// when first needed (by a compile), so that a start that compiles
+    /// nothing neither reads them nor holds their index.
     pub fn attach(&self, dir: &Path, max_size: u64) -> Result<(), String> {
         std::fs::DirBuilder::new()
             .recursive(true)
@@ -356,35 +358,16 @@ fn read_index(path: &Path, index: &mut HashMap<Vec<u8>, Record>) -> std::io::Res
 /// The packs in `dir`: path, length and last use. Also removes temporary
 /// files a killed writer left.
 fn packs(dir: &Path) -> std::io::Result<Vec<(PathBuf, u64, SystemTime)>> {
+    let now = SystemTime::now();
     let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let meta = entry.metadata()?;
-        let path = entry.path();
-        let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-        if !meta.is_file() {
-            continue;
-        }
-        if path.extension().is_some_and(|e| e == "pack") {
-            found.push((path, meta.len(), modified));
-        } else if entry.file_name().to_string_lossy().starts_with(".tmp-")
-            && SystemTime::now()
-                .duration_since(modified)
-                .unwrap_or_default()
-                > std::time::Duration::from_secs(600)
-        {
-            remove(&path);
+    for file in files(dir)? {
+        if file.path.extension().is_some_and(|e| e == "pack") {
+            found.push((file.path, file.len, file.modified));
+        } else if file.is_temporary() && file.is_stale(now) {
+            remove(&file.path);
         }
     }
     Ok(found)
-}
-
-fn remove(path: &Path) {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => tracing::warn!(path = %path.display(), "cannot remove a function pack: {e}"),
-    }
 }
 
 #[cfg(test)]
