@@ -40,4 +40,5 @@ mod replicas;
 mod scaffold;
 mod setup;
 mod stdio;
+mod stopping;
 mod support;

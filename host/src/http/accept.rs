@@ -36,6 +36,16 @@ use crate::http::settings::ConnectionLimits;
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\n\
 content-type: text/plain\r\ncontent-length: 34\r\n\r\ntoo many connections: retry later\n";
 
+/// How long a stopping server's listener, and each of its connections, must
+/// stay quiet (no connection, no request started, no byte read) before it is
+/// closed: a request already on its way arrives within it and is answered,
+/// not dropped.
+const QUIET_BEFORE_CLOSE: Duration = Duration::from_millis(100);
+
+/// How long a stopping server goes on taking connections at most, when they
+/// keep coming (a proxy that does not watch `/readyz`).
+const ACCEPT_AFTER_STOP: Duration = Duration::from_secs(2);
+
 /// How long to pause accepting after an error such as EMFILE.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -103,8 +113,9 @@ impl Drop for Slot {
 }
 
 /// Accepts connections on `listener` and serves `app` on each until `stop`
-/// is cancelled; then asks every connection to close after its current
-/// request and returns when all have closed.
+/// is cancelled; then goes on taking connections until none has come for
+/// [`QUIET_BEFORE_CLOSE`], closes each connection once it is quiet too, and
+/// returns when all have closed.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -117,25 +128,12 @@ pub async fn serve(
         per_client_max: limits.max_connections_per_client,
     });
     let connections = TaskTracker::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    // Out of descriptors or a connection reset before accept:
-                    // pause rather than spin.
-                    tracing::debug!("accept failed: {e}");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                    continue;
-                }
-            },
-        };
+    let admit = |tcp: TcpStream, peer: SocketAddr| {
         let slot = match slots.take(peer.ip()) {
             Ok(slot) => slot,
             Err(reason) => {
                 refuse(tcp, reason);
-                continue;
+                return;
             }
         };
         crate::observe::metrics::http_connections(slots.open());
@@ -152,8 +150,61 @@ pub async fn serve(
             slot,
             stop.clone(),
         ));
+    };
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => admit(tcp, peer),
+                Err(e) => {
+                    // Out of descriptors or a connection reset before accept:
+                    // pause rather than spin.
+                    tracing::debug!("accept failed: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+        }
+    }
+    // A connection the kernel completed before the stop may already carry a
+    // request, and closing the listener would reset it: a proxy cannot tell
+    // whether a reset request ran, so it answers 502 and does not retry.
+    // Keep taking connections (each request gets 503, which a proxy retries
+    // elsewhere) until none has come for a quiet spell: by then a proxy has
+    // seen /readyz fail and sends no more.
+    let give_up = tokio::time::Instant::now() + ACCEPT_AFTER_STOP;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, peer)) => admit(tcp, peer),
+                Err(_) => break,
+            },
+            () = tokio::time::sleep(QUIET_BEFORE_CLOSE) => break,
+            () = tokio::time::sleep_until(give_up) => break,
+        }
+    }
+    // Those the runtime has not been told about yet.
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::debug!("cannot take the listener back: {e}");
+            return close(connections).await;
+        }
+    };
+    while let Ok((tcp, peer)) = listener.accept() {
+        match tcp
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(tcp))
+        {
+            Ok(tcp) => admit(tcp, peer),
+            Err(e) => tracing::debug!("cannot serve a last connection: {e}"),
+        }
     }
     drop(listener);
+    close(connections).await;
+}
+
+/// Waits for every connection to close.
+async fn close(connections: TaskTracker) {
     connections.close();
     connections.wait().await;
 }
@@ -204,14 +255,14 @@ async fn connection(
         .keep_alive(true);
     let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
-    let mut stopping = false;
+    let mut stopped_at = None;
+    let mut closing = false;
     loop {
         let deadline = activity.deadline(&limits);
-        let expired = async {
-            match deadline {
-                Some((at, _)) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
+        let expired = until(deadline.map(|(at, _)| at));
+        let quiet = match stopped_at {
+            Some(since) if !closing => activity.quiet_after(since, QUIET_BEFORE_CLOSE),
+            _ => None,
         };
         tokio::select! {
             result = conn.as_mut() => {
@@ -233,11 +284,31 @@ async fn connection(
                     return;
                 }
             }
-            () = stop.cancelled(), if !stopping => {
-                stopping = true;
-                conn.as_mut().graceful_shutdown();
+            () = until(quiet) => {
+                // hyper closes an idle connection at once, even when a
+                // request has arrived that it has not read yet: close only
+                // after a quiet spell (a request gets 503 and `close`).
+                if let Some(since) = stopped_at
+                    && activity
+                        .quiet_after(since, QUIET_BEFORE_CLOSE)
+                        .is_some_and(|at| at <= tokio::time::Instant::now())
+                {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            () = stop.cancelled(), if stopped_at.is_none() => {
+                stopped_at = Some(tokio::time::Instant::now());
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever.
+async fn until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -25,7 +25,10 @@
 //! for `drain_delay` (so load balancers stop sending first), then new
 //! requests get 503 (never processed, so a proxy may retry them elsewhere),
 //! requests in flight get up to the shutdown deadline, then sessions are
-//! cancelled.
+//! cancelled. The listener and each connection close only once quiet (no
+//! new connection, no request on its way) for 100 ms, and a closing
+//! connection lingers to read what the peer still sends: no request that
+//! reached Warden is cut without an answer.
 
 mod accept;
 mod activity;
