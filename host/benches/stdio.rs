@@ -7,8 +7,11 @@
 //! and over Unix socket pairs (as Node.js does, so most desktop clients).
 //! Cases, each with a 100-byte text: `tools/call text_base64_encode` (the
 //! `text` example plugin, a ~1.3 MB Rust guest), `tools/call hostile_echo`
-//! (a ~230 KB Rust guest) and `ping` (the protocol's floor, no tool). The
-//! report gives p50/p90/p99 per case, the server's CPU time per request
+//! (a ~230 KB Rust guest) and `ping` (the protocol's floor, no tool); in
+//! full runs also `tools/call data_files` (the `data` example, CPython in
+//! an 18.7 MB component) and `tools/call markdown_outline` (the `markdown`
+//! example, SpiderMonkey in 13.7 MB), whose instances are interpreters that
+//! start on every call. The report gives p50/p90/p99 per case, the server's CPU time per request
 //! (less sensitive to a noisy machine than wall-clock figures) and its RSS
 //! idle after warm-up and after the calls, and idle after a start that
 //! compiled the plugins (a cold cache).
@@ -202,40 +205,59 @@ enum Kind {
     Base64,
     Echo,
     Ping,
+    Python,
+    JavaScript,
 }
 
+/// The Markdown the JavaScript case outlines.
+const MARKDOWN: &str = "# Warden\n\nIntro.\n\n## Plugins\n\nText.\n\n### Limits\n\n## Clients\n";
+
 impl Kind {
-    const ALL: [Self; 3] = [Self::Base64, Self::Echo, Self::Ping];
+    /// The kinds of a run: the interpreters only in full runs (their first
+    /// compile takes tens of seconds).
+    fn all(smoke: bool) -> &'static [Self] {
+        if smoke {
+            &[Self::Base64, Self::Echo, Self::Ping]
+        } else {
+            &[
+                Self::Base64,
+                Self::Echo,
+                Self::Ping,
+                Self::Python,
+                Self::JavaScript,
+            ]
+        }
+    }
 
     fn title(self) -> &'static str {
         match self {
             Self::Base64 => "tools/call text_base64_encode",
             Self::Echo => "tools/call hostile_echo",
             Self::Ping => "ping",
+            Self::Python => "tools/call data_files",
+            Self::JavaScript => "tools/call markdown_outline",
         }
     }
 
     /// Sends one request and checks its reply.
     fn send(self, server: &mut Server) -> anyhow::Result<()> {
-        let call = |name: &str| json!({"name": name, "arguments": {"text": TEXT}});
-        match self {
+        let (tool, arguments, expect) = match self {
             Self::Ping => {
                 server.request("ping", &json!({}))?;
+                return Ok(());
             }
-            Self::Base64 | Self::Echo => {
-                let tool = if self == Self::Base64 {
-                    "text_base64_encode"
-                } else {
-                    "hostile_echo"
-                };
-                let result = server.request("tools/call", &call(tool))?;
-                ensure!(
-                    result["isError"] == false,
-                    "{tool} failed on {}: {result}",
-                    server.label
-                );
-            }
-        }
+            Self::Base64 => ("text_base64_encode", json!({"text": TEXT}), ""),
+            Self::Echo => ("hostile_echo", json!({"text": TEXT}), TEXT),
+            Self::Python => ("data_files", json!({}), "sales.csv"),
+            Self::JavaScript => ("markdown_outline", json!({"markdown": MARKDOWN}), "Limits"),
+        };
+        let result =
+            server.request("tools/call", &json!({"name": tool, "arguments": arguments}))?;
+        ensure!(
+            result["isError"] == false && result.to_string().contains(expect),
+            "{tool} failed on {}: {result}",
+            server.label
+        );
         Ok(())
     }
 }
@@ -271,7 +293,27 @@ fn main() -> anyhow::Result<()> {
         manifests.join("text.toml"),
         plugins.path().join("text.toml"),
     )?;
+    let kinds = Kind::all(smoke);
     let cwd = tempfile::tempdir()?;
+    if !smoke {
+        for (name, wasm) in [
+            ("data", warden_test_artifacts::DATA_WASM),
+            ("markdown", warden_test_artifacts::MARKDOWN_WASM),
+        ] {
+            std::fs::copy(wasm, plugins.path().join(format!("{name}.wasm")))?;
+            std::fs::copy(
+                manifests.join(format!("{name}.toml")),
+                plugins.path().join(format!("{name}.toml")),
+            )?;
+        }
+        // `data` reads the workspace's data files, relative to the cwd.
+        let data = cwd.path().join("examples/workspace/data");
+        std::fs::create_dir_all(&data)?;
+        let examples = manifests.join("../workspace/data");
+        for file in ["sales.csv", "stores.json"] {
+            std::fs::copy(examples.join(file), data.join(file))?;
+        }
+    }
     std::fs::write(
         cwd.path().join("warden.toml"),
         format!(
@@ -293,8 +335,9 @@ fn main() -> anyhow::Result<()> {
     for (label, binary) in &binaries {
         std::fs::remove_dir_all(cwd.path().join("cache")).ok();
         let mut server = Server::spawn(label, binary, Transport::Pipe, plugins.path(), cwd.path())?;
-        Kind::Base64.send(&mut server)?;
-        Kind::Echo.send(&mut server)?;
+        for kind in kinds {
+            kind.send(&mut server)?;
+        }
         std::thread::sleep(Duration::from_millis(500));
         compiled.push(process::rss(server.pid())?);
         server.stop()?;
@@ -319,7 +362,7 @@ fn main() -> anyhow::Result<()> {
 
     // Warm-up: the first calls fault in code and the instance pool.
     for server in &mut servers {
-        for kind in Kind::ALL {
+        for kind in kinds {
             for _ in 0..BATCH {
                 kind.send(server)?;
             }
@@ -333,11 +376,11 @@ fn main() -> anyhow::Result<()> {
 
     let mut samples: Vec<Vec<Samples>> = servers
         .iter()
-        .map(|_| Kind::ALL.iter().map(|_| Samples::default()).collect())
+        .map(|_| kinds.iter().map(|_| Samples::default()).collect())
         .collect();
     let mut peak = vec![0u64; servers.len()];
     for _ in 0..batches {
-        for (k, kind) in Kind::ALL.iter().enumerate() {
+        for (k, kind) in kinds.iter().enumerate() {
             for (s, server) in servers.iter_mut().enumerate() {
                 let ticks = process::cpu_ticks(server.pid());
                 let sample = &mut samples[s][k];
@@ -361,7 +404,7 @@ fn main() -> anyhow::Result<()> {
     );
     println!("{}", "-".repeat(92));
     let us = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e6);
-    for (k, kind) in Kind::ALL.iter().enumerate() {
+    for (k, kind) in kinds.iter().enumerate() {
         for (s, server) in servers.iter().enumerate() {
             let sample = &samples[s][k];
             let p50 = percentile(&sample.latencies, 0.5);
@@ -402,7 +445,7 @@ fn main() -> anyhow::Result<()> {
     }
     for ((label, _), [total, anonymous, _]) in binaries.iter().zip(&compiled) {
         println!(
-            "{:<15} {:>18.1} {:>23} {:>11.1}   (idle after compiling both plugins, cold cache)",
+            "{:<15} {:>18.1} {:>23} {:>11.1}   (idle after compiling the plugins, cold cache)",
             label,
             mib(*total),
             "-",
