@@ -427,24 +427,61 @@ impl<F: Future> Future for Accounted<F> {
 /// memory back to the kernel when they end.
 const TRIM_THRESHOLD: u64 = 4 << 20;
 
-/// Whether a trim is running; at most one runs at a time.
-static TRIMMING: AtomicBool = AtomicBool::new(false);
+/// The trims asked for: at most one runs at a time, and one asked for while
+/// another runs is run after it, so the memory of the last large call is
+/// always handed back.
+static TRIMS: Rerun = Rerun::new();
 
 /// Hands free allocator memory back to the kernel after a call that used at
 /// least [`TRIM_THRESHOLD`] bytes of host memory, on a blocking thread.
 pub fn trim_after(memory: &CallMemory) {
-    if memory.peak() < TRIM_THRESHOLD || TRIMMING.swap(true, Ordering::AcqRel) {
+    if memory.peak() < TRIM_THRESHOLD || !TRIMS.request() {
         return;
     }
-    let trim = || {
-        release_free_memory();
-        TRIMMING.store(false, Ordering::Release);
-    };
+    let trim = || TRIMS.run(release_free_memory);
     match tokio::runtime::Handle::try_current() {
         Ok(handle) => {
             handle.spawn_blocking(trim);
         }
         Err(_) => trim(),
+    }
+}
+
+/// A job that never runs twice at once and runs again when asked while it
+/// runs.
+struct Rerun {
+    requested: AtomicBool,
+    running: AtomicBool,
+}
+
+impl Rerun {
+    const fn new() -> Self {
+        Self {
+            requested: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+        }
+    }
+
+    /// Asks for a run: true when the caller must start it with [`Rerun::run`]
+    /// (none is running), false when the running one will see the request.
+    fn request(&self) -> bool {
+        self.requested.store(true, Ordering::SeqCst);
+        !self.running.swap(true, Ordering::SeqCst)
+    }
+
+    /// Runs `job` until no request is left.
+    fn run(&self, job: impl Fn()) {
+        loop {
+            while self.requested.swap(false, Ordering::SeqCst) {
+                job();
+            }
+            self.running.store(false, Ordering::SeqCst);
+            // A request made after the last check and before `running` was
+            // cleared found it set: take it, unless another caller did.
+            if !self.requested.load(Ordering::SeqCst) || self.running.swap(true, Ordering::SeqCst) {
+                return;
+            }
+        }
     }
 }
 
@@ -464,6 +501,21 @@ pub(super) fn release_free_memory() {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_trim_asked_for_while_one_runs_runs_after_it() {
+        let trims = Rerun::new();
+        assert!(trims.request(), "none running: the caller starts it");
+        let runs = std::sync::atomic::AtomicU32::new(0);
+        trims.run(|| {
+            // A large call ends while the first trim runs.
+            if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                assert!(!trims.request(), "the running trim takes it");
+            }
+        });
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        assert!(trims.request(), "done: the next caller starts one again");
+    }
 
     fn account(limit: u64) -> Arc<CallMemory> {
         CallMemory::new(limit).expect("a free slot")
