@@ -239,6 +239,17 @@ impl Kind {
         }
     }
 
+    /// The example plugin the kind calls, with its `.wasm`: its manifest is
+    /// `examples/plugins/NAME.toml`.
+    fn example(self) -> Option<(&'static str, &'static str)> {
+        match self {
+            Self::Base64 => Some(("text", warden_test_artifacts::TEXT_WASM)),
+            Self::Python => Some(("data", warden_test_artifacts::DATA_WASM)),
+            Self::JavaScript => Some(("markdown", warden_test_artifacts::MARKDOWN_WASM)),
+            Self::Echo | Self::Ping => None,
+        }
+    }
+
     /// Sends one request and checks its reply.
     fn send(self, server: &mut Server) -> anyhow::Result<()> {
         let (tool, arguments, expect) = match self {
@@ -284,28 +295,16 @@ fn main() -> anyhow::Result<()> {
         warden_test_artifacts::HOSTILE_WASM,
         plugins.path().join("hostile.wasm"),
     )?;
-    let text = warden_test_artifacts::EXAMPLES
-        .iter()
-        .find(|(name, _)| *name == "text")
-        .context("no text example")?;
-    std::fs::copy(text.1, plugins.path().join("text.wasm"))?;
-    std::fs::copy(
-        manifests.join("text.toml"),
-        plugins.path().join("text.toml"),
-    )?;
     let kinds = Kind::all(smoke);
+    for (name, wasm) in kinds.iter().filter_map(|kind| kind.example()) {
+        std::fs::copy(wasm, plugins.path().join(format!("{name}.wasm")))?;
+        std::fs::copy(
+            manifests.join(format!("{name}.toml")),
+            plugins.path().join(format!("{name}.toml")),
+        )?;
+    }
     let cwd = tempfile::tempdir()?;
-    if !smoke {
-        for (name, wasm) in [
-            ("data", warden_test_artifacts::DATA_WASM),
-            ("markdown", warden_test_artifacts::MARKDOWN_WASM),
-        ] {
-            std::fs::copy(wasm, plugins.path().join(format!("{name}.wasm")))?;
-            std::fs::copy(
-                manifests.join(format!("{name}.toml")),
-                plugins.path().join(format!("{name}.toml")),
-            )?;
-        }
+    if kinds.contains(&Kind::Python) {
         // `data` reads the workspace's data files, relative to the cwd.
         let data = cwd.path().join("examples/workspace/data");
         std::fs::create_dir_all(&data)?;
