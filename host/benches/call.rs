@@ -74,9 +74,7 @@ use ::warden::mcp::dispatch::Dispatcher;
 use ::warden::mcp::registry::{LoadedPlugin, PluginStatus, Registry};
 use ::warden::mcp::server::WardenServer;
 use ::warden::policy::grants::Grants;
-use ::warden::sandbox::{
-    ArtifactCache, CallContext, CapturedOutput, Content, EngineSettings, Fetched, Sandbox,
-};
+use ::warden::sandbox::{ArtifactCache, CallContext, CapturedOutput, Content, Fetched, Sandbox};
 
 use baseline::{Baseline, Sample, TUNED_KEEP_RESIDENT, Timed, Variant};
 
@@ -133,12 +131,7 @@ impl Plan {
 async fn run(plan: Plan) -> anyhow::Result<()> {
     ensure!(TEXT.len() == 100, "the test text is {} bytes", TEXT.len());
     let config = ::warden::config::Config::default();
-    let settings = EngineSettings {
-        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
-        max_concurrent_calls: config.max_concurrent_calls,
-        memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_functions: config.cache_functions,
-    };
+    let settings = ::warden::cli::engine_settings(&config);
     let targets = [
         Target::new(
             "hostile",

@@ -46,8 +46,8 @@ use ::warden::limits::Limits;
 use ::warden::policy::grants::{DirPreopen, EnvGrant, Grants, HttpAsk, HttpGrant, Secret};
 use ::warden::policy::manifest::DirMode;
 use ::warden::sandbox::{
-    CallContext, ClientLinks, ClientPeer, ClientRequest, ClientSupport, CompiledPlugin,
-    EngineSettings, PeerError, Sandbox,
+    CallContext, ClientLinks, ClientPeer, ClientRequest, ClientSupport, CompiledPlugin, PeerError,
+    Sandbox,
 };
 
 /// Samples per case in a full run (`WARDEN_BENCH_ITERS` overrides).
@@ -121,12 +121,7 @@ impl ClientPeer for Person {
 
 async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
     let config = ::warden::config::Config::default();
-    let sandbox = Sandbox::new(&EngineSettings {
-        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
-        max_concurrent_calls: config.max_concurrent_calls,
-        memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_functions: config.cache_functions,
-    })?;
+    let sandbox = Sandbox::new(&::warden::cli::engine_settings(&config))?;
     let compile = |path: &str| -> anyhow::Result<Arc<CompiledPlugin>> {
         let bytes = std::fs::read(path).with_context(|| format!("read {path}"))?;
         Ok(Arc::new(sandbox.compile(&bytes)?))

@@ -19,12 +19,15 @@
 //! With `WARDEN_BIN_BASE=/path/to/other/warden` the same cases also run
 //! against that binary, batches alternating between the two, and the report
 //! adds the ratio of the medians: the way to compare a change with what it
-//! replaces in one sitting.
+//! replaces in one sitting. `WARDEN_BENCH_BASE_CONFIG` compares settings
+//! instead: its lines are added to the base server's `warden.toml` (the
+//! base binary is this one unless `WARDEN_BIN_BASE` names another).
 //!
 //! ```text
 //! cargo bench -p warden --bench stdio
 //! WARDEN_BENCH_CALLS=5000 cargo bench -p warden --bench stdio
 //! WARDEN_BIN_BASE=/tmp/warden-before cargo bench -p warden --bench stdio
+//! WARDEN_BENCH_BASE_CONFIG='ready_instances = 0' cargo bench -p warden --bench stdio
 //! ```
 //!
 //! Under `cargo test --benches` it makes a few calls per case and still
@@ -303,35 +306,43 @@ fn main() -> anyhow::Result<()> {
             plugins.path().join(format!("{name}.toml")),
         )?;
     }
-    let cwd = tempfile::tempdir()?;
-    if kinds.contains(&Kind::Python) {
-        // `data` reads the workspace's data files, relative to the cwd.
-        let data = cwd.path().join("examples/workspace/data");
-        std::fs::create_dir_all(&data)?;
-        let examples = manifests.join("../workspace/data");
-        for file in ["sales.csv", "stores.json"] {
-            std::fs::copy(examples.join(file), data.join(file))?;
+    let workspace = |extra: &str| -> anyhow::Result<tempfile::TempDir> {
+        let cwd = tempfile::tempdir()?;
+        if kinds.contains(&Kind::Python) {
+            // `data` reads the workspace's data files, relative to the cwd.
+            let data = cwd.path().join("examples/workspace/data");
+            std::fs::create_dir_all(&data)?;
+            let examples = manifests.join("../workspace/data");
+            for file in ["sales.csv", "stores.json"] {
+                std::fs::copy(examples.join(file), data.join(file))?;
+            }
         }
-    }
-    std::fs::write(
-        cwd.path().join("warden.toml"),
-        format!(
-            "cache_dir = {:?}\n",
-            cwd.path().join("cache").display().to_string()
-        ),
-    )?;
+        std::fs::write(
+            cwd.path().join("warden.toml"),
+            format!(
+                "cache_dir = {:?}\n{extra}\n",
+                cwd.path().join("cache").display().to_string()
+            ),
+        )?;
+        Ok(cwd)
+    };
 
-    let mut binaries = vec![(
-        "warden".to_owned(),
-        std::env::var_os("WARDEN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_warden").into()),
-    )];
-    if let Some(base) = std::env::var_os("WARDEN_BIN_BASE") {
-        binaries.push(("base".to_owned(), base));
+    let this: OsString =
+        std::env::var_os("WARDEN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_warden").into());
+    let mut binaries = vec![("warden".to_owned(), this.clone(), workspace("")?)];
+    let base_config = std::env::var("WARDEN_BENCH_BASE_CONFIG").ok();
+    let base = std::env::var_os("WARDEN_BIN_BASE");
+    if base.is_some() || base_config.is_some() {
+        let config = base_config.unwrap_or_default();
+        if !config.is_empty() {
+            println!("base warden.toml adds: {config}");
+        }
+        binaries.push(("base".to_owned(), base.unwrap_or(this), workspace(&config)?));
     }
     // A first server compiles the plugins into the cache; the measured ones
     // load from it (a compile leaves the heap larger, which would skew RSS).
     let mut compiled = Vec::new();
-    for (label, binary) in &binaries {
+    for (label, binary, cwd) in &binaries {
         std::fs::remove_dir_all(cwd.path().join("cache")).ok();
         let mut server = Server::spawn(label, binary, Transport::Pipe, plugins.path(), cwd.path())?;
         for kind in kinds {
@@ -343,7 +354,7 @@ fn main() -> anyhow::Result<()> {
     }
     let mut servers = Vec::new();
     for transport in [Transport::Pipe, Transport::Socket] {
-        for (label, binary) in &binaries {
+        for (label, binary, cwd) in &binaries {
             let server = Server::spawn(label, binary, transport, plugins.path(), cwd.path())?;
             servers.push(server);
         }
@@ -355,7 +366,7 @@ fn main() -> anyhow::Result<()> {
         if smoke { "smoke (cargo test)" } else { "full" },
         batches * BATCH as u64
     );
-    for (label, binary) in &binaries {
+    for (label, binary, _) in &binaries {
         println!("{label}: {}", binary.to_string_lossy());
     }
 
@@ -442,7 +453,7 @@ fn main() -> anyhow::Result<()> {
             mib(idle[s][1])
         );
     }
-    for ((label, _), [total, anonymous, _]) in binaries.iter().zip(&compiled) {
+    for ((label, _, _), [total, anonymous, _]) in binaries.iter().zip(&compiled) {
         println!(
             "{:<15} {:>18.1} {:>23} {:>11.1}   (idle after compiling the plugins, cold cache)",
             label,

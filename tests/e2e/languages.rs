@@ -192,6 +192,15 @@ async fn python_data_plugin_tools_resources_prompt_denials_and_a_runaway_regex()
     assert!(runaway.contains("did not finish within 3 s"), "{runaway}");
     let again = structured(&server, "data_files", json!({})).await;
     assert_eq!(again["files"].as_array().unwrap().len(), 2);
+    // CPython's start code is slow enough for ready instances: calls after
+    // the first ran in instances made ahead, and got the same answers.
+    let ready = server
+        .log_events()
+        .iter()
+        .filter(|e| e["fields"]["message"] == "tool call finished")
+        .filter(|e| e["fields"]["ready"] == Value::Bool(true))
+        .count();
+    assert!(ready > 0, "no call ran in a ready instance");
     server.stop().await;
 }
 

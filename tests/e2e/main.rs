@@ -34,6 +34,7 @@ mod permission;
 mod person;
 mod primitives;
 mod python;
+mod ready;
 mod remote;
 mod remote_support;
 mod replicas;

@@ -10,7 +10,7 @@ use warden::load::LoadSettings;
 use warden::mcp::dispatch::Dispatcher;
 use warden::mcp::registry::{PluginEntry, PluginStatus, Registry};
 use warden::policy::lock::LockFile;
-use warden::sandbox::{EngineSettings, Sandbox};
+use warden::sandbox::Sandbox;
 
 /// The plugin names, in load (name) order.
 pub const PLUGINS: [&str; 4] = ["alpha", "beta-2", "raw", "raw-too"];
@@ -52,13 +52,8 @@ fn setup() -> Result<Harness, String> {
     }
     let config =
         Config::parse(CONFIG, &dir.path().join("warden.toml")).map_err(|e| e.to_string())?;
-    let sandbox = Sandbox::new(&EngineSettings {
-        max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
-        max_concurrent_calls: config.max_concurrent_calls,
-        memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_functions: config.cache_functions,
-    })
-    .map_err(|e| e.to_string())?;
+    let sandbox =
+        Sandbox::new(&warden::cli::engine_settings(&config)).map_err(|e| e.to_string())?;
     let sandbox = Arc::new(sandbox);
     let budget = Arc::new(warden::budget::MemoryBudget::from_config(&config));
     let settings = LoadSettings {

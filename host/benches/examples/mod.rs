@@ -73,12 +73,7 @@ pub fn targets(quick: bool) -> Vec<Target> {
 /// The engine settings of the default configuration.
 pub fn engine_settings() -> anyhow::Result<EngineSettings> {
     let config = ::warden::config::Config::default();
-    Ok(EngineSettings {
-        max_wasm_stack: usize::try_from(config.max_wasm_stack.0)?,
-        max_concurrent_calls: config.max_concurrent_calls,
-        memory_ceiling: config.limits.ceilings.memory_bytes,
-        cache_functions: config.cache_functions,
-    })
+    Ok(::warden::cli::engine_settings(&config))
 }
 
 /// Calls of one case before the next case's turn.

@@ -35,7 +35,7 @@ use crate::mcp::registry::Registry;
 use crate::observe::audit::AuditLog;
 use crate::observe::telemetry::LogFormat;
 use crate::policy::lock::LockFile;
-use crate::sandbox::{ArtifactCache, EngineSettings, Sandbox};
+use crate::sandbox::{ArtifactCache, EngineSettings, ReadySettings, Sandbox};
 
 /// Warden: an MCP server that runs tools as sandboxed WebAssembly components.
 #[derive(Debug, Parser)]
@@ -315,12 +315,17 @@ impl Fixed {
 
 /// The engine `config` asks for: the same for `serve` and `cache warm`, so
 /// that what one compiles the other finds in the cache.
-fn engine_settings(config: &Config) -> EngineSettings {
+pub fn engine_settings(config: &Config) -> EngineSettings {
     EngineSettings {
         max_wasm_stack: usize::try_from(config.max_wasm_stack.0).unwrap_or(usize::MAX),
         max_concurrent_calls: config.max_concurrent_calls,
         memory_ceiling: config.limits.ceilings.memory_bytes,
         cache_functions: config.cache_functions,
+        ready: ReadySettings {
+            per_plugin: config.ready_instances,
+            memory: config.ready_memory.0,
+            threshold: config.ready_threshold,
+        },
     }
 }
 

@@ -11,6 +11,9 @@
 //! cache_dir = "/var/cache/warden" # compiled components; default: unset (the host picks)
 //! cache_max_size = "512MiB"      # the cache is trimmed above this; default: 512 MiB
 //! cache_functions = true         # keep compiled functions for shared code; default: true
+//! ready_instances = 1            # per plugin slow to instantiate, made ahead of calls; 0: off
+//! ready_memory = "256MiB"        # what all ready instances may hold; default: 256 MiB
+//! ready_threshold = "100us"      # instantiations at least this slow are made ahead
 //! lock_file = "warden.lock"      # approvals; default: beside this file
 //!
 //! [policy]
@@ -38,6 +41,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -45,7 +49,9 @@ use crate::budget::{MemoryBudget, Share};
 use crate::http::oauth::settings::RawAuth;
 use crate::http::settings::{HttpSettings, RawHttp};
 use crate::input::bounded_file::{TEXT_LIMIT, read_operator_text};
-use crate::limits::{ByteSize, LimitBounds, LimitKind, Limits, RawLimits, parse_size_value};
+use crate::limits::{
+    ByteSize, LimitBounds, LimitKind, Limits, RawLimits, parse_duration_value, parse_size_value,
+};
 use crate::loading::{LoadingSettings, RawLoading};
 use crate::observe::settings::{AuditSettings, RawAudit, RawTelemetry, TelemetrySettings};
 use crate::policy::lock;
@@ -87,6 +93,16 @@ pub struct Config {
     /// so that a component sharing code with one compiled before compiles
     /// only what is new (an engine setting, read at start).
     pub cache_functions: bool,
+    /// `ready_instances`: how many fresh instances each plugin whose
+    /// instantiation is slow (an interpreter's start code) keeps made ahead
+    /// of its calls; 0 turns them off. Each still serves one call only.
+    pub ready_instances: u32,
+    /// `ready_memory`: the linear and host memory all ready instances may
+    /// hold together, outside the calls' `memory_budget`.
+    pub ready_memory: ByteSize,
+    /// `ready_threshold`: plugins whose instantiation takes at least this
+    /// long get ready instances; faster ones gain nothing from them.
+    pub ready_threshold: Duration,
     /// Default and ceiling limits for tool calls.
     pub limits: LimitBounds,
     /// The directory that manifests' `capabilities.dirs[].host` paths are
@@ -127,6 +143,15 @@ impl Config {
     pub const DEFAULT_MAX_CONCURRENT_CALLS: u32 = 64;
     /// The highest accepted `max_concurrent_calls`.
     pub const MAX_CONCURRENT_CALLS: u32 = 100_000;
+    /// The default for `ready_instances`.
+    pub const DEFAULT_READY_INSTANCES: u32 = 1;
+    /// The highest accepted `ready_instances`.
+    pub const MAX_READY_INSTANCES: u32 = 8;
+    /// The default for `ready_memory`: 256 MiB.
+    pub const DEFAULT_READY_MEMORY: ByteSize = ByteSize(256 << 20);
+    /// The default for `ready_threshold`: 100 µs (a CPython component takes
+    /// about 0.8 ms here, a Rust one about 20 µs).
+    pub const DEFAULT_READY_THRESHOLD: Duration = Duration::from_micros(100);
     /// The default for `max_wasm_stack`: 1 MiB.
     pub const DEFAULT_MAX_WASM_STACK: ByteSize = ByteSize(1 << 20);
     /// The default for `cache_max_size`: 512 MiB.
@@ -202,6 +227,9 @@ impl Default for Config {
             cache_dir: None,
             cache_max_size: Config::DEFAULT_CACHE_MAX_SIZE,
             cache_functions: true,
+            ready_instances: Config::DEFAULT_READY_INSTANCES,
+            ready_memory: Config::DEFAULT_READY_MEMORY,
+            ready_threshold: Config::DEFAULT_READY_THRESHOLD,
             limits: LimitBounds::default(),
             workspace_root: None,
             policy: OperatorPolicy::default(),
@@ -226,6 +254,9 @@ struct RawConfig {
     cache_dir: Option<String>,
     cache_max_size: Option<toml::Value>,
     cache_functions: Option<bool>,
+    ready_instances: Option<toml::Value>,
+    ready_memory: Option<toml::Value>,
+    ready_threshold: Option<toml::Value>,
     workspace_root: Option<String>,
     #[serde(default)]
     limits: RawLimitTables,
@@ -337,6 +368,37 @@ impl RawConfig {
             ),
         };
 
+        let ready_instances = match &self.ready_instances {
+            None => defaults.ready_instances,
+            Some(value) => value
+                .as_integer()
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|n| *n <= Config::MAX_READY_INSTANCES)
+                .ok_or_else(|| {
+                    invalid(
+                        "ready_instances",
+                        value.to_string(),
+                        format!(
+                            "expected an integer from 0 (off) to {}",
+                            Config::MAX_READY_INSTANCES
+                        ),
+                    )
+                })?,
+        };
+        let ready_memory = match &self.ready_memory {
+            None => defaults.ready_memory,
+            Some(value) => ByteSize(
+                parse_size_value(value).map_err(|e| limit_error("ready_memory".into(), e))?,
+            ),
+        };
+
+        let ready_threshold = match &self.ready_threshold {
+            None => defaults.ready_threshold,
+            Some(value) => {
+                parse_duration_value(value).map_err(|e| limit_error("ready_threshold".into(), e))?
+            }
+        };
+
         let cache_max_size = match &self.cache_max_size {
             None => defaults.cache_max_size,
             Some(value) => ByteSize(
@@ -392,6 +454,9 @@ impl RawConfig {
             cache_dir,
             cache_max_size,
             cache_functions: self.cache_functions.unwrap_or(defaults.cache_functions),
+            ready_instances,
+            ready_memory,
+            ready_threshold,
             limits: LimitBounds {
                 defaults: defaults_limits,
                 ceilings,
@@ -442,6 +507,23 @@ mod tests {
         assert!(config.cache_functions);
         assert!(!parse("cache_functions = false").unwrap().cache_functions);
         assert!(error("cache_functions = \"no\"").contains("cache_functions"));
+        assert_eq!(config.ready_instances, Config::DEFAULT_READY_INSTANCES);
+        assert_eq!(config.ready_memory, Config::DEFAULT_READY_MEMORY);
+        assert_eq!(config.ready_threshold, Config::DEFAULT_READY_THRESHOLD);
+        let ready =
+            parse("ready_instances = 0\nready_memory = \"1GiB\"\nready_threshold = \"2ms\"")
+                .unwrap();
+        assert_eq!(
+            (
+                ready.ready_instances,
+                ready.ready_memory,
+                ready.ready_threshold
+            ),
+            (0, ByteSize(1 << 30), Duration::from_millis(2))
+        );
+        assert!(error("ready_instances = 9").contains("from 0 (off) to 8"));
+        assert!(error("ready_instances = -1").contains("ready_instances"));
+        assert!(error("ready_threshold = \"0s\"").contains("ready_threshold"));
         assert_eq!(
             error("cache_max_size = \"big\""),
             "etc/warden.toml: cache_max_size: invalid size \"big\" (expected a size such as \"64MiB\")"

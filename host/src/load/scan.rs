@@ -286,6 +286,7 @@ mod tests {
             max_concurrent_calls: 2,
             memory_ceiling: 64 << 20,
             cache_functions: true,
+            ready: crate::sandbox::ReadySettings::DEFAULT,
         })
         .unwrap();
         let cache = ArtifactCache::open(dir.path(), 1 << 20, &sandbox).unwrap();

@@ -448,6 +448,7 @@ impl Dispatcher {
             outcome = observed.label(),
             total_us = started.elapsed().as_micros() as u64,
             instantiate_us = stats.instantiate.as_micros() as u64,
+            ready = stats.ready,
             call_us = stats.call.as_micros() as u64,
             fuel_used = stats.fuel_used,
             peak_memory = stats.peak_memory,

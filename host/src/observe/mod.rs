@@ -125,8 +125,11 @@ pub struct Caller<'a> {
 pub struct CallStats {
     /// When the sandbox began (creating the store).
     pub began: Option<SystemTime>,
-    /// Creating the store and instantiating the component.
+    /// Creating the store and instantiating the component (nothing when
+    /// the call ran in a ready instance).
     pub instantiate: Duration,
+    /// Whether the call ran in an instance made before it arrived.
+    pub ready: bool,
     /// Running the exported function.
     pub call: Duration,
     /// Dropping the instance and its store.

@@ -283,7 +283,6 @@ impl CallMemory {
     }
 
     /// The host memory the call holds now, in bytes.
-    #[cfg(test)]
     pub fn used(&self) -> u64 {
         self.slot().used.load(Ordering::Relaxed)
     }

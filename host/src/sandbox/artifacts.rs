@@ -438,7 +438,7 @@ impl ArtifactCache {
 unsafe fn map(sandbox: &Sandbox, path: &Path) -> Result<CompiledPlugin, super::LoadError> {
     // SAFETY: the caller's contract.
     let component =
-        unsafe { wasmtime::component::Component::deserialize_file(&sandbox.engine, path) }
+        unsafe { wasmtime::component::Component::deserialize_file(&sandbox.parts.engine, path) }
             .map_err(|e| super::LoadError::Compile(format!("{e:#}")))?;
     sandbox.link(component)
 }
@@ -451,6 +451,7 @@ fn engine_tag(sandbox: &Sandbox) -> String {
     env!("CARGO_PKG_VERSION").hash(&mut hasher);
     WORLD_VERSION.hash(&mut hasher);
     sandbox
+        .parts
         .engine
         .precompile_compatibility_hash()
         .hash(&mut hasher);
@@ -584,6 +585,7 @@ mod tests {
             max_concurrent_calls: 2,
             memory_ceiling: 64 << 20,
             cache_functions: true,
+            ready: crate::sandbox::ReadySettings::DEFAULT,
         })
         .unwrap()
     }

@@ -115,6 +115,12 @@ impl OutboundHttp {
         self.exchanges.snapshot()
     }
 
+    /// Who asks the person about origins that are not granted, for the call
+    /// the store is attached to.
+    pub(super) fn set_asker(&mut self, asker: Option<Arc<Asker>>) {
+        self.asker = asker;
+    }
+
     /// The call's denial log, for the other capabilities to record into.
     pub(super) fn denial_log(&self) -> DenialLog {
         self.denials.clone()

@@ -37,20 +37,19 @@ mod limiter;
 mod output;
 mod permission;
 mod progress;
+mod ready;
 mod report;
+mod store;
 mod ticker;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use wasmtime::Trap;
 use wasmtime::component::{
-    Component, HasSelf, InstancePre, Linker, ResourceTable, ResourceTableError,
-    types::ComponentItem,
+    Component, HasSelf, InstancePre, Linker, ResourceTableError, types::ComponentItem,
 };
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime::{Trap, UpdateDeadline};
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
-use wasmtime_wasi_http::WasiHttpCtx;
 
 pub use artifacts::{ArtifactCache, Cached, CachedAs, Fetched, Listed, Usage};
 pub use bindings::{
@@ -70,11 +69,11 @@ pub use exports::{Description, ExportSet};
 pub use functions::{FunctionCache, FunctionCounts};
 pub use output::{Captured, CapturedOutput};
 pub use progress::{ProgressReport, ProgressSink, ProgressStream};
+pub use ready::ReadySettings;
 pub use report::{Announcements, CallReport, CallStats};
 
 use crate::limits::Limits;
 use crate::policy::grants::Grants;
-use crate::policy::manifest::DirMode;
 use account::{Accounted, CallMemory};
 use bindings::FullPlugin;
 use checks::{
@@ -83,9 +82,10 @@ use checks::{
 use deadline::Deadline;
 use error::HostLimit;
 use exports::{Exports, Op, OpResult};
-use files::{CallFiles, FilePool};
+use files::FilePool;
 use host::HostState;
-use limiter::CallLimiter;
+use ready::{Ready, ReadyPool};
+use store::{CallStore, Parts};
 use ticker::EpochTicker;
 
 /// The package of the plugin world this host implements.
@@ -126,17 +126,19 @@ pub struct EngineSettings {
     /// Whether compiles use (and the artifact cache keeps) compiled functions
     /// ([`FunctionCache`]).
     pub cache_functions: bool,
+    /// Instances made ahead of calls, for plugins slow to instantiate.
+    pub ready: ReadySettings,
 }
 
 /// The shared engine and linker.
 pub struct Sandbox {
-    engine: Engine,
     linker: Linker<HostState>,
     max_wasm_stack: usize,
-    files: Arc<FilePool>,
-    ticker: EpochTicker,
-    /// Resolves the host names of plugins' outgoing HTTP requests.
-    resolver: Arc<dyn Resolve>,
+    /// The engine, the open files and the resolver every store is made of.
+    parts: Parts,
+    ticker: Arc<EpochTicker>,
+    /// Instances made ahead of calls.
+    ready: Ready,
     /// Compiled functions kept for the next component that has them too.
     functions: Option<Arc<FunctionCache>>,
 }
@@ -154,6 +156,8 @@ impl std::fmt::Debug for Sandbox {
 pub struct CompiledPlugin {
     pre: InstancePre<HostState>,
     exports: Exports,
+    /// Its instances made ahead of calls.
+    ready: Arc<ReadyPool>,
     /// The version of the plugin world the component was built against.
     pub world_version: String,
 }
@@ -234,12 +238,13 @@ impl Sandbox {
         config.async_stack_zeroing(true);
 
         let calls = settings.max_concurrent_calls.max(1) + 8;
+        let instances = calls + settings.ready.pool_slots();
         let mut pool = PoolingAllocationConfig::default();
-        pool.total_component_instances(calls)
-            .total_core_instances(calls * 16)
-            .total_memories(calls * 4)
-            .total_tables(calls * 16)
-            .total_stacks(calls)
+        pool.total_component_instances(instances)
+            .total_core_instances(instances * 16)
+            .total_memories(instances * 4)
+            .total_tables(instances * 16)
+            .total_stacks(instances)
             .async_stack_keep_resident(STACK_KEEP_RESIDENT)
             .max_unused_warm_slots(WARM_SLOTS)
             .max_core_instances_per_component(64)
@@ -293,14 +298,18 @@ impl Sandbox {
                 files.per_call()
             );
         }
-        let ticker = EpochTicker::start(engine.clone());
-        Ok(Self {
+        let ticker = Arc::new(EpochTicker::start(engine.clone()));
+        let parts = Parts {
             engine,
+            files: Arc::new(files),
+            resolver: Arc::new(SystemResolver),
+        };
+        Ok(Self {
             linker,
             max_wasm_stack: settings.max_wasm_stack,
-            files: Arc::new(files),
+            ready: Ready::new(settings.ready, parts.clone(), ticker.clone()),
+            parts,
             ticker,
-            resolver: Arc::new(SystemResolver),
             functions,
         })
     }
@@ -308,7 +317,12 @@ impl Sandbox {
     /// Resolves plugins' outgoing HTTP host names with `resolver` instead
     /// of the system's (for tests and embedders with their own DNS).
     pub fn with_resolver(mut self, resolver: Arc<dyn Resolve>) -> Self {
-        self.resolver = resolver;
+        self.parts.resolver = resolver;
+        self.ready = Ready::new(
+            self.ready.settings(),
+            self.parts.clone(),
+            self.ticker.clone(),
+        );
         self
     }
 
@@ -322,7 +336,7 @@ impl Sandbox {
     /// `max_open_files`: the process's descriptor limit, less a reserve for
     /// the server, shared by every call that may run at once.
     pub fn open_files_per_call(&self) -> u64 {
-        self.files.per_call()
+        self.parts.files.per_call()
     }
 
     /// Compiles and links a component. CPU-heavy: call it off the async
@@ -330,8 +344,8 @@ impl Sandbox {
     pub fn compile(&self, bytes: &[u8]) -> Result<CompiledPlugin, LoadError> {
         check_header(bytes)?;
         let before = self.functions.as_ref().map(|f| f.counts());
-        let component =
-            Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile(format!("{e:#}")));
+        let component = Component::new(&self.parts.engine, bytes)
+            .map_err(|e| LoadError::Compile(format!("{e:#}")));
         if let Some((functions, before)) = self.functions.as_ref().zip(before) {
             // Other compiles at the same time count here too.
             let counts = functions.counts() - before;
@@ -357,13 +371,14 @@ impl Sandbox {
             .map_err(|e| LoadError::Link(format!("{e:#}")))?;
         let exported: Vec<String> = component
             .component_type()
-            .exports(&self.engine)
+            .exports(&self.parts.engine)
             .map(|(name, _)| name.to_string())
             .collect();
         let exports = Exports::find(&pre, &exported, &world_version)?;
         Ok(CompiledPlugin {
             pre,
             exports,
+            ready: Arc::default(),
             world_version,
         })
     }
@@ -373,7 +388,7 @@ impl Sandbox {
         let ty = component.component_type();
         let prefix = format!("{WORLD_PACKAGE}/tools");
         let mut exports = Vec::new();
-        for (name, item) in ty.exports(&self.engine) {
+        for (name, item) in ty.exports(&self.parts.engine) {
             if let Some(rest) = name.strip_prefix(&prefix)
                 && matches!(item.ty, ComponentItem::ComponentInstance(_))
             {
@@ -421,106 +436,64 @@ impl Sandbox {
                 Captured::default(),
             );
         }
-        let log_cap = usize::try_from(limits.max_log_bytes).unwrap_or(usize::MAX);
-        let stdout = CapturedOutput::new(log_cap);
-        let stderr = CapturedOutput::new(log_cap);
-        let plugin_name = ctx.plugin.clone();
-        let cancel = ctx.client.cancel.clone();
-
         let started = Instant::now();
         let began = std::time::SystemTime::now();
-        let wasi = match wasi_context(grants, &stdout, &stderr) {
-            Ok(wasi) => wasi,
-            Err(error) => return CallReport::not_run(error, stdout.snapshot(), stderr.snapshot()),
+        let describing = matches!(op, Op::ListTools | Op::Describe);
+        let name = ctx.plugin.clone();
+        let cancel = ctx.client.cancel.clone();
+
+        // A ready instance, or a store for one made now. Either way, the
+        // time and fuel its making took count against the call.
+        let taken = self.ready.take(&plugin.ready, &name, limits, grants);
+        let (mut call, ready, made) = match taken {
+            Some(ready) => (ready.call, Some(ready.instance), ready.took),
+            None => {
+                let deadline = Arc::new(Deadline::new(started, limits.timeout));
+                match CallStore::new(&self.parts, name.clone(), limits, grants, &deadline) {
+                    Ok(call) => (call, None, Duration::ZERO),
+                    Err(error) => {
+                        return CallReport::not_run(
+                            error,
+                            Captured::default(),
+                            Captured::default(),
+                        );
+                    }
+                }
+            }
         };
-        let Some(memory) = CallMemory::new(limits.host_memory_bytes) else {
-            return CallReport::not_run(
-                CallError::Internal(
-                    "too many calls at once to account for their host memory".into(),
-                ),
-                stdout.snapshot(),
-                stderr.snapshot(),
-            );
-        };
-        let mut table = ResourceTable::new();
-        table.set_max_capacity(usize::try_from(limits.max_handles).unwrap_or(usize::MAX));
-        let mut http = WasiHttpCtx::new();
-        http.set_field_size_limit(MAX_HTTP_FIELDS_BYTES);
-        let deadline = Arc::new(Deadline::new(started, limits.timeout));
-        let budget = client::ClientBudget::new(limits);
-        // Only a plugin whose grants let the person decide gets an asker.
-        let asker = if grants.http.ask.is_never() {
-            None
-        } else {
-            permission::Asker::new(
-                plugin_name.clone(),
-                ctx.tool.clone(),
-                ctx.client.peer.as_ref(),
-                budget.clone(),
-                deadline.clone(),
-            )
-        };
-        let stop = asker.as_ref().map(|a| a.stopped());
-        let http_hooks = http::OutboundHttp::new(
-            plugin_name.clone(),
-            grants.clone(),
-            memory.clone(),
-            asker.clone(),
-            self.resolver.clone(),
-        );
-        let client = client::CallClient::new(
-            plugin_name,
-            grants.client.clone(),
-            ctx.client.peer.clone(),
-            limits,
-            budget,
-            deadline.clone(),
-            http_hooks.denial_log(),
-        );
-        let state = HostState {
-            wasi,
-            table,
-            http,
-            http_hooks,
-            client,
-            limiter: CallLimiter::new(limits.memory_bytes),
-            log_budget: limits.max_log_bytes,
-            announcements: Announcements::default(),
-            ctx,
-            files: CallFiles::new(
-                self.files.clone(),
-                limits.max_open_files,
-                limits.max_write_bytes,
-            ),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        if let Err(e) = store.set_fuel(limits.fuel) {
-            return CallReport::not_run(
-                CallError::Internal(format!("{e:#}")),
-                stdout.snapshot(),
-                stderr.snapshot(),
-            );
-        }
+        let deadline = Arc::new(Deadline::new(
+            started.checked_sub(made).unwrap_or(started),
+            limits.timeout,
+        ));
+        let attached = call.attach(limits, grants, ctx, &deadline);
+        let CallStore {
+            mut store,
+            stdout,
+            stderr,
+            memory,
+        } = call;
         let mut stats = CallStats {
             began: Some(began),
+            ready: ready.is_some(),
             ..CallStats::default()
         };
-        store.set_epoch_deadline(1);
-        let ticking = deadline.clone();
-        store.epoch_deadline_callback(move |_| {
-            Ok(if ticking.passed() {
-                UpdateDeadline::Interrupt
-            } else {
-                UpdateDeadline::Yield(1)
-            })
-        });
 
         let _ticking = self.ticker.running();
         let mut instantiated = None;
         let run = async {
-            let instance = plugin.pre.instantiate_async(&mut store).await?;
+            let instance = match ready {
+                Some(instance) => instance,
+                None => {
+                    let instance = plugin.pre.instantiate_async(&mut store).await?;
+                    self.ready.observe(&plugin.ready, started.elapsed());
+                    instance
+                }
+            };
             instantiated = Some(Instant::now());
+            if !describing {
+                let (pre, ready) = (&plugin.pre, &plugin.ready);
+                self.ready.refill(ready, pre, &name, limits, grants);
+            }
             plugin.exports.run(&mut store, &instance, op).await
         };
         let run = Accounted::new(memory.clone(), run);
@@ -538,7 +511,7 @@ impl Sandbox {
             biased;
             result = run => Ok(result),
             () = fired(cancel.as_ref()) => Err(CallError::Cancelled),
-            () = fired(stop.as_ref()) => Err(CallError::Deferred),
+            () = fired(attached.stop.as_ref()) => Err(CallError::Deferred),
         };
         let finished = Instant::now();
         let instantiated = instantiated.unwrap_or(finished);
@@ -578,7 +551,7 @@ impl Sandbox {
         };
         let denials = store.data().http_hooks.denials();
         stats.http = store.data().http_hooks.exchanges();
-        let permissions = asker.map(|a| a.decisions()).unwrap_or_default();
+        let permissions = attached.asker.map(|a| a.decisions()).unwrap_or_default();
         let announcements = std::mem::take(&mut store.data_mut().announcements);
         drop(store);
         account::trim_after(&memory);
@@ -593,7 +566,6 @@ impl Sandbox {
             permissions,
         }
     }
-
     /// Turns a wasmtime error into the limit or trap that caused it.
     fn classify(
         &self,
@@ -659,32 +631,4 @@ fn table_full(error: &wasmtime::Error) -> bool {
             Some(ResourceTableError::Full)
         )
     })
-}
-
-/// A WASI context with exactly the granted capabilities: captured stdio, the
-/// granted preopens and variables, and nothing inherited from the host.
-fn wasi_context(
-    grants: &Grants,
-    stdout: &CapturedOutput,
-    stderr: &CapturedOutput,
-) -> Result<WasiCtx, CallError> {
-    let mut wasi = WasiCtxBuilder::new();
-    wasi.stdout(stdout.clone()).stderr(stderr.clone());
-    for dir in &grants.dirs {
-        let perms = match dir.mode {
-            DirMode::ReadOnly => FsPerms::ReadOnly,
-            DirMode::ReadWrite => FsPerms::ReadWrite,
-        };
-        wasi.preopened_dir(dir.open_path(), &dir.guest, perms)
-            .map_err(|e| {
-                CallError::Internal(format!(
-                    "cannot open the granted directory for {}: {e:#}",
-                    dir.guest
-                ))
-            })?;
-    }
-    for var in &grants.env {
-        wasi.env(&var.name, var.value.expose());
-    }
-    Ok(wasi.build())
 }
