@@ -489,6 +489,7 @@ impl Bench<'_> {
             plugin: t.plugin.into(),
             tool: Some(t.tool.into()),
             client: Default::default(),
+            ahead: true,
         };
         let compiled = self.loaded[target]
             .code
@@ -814,6 +815,7 @@ async fn measure_loads(
                 plugin: target.plugin.into(),
                 tool: None,
                 client: Default::default(),
+                ahead: true,
             };
             let started = Instant::now();
             let report = cold

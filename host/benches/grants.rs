@@ -382,6 +382,7 @@ impl Case {
                 peer: self.person.clone(),
                 ..ClientLinks::default()
             },
+            ahead: true,
         };
         let started = Instant::now();
         let report = sandbox

@@ -1,7 +1,8 @@
 //! Ready instances through the real server: instances made ahead of calls
 //! for plugins slow to instantiate. Each still serves one call, under the
 //! call's limits; `ready_instances = 0` turns them off, and a plugin whose
-//! instantiation is faster than `ready_threshold` gets none.
+//! instantiation is faster than `ready_threshold`, or whose calls run one at
+//! a time, gets none.
 
 use std::time::Duration;
 
@@ -69,10 +70,12 @@ async fn calls_after_the_first_run_in_fresh_ready_instances_under_their_limits()
 }
 
 #[tokio::test]
-async fn none_when_turned_off_or_when_instantiating_is_faster_than_the_threshold() {
+async fn none_when_off_slower_than_the_threshold_or_for_a_sequential_plugin() {
     for config in [
         "ready_instances = 0\nready_threshold = \"1us\"\n",
         "ready_threshold = \"1s\"\n",
+        // Its start code would run beside its one running call.
+        "ready_threshold = \"1us\"\n[plugins.hostile]\nsequential = true\n",
     ] {
         let (_dir, _plugins, server) = hostile(config).await;
         count(&server, 6).await;

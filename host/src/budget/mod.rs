@@ -23,8 +23,9 @@
 //! memory, or three quarters of the memory limit of Warden's cgroup (v2
 //! `memory.max`, v1 `memory.limit_in_bytes`, the lowest on the path to the
 //! root) when that is lower: the rest is Warden's own (compiled code, the
-//! registry, buffers) and the host's. A plugin whose reservation per call
-//! exceeds the whole budget is refused at load.
+//! registry, buffers, ready instances up to `ready_memory`) and the host's.
+//! A plugin whose reservation per call exceeds the whole budget is refused
+//! at load.
 //!
 //! **Fairness.** A request is admitted when its reservation fits in what is
 //! not reserved and its plugin stays within its share (`memory_budget_plugin_share`

@@ -255,6 +255,7 @@ async fn describe(
         plugin: name.into(),
         tool: None,
         client: Default::default(),
+        ahead: false,
     };
     let reserved = budget
         .admit(name, describe_limits, Wait::Load)

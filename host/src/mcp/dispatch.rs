@@ -408,6 +408,7 @@ impl Dispatcher {
             plugin: plugin.name.as_str().into(),
             tool: Some(entry.local_name.as_str().into()),
             client,
+            ahead: plugin.makes_ahead(),
         };
         let report = self
             .sandbox

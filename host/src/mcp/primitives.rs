@@ -69,6 +69,7 @@ fn context(plugin: &LoadedPlugin, what: String, client: ClientLinks) -> CallCont
         plugin: plugin.name.as_str().into(),
         tool: Some(what.into()),
         client,
+        ahead: plugin.makes_ahead(),
     }
 }
 
@@ -479,6 +480,7 @@ async fn refresh(dispatcher: &Dispatcher, name: &str) -> Changes {
         plugin: plugin.name.as_str().into(),
         tool: None,
         client: Default::default(),
+        ahead: plugin.makes_ahead(),
     };
     let report = dispatcher
         .sandbox()

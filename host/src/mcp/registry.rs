@@ -90,6 +90,13 @@ pub struct LoadedPlugin {
 }
 
 impl LoadedPlugin {
+    /// Whether its instances may be made ahead of its calls: not when its
+    /// calls run one at a time (`sequential`), since a start would run
+    /// beside a call.
+    pub fn makes_ahead(&self) -> bool {
+        self.concurrency.running != Some(1)
+    }
+
     /// The same plugin with a new description (after it announced a change);
     /// disabled tools stay disabled. A description the caps refuse as a whole
     /// leaves the current lists, with a notice saying why.

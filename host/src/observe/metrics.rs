@@ -58,6 +58,10 @@ pub const MEMORY_RESERVED: &str = "warden_memory_reserved_bytes";
 pub const MEMORY_QUEUED: &str = "warden_memory_queued_requests";
 /// Requests the budget refused, by `reason` (queue_full, deadline, too_large).
 pub const MEMORY_REFUSED: &str = "warden_memory_refusals_total";
+/// Gauge: instances made ahead of calls and not yet taken.
+pub const READY_INSTANCES: &str = "warden_ready_instances";
+/// Gauge: linear and host memory those instances hold.
+pub const READY_BYTES: &str = "warden_ready_instance_bytes";
 
 /// Duration buckets, in seconds: from a fast fresh-instance call (~50 us) to
 /// the longest default timeout.
@@ -115,6 +119,15 @@ fn describe() {
         MEMORY_REFUSED,
         "Requests the memory budget refused, by reason."
     );
+    metrics::describe_gauge!(
+        READY_INSTANCES,
+        "Instances made ahead of calls, not yet taken."
+    );
+    metrics::describe_gauge!(
+        READY_BYTES,
+        metrics::Unit::Bytes,
+        "Linear and host memory held by ready instances."
+    );
     metrics::describe_gauge!(HTTP_CONNECTIONS, "HTTP connections open now.");
     metrics::describe_counter!(
         HTTP_CONNECTIONS_REFUSED,
@@ -124,6 +137,12 @@ fn describe() {
         HTTP_CONNECTIONS_CUT,
         "HTTP connections closed by the server before or between requests, by reason."
     );
+}
+
+/// Records the ready instances held and the memory they hold.
+pub fn ready_instances(held: u32, bytes: u64) {
+    gauge!(READY_INSTANCES).set(f64::from(held));
+    gauge!(READY_BYTES).set(bytes as f64);
 }
 
 /// Records the number of open HTTP connections.

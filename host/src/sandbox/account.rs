@@ -497,6 +497,31 @@ pub(super) fn release_free_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 pub(super) fn release_free_memory() {}
 
+/// Fixes the allocator's trim and mmap thresholds, once per process.
+///
+/// glibc raises both when a large mmapped block is freed (up to a 64 MiB
+/// trim threshold), and `malloc_trim` hands back the free top of the main
+/// arena only. The memory of a call runs on worker threads, in arenas of
+/// their own: with raised thresholds, what a large call freed at the top of
+/// such an arena stayed resident. Fixed thresholds also turn the raising
+/// off: blocks under 32 MiB come from the arenas, and any arena's free top
+/// above 1 MiB goes back to the kernel when it is freed.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub(super) fn fix_allocator_thresholds() {
+    static FIXED: std::sync::Once = std::sync::Once::new();
+    FIXED.call_once(|| {
+        // SAFETY: `mallopt` only changes the allocator's parameters; it is
+        // thread-safe and takes no pointers.
+        unsafe {
+            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 20);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        }
+    });
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+pub(super) fn fix_allocator_thresholds() {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

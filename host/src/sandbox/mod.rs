@@ -193,6 +193,10 @@ pub struct CallContext {
     pub tool: Option<Arc<str>>,
     /// Where progress and log messages go, and what cancels the call.
     pub client: ClientLinks,
+    /// Whether the call may run in an instance made ahead of it, and have
+    /// the next one made while it runs: not for a plugin whose calls run one
+    /// at a time (`sequential`), whose start code would run beside a call.
+    pub ahead: bool,
 }
 
 /// What a client attaches to a call; each is `None` when it did not ask.
@@ -215,6 +219,7 @@ pub struct ClientLinks {
 impl Sandbox {
     /// Creates the engine, the instance pool and the linker.
     pub fn new(settings: &EngineSettings) -> Result<Self, LoadError> {
+        account::fix_allocator_thresholds();
         let mut config = Config::new();
         config.wasm_component_model(true);
         config.consume_fuel(true);
@@ -284,7 +289,9 @@ impl Sandbox {
                 "host memory accounting is not active: host_memory limits are not enforced"
             );
         }
-        let files = FilePool::for_process(calls);
+        // Ready instances may hold files their start code opened: each gets
+        // a share like a call.
+        let files = FilePool::for_process(instances);
         tracing::debug!(
             pool = files.size(),
             per_call = files.per_call(),
@@ -293,8 +300,9 @@ impl Sandbox {
         if files.per_call() < Limits::DEFAULTS.max_open_files {
             tracing::warn!(
                 per_call = files.per_call(),
-                "the process's descriptor limit leaves each of the {calls} calls that may run \
-                 at once only {} open files; raise `ulimit -n` or lower max_concurrent_calls",
+                "the process's descriptor limit leaves each of the {instances} instances that may \
+                 exist at once (calls and ready instances) only {} open files; raise `ulimit -n` \
+                 or lower max_concurrent_calls",
                 files.per_call()
             );
         }
@@ -444,7 +452,10 @@ impl Sandbox {
 
         // A ready instance, or a store for one made now. Either way, the
         // time and fuel its making took count against the call.
-        let taken = self.ready.take(&plugin.ready, &name, limits, grants);
+        let ahead = ctx.ahead;
+        let taken = ahead
+            .then(|| self.ready.take(&plugin.ready, &name, limits, grants))
+            .flatten();
         let (mut call, ready, made) = match taken {
             Some(ready) => (ready.call, Some(ready.instance), ready.took),
             None => {
@@ -490,7 +501,7 @@ impl Sandbox {
                 }
             };
             instantiated = Some(Instant::now());
-            if !describing {
+            if ahead && !describing {
                 let (pre, ready) = (&plugin.pre, &plugin.ready);
                 self.ready.refill(ready, pre, &name, limits, grants);
             }

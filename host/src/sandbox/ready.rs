@@ -11,6 +11,8 @@
 //!   them costs about what it saves. The fastest time is the measure because
 //!   noise only ever adds time; the first instantiations after a load are
 //!   slow for every plugin (cold code and caches), hence several.
+//! - **Not for plugins run one at a time** (the call's `ahead` is false):
+//!   their start code would run beside their running call.
 //! - **Made on a thread of their own**, after a call begins, so that on a
 //!   machine with a free core the next instance is made while the call runs.
 //! - **Charged like the call.** Making runs under the plugin's limits (fuel,
@@ -127,7 +129,9 @@ impl Drop for Held {
         {
             let mut totals = lock(&self.totals);
             totals.count -= 1;
+            totals.held -= 1;
             totals.bytes -= self.bytes;
+            totals.publish();
         }
         if let Some(readied) = self.readied.take() {
             let memory = readied.call.memory.clone();
@@ -137,11 +141,21 @@ impl Drop for Held {
     }
 }
 
-/// Ready instances over all plugins, counting those being made.
+/// Ready instances over all plugins.
 #[derive(Debug, Default)]
 struct Totals {
+    /// Held and being made.
     count: u32,
+    /// Held.
+    held: u32,
+    /// What the held ones hold.
     bytes: u64,
+}
+
+impl Totals {
+    fn publish(&self) {
+        crate::observe::metrics::ready_instances(self.held, self.bytes);
+    }
 }
 
 /// What making one ready instance needs.
@@ -335,7 +349,9 @@ async fn make(shared: Arc<Shared>, job: Job) {
         let mut totals = lock(&shared.totals);
         let fits = totals.bytes.saturating_add(bytes) <= shared.settings.memory;
         if fits {
+            totals.held += 1;
             totals.bytes += bytes;
+            totals.publish();
         } else {
             totals.count -= 1;
         }
@@ -506,6 +522,7 @@ mod tests {
             plugin: "hostile".into(),
             tool: Some(tool.into()),
             client: ClientLinks::default(),
+            ahead: true,
         };
         sandbox.call(plugin, limits, grants, ctx, tool, "{}").await
     }
@@ -605,6 +622,7 @@ mod tests {
             plugin: "twin".into(),
             tool: Some("counter".into()),
             client: ClientLinks::default(),
+            ahead: true,
         };
         let report = sandbox
             .call(&plugin, &limits, &grants, ctx, "counter", "{}")
@@ -626,7 +644,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn none_are_made_when_turned_off_or_for_describing() {
+    async fn none_are_made_when_turned_off_for_describing_or_for_sequential_plugins() {
         let sandbox = sandbox(0);
         let plugin = hostile(&sandbox);
         let (limits, grants) = (Limits::DEFAULTS, Arc::new(Grants::default()));
@@ -646,6 +664,7 @@ mod tests {
             plugin: "hostile".into(),
             tool: None,
             client: ClientLinks::default(),
+            ahead: true,
         };
         for _ in 0..3 {
             let ctx = ctx.clone();
@@ -653,6 +672,23 @@ mod tests {
             assert!(described.outcome.is_ok());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(lock(&plugin.ready.state).held.is_empty());
+        assert_eq!(totals(&sandbox), (0, 0));
+
+        // Calls of a plugin whose calls run one at a time: none either.
+        for _ in 0..=SAMPLES {
+            let ctx = CallContext {
+                plugin: "hostile".into(),
+                tool: Some("counter".into()),
+                client: ClientLinks::default(),
+                ahead: false,
+            };
+            let report = sandbox
+                .call(&plugin, &limits, &grants, ctx, "counter", "{}")
+                .await;
+            assert!(!report.stats.ready);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert!(lock(&plugin.ready.state).held.is_empty());
         assert_eq!(totals(&sandbox), (0, 0));
     }

@@ -105,6 +105,7 @@ impl CallStore {
                 plugin: name,
                 tool: None,
                 client: ClientLinks::default(),
+                ahead: false,
             },
             files: CallFiles::new(
                 parts.files.clone(),
