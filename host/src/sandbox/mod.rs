@@ -289,9 +289,8 @@ impl Sandbox {
                 "host memory accounting is not active: host_memory limits are not enforced"
             );
         }
-        // Ready instances may hold files their start code opened: each gets
-        // a share like a call.
-        let files = FilePool::for_process(instances);
+        // Ready instances hold no files (`ready.rs`): the shares are the calls'.
+        let files = FilePool::for_process(calls);
         tracing::debug!(
             pool = files.size(),
             per_call = files.per_call(),
@@ -300,9 +299,8 @@ impl Sandbox {
         if files.per_call() < Limits::DEFAULTS.max_open_files {
             tracing::warn!(
                 per_call = files.per_call(),
-                "the process's descriptor limit leaves each of the {instances} instances that may \
-                 exist at once (calls and ready instances) only {} open files; raise `ulimit -n` \
-                 or lower max_concurrent_calls",
+                "the process's descriptor limit leaves each of the {calls} calls that may run \
+                 at once only {} open files; raise `ulimit -n` or lower max_concurrent_calls",
                 files.per_call()
             );
         }

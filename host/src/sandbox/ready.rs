@@ -19,8 +19,9 @@
 //!   memory, host memory, a deadline of its timeout); the call inherits what
 //!   is left: the fuel the start code used, and the time it took, count
 //!   against the call as they would have at the call. A plugin whose start
-//!   code fails or hits a limit gets no ready instances (until it is loaded
-//!   again): its calls instantiate as before and report the failure.
+//!   code fails, hits a limit or opens files gets no ready instances (until
+//!   it is loaded again): its calls instantiate as before and report the
+//!   failure.
 //! - **Bounded.** At most `per_plugin` for each plugin, at most
 //!   [`MAX_READY`] in all, and the linear and host memory they hold together
 //!   at most `memory`; the instance pool has room for them on top of the
@@ -429,8 +430,12 @@ async fn instantiate(shared: &Shared, job: &Job) -> Option<Readied> {
             () = deadline.expired(HOST_GRACE) => return None,
         }
     };
+    // A start that opened files would hold them while it waits: such a
+    // plugin gets no ready instances, so that the file pool's shares stay
+    // the calls'.
+    let opened = call.store.data().files.peak_open() > 0;
     match instance {
-        Ok(Ok(instance)) if !memory.exceeded() => Some(Readied {
+        Ok(Ok(instance)) if !memory.exceeded() && !opened => Some(Readied {
             call,
             instance,
             took: started.elapsed(),
