@@ -454,26 +454,20 @@ impl Sandbox {
         let taken = ahead
             .then(|| self.ready.take(&plugin.ready, &name, limits, grants))
             .flatten();
-        let (mut call, ready, made) = match taken {
-            Some(ready) => (ready.call, Some(ready.instance), ready.took),
-            None => {
-                let deadline = Arc::new(Deadline::new(started, limits.timeout));
-                match CallStore::new(&self.parts, name.clone(), limits, grants, &deadline) {
-                    Ok(call) => (call, None, Duration::ZERO),
-                    Err(error) => {
-                        return CallReport::not_run(
-                            error,
-                            Captured::default(),
-                            Captured::default(),
-                        );
-                    }
-                }
-            }
-        };
+        let made = taken.as_ref().map_or(Duration::ZERO, |ready| ready.took);
         let deadline = Arc::new(Deadline::new(
             started.checked_sub(made).unwrap_or(started),
             limits.timeout,
         ));
+        let (mut call, ready) = match taken {
+            Some(ready) => (ready.call, Some(ready.instance)),
+            None => match CallStore::new(&self.parts, name.clone(), limits, grants, &deadline) {
+                Ok(call) => (call, None),
+                Err(error) => {
+                    return CallReport::not_run(error, Captured::default(), Captured::default());
+                }
+            },
+        };
         let attached = call.attach(limits, grants, ctx, &deadline);
         let CallStore {
             mut store,

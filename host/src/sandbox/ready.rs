@@ -87,6 +87,15 @@ pub(super) struct Readied {
     pub(super) took: Duration,
 }
 
+impl Readied {
+    /// Drops the instance, then hands its host memory back if it held much.
+    fn discard(self) {
+        let memory = self.call.memory.clone();
+        drop(self);
+        account::trim_after(&memory);
+    }
+}
+
 /// One plugin's ready instances (shared by the clones of its compiled code).
 #[derive(Default)]
 pub(super) struct ReadyPool {
@@ -135,9 +144,7 @@ impl Drop for Held {
             totals.publish();
         }
         if let Some(readied) = self.readied.take() {
-            let memory = readied.call.memory.clone();
-            drop(readied);
-            account::trim_after(&memory);
+            readied.discard();
         }
     }
 }
@@ -371,9 +378,7 @@ async fn make(shared: Arc<Shared>, job: Job) {
     } else {
         state.needs = bytes;
         drop(state);
-        let memory = readied.call.memory.clone();
-        drop(readied);
-        account::trim_after(&memory);
+        readied.discard();
     }
 }
 
