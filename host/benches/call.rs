@@ -22,7 +22,8 @@
 //!    cost of `tools/call` minus JSON-RPC framing. Also with `warden serve`'s
 //!    default log subscriber (writing to /dev/null), and from a spawned task
 //!    (as rmcp runs every request), to separate those costs.
-//! 4. **MCP round trip**: a `WardenServer` served over `tokio::io::duplex` to
+//! 4. **MCP round trip**: a `WardenServer` on Warden's stdio transport
+//!    (`mcp::lines::LineTransport`) over `tokio::io::duplex`, talking to
 //!    an rmcp client in the same process, plus a `ping` round trip for the
 //!    protocol's own floor.
 //!
@@ -71,6 +72,7 @@ use wasmtime_wasi_http::WasiHttpCtx;
 
 use ::warden::limits::{LimitBounds, Limits};
 use ::warden::mcp::dispatch::Dispatcher;
+use ::warden::mcp::lines::LineTransport;
 use ::warden::mcp::registry::{LoadedPlugin, PluginStatus, Registry};
 use ::warden::mcp::server::WardenServer;
 use ::warden::policy::grants::Grants;
@@ -220,7 +222,8 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     let (server_io, client_io) = tokio::io::duplex(64 * 1024);
     let server = WardenServer::new(dispatcher.clone());
     let server_task = tokio::spawn(async move {
-        match server.serve(server_io).await {
+        let (read, write) = tokio::io::split(server_io);
+        match server.serve(LineTransport::new(read, write)).await {
             Ok(running) => {
                 let _ = running.waiting().await;
             }
@@ -762,6 +765,28 @@ fn micro_costs(bench: &Bench<'_>, plan: Plan) -> anyhow::Result<Vec<Micro>> {
             per_op: per_op(samples, reps, || {
                 let arguments = Value::Object(target.arguments.clone());
                 std::hint::black_box(arguments.to_string());
+            }),
+        });
+        let line = serde_json::json!({
+            "jsonrpc": "2.0",
+            "id": 7,
+            "method": "tools/call",
+            "params": { "name": target.exposed, "arguments": target.arguments },
+        })
+        .to_string();
+        out.push(Micro {
+            label: format!("tools/call decoded by rmcp, {}", target.exposed),
+            per_op: per_op(samples, reps, || {
+                let message: rmcp::model::ClientJsonRpcMessage =
+                    serde_json::from_slice(line.as_bytes()).expect("a message");
+                std::hint::black_box(message);
+            }),
+        });
+        out.push(Micro {
+            label: "  same by mcp::wire::decode (Warden's stdio)".into(),
+            per_op: per_op(samples, reps, || {
+                let message = ::warden::mcp::wire::decode(line.as_bytes()).expect("a message");
+                std::hint::black_box(message);
             }),
         });
     }

@@ -16,12 +16,14 @@ mod mcp;
 mod mutate;
 mod parsers;
 mod policy;
+mod wire;
 
 pub use catalog::catalog;
 pub use mcp::mcp;
 pub use mutate::Mutator;
 pub use parsers::{config, lock, manifest};
 pub use policy::policy;
+pub use wire::wire;
 
 /// A fuzz target's body.
 pub type Target = fn(&[u8]);
@@ -35,6 +37,7 @@ pub const TARGETS: &[(&str, Target)] = &[
     ("policy", policy),
     ("catalog", catalog),
     ("mcp", mcp),
+    ("wire", wire),
 ];
 
 /// The seed corpus folder of `target`.

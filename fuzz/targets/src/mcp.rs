@@ -1,12 +1,14 @@
 //! Raw bytes into a Warden MCP session: the real handler ([`WardenServer`])
-//! behind rmcp's line-delimited JSON-RPC transport (what `warden serve`
-//! runs on stdio), over an in-process pipe, with the harness's four plugins.
+//! behind Warden's line-delimited JSON-RPC transport ([`LineTransport`],
+//! what `warden serve` runs on stdio), over an in-process pipe, with the
+//! harness's four plugins.
 
 use std::time::Duration;
 
 use rmcp::ServiceExt as _;
 use rmcp::model::ServerJsonRpcMessage;
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use warden::mcp::lines::LineTransport;
 use warden::mcp::server::WardenServer;
 
 use crate::harness::harness;
@@ -50,7 +52,7 @@ async fn session(data: &[u8]) {
     let handler = WardenServer::new(harness().dispatcher.clone());
     let serving = tokio::spawn(async move {
         let (read, write) = tokio::io::split(server);
-        match handler.serve((read, write)).await {
+        match handler.serve(LineTransport::new(read, write)).await {
             Ok(running) => {
                 // Ends when the input closes; its result is how it closed.
                 let _ = running.waiting().await;

@@ -83,3 +83,8 @@ fn catalog() {
 fn mcp() {
     run("mcp", crate::mcp);
 }
+
+#[test]
+fn wire() {
+    run("wire", crate::wire);
+}

@@ -18,6 +18,8 @@
 //!   to stderr.
 //!
 //! Anything else (a terminal, a file) keeps the blocking handles.
+//!
+//! The messages on them are read and written by [`LineTransport`].
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -28,8 +30,16 @@ use rustix::fs::FileType;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 
+use crate::mcp::lines::LineTransport;
+
 /// The transport for `warden serve` on stdio. Needs the runtime's IO driver.
-pub(super) fn transport() -> (Reader, Writer) {
+pub(super) fn transport() -> LineTransport<Reader, Writer> {
+    let (read, write) = handles();
+    LineTransport::new(read, write)
+}
+
+/// Stdin and stdout, non-blocking where they can be.
+fn handles() -> (Reader, Writer) {
     // Both or neither: a socket made non-blocking and then read through the
     // blocking fallback would fail with `WouldBlock`.
     if let (Some(read), Some(write)) = (unix_socket(&io::stdin()), unix_socket(&io::stdout()))

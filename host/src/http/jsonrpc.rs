@@ -20,6 +20,7 @@ use serde_json::json;
 
 use super::AppState;
 use super::calls::ToolCall;
+use crate::mcp::wire;
 
 /// JSON-RPC: the body is not JSON.
 const PARSE_ERROR: i64 = -32700;
@@ -52,7 +53,7 @@ pub async fn require_jsonrpc(
             return (StatusCode::BAD_REQUEST, "cannot read the request body\n").into_response();
         }
     };
-    let message = match serde_json::from_slice::<ClientJsonRpcMessage>(&bytes) {
+    let message = match wire::decode(&bytes) {
         Ok(message) => message,
         Err(e) if e.is_data() => {
             return error(
@@ -109,9 +110,7 @@ mod tests {
     use super::*;
 
     fn kind(body: &str) -> Option<bool> {
-        serde_json::from_slice::<ClientJsonRpcMessage>(body.as_bytes())
-            .err()
-            .map(|e| e.is_data())
+        wire::decode(body.as_bytes()).err().map(|e| e.is_data())
     }
 
     #[test]
