@@ -16,6 +16,7 @@
 //! ```text
 //! cargo bench -p warden --bench http_load
 //! WARDEN_BENCH_SECS=10 cargo bench -p warden --bench http_load   # longer runs
+//! WARDEN_BIN=/path/to/warden cargo bench -p warden --bench http_load   # another build
 //! ```
 //!
 //! Under `cargo test --benches` (no `--bench` argument) it sends a few

@@ -198,6 +198,14 @@ const ARTIFACTS: &[Artifact] = &[
               field it controls (`tests/fixtures/loud`): tools `shout…` and `long`.",
     },
     Artifact {
+        constant: "OPENER_WASM",
+        workspace: "tests/fixtures",
+        file: "opener.wasm",
+        example: None,
+        doc: "A plugin whose start code opens `/data/start.txt` and keeps it open \
+              (`tests/fixtures/opener`): tool `opened`, the files its start opened.",
+    },
+    Artifact {
         constant: "NOT_A_PLUGIN_WASM",
         workspace: "tests/fixtures",
         file: "not-a-plugin.wasm",

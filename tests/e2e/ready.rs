@@ -10,6 +10,15 @@ use serde_json::{Value, json};
 
 use crate::support::{Plugins, Revision, Server, error_text, ok_text};
 
+/// The `opener` fixture, granted a `data` folder that holds `start.txt`.
+const OPENER_MANIFEST: &str = r#"manifest_version = 1
+name = "opener"
+[[capabilities.dirs]]
+host = "data"
+guest = "/data"
+mode = "ro"
+"#;
+
 /// Starts the hostile fixture (calls time out after 300 ms) under `config`.
 async fn hostile(config: &str) -> (tempfile::TempDir, Plugins, Server) {
     let dir = tempfile::tempdir().unwrap();
@@ -83,4 +92,40 @@ async fn none_when_off_slower_than_the_threshold_or_for_a_sequential_plugin() {
         assert_eq!(flags, [false; 6], "{config:?}: {flags:?}");
         server.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_plugin_whose_start_code_opens_files_gets_none() {
+    let workspace = tempfile::tempdir().unwrap();
+    std::fs::create_dir(workspace.path().join("data")).unwrap();
+    std::fs::write(workspace.path().join("data/start.txt"), "held").unwrap();
+    let config = workspace.path().join("warden.toml");
+    std::fs::write(&config, "ready_threshold = \"1us\"\n").unwrap();
+    let plugins = Plugins::new()
+        .component("opener", warden_test_artifacts::OPENER_WASM)
+        .manifest("opener", OPENER_MANIFEST);
+    let server = Server::start_in(
+        plugins.path(),
+        Revision::Legacy,
+        &["--config", config.to_str().unwrap()],
+        workspace.path(),
+        &[],
+    )
+    .await;
+    for _ in 0..6 {
+        // Each call's own instance ran the start code, which opened the file.
+        let opened = server.call("opener_opened", json!({})).await;
+        assert_eq!(ok_text(&opened), "1");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    // An instance made ahead would hold the file while it waits: none was
+    // kept, although every instantiation counts as slow here.
+    let flags = ready_flags(&server, "opener_opened");
+    assert_eq!(flags, [false; 6], "{flags:?}");
+    let refused = server.log_events().into_iter().any(|e| {
+        e["fields"]["message"] == "no ready instances for this plugin"
+            && e["fields"]["reason"] == "its start code opens files"
+    });
+    assert!(refused, "the reason is not in the log");
+    server.stop().await;
 }

@@ -21,9 +21,12 @@ pub struct HttpServer {
 impl HttpServer {
     /// Starts the server with the config `dir/warden.toml` (in `dir`), the
     /// bearer token [`TOKEN`] and, if given, that many tokio worker threads;
-    /// returns once it listens.
+    /// returns once it listens. `WARDEN_BIN=PATH` runs another build
+    /// (for a before/after comparison) instead of this one.
     pub fn start(dir: &Path, workers: Option<usize>) -> anyhow::Result<Self> {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_warden"));
+        let bin =
+            std::env::var_os("WARDEN_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_warden").into());
+        let mut command = Command::new(bin);
         command
             .args(["--log-format", "json", "serve", "--http", "127.0.0.1:0"])
             .arg("--wait-for-plugins")

@@ -331,7 +331,7 @@ fn start(shared: Arc<Shared>) -> mpsc::UnboundedSender<Job> {
 async fn make(shared: Arc<Shared>, job: Job) {
     let made = match job.pool.upgrade() {
         Some(_) => instantiate(&shared, &job).await,
-        None => None,
+        None => Err("the plugin was dropped"),
     };
     let Some(pool) = job.pool.upgrade() else {
         lock(&shared.totals).count -= 1;
@@ -339,12 +339,15 @@ async fn make(shared: Arc<Shared>, job: Job) {
     };
     let mut state = lock(&pool.state);
     state.making -= 1;
-    let Some(readied) = made else {
-        state.off = true;
-        drop(state);
-        lock(&shared.totals).count -= 1;
-        tracing::debug!(plugin = %job.name, "no ready instances: making one failed");
-        return;
+    let readied = match made {
+        Ok(readied) => readied,
+        Err(reason) => {
+            state.off = true;
+            drop(state);
+            lock(&shared.totals).count -= 1;
+            tracing::debug!(plugin = %job.name, reason, "no ready instances for this plugin");
+            return;
+        }
     };
     pool.observe(readied.took, shared.settings.threshold);
     tracing::debug!(
@@ -412,9 +415,9 @@ fn held_bytes(readied: &Readied) -> u64 {
     linear.saturating_add(readied.call.memory.used())
 }
 
-/// Instantiates the job's plugin under its limits; `None` when that fails or
-/// hits a limit.
-async fn instantiate(shared: &Shared, job: &Job) -> Option<Readied> {
+/// Instantiates the job's plugin under its limits; why it cannot be kept
+/// ready when that fails, hits a limit or opens files.
+async fn instantiate(shared: &Shared, job: &Job) -> Result<Readied, &'static str> {
     let started = Instant::now();
     let deadline = Arc::new(Deadline::new(started, job.limits.timeout));
     let mut call = CallStore::new(
@@ -424,7 +427,7 @@ async fn instantiate(shared: &Shared, job: &Job) -> Option<Readied> {
         &job.grants,
         &deadline,
     )
-    .ok()?;
+    .map_err(|_| "its store could not be made")?;
     let _ticking = shared.ticker.running();
     let memory = call.memory.clone();
     let instance = {
@@ -432,20 +435,22 @@ async fn instantiate(shared: &Shared, job: &Job) -> Option<Readied> {
             Accounted::new(memory.clone(), job.pre.instantiate_async(&mut call.store));
         tokio::select! {
             made = instantiating => made,
-            () = deadline.expired(HOST_GRACE) => return None,
+            () = deadline.expired(HOST_GRACE) => return Err("its start code timed out"),
         }
     };
     // A start that opened files would hold them while it waits: such a
     // plugin gets no ready instances, so that the file pool's shares stay
     // the calls'.
-    let opened = call.store.data().files.peak_open() > 0;
+    if call.store.data().files.peak_open() > 0 {
+        return Err("its start code opens files");
+    }
     match instance {
-        Ok(Ok(instance)) if !memory.exceeded() && !opened => Some(Readied {
+        Ok(Ok(instance)) if !memory.exceeded() => Ok(Readied {
             call,
             instance,
             took: started.elapsed(),
         }),
-        _ => None,
+        _ => Err("its start code failed or hit a limit"),
     }
 }
 
