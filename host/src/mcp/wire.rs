@@ -5,18 +5,24 @@
 //! its shape checked, and then each `ClientRequest` variant tried in turn;
 //! `tools/call` is the fourteenth. For a `tools/call` with a 100-byte
 //! argument that is several times the cost of reading the request directly.
-//! [`decode`] reads the envelope (`jsonrpc`, `id`, `method`, and whether
-//! `result` or `error` is present) and then the request type its method
-//! names. Anything else, and anything the direct pass does not accept, is
-//! decoded by rmcp, so every message means what it means to rmcp and every
-//! error is rmcp's.
+//! [`decode`] reads the envelope (`jsonrpc`, `id`, `method`, whether
+//! `result` or `error` is present, and `params` unread) and then the request
+//! type its method names: `tools/call`'s params straight into their fields,
+//! the others through rmcp's own reading of that one type. Anything else,
+//! and anything the direct pass does not accept, is decoded by rmcp, so
+//! every message means what it means to rmcp and every error is rmcp's; the
+//! `wire` fuzz target checks that the two readings agree.
 
 use std::borrow::Cow;
 use std::fmt;
 
-use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcRequest, RequestId};
+use rmcp::model::{
+    CallToolRequest, CallToolRequestParams, ClientJsonRpcMessage, ClientRequest, InputResponses,
+    JsonObject, JsonRpcRequest, RequestId, RequestMetaObject,
+};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, de::DeserializeOwned};
+use serde_json::value::RawValue;
 
 /// `bytes` (one message, without its line ending) decoded as a client's
 /// JSON-RPC message.
@@ -35,7 +41,7 @@ pub fn frequent(bytes: &[u8]) -> Option<ClientJsonRpcMessage> {
         return None;
     }
     let request = match envelope.method.as_deref()? {
-        "tools/call" => ClientRequest::CallToolRequest(typed(bytes)?),
+        "tools/call" => ClientRequest::CallToolRequest(call(envelope.params?)?),
         "tools/list" => ClientRequest::ListToolsRequest(typed(bytes)?),
         "ping" => ClientRequest::PingRequest(typed(bytes)?),
         "resources/read" => ClientRequest::ReadResourceRequest(typed(bytes)?),
@@ -54,12 +60,42 @@ fn typed<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
     serde_json::from_slice(bytes).ok()
 }
 
-/// The members of a message that say what it is.
+/// A `tools/call` request from its `params`, as rmcp reads it: `_meta` in
+/// the request's extensions, the rest in its params.
+fn call(params: &RawValue) -> Option<CallToolRequest> {
+    let read: CallParams = serde_json::from_str(params.get()).ok()?;
+    let mut params = CallToolRequestParams::new(read.name);
+    params.arguments = read.arguments;
+    params.input_responses = read.input_responses;
+    params.request_state = read.request_state;
+    let mut request = CallToolRequest::new(params);
+    if let Some(meta) = read.meta {
+        request.extensions.insert(RequestMetaObject::from(meta));
+    }
+    Some(request)
+}
+
+/// The members of `tools/call`'s params that rmcp 3.9 reads. Any other
+/// member (one a later rmcp may read) sends the message to rmcp, and so does
+/// a member named twice.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct CallParams {
+    #[serde(rename = "_meta")]
+    meta: Option<JsonObject>,
+    name: String,
+    arguments: Option<JsonObject>,
+    input_responses: Option<InputResponses>,
+    request_state: Option<String>,
+}
+
+/// The members of a message that say what it is, and its `params` unread.
 #[derive(Default)]
 struct Envelope<'a> {
     version: Option<Cow<'a, str>>,
     method: Option<Cow<'a, str>>,
     id: Option<RequestId>,
+    params: Option<&'a RawValue>,
     result: bool,
     error: bool,
 }
@@ -94,7 +130,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut envelope = Envelope::default();
         // A member named twice is an error for rmcp's reading; it goes there.
-        let mut seen = [false; 5];
+        let mut seen = [false; 6];
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let slot = match &*key {
                 "jsonrpc" => 0,
@@ -102,6 +138,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                 "id" => 2,
                 "result" => 3,
                 "error" => 4,
+                "params" => 5,
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
@@ -118,6 +155,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                     envelope.result = true;
                     map.next_value::<IgnoredAny>()?;
                 }
+                5 => envelope.params = Some(map.next_value()?),
                 _ => {
                     envelope.error = true;
                     map.next_value::<IgnoredAny>()?;
@@ -165,7 +203,14 @@ mod tests {
         r#"{"jsonrpc":"2.0","id":4,"method":"resources/read","params":{"uri":"warden://x"}}"#,
         r#"{"jsonrpc":"2.0","id":5,"method":"prompts/get","params":{"name":"p","arguments":{"a":"b"}}}"#,
         r#"{"jsonrpc":"2.0","id":"\u0031","method":"tools\/call","params":{"name":"\u0074"}}"#,
+        r#"{"jsonrpc":"2.0","id":12,"method":"tools/call","params":{"name":"t","arguments":{"a":[1,{"b":null}]},"inputResponses":{"k":{"action":"accept"}},"requestState":"sealed","_meta":null}}"#,
+        r#"{"jsonrpc":"2.0","id":13,"params":{"arguments":null,"name":"t"},"method":"tools/call"}"#,
         // Not accepted directly: rmcp decides.
+        r#"{"jsonrpc":"2.0","id":14,"method":"tools/call","params":{"name":"t","task":{"ttl":5}}}"#,
+        r#"{"jsonrpc":"2.0","id":15,"method":"tools/call","params":null}"#,
+        r#"{"jsonrpc":"2.0","id":16,"method":"tools/call","params":{"name":"t","name":"u"}}"#,
+        r#"{"jsonrpc":"2.0","id":17,"method":"tools/call","params":{"name":"t"},"params":{"name":"u"}}"#,
+        r#"{"jsonrpc":"2.0","id":18,"method":"tools/call","params":{"name":7}}"#,
         r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"arguments":{}}}"#,
         r#"{"jsonrpc":"2.0","id":6,"method":"tools/call"}"#,
         r#"{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"t"},"result":{}}"#,
@@ -193,7 +238,7 @@ mod tests {
         "\u{feff}{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}",
     ];
 
-    const DIRECT: usize = 11;
+    const DIRECT: usize = 13;
 
     #[test]
     fn every_message_decodes_as_rmcp_decodes_it() {
