@@ -288,7 +288,14 @@ async fn run(plan: Plan) -> anyhow::Result<()> {
     client.cancel().await?;
     let _ = server_task.await;
 
-    let loads = measure_loads(&sandbox, &targets, plan).await?;
+    // Without the function cache: the plugins were compiled at load, and a
+    // sandbox that keeps their functions would compile them from the cache.
+    let uncached = Sandbox::new(&::warden::sandbox::EngineSettings {
+        cache_functions: false,
+        ..settings
+    })
+    .context("Sandbox::new without the function cache")?;
+    let loads = measure_loads(&uncached, &targets, plan).await?;
     print_loads(&loads, &targets);
     Ok(())
 }
