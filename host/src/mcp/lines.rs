@@ -205,7 +205,7 @@ impl Decoder for Lines {
                 (false, Some(at)) => {
                     let line = buf.split_to(at + 1);
                     self.searched = 0;
-                    return Ok(Some(frame(&line[..at])));
+                    return Ok(Some(frame(line)));
                 }
                 (false, None) if buf.len() > self.max => {
                     self.discarding = true;
@@ -230,19 +230,18 @@ impl Decoder for Lines {
     }
 }
 
-/// What one line (without its `\n`) holds.
-fn frame(line: &[u8]) -> Frame {
-    let line = line.strip_suffix(b"\r").unwrap_or(line);
-    if line.is_empty() {
+/// What one line (ending in its `\n`) holds.
+fn frame(mut line: BytesMut) -> Frame {
+    let text = line.strip_suffix(b"\n").unwrap_or(&line);
+    let text = text.strip_suffix(b"\r").unwrap_or(text);
+    if text.is_empty() {
         return Frame::Skip;
     }
-    if let Some(message) = wire::frequent(line) {
+    if let Some(message) = wire::frequent(text) {
         return Frame::Message(Box::new(message));
     }
-    let mut whole = BytesMut::with_capacity(line.len() + 1);
-    whole.extend_from_slice(line);
-    whole.extend_from_slice(b"\n");
-    match JsonRpcMessageCodec::<ClientJsonRpcMessage>::default().decode(&mut whole) {
+    // rmcp's codec takes the line as it came, its `\r\n` or `\n` included.
+    match JsonRpcMessageCodec::<ClientJsonRpcMessage>::default().decode(&mut line) {
         Ok(Some(message)) => Frame::Message(Box::new(message)),
         Ok(None) => Frame::Skip,
         Err(rmcp::transport::async_rw::JsonRpcMessageCodecError::Serde(e)) if e.is_data() => {
