@@ -434,24 +434,29 @@ async fn instantiate(shared: &Shared, job: &Job) -> Result<Readied, &'static str
         let instantiating =
             Accounted::new(memory.clone(), job.pre.instantiate_async(&mut call.store));
         tokio::select! {
-            made = instantiating => made,
-            () = deadline.expired(HOST_GRACE) => return Err("its start code timed out"),
+            made = instantiating => Some(made),
+            () = deadline.expired(HOST_GRACE) => None,
         }
     };
-    // A start that opened files would hold them while it waits: such a
-    // plugin gets no ready instances, so that the file pool's shares stay
-    // the calls'.
-    if call.store.data().files.peak_open() > 0 {
-        return Err("its start code opens files");
-    }
-    match instance {
-        Ok(Ok(instance)) if !memory.exceeded() => Ok(Readied {
-            call,
-            instance,
-            took: started.elapsed(),
-        }),
-        _ => Err("its start code failed or hit a limit"),
-    }
+    let failure = match instance {
+        None => "its start code timed out",
+        // A start that opened files would hold them while it waits: such a
+        // plugin gets no ready instances, so that the file pool's shares
+        // stay the calls'.
+        Some(_) if call.store.data().files.peak_open() > 0 => "its start code opens files",
+        Some(Ok(Ok(instance))) if !memory.exceeded() => {
+            return Ok(Readied {
+                call,
+                instance,
+                took: started.elapsed(),
+            });
+        }
+        Some(_) => "its start code failed or hit a limit",
+    };
+    // As after a call: what a start that failed used goes back.
+    drop(call);
+    account::trim_after(&memory);
+    Err(failure)
 }
 
 /// Drops the ready instances of plugins not called for [`IDLE`].
@@ -526,6 +531,16 @@ mod tests {
             .unwrap()
     }
 
+    /// A context for `plugin`'s `tool` (`None` when describing).
+    fn context(plugin: &str, tool: Option<&str>, ahead: bool) -> CallContext {
+        CallContext {
+            plugin: plugin.into(),
+            tool: tool.map(Into::into),
+            client: ClientLinks::default(),
+            ahead,
+        }
+    }
+
     async fn call(
         sandbox: &Sandbox,
         plugin: &CompiledPlugin,
@@ -533,12 +548,7 @@ mod tests {
         grants: &Arc<Grants>,
         tool: &str,
     ) -> CallReport<Result<ToolOutput, ToolError>> {
-        let ctx = CallContext {
-            plugin: "hostile".into(),
-            tool: Some(tool.into()),
-            client: ClientLinks::default(),
-            ahead: true,
-        };
+        let ctx = context("hostile", Some(tool), true);
         sandbox.call(plugin, limits, grants, ctx, tool, "{}").await
     }
 
@@ -633,12 +643,7 @@ mod tests {
         held(&plugin, 1).await;
 
         // The same code under another plugin name: not theirs either.
-        let ctx = CallContext {
-            plugin: "twin".into(),
-            tool: Some("counter".into()),
-            client: ClientLinks::default(),
-            ahead: true,
-        };
+        let ctx = context("twin", Some("counter"), true);
         let report = sandbox
             .call(&plugin, &limits, &grants, ctx, "counter", "{}")
             .await;
@@ -675,12 +680,7 @@ mod tests {
 
         let sandbox = self::sandbox(1);
         let plugin = hostile(&sandbox);
-        let ctx = CallContext {
-            plugin: "hostile".into(),
-            tool: None,
-            client: ClientLinks::default(),
-            ahead: true,
-        };
+        let ctx = context("hostile", None, true);
         for _ in 0..3 {
             let ctx = ctx.clone();
             let described = sandbox.describe_all(&plugin, &limits, &grants, ctx).await;
@@ -692,12 +692,7 @@ mod tests {
 
         // Calls of a plugin whose calls run one at a time: none either.
         for _ in 0..=SAMPLES {
-            let ctx = CallContext {
-                plugin: "hostile".into(),
-                tool: Some("counter".into()),
-                client: ClientLinks::default(),
-                ahead: false,
-            };
+            let ctx = context("hostile", Some("counter"), false);
             let report = sandbox
                 .call(&plugin, &limits, &grants, ctx, "counter", "{}")
                 .await;
