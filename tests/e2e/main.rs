@@ -14,6 +14,7 @@ mod credentials;
 mod definitions;
 mod deploy;
 mod describe;
+mod dir_permission;
 mod dir_swap;
 mod examples;
 mod folder;

@@ -573,6 +573,16 @@ fn decide(entry: &PluginEntry, sha256: &str, settings: &LoadSettings) -> Result<
         .filter(|o| grants::http_refusal(&settings.policy, &entry.name, o).is_none())
         .cloned()
         .collect();
+    let (asked, asked_notices) = grants::asked_dirs(
+        &review.held.dirs,
+        &grants,
+        &settings.policy,
+        &entry.name,
+        &settings.workspace_root,
+    )
+    .map_err(|e| in_file(&e))?;
+    grants.asked_dirs = asked;
+    grant_notices.extend(asked_notices);
     grants.client.pending = review
         .held
         .client

@@ -1,5 +1,6 @@
 //! Directories granted to more than one plugin, or containing Warden's own
-//! files: `policy.overlapping_dirs` decides.
+//! files: `policy.overlapping_dirs` decides. A held directory the person
+//! may be asked about counts as the grant it may become.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -26,8 +27,7 @@ pub(super) fn refuse_overlapping_dirs(
         };
         let writable = plugin
             .grants
-            .dirs
-            .iter()
+            .claimed_dirs()
             .filter(|d| d.mode == DirMode::ReadWrite);
         let inside = writable
             .filter_map(|dir| Some((dir, grants::protected_inside(dir, &settings.protected)?)))
@@ -64,8 +64,7 @@ pub(super) fn refuse_overlapping_dirs(
             .iter()
             .flat_map(|(name, grants)| {
                 grants
-                    .dirs
-                    .iter()
+                    .claimed_dirs()
                     .map(|dir| grants::DirClaim { plugin: name, dir })
             })
             .collect();

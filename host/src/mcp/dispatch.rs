@@ -441,7 +441,7 @@ impl Dispatcher {
             observed = Outcome::BadOutput;
         }
         record(observed, Some(stats), &report.denials);
-        crate::mcp::permission::settle(self, name, &plugin.name, &report.permissions);
+        crate::mcp::permission::settle(self, name, plugin, &report.permissions);
         tracing::info!(
             target: "warden::call",
             tool = name,

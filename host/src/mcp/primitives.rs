@@ -84,7 +84,7 @@ async fn finish<T>(
     _admission: &Admission<'_>,
 ) -> Result<T, CallError> {
     log_guest_output(&plugin.name, Some(what), &report.stdout, &report.stderr);
-    crate::mcp::permission::settle(dispatcher, what, &plugin.name, &report.permissions);
+    crate::mcp::permission::settle(dispatcher, what, plugin, &report.permissions);
     let stats = &report.stats;
     tracing::info!(
         target: "warden::call",

@@ -30,8 +30,9 @@ pub struct OperatorPolicy {
     /// `policy.overlapping_dirs`: what happens to a plugin whose read-write
     /// directory overlaps another granted directory.
     pub overlapping_dirs: OverlappingDirs,
-    /// `policy.ask`: a request for an HTTP origin the plugin was not granted
-    /// asks the person (allow once, allow always, deny) instead of failing
+    /// `policy.ask`: a request for an HTTP origin the plugin was not granted,
+    /// or a reach into a directory it requests but was not approved, asks
+    /// the person (allow once, allow always, deny) instead of failing
     /// silently, when the client can ask them.
     pub ask: bool,
     /// `policy.definitions`: whether a plugin's changed tool, prompt and
@@ -376,12 +377,16 @@ impl OperatorPolicy {
     /// person: `[plugins.NAME] ask`, else `policy.ask`; never without
     /// network access.
     pub fn asks(&self, plugin: &str) -> bool {
-        self.allow_network
-            && self
-                .plugins
-                .get(plugin)
-                .and_then(|p| p.ask)
-                .unwrap_or(self.ask)
+        self.allow_network && self.asks_about_dirs(plugin)
+    }
+
+    /// Whether the person is asked about `plugin`'s held directories:
+    /// `[plugins.NAME] ask`, else `policy.ask`.
+    pub fn asks_about_dirs(&self, plugin: &str) -> bool {
+        self.plugins
+            .get(plugin)
+            .and_then(|p| p.ask)
+            .unwrap_or(self.ask)
     }
 }
 

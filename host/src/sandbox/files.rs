@@ -227,6 +227,10 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
         )| {
             Box::new(async move {
                 let state = store.data_mut();
+                let writes = super::asked_dirs::open_writes(oflags, flags);
+                if let Err(code) = super::asked_dirs::reach(state, &fd, writes).await? {
+                    return Ok((Err(code),));
+                }
                 if let Err(limit) = state.files.admit() {
                     return Err(HostLimit(limit).into());
                 }

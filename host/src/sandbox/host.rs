@@ -6,6 +6,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
+use super::asked_dirs::CallDirs;
 use super::bindings::{self, Level, ListKind};
 use super::client::CallClient;
 use super::files::CallFiles;
@@ -28,6 +29,8 @@ pub(super) struct HostState {
     /// Declared after `table`, so that the call's descriptors are closed
     /// before it gives their share of the pool back.
     pub(super) files: CallFiles,
+    /// Held directories the person may be asked about.
+    pub(super) asked_dirs: CallDirs,
 }
 
 impl WasiView for HostState {

@@ -14,6 +14,7 @@
 
 mod account;
 mod artifacts;
+mod asked_dirs;
 mod bindings;
 mod calls;
 mod checks;
@@ -282,6 +283,7 @@ impl Sandbox {
         ))?;
         link(bindings::legacy::FullPlugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s))?;
         link(files::add_to_linker(&mut linker))?;
+        link(asked_dirs::add_to_linker(&mut linker))?;
         link(io_error::add_to_linker(&mut linker))?;
 
         if !CallMemory::active() {

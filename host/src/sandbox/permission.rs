@@ -1,5 +1,6 @@
 //! Permission prompts: a plugin reached for a capability it was not granted
-//! (an HTTP origin), the operator's policy lets the person decide
+//! (an HTTP origin, or a directory its manifest requests that the lock does
+//! not approve), the operator's policy lets the person decide
 //! (`[policy] ask`), and the call's client can ask them (form elicitation).
 //!
 //! The question is an elicitation form under the host key
@@ -27,9 +28,44 @@ use tokio_util::sync::CancellationToken;
 use super::client::{ClientBudget, ClientPeer, ClientRequest, PeerError};
 use super::deadline::Deadline;
 use crate::observe::Permission;
+use crate::policy::manifest::DirMode;
 
 /// The prefix of the keys of permission questions.
 pub const PERMISSION_KEY_PREFIX: &str = "warden.permission.";
+
+/// What a question is about.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Target<'a> {
+    /// An HTTP origin, `scheme://host:port`.
+    Http(&'a str),
+    /// A directory the manifest requests: its guest path, its host path as
+    /// the manifest writes it, the access asked for, and whether it is
+    /// granted read-only already.
+    Dir {
+        guest: &'a str,
+        host: &'a std::path::Path,
+        mode: DirMode,
+        granted_read_only: bool,
+    },
+}
+
+impl Target<'_> {
+    /// The capability, as denials and audit records name it.
+    fn capability(&self) -> &'static str {
+        match self {
+            Target::Http(_) => "http",
+            Target::Dir { .. } => "fs",
+        }
+    }
+
+    /// What is asked for: the origin, or the guest path.
+    fn name(&self) -> &str {
+        match self {
+            Target::Http(origin) => origin,
+            Target::Dir { guest, .. } => guest,
+        }
+    }
+}
 
 /// What the person answered about one target.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,8 +97,8 @@ pub(super) struct Asker {
 #[derive(Debug, Default)]
 struct Asked {
     questions: u32,
-    allowed: Vec<String>,
-    refused: Vec<(String, String)>,
+    allowed: Vec<(&'static str, String)>,
+    refused: Vec<(&'static str, String, String)>,
 }
 
 impl Asker {
@@ -101,24 +137,38 @@ impl Asker {
             .clone()
     }
 
-    fn decided(&self, target: &str, decision: &'static str) {
+    fn decided(&self, target: Target<'_>, decision: &'static str) {
         self.decisions
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(Permission {
-                capability: "http",
-                target: target.to_owned(),
+                capability: target.capability(),
+                target: target.name().to_owned(),
                 decision,
             });
     }
 
     /// Asks whether the plugin may reach `target` (`scheme://host:port`).
     pub(super) async fn http(&self, target: &str) -> Answer {
+        self.ask(Target::Http(target)).await
+    }
+
+    /// Asks whether the plugin may reach `target`.
+    pub(super) async fn ask(&self, target: Target<'_>) -> Answer {
+        let (capability, name) = (target.capability(), target.name());
         let mut asked = self.asking.lock().await;
-        if asked.allowed.iter().any(|t| t == target) {
+        if asked
+            .allowed
+            .iter()
+            .any(|(c, t)| *c == capability && t == name)
+        {
             return Answer::Allowed;
         }
-        if let Some((_, why)) = asked.refused.iter().find(|(t, _)| t == target) {
+        if let Some((.., why)) = asked
+            .refused
+            .iter()
+            .find(|(c, t, _)| *c == capability && t == name)
+        {
             return Answer::Refused(why.clone());
         }
         if let Err(error) = self.budget.take() {
@@ -166,8 +216,10 @@ impl Asker {
         };
         self.decided(target, decision);
         match &answer {
-            Answer::Allowed => asked.allowed.push(target.to_owned()),
-            Answer::Refused(why) => asked.refused.push((target.to_owned(), why.clone())),
+            Answer::Allowed => asked.allowed.push((capability, name.to_owned())),
+            Answer::Refused(why) => asked
+                .refused
+                .push((capability, name.to_owned(), why.clone())),
             Answer::Deferred => {}
         }
         answer
@@ -188,20 +240,66 @@ fn choice(result: &Value) -> Option<&'static str> {
     }
 }
 
-/// The question: which plugin (and tool) wants to reach which origin.
-pub(super) fn question(plugin: &str, tool: Option<&str>, target: &str) -> ClientRequest {
+/// The question: which plugin (and tool) wants to reach what.
+pub(super) fn question(plugin: &str, tool: Option<&str>, target: Target<'_>) -> ClientRequest {
     let who = match tool {
         Some(tool) => format!("The plugin `{plugin}` (running `{tool}`)"),
         None => format!("The plugin `{plugin}`"),
     };
-    let message = format!(
-        "{who} wants to connect to {target}, which it was not granted.\n\n\
-         Allow once: for this call only. Allow always: recorded in warden.lock for this \
-         plugin. Deny: the request fails."
-    );
+    let (message, title) = match target {
+        Target::Http(origin) => (
+            format!(
+                "{who} wants to connect to {origin}, which it was not granted.\n\n\
+                 Allow once: for this call only. Allow always: recorded in warden.lock for \
+                 this plugin. Deny: the request fails."
+            ),
+            format!("Let {plugin} connect to {origin}?"),
+        ),
+        Target::Dir {
+            guest,
+            host,
+            mode,
+            granted_read_only,
+        } => {
+            let host = host.display().to_string();
+            let host = crate::observe::render::escape(&host);
+            let guest = crate::observe::render::escape(guest);
+            let (wants, deny, title) = if granted_read_only {
+                (
+                    format!(
+                        "wants to write to the directory `{host}` (seen by the plugin as \
+                         {guest}), which it may only read: its manifest requests write access \
+                         that warden.lock does not approve"
+                    ),
+                    "it stays read-only",
+                    format!("Let {plugin} write to {guest}?"),
+                )
+            } else {
+                let access = match mode {
+                    DirMode::ReadOnly => "read",
+                    DirMode::ReadWrite => "read and write",
+                };
+                (
+                    format!(
+                        "wants to {access} the directory `{host}` (seen by the plugin as \
+                         {guest}), which its manifest requests but warden.lock does not approve"
+                    ),
+                    "the plugin cannot reach it",
+                    format!("Let {plugin} {access} {guest}?"),
+                )
+            };
+            (
+                format!(
+                    "{who} {wants}.\n\nAllow once: for this call only. Allow always: \
+                     approved in warden.lock for this plugin. Deny: {deny}."
+                ),
+                title,
+            )
+        }
+    };
     let choices = json!({
         "type": "string",
-        "title": format!("Let {plugin} connect to {target}?"),
+        "title": title,
         "oneOf": [
             {"const": "once", "title": "Allow once"},
             {"const": "always", "title": "Allow always"},

@@ -15,6 +15,7 @@ use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder};
 use wasmtime_wasi_http::WasiHttpCtx;
 
 use super::account::CallMemory;
+use super::asked_dirs::{self, CallDirs};
 use super::deadline::Deadline;
 use super::files::{CallFiles, FilePool};
 use super::host::HostState;
@@ -92,7 +93,9 @@ impl CallStore {
             deadline.clone(),
             http_hooks.denial_log(),
         );
+        let asked_dirs = CallDirs::new(name.clone(), grants.clone(), http_hooks.denial_log());
         let state = HostState {
+            asked_dirs,
             wasi,
             table,
             http,
@@ -138,7 +141,7 @@ impl CallStore {
     ) -> Attached {
         let budget = client::ClientBudget::new(limits);
         // Only a plugin whose grants let the person decide gets an asker.
-        let asker = if grants.http.ask.is_never() {
+        let asker = if grants.http.ask.is_never() && grants.asked_dirs.is_empty() {
             None
         } else {
             permission::Asker::new(
@@ -152,6 +155,7 @@ impl CallStore {
         let stop = asker.as_ref().map(|a| a.stopped());
         let state = self.store.data_mut();
         state.http_hooks.set_asker(asker.clone());
+        state.asked_dirs.set_asker(asker.clone());
         state.client = client::CallClient::new(
             ctx.plugin.clone(),
             grants.client.clone(),
@@ -198,6 +202,16 @@ fn wasi_context(
                 CallError::Internal(format!(
                     "cannot open the granted directory for {}: {e:#}",
                     dir.guest
+                ))
+            })?;
+    }
+    for held in grants.asked_dirs.iter().filter(|a| !a.granted_read_only) {
+        let placeholder = asked_dirs::placeholder().map_err(CallError::Internal)?;
+        wasi.preopened_dir(placeholder, &held.dir.guest, FsPerms::ReadOnly)
+            .map_err(|e| {
+                CallError::Internal(format!(
+                    "cannot open the placeholder for the held directory {}: {e:#}",
+                    held.dir.guest
                 ))
             })?;
     }

@@ -12,13 +12,15 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::policy::manifest::{
-    Capabilities, ClientFeature, CredentialHeader, DirMode, HostPattern, HttpOrigin,
+    Capabilities, ClientFeature, CredentialHeader, DirGrant, DirMode, HostPattern, HttpOrigin,
 };
 use crate::policy::operator::{OperatorPolicy, expand_references};
 
+mod asked;
 mod credentials;
 mod dirs;
 
+pub use asked::{AskedDir, asked_dirs};
 pub use dirs::{DirClaim, DirConflict, DirPreopen, OverlappingDirs, conflicts, protected_inside};
 
 /// Default cap on outgoing HTTP requests per call.
@@ -33,6 +35,9 @@ pub struct Grants {
     pub http: HttpGrant,
     /// Preopened directories.
     pub dirs: Vec<DirPreopen>,
+    /// Held directories the person may be asked about (`[policy] ask`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub asked_dirs: Vec<AskedDir>,
     /// Environment variables, with their values.
     pub env: Vec<EnvGrant>,
     /// Features of the MCP client the plugin may use.
@@ -71,6 +76,26 @@ impl Grants {
                 .iter()
                 .zip(&other.dirs)
                 .all(|(a, b)| a.same_grant(b))
+            && self.asked_dirs.len() == other.asked_dirs.len()
+            && self
+                .asked_dirs
+                .iter()
+                .zip(&other.asked_dirs)
+                .all(|(a, b)| a.same_as(b))
+    }
+
+    /// Every directory the plugin holds or may be granted by the person's
+    /// answer, at the most it may become: what overlap checks count.
+    pub fn claimed_dirs(&self) -> impl Iterator<Item = &DirPreopen> {
+        let upgraded = |guest: &str| {
+            self.asked_dirs
+                .iter()
+                .any(|a| a.granted_read_only && a.dir.guest == guest)
+        };
+        self.dirs
+            .iter()
+            .filter(move |d| !upgraded(&d.guest))
+            .chain(self.asked_dirs.iter().map(|a| &a.dir))
     }
 
     /// Whether nothing at all is granted.
@@ -369,53 +394,22 @@ pub fn resolve(
     }
 
     let mut dirs = Vec::new();
-    let mut root = None;
+    let mut root = WorkspaceRoot::new(workspace_root);
     for (index, dir) in requested.dirs.iter().enumerate() {
-        if let Some(allowed) = narrowing.and_then(|p| p.dirs.as_ref())
-            && !allowed.contains(&dir.guest)
-        {
-            refuse(
-                format!("directory {}", dir.guest.as_str()),
-                &format!("not in plugins.{plugin}.dirs"),
-            );
+        if let Some(why) = dir_refusal(policy, plugin, dir) {
+            refuse(format!("directory {}", dir.guest.as_str()), &why);
             continue;
         }
-        let (root, root_dir) = match &root {
-            Some(open) => open,
-            None => {
-                let canonical =
-                    workspace_root
-                        .canonicalize()
-                        .map_err(|error| GrantError::Root {
-                            root: workspace_root.to_path_buf(),
-                            error,
-                        })?;
-                let file = dirs::open_root(&canonical)?;
-                root.insert((canonical, file))
-            }
-        };
-        let field = format!("capabilities.dirs[{index}].host");
-        let opened = match DirPreopen::open(root_dir, root, &dir.host, dir.guest.as_str(), dir.mode)
-        {
-            Ok(opened) => opened,
-            Err(error) => return Err(explain_dir(error, field, &dir.host, root)),
-        };
+        let opened = root.open(dir, format!("capabilities.dirs[{index}].host"))?;
         let mut mode = dir.mode;
-        if mode == DirMode::ReadWrite {
-            let read_only = if !policy.allow_write {
-                Some("the operator refuses write access to every plugin (policy.allow_write = false)".to_string())
-            } else if narrowing.is_some_and(|p| p.read_only) {
-                Some(format!("plugins.{plugin}.read_only is set"))
-            } else {
-                None
-            };
-            if let Some(why) = read_only {
-                refuse(
-                    format!("write access to {}", dir.guest.as_str()),
-                    &format!("{why}; granted read-only"),
-                );
-                mode = DirMode::ReadOnly;
-            }
+        if mode == DirMode::ReadWrite
+            && let Some(why) = write_refusal(policy, plugin)
+        {
+            refuse(
+                format!("write access to {}", dir.guest.as_str()),
+                &format!("{why}; granted read-only"),
+            );
+            mode = DirMode::ReadOnly;
         }
         dirs.push(opened.with_mode(mode));
     }
@@ -505,6 +499,7 @@ pub fn resolve(
             allow_private: narrowing.is_some_and(|p| p.allow_private),
         },
         dirs,
+        asked_dirs: Vec::new(),
         env,
         client,
     };
@@ -536,6 +531,57 @@ fn explain_dir(error: std::io::Error, field: String, host: &Path, root: &Path) -
             host: host.to_path_buf(),
             error,
         },
+    }
+}
+
+/// The workspace root, opened when the first directory is resolved in it.
+pub(super) struct WorkspaceRoot<'a> {
+    path: &'a Path,
+    opened: Option<(PathBuf, std::fs::File)>,
+}
+
+impl<'a> WorkspaceRoot<'a> {
+    pub(super) fn new(path: &'a Path) -> Self {
+        Self { path, opened: None }
+    }
+
+    /// Opens the requested `dir` inside the root and holds it; `field`
+    /// names it in the manifest for the error.
+    pub(super) fn open(&mut self, dir: &DirGrant, field: String) -> Result<DirPreopen, GrantError> {
+        let (root, root_dir) = match &self.opened {
+            Some(open) => open,
+            None => {
+                let canonical = self.path.canonicalize().map_err(|error| GrantError::Root {
+                    root: self.path.to_path_buf(),
+                    error,
+                })?;
+                let file = dirs::open_root(&canonical)?;
+                self.opened.insert((canonical, file))
+            }
+        };
+        DirPreopen::open(root_dir, root, &dir.host, dir.guest.as_str(), dir.mode)
+            .map_err(|error| explain_dir(error, field, &dir.host, root))
+    }
+}
+
+/// Why the operator's policy refuses the directory `dir` to `plugin`;
+/// `None` when it allows it.
+pub(super) fn dir_refusal(policy: &OperatorPolicy, plugin: &str, dir: &DirGrant) -> Option<String> {
+    let allowed = policy.plugins.get(plugin)?.dirs.as_ref()?;
+    (!allowed.contains(&dir.guest)).then(|| format!("not in plugins.{plugin}.dirs"))
+}
+
+/// Why the operator's policy refuses `plugin` write access to directories;
+/// `None` when it allows it.
+pub(super) fn write_refusal(policy: &OperatorPolicy, plugin: &str) -> Option<String> {
+    if !policy.allow_write {
+        Some(
+            "the operator refuses write access to every plugin (policy.allow_write = false)".into(),
+        )
+    } else if policy.plugins.get(plugin).is_some_and(|p| p.read_only) {
+        Some(format!("plugins.{plugin}.read_only is set"))
+    } else {
+        None
     }
 }
 

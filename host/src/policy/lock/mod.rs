@@ -345,6 +345,29 @@ impl LockFile {
         true
     }
 
+    /// Records that a person approved the directory `dir` the manifest of
+    /// `plugin` requests, as `warden approve` would (replacing a read-only
+    /// approval of the same directory). `false` when it was approved already
+    /// or the plugin has no approval.
+    pub fn approve_dir(&mut self, plugin: &str, dir: &DirGrant) -> bool {
+        let Some(approval) = self.plugins.get_mut(plugin) else {
+            return false;
+        };
+        let approved = ApprovedDir {
+            host: dir.host.clone(),
+            guest: dir.guest.clone(),
+            mode: dir.mode,
+        };
+        if approval.dirs.contains(&approved) {
+            return false;
+        }
+        approval
+            .dirs
+            .retain(|d| !(d.host == approved.host && d.guest == approved.guest));
+        approval.dirs.push(approved);
+        true
+    }
+
     /// Writes the lock atomically: a temporary file beside it, then a rename,
     /// so a reader never sees half a lock.
     pub fn save(&self) -> Result<(), LockError> {
