@@ -53,9 +53,7 @@ impl Setup {
     /// Writes a lock that approves the plugin with `notes` and, when
     /// `scratch` names a mode, `scratch` at that mode.
     fn approve(&self, scratch: Option<&str>) {
-        let sha256 = hex(&Sha256::digest(
-            std::fs::read(warden_test_artifacts::FILES_WASM).unwrap(),
-        ));
+        let sha256 = sha256_of(warden_test_artifacts::FILES_WASM);
         let mut dirs = vec![r#"{ host = "notes", guest = "/workspace", mode = "ro" }"#.to_string()];
         if let Some(mode) = scratch {
             dirs.push(format!(
@@ -318,3 +316,67 @@ async fn on_2026_07_28_the_question_is_an_input_required_round() {
     assert_eq!(decisions(&served), ["asked", "once"]);
     served.stop().await;
 }
+
+/// The sha256 of a built component, as the lock records it.
+pub(crate) fn sha256_of(wasm: &str) -> String {
+    hex(&Sha256::digest(std::fs::read(wasm).unwrap()))
+}
+
+#[tokio::test]
+async fn plugins_in_python_javascript_and_c_are_asked_only_when_they_reach() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("data")).unwrap();
+    std::fs::write(root.path().join("data/cities.csv"), "city,temp\nOslo,3\n").unwrap();
+    let dir = "[[capabilities.dirs]]\nhost = \"data\"\nguest = \"/data\"\nmode = \"ro\"\n";
+    let manifest = |name: &str| format!("manifest_version = 1\nname = \"{name}\"\n{dir}");
+    let plugins = Plugins::new()
+        .component("data", warden_test_artifacts::DATA_WASM)
+        .manifest("data", &manifest("data"))
+        .component("markdown", warden_test_artifacts::MARKDOWN_WASM)
+        .manifest("markdown", &manifest("markdown"))
+        .component("checksum", warden_test_artifacts::CHECKSUM_WASM)
+        .manifest("checksum", &manifest("checksum"));
+    // Approved without the directory: it is an update's growth.
+    let lock_path = root.path().join("warden.lock");
+    let approvals: String = [
+        ("data", warden_test_artifacts::DATA_WASM),
+        ("markdown", warden_test_artifacts::MARKDOWN_WASM),
+        ("checksum", warden_test_artifacts::CHECKSUM_WASM),
+    ]
+    .iter()
+    .map(|(name, wasm)| format!("[plugins.{name}]\nsha256 = \"{}\"\n", sha256_of(wasm)))
+    .collect();
+    std::fs::write(&lock_path, format!("version = 1\n{approvals}")).unwrap();
+    let config = format!(
+        "workspace_root = {:?}\nlock_file = {:?}\n[policy]\nask = true\n",
+        root.path().display().to_string(),
+        lock_path.display().to_string()
+    );
+
+    let person = answering(Some("once"));
+    let served = ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, &config).await;
+    // Starting an interpreter, describing, and a call that does not reach
+    // into the directory ask nothing.
+    let outline = ok_text(
+        &served
+            .call("markdown_outline", json!({ "markdown": "# Title\n" }))
+            .await,
+    );
+    assert!(outline.contains("Title"), "{outline}");
+    assert!(person.asked().is_empty(), "{:?}", person.asked());
+
+    let files = ok_text(&served.call("data_files", json!({})).await);
+    assert!(files.contains("cities.csv"), "{files}");
+    let listed = ok_text(&served.call("checksum_list", json!({})).await);
+    assert!(listed.contains("cities.csv"), "{listed}");
+    let asked: Vec<String> = person
+        .asked()
+        .iter()
+        .map(|q| q["message"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert!(asked[0].starts_with("The plugin `data`"), "{asked:?}");
+    assert!(asked[1].starts_with("The plugin `checksum`"), "{asked:?}");
+    served.stop().await;
+}
+

@@ -286,3 +286,68 @@ fn python_sdk_answers_permission_questions_on_2025_11_25() {
 fn python_sdk_answers_permission_questions_on_2026_07_28() {
     python_sdk_answers_permission_questions("auto", "2026-07-28");
 }
+
+/// The Python SDK's person answers permission questions for a held
+/// directory: the `files` example writes to /scratch, which its lock does
+/// not approve, after "once"; is refused after "deny" (nothing written); and
+/// after "always" the directory is approved in the lock.
+fn python_sdk_answers_directory_questions(mode: &str, version: &str) {
+    let root = tempfile::tempdir().unwrap();
+    let scratch = root.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let plugins = Plugins::new()
+        .component("files", warden_test_artifacts::FILES_WASM)
+        .manifest(
+            "files",
+            "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"scratch\"\nguest = \"/scratch\"\nmode = \"rw\"\n",
+        );
+    let lock = root.path().join("warden.lock");
+    let sha256 = crate::dir_permission::sha256_of(warden_test_artifacts::FILES_WASM);
+    std::fs::write(&lock, format!("version = 1\n[plugins.files]\nsha256 = \"{sha256}\"\n")).unwrap();
+    let config = root.path().join("warden.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "workspace_root = {:?}\nlock_file = {:?}\n[policy]\nask = true\n\
+             [plugins.files]\nauto_approve = [\"write\"]\n",
+            root.path().display().to_string(),
+            lock.display().to_string()
+        ),
+    )
+    .unwrap();
+    let report = report(
+        "check_dir_permission.py",
+        plugins.path(),
+        &[mode, config.to_str().unwrap()],
+    );
+    assert_eq!(report["protocol_version"], version, "{report:#}");
+    let results = report["results"].as_array().unwrap();
+    let errors: Vec<bool> = results
+        .iter()
+        .map(|r| r["is_error"].as_bool().unwrap())
+        .collect();
+    assert_eq!(errors, [false, true, false], "{report:#}");
+    let refused = results[1]["text"][0].as_str().unwrap();
+    assert!(refused.contains("fs access to /scratch denied"), "{refused}");
+    let asked = report["asked"].as_array().unwrap();
+    assert_eq!(asked.len(), 3, "{report:#}");
+    for question in asked {
+        let message = question["message"].as_str().unwrap();
+        assert!(message.contains("(seen by the plugin as /scratch)"), "{message}");
+    }
+    assert!(scratch.join("once.txt").exists() && scratch.join("always.txt").exists());
+    assert!(!scratch.join("deny.txt").exists());
+    let lock = std::fs::read_to_string(&lock).unwrap();
+    assert!(lock.contains("guest = \"/scratch\"\nmode = \"rw\""), "{lock}");
+}
+
+#[test]
+fn python_sdk_answers_directory_questions_on_2025_11_25() {
+    python_sdk_answers_directory_questions("legacy", "2025-11-25");
+}
+
+#[test]
+fn python_sdk_answers_directory_questions_on_2026_07_28() {
+    python_sdk_answers_directory_questions("auto", "2026-07-28");
+}
+
