@@ -354,7 +354,8 @@ async fn plugins_in_python_javascript_and_c_are_asked_only_when_they_reach() {
     );
 
     let person = answering(Some("once"));
-    let served = ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, &config).await;
+    let served =
+        ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, &config).await;
     // Starting an interpreter, describing, and a call that does not reach
     // into the directory ask nothing.
     let outline = ok_text(
@@ -380,3 +381,47 @@ async fn plugins_in_python_javascript_and_c_are_asked_only_when_they_reach() {
     served.stop().await;
 }
 
+#[tokio::test]
+async fn start_code_that_reaches_a_held_directory_gets_no_ready_instances() {
+    // The `opener` fixture's start code opens /data/start.txt. Made ahead of
+    // a call, it could not ask; each call's own instance asks instead.
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("data")).unwrap();
+    std::fs::write(root.path().join("data/start.txt"), "held").unwrap();
+    let plugins = Plugins::new()
+        .component("opener", warden_test_artifacts::OPENER_WASM)
+        .manifest(
+            "opener",
+            "manifest_version = 1\nname = \"opener\"\n\
+             [[capabilities.dirs]]\nhost = \"data\"\nguest = \"/data\"\nmode = \"ro\"\n",
+        );
+    let lock_path = root.path().join("warden.lock");
+    let sha256 = sha256_of(warden_test_artifacts::OPENER_WASM);
+    std::fs::write(
+        &lock_path,
+        format!("version = 1\n[plugins.opener]\nsha256 = \"{sha256}\"\n"),
+    )
+    .unwrap();
+    let config = format!(
+        "workspace_root = {:?}\nlock_file = {:?}\nready_threshold = \"1us\"\n[policy]\nask = true\n",
+        root.path().display().to_string(),
+        lock_path.display().to_string()
+    );
+    let person = answering(Some("once"));
+    let served =
+        ServedStdio::start(person.clone(), plugins.path(), Revision::Legacy, &config).await;
+    for call in 1..=5 {
+        let opened = ok_text(&served.call("opener_opened", json!({})).await);
+        assert_eq!(opened, "1", "call {call} ran in an instance made ahead");
+        assert_eq!(person.asked().len(), call);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    let ready: Vec<bool> = served
+        .log_events()
+        .iter()
+        .filter(|e| e["fields"]["message"] == "tool call finished")
+        .map(|e| e["fields"]["ready"] == Value::Bool(true))
+        .collect();
+    assert_eq!(ready, [false; 5], "{ready:?}");
+    served.stop().await;
+}

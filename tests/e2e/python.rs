@@ -303,7 +303,11 @@ fn python_sdk_answers_directory_questions(mode: &str, version: &str) {
         );
     let lock = root.path().join("warden.lock");
     let sha256 = crate::dir_permission::sha256_of(warden_test_artifacts::FILES_WASM);
-    std::fs::write(&lock, format!("version = 1\n[plugins.files]\nsha256 = \"{sha256}\"\n")).unwrap();
+    std::fs::write(
+        &lock,
+        format!("version = 1\n[plugins.files]\nsha256 = \"{sha256}\"\n"),
+    )
+    .unwrap();
     let config = root.path().join("warden.toml");
     std::fs::write(
         &config,
@@ -328,17 +332,26 @@ fn python_sdk_answers_directory_questions(mode: &str, version: &str) {
         .collect();
     assert_eq!(errors, [false, true, false], "{report:#}");
     let refused = results[1]["text"][0].as_str().unwrap();
-    assert!(refused.contains("fs access to /scratch denied"), "{refused}");
+    assert!(
+        refused.contains("fs access to /scratch denied"),
+        "{refused}"
+    );
     let asked = report["asked"].as_array().unwrap();
     assert_eq!(asked.len(), 3, "{report:#}");
     for question in asked {
         let message = question["message"].as_str().unwrap();
-        assert!(message.contains("(seen by the plugin as /scratch)"), "{message}");
+        assert!(
+            message.contains("(seen by the plugin as /scratch)"),
+            "{message}"
+        );
     }
     assert!(scratch.join("once.txt").exists() && scratch.join("always.txt").exists());
     assert!(!scratch.join("deny.txt").exists());
     let lock = std::fs::read_to_string(&lock).unwrap();
-    assert!(lock.contains("guest = \"/scratch\"\nmode = \"rw\""), "{lock}");
+    assert!(
+        lock.contains("guest = \"/scratch\"\nmode = \"rw\""),
+        "{lock}"
+    );
 }
 
 #[test]
@@ -350,4 +363,3 @@ fn python_sdk_answers_directory_questions_on_2025_11_25() {
 fn python_sdk_answers_directory_questions_on_2026_07_28() {
     python_sdk_answers_directory_questions("auto", "2026-07-28");
 }
-

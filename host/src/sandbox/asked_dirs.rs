@@ -50,6 +50,11 @@ pub(super) struct CallDirs {
     /// One per `grants.asked_dirs`.
     dirs: Vec<Asked>,
     asker: Option<Arc<Asker>>,
+    /// Whether the store serves a call yet (an instance made ahead does
+    /// not, and cannot ask).
+    attached: bool,
+    /// Whether a held directory was reached before then.
+    reached_ahead: bool,
     denials: DenialLog,
 }
 
@@ -77,13 +82,23 @@ impl CallDirs {
             grants,
             dirs,
             asker: None,
+            attached: false,
+            reached_ahead: false,
             denials,
         }
     }
 
-    /// Asks through `asker` from now on (none: every reach is refused).
+    /// The store serves a call: asks through `asker` from now on (none:
+    /// every reach is refused).
     pub(super) fn set_asker(&mut self, asker: Option<Arc<Asker>>) {
         self.asker = asker;
+        self.attached = true;
+    }
+
+    /// Whether the instance reached a held directory before it served a
+    /// call (its start code, made ahead): it was refused without asking.
+    pub(super) fn reached_ahead(&self) -> bool {
+        self.reached_ahead
     }
 
     /// Which held directory the directory handle `dir` is a preopen of.
@@ -154,6 +169,10 @@ pub(super) async fn reach(
     let held = &grants.asked_dirs[index];
     if held.granted_read_only && !writes {
         return Ok(Ok(()));
+    }
+    if !state.asked_dirs.attached {
+        state.asked_dirs.reached_ahead = true;
+        return Ok(Err(ErrorCode::Access));
     }
     if state.asked_dirs.dirs[index].answer.is_none() {
         let asker = state.asked_dirs.asker.clone();

@@ -444,6 +444,10 @@ async fn instantiate(shared: &Shared, job: &Job) -> Result<Readied, &'static str
         // plugin gets no ready instances, so that the file pool's shares
         // stay the calls'.
         Some(_) if call.store.data().files.peak_open() > 0 => "its start code opens files",
+        // Made ahead, it could not ask the person: a call's own instance can.
+        Some(_) if call.store.data().asked_dirs.reached_ahead() => {
+            "its start code reaches a held directory"
+        }
         Some(Ok(Ok(instance))) if !memory.exceeded() => {
             return Ok(Readied {
                 call,

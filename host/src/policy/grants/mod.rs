@@ -98,10 +98,11 @@ impl Grants {
             .chain(self.asked_dirs.iter().map(|a| &a.dir))
     }
 
-    /// Whether nothing at all is granted.
+    /// Whether nothing at all is granted, nor may be when the person is asked.
     pub fn is_empty(&self) -> bool {
         self.http.origins.is_empty()
             && self.dirs.is_empty()
+            && self.asked_dirs.is_empty()
             && self.env.is_empty()
             && self.client.features.is_empty()
     }
@@ -137,6 +138,17 @@ impl fmt::Display for Grants {
                 .map(|d| format!("{} -> {} ({})", d.host.display(), d.guest, d.mode.as_str()))
                 .collect();
             parts.push(format!("dirs {}", dirs.join(", ")));
+        }
+        if !self.asked_dirs.is_empty() {
+            let dirs: Vec<String> = self
+                .asked_dirs
+                .iter()
+                .map(|a| {
+                    let d = &a.dir;
+                    format!("{} -> {} ({})", d.host.display(), d.guest, d.mode.as_str())
+                })
+                .collect();
+            parts.push(format!("dirs if the person allows {}", dirs.join(", ")));
         }
         if !self.client.features.is_empty() {
             let features: Vec<&str> = self.client.features.iter().map(|c| c.as_str()).collect();

@@ -40,7 +40,9 @@
 //! `allowed_http` holds the origins a person allowed always when the plugin
 //! reached for them and the client asked (`[policy] ask`): granted beyond
 //! the manifest's request, still under the operator's policy, and kept
-//! across updates and `warden approve` until the operator removes them.
+//! across updates and `warden approve` until the operator removes them. A
+//! directory the manifest requests that a person allowed always is approved
+//! among `dirs`, as `warden approve` would.
 
 mod changes;
 mod review;
