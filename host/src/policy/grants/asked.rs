@@ -195,4 +195,53 @@ mod tests {
             "{notices:?}"
         );
     }
+
+    #[test]
+    fn a_directory_that_may_be_asked_about_is_claimed_as_the_grant_it_may_become() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(root.path().join("out/inner")).unwrap();
+        let held = [request("out", "/out", DirMode::ReadWrite)];
+        let open = |rel: &str, guest: &str, mode| {
+            DirPreopen::open_absolute(&root.path().join(rel), guest, mode).unwrap()
+        };
+        // Its own read-only grant of the same directory is replaced, not a
+        // conflict.
+        let upgraded = Grants {
+            dirs: vec![open("out", "/out", DirMode::ReadOnly)],
+            ..Grants::default()
+        };
+        let (asked, _) = asked_dirs(&held, &upgraded, &asking(None), "p", root.path()).unwrap();
+        let upgraded = Grants {
+            asked_dirs: asked,
+            ..upgraded
+        };
+        let claimed: Vec<DirMode> = upgraded.claimed_dirs().map(|d| d.mode).collect();
+        assert_eq!(claimed, [DirMode::ReadWrite]);
+        let alone = [crate::policy::grants::DirClaim {
+            plugin: "p",
+            dir: upgraded.claimed_dirs().next().unwrap(),
+        }];
+        assert!(crate::policy::grants::conflicts(&alone).is_empty());
+
+        // Against another plugin's grant inside it, it conflicts as a grant
+        // would.
+        let other = Grants {
+            dirs: vec![open("out/inner", "/inner", DirMode::ReadOnly)],
+            ..Grants::default()
+        };
+        let claims: Vec<_> = [("p", &upgraded), ("q", &other)]
+            .iter()
+            .flat_map(|(plugin, grants)| {
+                grants
+                    .claimed_dirs()
+                    .map(|dir| crate::policy::grants::DirClaim { plugin, dir })
+            })
+            .collect();
+        let found = crate::policy::grants::conflicts(&claims);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            (found[0].writer.as_str(), found[0].other.as_str()),
+            ("p", "q")
+        );
+    }
 }

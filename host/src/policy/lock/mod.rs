@@ -656,4 +656,52 @@ mod tests {
         let renewed = Approval::new("bb".into(), &requested).keeping_allowed(Some(approval));
         assert_eq!(renewed.allowed_http, [origin]);
     }
+
+    #[test]
+    fn a_directory_a_person_allowed_always_is_approved_as_requested() {
+        let approved = caps(&[], &[], &[("out", "/out", DirMode::ReadOnly)]);
+        let requested = caps(
+            &[],
+            &[],
+            &[
+                ("out", "/out", DirMode::ReadWrite),
+                ("notes", "/notes", DirMode::ReadOnly),
+            ],
+        );
+        let mut lock = LockFile::parse("version = 1\n", Path::new(FILE_NAME)).unwrap();
+        lock.set("files", Approval::new("aa".into(), &approved));
+        let held = review(
+            lock.get("files"),
+            "bb",
+            &requested,
+            NewPlugins::TrustOnFirstUse,
+        );
+        assert_eq!(held.verdict, Verdict::Held);
+        assert_eq!(held.held.dirs.len(), 2);
+
+        // The read-write request replaces the read-only approval; the other
+        // stays held until it too is approved.
+        assert!(lock.approve_dir("files", &requested.dirs[0]));
+        assert!(!lock.approve_dir("files", &requested.dirs[0]));
+        assert!(!lock.approve_dir("unknown", &requested.dirs[0]));
+        assert_eq!(lock.get("files").unwrap().dirs.len(), 1);
+        let still = review(
+            lock.get("files"),
+            "bb",
+            &requested,
+            NewPlugins::TrustOnFirstUse,
+        );
+        assert_eq!(still.verdict, Verdict::Held);
+        assert_eq!(still.held.dirs, [requested.dirs[1].clone()]);
+
+        assert!(lock.approve_dir("files", &requested.dirs[1]));
+        let now = review(
+            lock.get("files"),
+            "bb",
+            &requested,
+            NewPlugins::TrustOnFirstUse,
+        );
+        assert_eq!(now.verdict, Verdict::Updated, "nothing is held any more");
+        assert_eq!(now.approved.dirs, requested.dirs);
+    }
 }
