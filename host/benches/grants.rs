@@ -17,6 +17,11 @@
 //!    request; denied, it fails like a denial. The difference is what a
 //!    permission question costs besides the person's time.
 //!
+//! 4. **Held directories.** The `files` example reads a small file from a
+//!    directory that is granted, against the same directory held (requested,
+//!    not approved) under `[policy] ask`: asked and allowed once (the
+//!    placeholder's handle is swapped for the directory), or denied.
+//!
 //! Cases are interleaved in small batches so that a noisy machine slows them
 //! alike; compare the ratios of one run.
 //!
@@ -43,8 +48,10 @@ use anyhow::{Context as _, bail, ensure};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
 use ::warden::limits::Limits;
-use ::warden::policy::grants::{DirPreopen, EnvGrant, Grants, HttpAsk, HttpGrant, Secret};
-use ::warden::policy::manifest::DirMode;
+use ::warden::policy::grants::{
+    AskedDir, DirPreopen, EnvGrant, Grants, HttpAsk, HttpGrant, Secret,
+};
+use ::warden::policy::manifest::{DirGrant, DirMode};
 use ::warden::sandbox::{
     CallContext, ClientLinks, ClientPeer, ClientRequest, ClientSupport, CompiledPlugin, PeerError,
     Sandbox,
@@ -66,6 +73,9 @@ const DENIED_PORT: &str = "fetch, denied origin (another port)";
 const ALLOWED: &str = "fetch, allowed (local server, delayed)";
 const ASKED_ONCE: &str = "fetch, not granted, asked: allowed once";
 const ASKED_DENIED: &str = "fetch, not granted, asked: denied";
+const DIR_GRANTED: &str = "files read, granted directory";
+const DIR_ONCE: &str = "files read, held directory, asked: allowed once";
+const DIR_DENIED: &str = "files read, held directory, asked: denied";
 /// How long the local server waits before answering, unless
 /// `WARDEN_BENCH_SERVER_DELAY_MS` says otherwise.
 const SERVER_DELAY: Duration = Duration::from_millis(20);
@@ -128,6 +138,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
     };
     let hostile = compile(warden_test_artifacts::HOSTILE_WASM)?;
     let fetch = compile(warden_test_artifacts::FETCH_WASM)?;
+    let files = compile(warden_test_artifacts::FILES_WASM)?;
 
     let workspace = tempfile::tempdir()?;
     let dirs = (0..4)
@@ -230,6 +241,40 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         cases.push(case);
     }
 
+    let notes = workspace.path().join("notes");
+    std::fs::create_dir(&notes)?;
+    std::fs::write(notes.join("note.md"), "a short note\n")?;
+    let granted = DirPreopen::open_absolute(&notes, "/notes", DirMode::ReadOnly)?;
+    let held = Grants {
+        asked_dirs: vec![AskedDir {
+            dir: granted.clone(),
+            request: DirGrant {
+                host: "notes".into(),
+                guest: "/notes".parse()?,
+                mode: DirMode::ReadOnly,
+            },
+            granted_read_only: false,
+        }],
+        ..Grants::default()
+    };
+    let read = r#"{"path": "/notes/note.md"}"#;
+    cases.push(Case::new(
+        DIR_GRANTED,
+        &files,
+        Grants {
+            dirs: vec![granted],
+            ..Grants::default()
+        },
+        "read",
+        read,
+        false,
+    ));
+    for (label, answer, expect_error) in [(DIR_ONCE, "once", false), (DIR_DENIED, "deny", true)] {
+        let mut case = Case::new(label, &files, held.clone(), "read", read, expect_error);
+        case.person = Some(Arc::new(Person { answer }));
+        cases.push(case);
+    }
+
     for (label, grants) in [
         (
             ONLY_HTTP,
@@ -264,7 +309,7 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         let n = BATCH.min(iters - done);
         for case in &mut cases {
             // The allowed fetch waits out the server's delay: fewer samples.
-            let n = if case.expect_error || case.tool == "echo" {
+            let n = if case.expect_error || case.tool != "get" {
                 n
             } else {
                 n.div_ceil(10)
@@ -336,6 +381,16 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
         "{:<40} {:.2}x",
         "asked, denied / denied (no grant)",
         p50(ASKED_DENIED) / p50(DENIED)
+    );
+    println!(
+        "{:<40} {:.3}x",
+        "held dir, allowed once / granted dir",
+        p50(DIR_ONCE) / p50(DIR_GRANTED)
+    );
+    println!(
+        "{:<40} {:.3}x",
+        "held dir, denied / granted dir",
+        p50(DIR_DENIED) / p50(DIR_GRANTED)
     );
     println!(
         "connections the local server accepted: {accepted} (allowed calls: {allowed_calls}; \
