@@ -71,7 +71,7 @@ pub(crate) fn settle(
                 target: "warden::permission",
                 tool,
                 plugin,
-                target_origin = %permission.target,
+                asked_for = %permission.target,
                 decision = permission.decision,
                 recorded,
                 "permission decided"

@@ -196,9 +196,10 @@ impl fmt::Display for Denial {
 /// granted and the client asked them (`[policy] ask`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Permission {
-    /// Which capability: `http`.
+    /// Which capability: `http` or `fs`.
     pub capability: &'static str,
-    /// What was asked for (for HTTP: `scheme://host:port`).
+    /// What was asked for (for HTTP: `scheme://host:port`; for a directory:
+    /// its guest path).
     pub target: String,
     /// `once`, `always`, `denied`, or `asked` (a 2026-07-28 round was sent).
     pub decision: &'static str,
@@ -248,7 +249,7 @@ impl Observer {
             tool,
             plugin,
             capability = permission.capability,
-            target_origin = %permission.target,
+            asked_for = %permission.target,
             decision = permission.decision,
             recorded,
             "permission decided"

@@ -118,9 +118,10 @@ fn access(mode: DirMode) -> (OpenMode, FsPerms) {
 }
 
 /// The path of an empty directory, deleted while held, that placeholders
-/// are preopened from (one per process).
-pub(super) fn placeholder() -> Result<&'static std::path::Path, String> {
-    static PLACEHOLDER: OnceLock<Result<DirPreopen, String>> = OnceLock::new();
+/// are preopened from (one per process, made in the temporary directory);
+/// `None`, logged once, when it cannot be made.
+pub(super) fn placeholder() -> Option<&'static std::path::Path> {
+    static PLACEHOLDER: OnceLock<Option<DirPreopen>> = OnceLock::new();
     let made = PLACEHOLDER.get_or_init(|| {
         let path: PathBuf = std::env::temp_dir().join(format!(
             "warden-placeholder-{}-{}",
@@ -134,16 +135,16 @@ pub(super) fn placeholder() -> Result<&'static std::path::Path, String> {
             .and_then(|()| DirPreopen::open_absolute(&path, "/", DirMode::ReadOnly));
         let _ = std::fs::remove_dir(&path);
         made.map_err(|e| {
-            format!(
-                "cannot make the placeholder directory {}: {e}",
+            tracing::warn!(
+                target: "warden::permission",
+                "cannot make the placeholder directory {}: {e}; held directories are not \
+                 shown to plugins, so nothing asks about them",
                 path.display()
-            )
+            );
         })
+        .ok()
     });
-    match made {
-        Ok(dir) => Ok(dir.open_path()),
-        Err(error) => Err(error.clone()),
-    }
+    made.as_ref().map(DirPreopen::open_path)
 }
 
 /// Whether the guest may go on with a function on `fd` that writes through

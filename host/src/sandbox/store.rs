@@ -205,15 +205,18 @@ fn wasi_context(
                 ))
             })?;
     }
+    // Without a placeholder, a held directory is not there, as without `ask`.
+    let placeholder = asked_dirs::placeholder();
     for held in grants.asked_dirs.iter().filter(|a| !a.granted_read_only) {
-        let placeholder = asked_dirs::placeholder().map_err(CallError::Internal)?;
-        wasi.preopened_dir(placeholder, &held.dir.guest, FsPerms::ReadOnly)
-            .map_err(|e| {
-                CallError::Internal(format!(
-                    "cannot open the placeholder for the held directory {}: {e:#}",
-                    held.dir.guest
-                ))
-            })?;
+        if let Some(placeholder) = placeholder {
+            wasi.preopened_dir(placeholder, &held.dir.guest, FsPerms::ReadOnly)
+                .map_err(|e| {
+                    CallError::Internal(format!(
+                        "cannot open the placeholder for the held directory {}: {e:#}",
+                        held.dir.guest
+                    ))
+                })?;
+        }
     }
     for var in &grants.env {
         wasi.env(&var.name, var.value.expose());
