@@ -425,3 +425,47 @@ async fn start_code_that_reaches_a_held_directory_gets_no_ready_instances() {
     assert_eq!(ready, [false; 5], "{ready:?}");
     served.stop().await;
 }
+
+#[tokio::test]
+async fn a_held_directory_that_overlaps_a_granted_one_never_refuses_a_plugin() {
+    // `files` is granted `scratch` read-write; an update of `other` requests
+    // `scratch/inner`, which the lock does not approve. Under `ask` that
+    // request is not asked about, and `files` still loads.
+    let setup = Setup::new("rw");
+    setup.approve(Some("rw"));
+    std::fs::create_dir(setup.scratch().join("inner")).unwrap();
+    let folder = setup.plugins.path();
+    std::fs::copy(warden_test_artifacts::FILES_WASM, folder.join("other.wasm")).unwrap();
+    std::fs::write(
+        folder.join("other.toml"),
+        "manifest_version = 1\nname = \"other\"\n\
+         [[capabilities.dirs]]\nhost = \"scratch/inner\"\nguest = \"/inner\"\nmode = \"ro\"\n",
+    )
+    .unwrap();
+    let lock = std::fs::read_to_string(setup.lock()).unwrap();
+    let sha256 = sha256_of(warden_test_artifacts::FILES_WASM);
+    std::fs::write(
+        setup.lock(),
+        format!("{lock}\n[plugins.other]\nsha256 = \"{sha256}\"\n"),
+    )
+    .unwrap();
+    let person = answering(Some("always"));
+    let served = ServedStdio::start(
+        person.clone(),
+        folder,
+        Revision::Legacy,
+        &setup.config(true),
+    )
+    .await;
+    ok_text(&served.call("files_write", write("still.md")).await);
+    let roots = ok_text(&served.call("other_roots", json!({})).await);
+    assert!(!roots.contains("/inner"), "{roots}");
+    let loaded = served.log_events().into_iter().any(|e| {
+        e.to_string().contains(
+            "directory /inner is not asked about: it overlaps plugin `files`'s rw directory",
+        )
+    });
+    assert!(loaded, "the notice is not in the log");
+    assert!(person.asked().is_empty());
+    served.stop().await;
+}

@@ -1,13 +1,13 @@
 //! Directories granted to more than one plugin, or containing Warden's own
-//! files: `policy.overlapping_dirs` decides. A held directory the person
-//! may be asked about counts as the grant it may become.
+//! files: `policy.overlapping_dirs` decides. A held directory that overlaps
+//! one is withdrawn first: it is not asked about.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::LoadSettings;
 use super::background::Running;
-use crate::mcp::registry::{PluginEntry, PluginStatus};
+use crate::mcp::registry::{LoadedPlugin, PluginEntry, PluginStatus};
 use crate::policy::grants::{self, Grants};
 use crate::policy::manifest::DirMode;
 
@@ -21,13 +21,15 @@ pub(super) fn refuse_overlapping_dirs(
     loading: &[Running],
     settings: &LoadSettings,
 ) {
+    withdraw_overlapping_asked_dirs(entries, loading, settings);
     for entry in entries.iter_mut() {
         let PluginStatus::Loaded(plugin) = &entry.status else {
             continue;
         };
         let writable = plugin
             .grants
-            .claimed_dirs()
+            .dirs
+            .iter()
             .filter(|d| d.mode == DirMode::ReadWrite);
         let inside = writable
             .filter_map(|dir| Some((dir, grants::protected_inside(dir, &settings.protected)?)))
@@ -64,7 +66,8 @@ pub(super) fn refuse_overlapping_dirs(
             .iter()
             .flat_map(|(name, grants)| {
                 grants
-                    .claimed_dirs()
+                    .dirs
+                    .iter()
                     .map(|dir| grants::DirClaim { plugin: name, dir })
             })
             .collect();
@@ -93,6 +96,88 @@ pub(super) fn refuse_overlapping_dirs(
             grants::OverlappingDirs::Warn => entry.notices.push(format!(
                 "{conflicts} (allowed by policy.overlapping_dirs = \"warn\")"
             )),
+        }
+    }
+}
+
+/// Withdraws the held directories the person would be asked about
+/// (`[policy] ask`) that overlap another directory, granted or held, of any
+/// plugin where one of the two may be written, or that would let a plugin
+/// write Warden's own files: each is not asked about, with a notice. A
+/// request the operator has not approved never refuses a plugin, its own or
+/// another.
+fn withdraw_overlapping_asked_dirs(
+    entries: &mut [PluginEntry],
+    loading: &[Running],
+    settings: &LoadSettings,
+) {
+    let withdrawn: Vec<(usize, Vec<(String, String)>)> = {
+        let mut plugins: Vec<(&str, &Arc<Grants>)> = entries
+            .iter()
+            .filter_map(|e| match &e.status {
+                PluginStatus::Loaded(p) => Some((e.name.as_str(), &p.grants)),
+                PluginStatus::Failed(_) => None,
+            })
+            .collect();
+        plugins.extend(
+            loading
+                .iter()
+                .filter(|r| !plugins.iter().any(|(name, _)| *name == r.name))
+                .map(|r| (r.name.as_str(), &r.grants))
+                .collect::<Vec<_>>(),
+        );
+        let claims: Vec<grants::DirClaim<'_>> = plugins
+            .iter()
+            .flat_map(|(plugin, grants)| {
+                let held = grants.asked_dirs.iter().map(|a| &a.dir);
+                grants
+                    .dirs
+                    .iter()
+                    .chain(held)
+                    .map(|dir| grants::DirClaim { plugin, dir })
+            })
+            .collect();
+        entries
+            .iter()
+            .enumerate()
+            .filter_map(|(index, entry)| {
+                let PluginStatus::Loaded(plugin) = &entry.status else {
+                    return None;
+                };
+                let found: Vec<(String, String)> = plugin
+                    .grants
+                    .asked_dirs
+                    .iter()
+                    .filter_map(|asked| {
+                        let why = grants::asked_conflict(
+                            &entry.name,
+                            &asked.dir,
+                            &claims,
+                            &settings.protected,
+                        )?;
+                        Some((asked.dir.guest.clone(), why))
+                    })
+                    .collect();
+                (!found.is_empty()).then_some((index, found))
+            })
+            .collect()
+    };
+    for (index, found) in withdrawn {
+        let entry = &mut entries[index];
+        let PluginStatus::Loaded(plugin) = &entry.status else {
+            continue;
+        };
+        let mut grants = Grants::clone(&plugin.grants);
+        grants
+            .asked_dirs
+            .retain(|a| !found.iter().any(|(guest, _)| *guest == a.dir.guest));
+        let mut plugin = LoadedPlugin::clone(plugin);
+        plugin.grants = Arc::new(grants);
+        entry.status = PluginStatus::Loaded(Arc::new(plugin));
+        for (guest, why) in found {
+            entry
+                .notices
+                .push(format!("directory {guest} is not asked about: {why}"));
         }
     }
 }

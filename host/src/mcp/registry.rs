@@ -39,7 +39,7 @@ pub const MAX_TOOL_NAME: usize = crate::mcp::names::MAX_NAME;
 const MAX_BUILT_NOTICES: usize = 50;
 
 /// A plugin that loaded and can serve calls.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LoadedPlugin {
     /// The plugin's name (its namespace).
     pub name: String,

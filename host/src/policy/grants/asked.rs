@@ -2,16 +2,23 @@
 //! allowed by the operator's policy, but not approved in the lock (an
 //! update's growth, held back), under `[policy] ask`.
 //!
-//! Each is opened and checked at load like a grant, and the load's overlap
-//! check counts it as the grant it may become. The sandbox shows it to the
-//! plugin at its guest path and asks the person when the plugin first
-//! reaches into it (`sandbox/asked_dirs.rs`).
+//! Each is opened and checked at load like a grant. One that overlaps
+//! another directory (granted or held, of any plugin) where either may be
+//! written, or a read-write one that contains Warden's own files, is not
+//! asked about ([`asked_conflict`]): a request the operator has not approved
+//! never refuses a plugin. The sandbox shows the rest to the plugin at their
+//! guest paths and asks the person when the plugin first reaches into one
+//! (`sandbox/asked_dirs.rs`).
 
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{DirPreopen, GrantError, Grants, WorkspaceRoot, dir_refusal, write_refusal};
+use super::dirs::overlap;
+use super::{
+    DirClaim, DirPreopen, GrantError, Grants, WorkspaceRoot, dir_refusal, protected_inside,
+    write_refusal,
+};
 use crate::policy::manifest::{DirGrant, DirMode};
 use crate::policy::operator::OperatorPolicy;
 
@@ -92,6 +99,46 @@ pub fn asked_dirs(
         }
     }
     Ok((asked, notices))
+}
+
+/// Why `asked`, a held directory of `plugin`, may not be asked about: it
+/// overlaps a directory of `claims` (granted or held, of any plugin; not
+/// its own grant of the same guest path) where either may be written, or it
+/// is read-write and contains one of Warden's `protected` paths.
+pub fn asked_conflict(
+    plugin: &str,
+    asked: &DirPreopen,
+    claims: &[DirClaim<'_>],
+    protected: &[std::path::PathBuf],
+) -> Option<String> {
+    if asked.mode == DirMode::ReadWrite
+        && let Some(own) = protected_inside(asked, protected)
+    {
+        return Some(format!(
+            "it contains {}, which belongs to Warden",
+            own.display()
+        ));
+    }
+    claims
+        .iter()
+        .filter(|c| !std::ptr::eq(c.dir, asked))
+        .filter(|c| !(c.plugin == plugin && c.dir.guest == asked.guest))
+        .find(|c| {
+            (asked.mode == DirMode::ReadWrite || c.dir.mode == DirMode::ReadWrite)
+                && overlap(asked, c.dir)
+        })
+        .map(|c| {
+            let whose = if c.plugin == plugin {
+                "its own".to_string()
+            } else {
+                format!("plugin `{}`'s", c.plugin)
+            };
+            format!(
+                "it overlaps {whose} {} directory {}, and one of the two may be written",
+                c.dir.mode.as_str(),
+                c.dir.host.display()
+            )
+        })
 }
 
 #[cfg(test)]
@@ -197,51 +244,35 @@ mod tests {
     }
 
     #[test]
-    fn a_directory_that_may_be_asked_about_is_claimed_as_the_grant_it_may_become() {
+    fn a_held_directory_that_overlaps_another_is_not_asked_about() {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(root.path().join("out/inner")).unwrap();
-        let held = [request("out", "/out", DirMode::ReadWrite)];
         let open = |rel: &str, guest: &str, mode| {
             DirPreopen::open_absolute(&root.path().join(rel), guest, mode).unwrap()
         };
-        // Its own read-only grant of the same directory is replaced, not a
-        // conflict.
-        let upgraded = Grants {
-            dirs: vec![open("out", "/out", DirMode::ReadOnly)],
-            ..Grants::default()
-        };
-        let (asked, _) = asked_dirs(&held, &upgraded, &asking(None), "p", root.path()).unwrap();
-        let upgraded = Grants {
-            asked_dirs: asked,
-            ..upgraded
-        };
-        let claimed: Vec<DirMode> = upgraded.claimed_dirs().map(|d| d.mode).collect();
-        assert_eq!(claimed, [DirMode::ReadWrite]);
-        let alone = [crate::policy::grants::DirClaim {
-            plugin: "p",
-            dir: upgraded.claimed_dirs().next().unwrap(),
-        }];
-        assert!(crate::policy::grants::conflicts(&alone).is_empty());
+        let claim = |plugin, dir| DirClaim { plugin, dir };
+        let asked = open("out", "/out", DirMode::ReadWrite);
+        // Its own read-only grant of the same directory is what it upgrades.
+        let own = open("out", "/out", DirMode::ReadOnly);
+        let claims = [claim("p", &own), claim("p", &asked)];
+        assert_eq!(asked_conflict("p", &asked, &claims, &[]), None);
 
-        // Against another plugin's grant inside it, it conflicts as a grant
-        // would.
-        let other = Grants {
-            dirs: vec![open("out/inner", "/inner", DirMode::ReadOnly)],
-            ..Grants::default()
-        };
-        let claims: Vec<_> = [("p", &upgraded), ("q", &other)]
-            .iter()
-            .flat_map(|(plugin, grants)| {
-                grants
-                    .claimed_dirs()
-                    .map(|dir| crate::policy::grants::DirClaim { plugin, dir })
-            })
-            .collect();
-        let found = crate::policy::grants::conflicts(&claims);
-        assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(
-            (found[0].writer.as_str(), found[0].other.as_str()),
-            ("p", "q")
-        );
+        // Another plugin's directory inside it, granted or held.
+        let inner = open("out/inner", "/inner", DirMode::ReadOnly);
+        let claims = [claim("p", &asked), claim("q", &inner)];
+        let why = asked_conflict("p", &asked, &claims, &[]).unwrap();
+        assert!(why.contains("plugin `q`'s ro directory"), "{why}");
+        // The read-only one held inside another's read-write grant.
+        let writer = open("out", "/w", DirMode::ReadWrite);
+        let claims = [claim("q", &writer), claim("p", &inner)];
+        assert!(asked_conflict("p", &inner, &claims, &[]).is_some());
+        // Two read-only directories may overlap.
+        let reader = open("out", "/r", DirMode::ReadOnly);
+        let claims = [claim("q", &reader), claim("p", &inner)];
+        assert_eq!(asked_conflict("p", &inner, &claims, &[]), None);
+        // Warden's own files.
+        let protected = [root.path().join("out/inner/warden.lock")];
+        let why = asked_conflict("p", &asked, &[], &protected).unwrap();
+        assert!(why.contains("belongs to Warden"), "{why}");
     }
 }

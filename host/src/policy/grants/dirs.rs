@@ -278,7 +278,7 @@ pub fn protected_inside<'a>(dir: &DirPreopen, protected: &'a [PathBuf]) -> Optio
 
 /// Whether one grant's directory is inside (or is) the other's, comparing
 /// every combination of written and resolved paths.
-fn overlap(a: &DirPreopen, b: &DirPreopen) -> bool {
+pub(super) fn overlap(a: &DirPreopen, b: &DirPreopen) -> bool {
     let paths = |d: &DirPreopen| [d.host.clone(), d.written.clone()];
     paths(a).iter().any(|pa| {
         paths(b)

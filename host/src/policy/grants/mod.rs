@@ -20,7 +20,7 @@ mod asked;
 mod credentials;
 mod dirs;
 
-pub use asked::{AskedDir, asked_dirs};
+pub use asked::{AskedDir, asked_conflict, asked_dirs};
 pub use dirs::{DirClaim, DirConflict, DirPreopen, OverlappingDirs, conflicts, protected_inside};
 
 /// Default cap on outgoing HTTP requests per call.
@@ -82,20 +82,6 @@ impl Grants {
                 .iter()
                 .zip(&other.asked_dirs)
                 .all(|(a, b)| a.same_as(b))
-    }
-
-    /// Every directory the plugin holds or may be granted by the person's
-    /// answer, at the most it may become: what overlap checks count.
-    pub fn claimed_dirs(&self) -> impl Iterator<Item = &DirPreopen> {
-        let upgraded = |guest: &str| {
-            self.asked_dirs
-                .iter()
-                .any(|a| a.granted_read_only && a.dir.guest == guest)
-        };
-        self.dirs
-            .iter()
-            .filter(move |d| !upgraded(&d.guest))
-            .chain(self.asked_dirs.iter().map(|a| &a.dir))
     }
 
     /// Whether nothing at all is granted, nor may be when the person is asked.
