@@ -235,7 +235,7 @@ fn python_sdk_answers_permission_questions(mode: &str, version: &str) {
     let report = report(
         "check_permission.py",
         plugins.path(),
-        &[mode, config.to_str().unwrap()],
+        &[mode, config.to_str().unwrap(), "http"],
     );
     assert_eq!(report["protocol_version"], version, "{report:#}");
     let origin = report["origin"].as_str().unwrap();
@@ -320,9 +320,9 @@ fn python_sdk_answers_directory_questions(mode: &str, version: &str) {
     )
     .unwrap();
     let report = report(
-        "check_dir_permission.py",
+        "check_permission.py",
         plugins.path(),
-        &[mode, config.to_str().unwrap()],
+        &[mode, config.to_str().unwrap(), "dir"],
     );
     assert_eq!(report["protocol_version"], version, "{report:#}");
     let results = report["results"].as_array().unwrap();

@@ -1,10 +1,15 @@
 """Drives `warden serve` with the official Python MCP SDK as a client whose
-person answers permission questions (`[policy] ask = true`): the `fetch`
-example, granted no origin, fetches from a local HTTP server started here,
-three times, answered "once", "deny" and "always"; prints a JSON report.
-Used by tests/e2e/python.rs.
+person answers permission questions (`[policy] ask = true`), three times,
+answered "once", "deny" and "always"; prints a JSON report. Used by
+tests/e2e/python.rs. The calls, by SCENARIO:
 
-usage: check_permission.py WARDEN_BINARY PLUGINS_DIR MODE CONFIG   (MODE: legacy | auto)
+- `http`: the `fetch` example, granted no origin, fetches from a local HTTP
+  server started here;
+- `dir`: the `files` example writes to /scratch, which its manifest requests
+  and the lock does not approve.
+
+usage: check_permission.py WARDEN_BINARY PLUGINS_DIR MODE CONFIG SCENARIO
+       (MODE: legacy | auto; SCENARIO: http | dir)
 """
 
 import asyncio
@@ -33,7 +38,7 @@ class Hello(http.server.BaseHTTPRequestHandler):
         pass
 
 
-async def main(warden: str, plugins: str, mode: str, config: str) -> dict:
+async def main(warden: str, plugins: str, mode: str, config: str, scenario: str) -> dict:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hello)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     origin = f"http://127.0.0.1:{server.server_address[1]}"
@@ -58,8 +63,15 @@ async def main(warden: str, plugins: str, mode: str, config: str) -> dict:
         elicitation_callback=on_elicitation,
     ) as client:
         results = []
-        for _ in answers:
-            result = await client.call_tool("fetch_get", {"url": f"{origin}/page?token=hunter2"})
+        for answer in answers:
+            if scenario == "dir":
+                result = await client.call_tool(
+                    "files_write", {"path": f"/scratch/{answer}.txt", "content": answer}
+                )
+            else:
+                result = await client.call_tool(
+                    "fetch_get", {"url": f"{origin}/page?token=hunter2"}
+                )
             results.append(
                 {
                     "is_error": bool(result.is_error),
@@ -78,5 +90,5 @@ async def main(warden: str, plugins: str, mode: str, config: str) -> dict:
 
 
 if __name__ == "__main__":
-    report = asyncio.run(main(*sys.argv[1:5]))
+    report = asyncio.run(main(*sys.argv[1:6]))
     print(json.dumps(report))
