@@ -367,31 +367,19 @@ async fn run(quick: bool, iters: usize) -> anyhow::Result<()> {
     ] {
         println!("{label:<40} {:.2}x", p50(case) / p50(none));
     }
-    println!(
-        "{:<40} {:.3}x",
-        "denied (other port) / allowed fetch",
-        p50(DENIED_PORT) / p50(ALLOWED)
-    );
-    println!(
-        "{:<40} {:.3}x",
-        "asked, allowed once / allowed fetch",
-        p50(ASKED_ONCE) / p50(ALLOWED)
-    );
-    println!(
-        "{:<40} {:.2}x",
-        "asked, denied / denied (no grant)",
-        p50(ASKED_DENIED) / p50(DENIED)
-    );
-    println!(
-        "{:<40} {:.3}x",
-        "held dir, allowed once / granted dir",
-        p50(DIR_ONCE) / p50(DIR_GRANTED)
-    );
-    println!(
-        "{:<40} {:.3}x",
-        "held dir, denied / granted dir",
-        p50(DIR_DENIED) / p50(DIR_GRANTED)
-    );
+    for (label, case, base) in [
+        ("denied (other port) / allowed fetch", DENIED_PORT, ALLOWED),
+        ("asked, allowed once / allowed fetch", ASKED_ONCE, ALLOWED),
+        ("asked, denied / denied (no grant)", ASKED_DENIED, DENIED),
+        (
+            "held dir, allowed once / granted dir",
+            DIR_ONCE,
+            DIR_GRANTED,
+        ),
+        ("held dir, denied / granted dir", DIR_DENIED, DIR_GRANTED),
+    ] {
+        println!("{label:<40} {:.3}x", p50(case) / p50(base));
+    }
     println!(
         "connections the local server accepted: {accepted} (allowed calls: {allowed_calls}; \
          denied calls: {})",

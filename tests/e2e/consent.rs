@@ -48,11 +48,9 @@ fn write_args(name: &str) -> Value {
 /// The consent decisions in the audit log (`[audit] file = "audit.jsonl"`),
 /// each checked to carry the tool and an arguments digest.
 fn consent_events<H: ClientHandler>(served: &ServedStdio<H>) -> Vec<String> {
-    std::fs::read_to_string(served.file("audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|e| e["event"] == "consent")
+    served
+        .audited("consent")
+        .into_iter()
         .map(|e| {
             assert!(e["tool"].as_str().unwrap().starts_with("files_"), "{e}");
             assert_eq!(e["arguments_sha256"].as_str().unwrap().len(), 64, "{e}");

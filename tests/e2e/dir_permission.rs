@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 use rmcp::ClientHandler;
 use rmcp::model::ProtocolVersion;
 use serde_json::{Value, json};
-use sha2::{Digest as _, Sha256};
 
 use crate::person::Person;
 use crate::support::{Plugins, Revision, ServedStdio, error_text, ok_text};
@@ -53,7 +52,6 @@ impl Setup {
     /// Writes a lock that approves the plugin with `notes` and, when
     /// `scratch` names a mode, `scratch` at that mode.
     fn approve(&self, scratch: Option<&str>) {
-        let sha256 = sha256_of(warden_test_artifacts::FILES_WASM);
         let mut dirs = vec![r#"{ host = "notes", guest = "/workspace", mode = "ro" }"#.to_string()];
         if let Some(mode) = scratch {
             dirs.push(format!(
@@ -61,7 +59,8 @@ impl Setup {
             ));
         }
         let lock = format!(
-            "version = 1\n\n[plugins.files]\nsha256 = \"{sha256}\"\ndirs = [{}]\n",
+            "{}dirs = [{}]\n",
+            approving(&[("files", warden_test_artifacts::FILES_WASM)]),
             dirs.join(", ")
         );
         std::fs::write(self.lock(), lock).unwrap();
@@ -98,18 +97,12 @@ impl Setup {
     }
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The permission decisions in the audit log, each checked to name the
 /// plugin, the capability and the directory.
 fn decisions<H: ClientHandler>(served: &ServedStdio<H>) -> Vec<String> {
-    std::fs::read_to_string(served.file("audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|e| e["event"] == "permission")
+    served
+        .audited("permission")
+        .into_iter()
         .map(|e| {
             assert_eq!(e["plugin"], "files", "{e}");
             assert_eq!(e["capability"], "fs", "{e}");
@@ -317,9 +310,17 @@ async fn on_2026_07_28_the_question_is_an_input_required_round() {
     served.stop().await;
 }
 
-/// The sha256 of a built component, as the lock records it.
-pub(crate) fn sha256_of(wasm: &str) -> String {
-    hex(&Sha256::digest(std::fs::read(wasm).unwrap()))
+/// A lock that approves each `(name, built component)` with no
+/// capabilities: whatever their manifests request is held.
+pub(crate) fn approving(plugins: &[(&str, &str)]) -> String {
+    let approvals: String = plugins
+        .iter()
+        .map(|(name, wasm)| {
+            let sha256 = warden::policy::lock::sha256_hex(&std::fs::read(wasm).unwrap());
+            format!("\n[plugins.{name}]\nsha256 = \"{sha256}\"\n")
+        })
+        .collect();
+    format!("version = 1\n{approvals}")
 }
 
 #[tokio::test]
@@ -338,15 +339,12 @@ async fn plugins_in_python_javascript_and_c_are_asked_only_when_they_reach() {
         .manifest("checksum", &manifest("checksum"));
     // Approved without the directory: it is an update's growth.
     let lock_path = root.path().join("warden.lock");
-    let approvals: String = [
+    let lock = approving(&[
         ("data", warden_test_artifacts::DATA_WASM),
         ("markdown", warden_test_artifacts::MARKDOWN_WASM),
         ("checksum", warden_test_artifacts::CHECKSUM_WASM),
-    ]
-    .iter()
-    .map(|(name, wasm)| format!("[plugins.{name}]\nsha256 = \"{}\"\n", sha256_of(wasm)))
-    .collect();
-    std::fs::write(&lock_path, format!("version = 1\n{approvals}")).unwrap();
+    ]);
+    std::fs::write(&lock_path, lock).unwrap();
     let config = format!(
         "workspace_root = {:?}\nlock_file = {:?}\n[policy]\nask = true\n",
         root.path().display().to_string(),
@@ -396,12 +394,8 @@ async fn start_code_that_reaches_a_held_directory_gets_no_ready_instances() {
              [[capabilities.dirs]]\nhost = \"data\"\nguest = \"/data\"\nmode = \"ro\"\n",
         );
     let lock_path = root.path().join("warden.lock");
-    let sha256 = sha256_of(warden_test_artifacts::OPENER_WASM);
-    std::fs::write(
-        &lock_path,
-        format!("version = 1\n[plugins.opener]\nsha256 = \"{sha256}\"\n"),
-    )
-    .unwrap();
+    let lock = approving(&[("opener", warden_test_artifacts::OPENER_WASM)]);
+    std::fs::write(&lock_path, lock).unwrap();
     let config = format!(
         "workspace_root = {:?}\nlock_file = {:?}\nready_threshold = \"1us\"\n[policy]\nask = true\n",
         root.path().display().to_string(),
@@ -443,12 +437,9 @@ async fn a_held_directory_that_overlaps_a_granted_one_never_refuses_a_plugin() {
     )
     .unwrap();
     let lock = std::fs::read_to_string(setup.lock()).unwrap();
-    let sha256 = sha256_of(warden_test_artifacts::FILES_WASM);
-    std::fs::write(
-        setup.lock(),
-        format!("{lock}\n[plugins.other]\nsha256 = \"{sha256}\"\n"),
-    )
-    .unwrap();
+    let other = approving(&[("other", warden_test_artifacts::FILES_WASM)]);
+    let other = other.strip_prefix("version = 1\n").unwrap();
+    std::fs::write(setup.lock(), format!("{lock}{other}")).unwrap();
     let person = answering(Some("always"));
     let served = ServedStdio::start(
         person.clone(),

@@ -27,11 +27,9 @@ const ASK: &str = "[policy]\nask = true\n[audit]\nfile = \"audit.jsonl\"\n";
 /// The permission decisions in the audit log, each checked to name the
 /// plugin, the tool and `target`.
 fn decisions<H: ClientHandler>(served: &ServedStdio<H>, target: &str) -> Vec<String> {
-    std::fs::read_to_string(served.file("audit.jsonl"))
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|e| e["event"] == "permission")
+    served
+        .audited("permission")
+        .into_iter()
         .map(|e| {
             assert_eq!(e["plugin"], "fetch", "{e}");
             assert_eq!(e["tool"], "fetch_get", "{e}");

@@ -222,6 +222,41 @@ fn python_sdk_answers_a_plugin_on_2026_07_28() {
     python_sdk_answers_a_plugin("auto", "2026-07-28");
 }
 
+/// Runs `check_permission.py` in `scenario` (`http`, `dir`): three calls,
+/// whose questions the Python SDK's person answers "once", "deny" and
+/// "always". Checks the revision, that only the denied call failed, and that
+/// each call asked once with the three choices; returns the report.
+fn asked_three_times(
+    plugins: &std::path::Path,
+    config: &std::path::Path,
+    mode: &str,
+    version: &str,
+    scenario: &str,
+) -> Value {
+    let report = report(
+        "check_permission.py",
+        plugins,
+        &[mode, config.to_str().unwrap(), scenario],
+    );
+    assert_eq!(report["protocol_version"], version, "{report:#}");
+    let errors: Vec<bool> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["is_error"].as_bool().unwrap())
+        .collect();
+    assert_eq!(errors, [false, true, false], "{report:#}");
+    let asked = report["asked"].as_array().unwrap();
+    assert_eq!(asked.len(), 3, "{report:#}");
+    for question in asked {
+        assert_eq!(
+            question["choices"],
+            serde_json::json!(["once", "always", "deny"])
+        );
+    }
+    report
+}
+
 /// The Python SDK's person answers permission questions (`[policy] ask`):
 /// the `fetch` example, granted no origin, reaches a local server after
 /// "once", is refused after "deny" (no connection), and after "always" the
@@ -232,19 +267,9 @@ fn python_sdk_answers_permission_questions(mode: &str, version: &str) {
     let state = tempfile::tempdir().unwrap();
     let config = state.path().join("warden.toml");
     std::fs::write(&config, "[policy]\nask = true\n").unwrap();
-    let report = report(
-        "check_permission.py",
-        plugins.path(),
-        &[mode, config.to_str().unwrap(), "http"],
-    );
-    assert_eq!(report["protocol_version"], version, "{report:#}");
+    let report = asked_three_times(plugins.path(), &config, mode, version, "http");
     let origin = report["origin"].as_str().unwrap();
     let results = report["results"].as_array().unwrap();
-    let errors: Vec<bool> = results
-        .iter()
-        .map(|r| r["is_error"].as_bool().unwrap())
-        .collect();
-    assert_eq!(errors, [false, true, false], "{report:#}");
     assert!(
         results[0]["text"][0]
             .as_str()
@@ -257,16 +282,10 @@ fn python_sdk_answers_permission_questions(mode: &str, version: &str) {
         refused.contains(&format!("http access to {origin} denied")),
         "{refused}"
     );
-    let asked = report["asked"].as_array().unwrap();
-    assert_eq!(asked.len(), 3, "{report:#}");
-    for question in asked {
+    for question in report["asked"].as_array().unwrap() {
         let message = question["message"].as_str().unwrap();
         assert!(message.contains(origin), "{message}");
         assert!(!message.contains("hunter2"), "{message}");
-        assert_eq!(
-            question["choices"],
-            serde_json::json!(["once", "always", "deny"])
-        );
     }
     // "deny" never connected.
     assert_eq!(report["server_saw"], 2, "{report:#}");
@@ -302,12 +321,9 @@ fn python_sdk_answers_directory_questions(mode: &str, version: &str) {
             "manifest_version = 1\n[[capabilities.dirs]]\nhost = \"scratch\"\nguest = \"/scratch\"\nmode = \"rw\"\n",
         );
     let lock = root.path().join("warden.lock");
-    let sha256 = crate::dir_permission::sha256_of(warden_test_artifacts::FILES_WASM);
-    std::fs::write(
-        &lock,
-        format!("version = 1\n[plugins.files]\nsha256 = \"{sha256}\"\n"),
-    )
-    .unwrap();
+    let approved =
+        crate::dir_permission::approving(&[("files", warden_test_artifacts::FILES_WASM)]);
+    std::fs::write(&lock, approved).unwrap();
     let config = root.path().join("warden.toml");
     std::fs::write(
         &config,
@@ -319,26 +335,13 @@ fn python_sdk_answers_directory_questions(mode: &str, version: &str) {
         ),
     )
     .unwrap();
-    let report = report(
-        "check_permission.py",
-        plugins.path(),
-        &[mode, config.to_str().unwrap(), "dir"],
-    );
-    assert_eq!(report["protocol_version"], version, "{report:#}");
-    let results = report["results"].as_array().unwrap();
-    let errors: Vec<bool> = results
-        .iter()
-        .map(|r| r["is_error"].as_bool().unwrap())
-        .collect();
-    assert_eq!(errors, [false, true, false], "{report:#}");
-    let refused = results[1]["text"][0].as_str().unwrap();
+    let report = asked_three_times(plugins.path(), &config, mode, version, "dir");
+    let refused = report["results"][1]["text"][0].as_str().unwrap();
     assert!(
         refused.contains("fs access to /scratch denied"),
         "{refused}"
     );
-    let asked = report["asked"].as_array().unwrap();
-    assert_eq!(asked.len(), 3, "{report:#}");
-    for question in asked {
+    for question in report["asked"].as_array().unwrap() {
         let message = question["message"].as_str().unwrap();
         assert!(
             message.contains("(seen by the plugin as /scratch)"),

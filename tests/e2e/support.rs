@@ -513,6 +513,17 @@ impl<H: ClientHandler> ServedStdio<H> {
             .collect()
     }
 
+    /// The events named `event` in the audit log beside the config
+    /// (`[audit] file = "audit.jsonl"`), none while it does not exist.
+    pub fn audited(&self, event: &str) -> Vec<Value> {
+        std::fs::read_to_string(self.file("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|e| e["event"] == event)
+            .collect()
+    }
+
     /// Calls a tool, panicking on protocol errors.
     pub async fn call(&self, tool: &str, arguments: Value) -> CallToolResult {
         self.try_call(tool, arguments)

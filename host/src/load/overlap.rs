@@ -111,6 +111,10 @@ fn withdraw_overlapping_asked_dirs(
     loading: &[Running],
     settings: &LoadSettings,
 ) {
+    let asks = |e: &PluginEntry| matches!(&e.status, PluginStatus::Loaded(p) if !p.grants.asked_dirs.is_empty());
+    if !entries.iter().any(asks) {
+        return;
+    }
     let withdrawn: Vec<(usize, Vec<(String, String)>)> = {
         let mut plugins: Vec<(&str, &Arc<Grants>)> = entries
             .iter()

@@ -252,33 +252,23 @@ fn give_answer(
     index: usize,
 ) -> Result<(), ErrorCode> {
     let held = &state.asked_dirs.grants.asked_dirs[index];
-    let (open_mode, perms) = access(held.dir.mode);
-    let granted_read_only = held.granted_read_only;
-    match &state.asked_dirs.dirs[index].answer {
-        Some(Answered::Allowed(file)) => {
-            if let Ok(Descriptor::Dir(dir)) = state.table.get_mut(fd) {
-                dir.dir = file.clone();
-                dir.perms = perms;
-                dir.open_mode = open_mode;
-            }
-            Ok(())
-        }
+    let (asked_mode, perms) = access(held.dir.mode);
+    let (allowed, open_mode) = match &state.asked_dirs.dirs[index].answer {
+        Some(Answered::Allowed(file)) => (Some((file.clone(), perms)), asked_mode),
         // The read-only grant refuses writes itself.
-        Some(Answered::Denied) if granted_read_only => {
-            if let Ok(Descriptor::Dir(dir)) = state.table.get_mut(fd) {
-                dir.open_mode = OpenMode::READ;
-            }
-            Ok(())
-        }
-        Some(Answered::Denied) => Err(ErrorCode::Access),
+        Some(Answered::Denied) if held.granted_read_only => (None, OpenMode::READ),
+        Some(Answered::Denied) => return Err(ErrorCode::Access),
         // Not asked yet: it reports the access asked for.
-        None => {
-            if let Ok(Descriptor::Dir(dir)) = state.table.get_mut(fd) {
-                dir.open_mode = open_mode;
-            }
-            Ok(())
+        None => (None, asked_mode),
+    };
+    if let Ok(Descriptor::Dir(dir)) = state.table.get_mut(fd) {
+        if let Some((file, perms)) = allowed {
+            dir.dir = file;
+            dir.perms = perms;
         }
+        dir.open_mode = open_mode;
     }
+    Ok(())
 }
 
 /// Learns which of the preopens `listed` are held directories, and gives
@@ -287,8 +277,8 @@ fn learn(state: &mut HostState, listed: &[(Resource<Descriptor>, String)]) {
     if state.asked_dirs.dirs.is_empty() {
         return;
     }
+    let grants = state.asked_dirs.grants.clone();
     for (fd, guest) in listed {
-        let grants = state.asked_dirs.grants.clone();
         let Some(index) = grants.asked_dirs.iter().position(|a| a.dir.guest == *guest) else {
             continue;
         };

@@ -57,6 +57,19 @@ impl fmt::Debug for DirPreopen {
     }
 }
 
+impl fmt::Display for DirPreopen {
+    /// `/work/data -> /data (ro)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} -> {} ({})",
+            self.host.display(),
+            self.guest,
+            self.mode.as_str()
+        )
+    }
+}
+
 impl PartialEq for DirPreopen {
     fn eq(&self, other: &Self) -> bool {
         self.host == other.host && self.guest == other.guest && self.mode == other.mode

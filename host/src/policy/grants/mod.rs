@@ -118,22 +118,11 @@ impl fmt::Display for Grants {
             parts.push(format!("env {}", names.join(", ")));
         }
         if !self.dirs.is_empty() {
-            let dirs: Vec<String> = self
-                .dirs
-                .iter()
-                .map(|d| format!("{} -> {} ({})", d.host.display(), d.guest, d.mode.as_str()))
-                .collect();
+            let dirs: Vec<String> = self.dirs.iter().map(ToString::to_string).collect();
             parts.push(format!("dirs {}", dirs.join(", ")));
         }
         if !self.asked_dirs.is_empty() {
-            let dirs: Vec<String> = self
-                .asked_dirs
-                .iter()
-                .map(|a| {
-                    let d = &a.dir;
-                    format!("{} -> {} ({})", d.host.display(), d.guest, d.mode.as_str())
-                })
-                .collect();
+            let dirs: Vec<String> = self.asked_dirs.iter().map(|a| a.dir.to_string()).collect();
             parts.push(format!("dirs if the person allows {}", dirs.join(", ")));
         }
         if !self.client.features.is_empty() {
